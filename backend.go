@@ -1,0 +1,104 @@
+// Package kms is a Vault secrets engine that gives Vault the key model of
+// AWS KMS: keys with a declared spec and usage, key states, a deletion
+// window, aliases and tags, and AWS's cryptographic operations.
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/consts"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+const operationPrefix = "kms"
+
+// Factory builds the backend; Vault calls it when the plugin is mounted.
+func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
+	b := newBackend()
+	if err := b.Setup(ctx, conf); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+type backend struct {
+	*framework.Backend
+
+	// keyLocks serialise read-modify-write of one key; aliasLock serialises
+	// alias changes, which must keep names unique across all keys.
+	keyLocks  []*locksutil.LockEntry
+	aliasLock sync.Mutex
+
+	cache *cache
+
+	// now and random are the backend's clock and entropy; tests replace
+	// them to cross a deletion window without waiting.
+	now    func() time.Time
+	random io.Reader
+}
+
+func newBackend() *backend {
+	b := &backend{
+		keyLocks: locksutil.CreateLocks(),
+		cache:    newCache(),
+		now:      time.Now,
+		random:   rand.Reader,
+	}
+	b.Backend = &framework.Backend{
+		Help:        strings.TrimSpace(backendHelp),
+		BackendType: logical.TypeLogical,
+		PathsSpecial: &logical.Paths{
+			// Key entries hold key material.
+			SealWrapStorage: []string{keyStoragePrefix},
+		},
+		Paths: framework.PathAppend(
+			pathKeys(b),
+			pathTags(b),
+			pathAliases(b),
+			// Last among keys/ paths: its pattern also matches keys/<key>/<suffix>.
+			[]*framework.Path{pathKeyDescribe(b)},
+		),
+		Invalidate:     b.invalidate,
+		Clean:          b.clean,
+		PeriodicFunc:   b.periodic,
+		RunningVersion: Version,
+	}
+	return b
+}
+
+// Version is set at build time by the Makefile.
+var Version = "v0.1.0"
+
+// invalidate drops cached entries when another node (a performance standby
+// or replica) changes storage under us.
+func (b *backend) invalidate(_ context.Context, key string) {
+	switch {
+	case strings.HasPrefix(key, keyStoragePrefix):
+		b.cache.dropKey(strings.TrimPrefix(key, keyStoragePrefix))
+	case strings.HasPrefix(key, aliasStoragePrefix):
+		b.cache.dropAliases()
+	}
+}
+
+func (b *backend) clean(context.Context) { b.cache.reset() }
+
+// periodic runs about once a minute on the node that may write storage.
+func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
+	if b.System().ReplicationState().HasState(consts.ReplicationPerformanceSecondary | consts.ReplicationPerformanceStandby) {
+		return nil
+	}
+	return b.deleteDueKeys(ctx, req.Storage)
+}
+
+const backendHelp = `
+The KMS secrets engine gives Vault the key model of AWS KMS: keys with a key
+spec and usage (symmetric, RSA, ECC, ML-DSA, HMAC), key states, a deletion
+window, aliases and tags, and AWS's cryptographic operations on them.
+`

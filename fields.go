@@ -1,0 +1,81 @@
+package kms
+
+import (
+	"sort"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+// keyRef captures a key reference in a path. Alias names contain slashes,
+// so it is greedy; paths with a suffix after the key are registered before
+// the bare keys/<key> path (framework matches in registration order).
+const keyRef = "(?P<key_id>.+)"
+
+// Shared field schemas, built once.
+var (
+	fieldKeyID = &framework.FieldSchema{
+		Type:        framework.TypeString,
+		Description: "Key id, key ARN, alias name (alias/...) or alias ARN. Management operations accept only the key id or key ARN, as in AWS.",
+		Required:    true,
+	}
+	fieldLimit = &framework.FieldSchema{
+		Type:        framework.TypeInt,
+		Description: "Maximum number of items to return (1..1000, default 100).",
+		Default:     keyspec.DefaultListLimit,
+		Query:       true,
+	}
+	fieldAfter = &framework.FieldSchema{
+		Type:        framework.TypeString,
+		Description: "Marker: return items after this one (the next_marker of the previous page).",
+		Query:       true,
+	}
+	fieldTags = &framework.FieldSchema{
+		Type:        framework.TypeKVPairs,
+		Description: "Tags as key=value pairs (TagKey 1..128 characters, TagValue 0..256, at most 50 per key, aws: prefix reserved).",
+	}
+)
+
+// withKey returns a field map holding key_id and the given fields.
+func withKey(fields map[string]*framework.FieldSchema) map[string]*framework.FieldSchema {
+	out := map[string]*framework.FieldSchema{"key_id": fieldKeyID}
+	for k, v := range fields {
+		out[k] = v
+	}
+	return out
+}
+
+var pagingFields = map[string]*framework.FieldSchema{"limit": fieldLimit, "after": fieldAfter}
+
+// page applies limit and after to a sorted list of names.
+func page(names []string, d *framework.FieldData) (out []string, next string, err error) {
+	limit := d.Get("limit").(int)
+	if limit < 1 || limit > keyspec.MaxListLimit {
+		return nil, "", errValidation("limit must be between 1 and %d", keyspec.MaxListLimit)
+	}
+	start := 0
+	if after := d.Get("after").(string); after != "" {
+		start = sort.SearchStrings(names, after)
+		if start < len(names) && names[start] == after {
+			start++
+		}
+	}
+	end := min(start+limit, len(names))
+	out = names[start:end]
+	if end < len(names) {
+		next = names[end-1]
+	}
+	return out, next, nil
+}
+
+// listResponse builds a Vault list response with paging information.
+func listResponse(names []string, info map[string]any, next string) *logical.Response {
+	resp := logical.ListResponseWithInfo(names, info)
+	resp.Data["truncated"] = next != ""
+	if next != "" {
+		resp.Data["next_marker"] = next
+	}
+	return resp
+}

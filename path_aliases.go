@@ -1,0 +1,241 @@
+package kms
+
+import (
+	"context"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+func pathAliases(b *backend) []*framework.Path {
+	target := &framework.FieldSchema{Type: framework.TypeString,
+		Description: "Key id or key ARN the alias points to (not another alias)."}
+	return []*framework.Path{
+		{
+			Pattern:      "aliases/?$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "aliases"},
+			Fields: map[string]*framework.FieldSchema{
+				"key_id": {Type: framework.TypeString, Query: true, Description: "List only the aliases of this key (key id or key ARN)."},
+				"limit":  fieldLimit,
+				"after":  fieldAfter,
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{Callback: b.pathAliasList, Summary: "List aliases (ListAliases), paged.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"}},
+			},
+			HelpSynopsis:    pathAliasesHelpSyn,
+			HelpDescription: pathAliasesHelpDesc,
+		},
+		{
+			Pattern:      "aliases/(?P<name>.+)$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "alias"},
+			Fields: map[string]*framework.FieldSchema{
+				"name": {Type: framework.TypeString, Required: true,
+					Description: "Alias name, alias/<name> or just <name>: [a-zA-Z0-9/_-], at most 256 characters with the prefix."},
+				"target_key_id": target,
+			},
+			ExistenceCheck: b.aliasExists,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{Callback: b.pathAliasRead, Summary: "Read an alias.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "read"}},
+				logical.CreateOperation: &framework.PathOperation{Callback: b.pathAliasCreate, Summary: "Create an alias (CreateAlias).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "create"}},
+				// A write to an existing alias is CreateAlias on a taken name.
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathAliasCreate, Summary: "Create an alias (CreateAlias).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "create"}},
+				logical.PatchOperation: &framework.PathOperation{Callback: b.pathAliasUpdate, Summary: "Point an alias at another key (UpdateAlias).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "update"}},
+				logical.DeleteOperation: &framework.PathOperation{Callback: b.pathAliasDelete, Summary: "Delete an alias (DeleteAlias).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "delete"}},
+			},
+			HelpSynopsis:    pathAliasesHelpSyn,
+			HelpDescription: pathAliasesHelpDesc,
+		},
+	}
+}
+
+func (b *backend) aliasExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	m, err := b.aliases(ctx, req.Storage)
+	if err != nil {
+		return false, err
+	}
+	_, ok := m[normalizeAliasName(d.Get("name").(string))]
+	return ok, nil
+}
+
+func (b *backend) pathAliasList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	m, err := b.aliases(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	var keyID string
+	if ref := d.Get("key_id").(string); ref != "" {
+		e, err := b.resolveKey(ctx, req.Storage, ref, false)
+		if err != nil {
+			return nil, err
+		}
+		keyID = e.KeyID
+	}
+	var all []string
+	for name, a := range m {
+		if keyID == "" || a.TargetKeyID == keyID {
+			all = append(all, name)
+		}
+	}
+	sort.Strings(all)
+	names, next, err := page(all, d)
+	if err != nil {
+		return nil, err
+	}
+	info := make(map[string]any, len(names))
+	for _, n := range names {
+		info[n] = b.aliasData(m[n])
+	}
+	return listResponse(names, info, next), nil
+}
+
+func (b *backend) pathAliasRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := normalizeAliasName(d.Get("name").(string))
+	m, err := b.aliases(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	a, ok := m[name]
+	if !ok {
+		return nil, errNotFound("alias %s does not exist", name)
+	}
+	return &logical.Response{Data: b.aliasData(a)}, nil
+}
+
+func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := normalizeAliasName(d.Get("name").(string))
+	if err := validateAliasName(name); err != nil {
+		return nil, err
+	}
+	e, err := b.aliasTarget(ctx, req.Storage, d, opCreateAlias)
+	if err != nil {
+		return nil, err
+	}
+	b.aliasLock.Lock()
+	defer b.aliasLock.Unlock()
+	m, err := b.aliases(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	if _, taken := m[name]; taken {
+		return nil, newErr(excAlreadyExists, "alias %s already exists", name)
+	}
+	now := b.now().UTC()
+	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: now, UpdatedAt: now}
+	if err := b.putAlias(ctx, req.Storage, a); err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: b.aliasData(a)}, nil
+}
+
+func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := normalizeAliasName(d.Get("name").(string))
+	e, err := b.aliasTarget(ctx, req.Storage, d, opUpdateAlias)
+	if err != nil {
+		return nil, err
+	}
+	b.aliasLock.Lock()
+	defer b.aliasLock.Unlock()
+	m, err := b.aliases(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	cur, ok := m[name]
+	if !ok {
+		return nil, errNotFound("alias %s does not exist", name)
+	}
+	// AWS: the new key must be of the same type and usage as the old one,
+	// so code using the alias keeps working.
+	if old, err := b.getKey(ctx, req.Storage, cur.TargetKeyID); err != nil {
+		return nil, err
+	} else if old != nil && (old.spec.Type() != e.spec.Type() || old.KeyUsage != e.KeyUsage) {
+		return nil, errValidation("alias %s points to a %s %s key; the new key %s is a %s %s key",
+			name, old.spec.Type(), old.KeyUsage, e.KeyID, e.spec.Type(), e.KeyUsage)
+	}
+	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: cur.CreatedAt, UpdatedAt: b.now().UTC()}
+	if err := b.putAlias(ctx, req.Storage, a); err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: b.aliasData(a)}, nil
+}
+
+func (b *backend) pathAliasDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := normalizeAliasName(d.Get("name").(string))
+	b.aliasLock.Lock()
+	defer b.aliasLock.Unlock()
+	m, err := b.aliases(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := m[name]; !ok {
+		return nil, errNotFound("alias %s does not exist", name)
+	}
+	return nil, b.deleteAlias(ctx, req.Storage, name)
+}
+
+// aliasTarget resolves target_key_id and checks the key's state allows op.
+func (b *backend) aliasTarget(ctx context.Context, s logical.Storage, d *framework.FieldData, op string) (*keyEntry, error) {
+	ref := d.Get("target_key_id").(string)
+	if ref == "" {
+		return nil, errValidation("target_key_id is required")
+	}
+	e, err := b.resolveKey(ctx, s, ref, false)
+	if err != nil {
+		return nil, err
+	}
+	return e, checkState(e, op)
+}
+
+func (b *backend) aliasData(a *aliasEntry) map[string]any {
+	return map[string]any{
+		"alias_name":        a.Name,
+		"alias_arn":         b.aliasARN(a.Name),
+		"target_key_id":     a.TargetKeyID,
+		"creation_date":     a.CreatedAt.Format(time.RFC3339),
+		"last_updated_date": a.UpdatedAt.Format(time.RFC3339),
+	}
+}
+
+// normalizeAliasName accepts an alias with or without its alias/ prefix.
+func normalizeAliasName(name string) string {
+	if strings.HasPrefix(name, "alias/") {
+		return name
+	}
+	return "alias/" + name
+}
+
+var aliasPattern = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]+$`)
+
+func validateAliasName(name string) error {
+	switch {
+	case len(name) > keyspec.MaxAliasName:
+		return newErr(excValidation, "alias name %q is longer than %d characters", name, keyspec.MaxAliasName)
+	case !aliasPattern.MatchString(name):
+		return newErr(excInvalidAliasName, "alias name %q must be alias/ followed by letters, digits, /, _ or -", name)
+	case strings.HasPrefix(name, "alias/aws/"):
+		return newErr(excInvalidAliasName, "alias names beginning with alias/aws/ are reserved for AWS managed keys")
+	}
+	return nil
+}
+
+const pathAliasesHelpSyn = "Create, update, delete and list key aliases."
+
+const pathAliasesHelpDesc = `
+An alias is a friendly name (alias/<name>) for a key. Write aliases/<name>
+with target_key_id to create one (AlreadyExistsException if the name is
+taken); PATCH it (vault patch) with a new target_key_id to point it at
+another key of the same type and usage; delete it to remove it. List aliases
+to see all of them, or pass key_id to see the aliases of one key. Crypto
+operations and describe accept alias/<name> wherever AWS accepts an alias.
+`

@@ -1,0 +1,367 @@
+package kms
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	uuid "github.com/hashicorp/go-uuid"
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+func pathKeys(b *backend) []*framework.Path {
+	keyAction := func(suffix, op, summary string, fields map[string]*framework.FieldSchema, h framework.OperationFunc) *framework.Path {
+		return &framework.Path{
+			Pattern:      "keys/" + keyRef + "/" + suffix + "$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: strings.ReplaceAll(suffix, "-", "_")},
+			Fields:       withKey(fields),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{Callback: h, Summary: summary,
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: strings.ToLower(op)}},
+			},
+			HelpSynopsis:    summary,
+			HelpDescription: keyActionHelp,
+		}
+	}
+	return []*framework.Path{
+		{
+			Pattern:      "keys/?$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "keys"},
+			Fields: map[string]*framework.FieldSchema{
+				"key_spec": {Type: framework.TypeString, Default: keyspec.SymmetricDefault,
+					Description: "Key spec: " + strings.Join(keyspec.Names(), ", ") + "."},
+				"key_usage": {Type: framework.TypeString,
+					Description: "Key usage: ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT. Defaults to the spec's first allowed usage."},
+				"description": {Type: framework.TypeString, Description: "Description, at most 8192 characters."},
+				"tags":        fieldTags,
+				"alias":       {Type: framework.TypeString, Description: "Optional alias (alias/<name>) to create for the new key."},
+				"origin":      {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS."},
+				"limit":       fieldLimit,
+				"after":       fieldAfter,
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathKeyCreate, Summary: "Create a key (CreateKey).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "create"}},
+				logical.ListOperation: &framework.PathOperation{Callback: b.pathKeyList, Summary: "List keys (ListKeys), paged.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"}},
+			},
+			HelpSynopsis:    pathKeysHelpSyn,
+			HelpDescription: pathKeysHelpDesc,
+		},
+		keyAction("enable", opEnableKey, "Enable a key (EnableKey).", nil, b.pathKeyEnable),
+		keyAction("disable", opDisableKey, "Disable a key (DisableKey).", nil, b.pathKeyDisable),
+		keyAction("schedule-deletion", opScheduleKeyDeletion, "Schedule the deletion of a key (ScheduleKeyDeletion).",
+			map[string]*framework.FieldSchema{"pending_window_days": {Type: framework.TypeInt, Default: keyspec.MaxPendingWindow,
+				Description: "Days before the key is destroyed, 7..30 (default 30)."}},
+			b.pathKeyScheduleDeletion),
+		keyAction("cancel-deletion", opCancelKeyDeletion, "Cancel a scheduled deletion; the key returns Disabled (CancelKeyDeletion).",
+			nil, b.pathKeyCancelDeletion),
+	}
+}
+
+// pathKeyDescribe is keys/<key>. It must be registered after every
+// keys/<key>/<suffix> path, since its pattern matches those too.
+func pathKeyDescribe(b *backend) *framework.Path {
+	return &framework.Path{
+		Pattern:      "keys/" + keyRef + "$",
+		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key"},
+		Fields: withKey(map[string]*framework.FieldSchema{
+			"description": {Type: framework.TypeString, Description: "New description (UpdateKeyDescription)."},
+		}),
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ReadOperation: &framework.PathOperation{Callback: b.pathKeyRead, Summary: "Describe a key (DescribeKey).",
+				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "describe"}},
+			logical.UpdateOperation: &framework.PathOperation{Callback: b.pathKeyUpdateDescription,
+				Summary:      "Update a key's description (UpdateKeyDescription).",
+				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "update-description"}},
+		},
+		HelpSynopsis:    pathKeysHelpSyn,
+		HelpDescription: pathKeysHelpDesc,
+	}
+}
+
+func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	specName := d.Get("key_spec").(string)
+	spec, ok := keyspec.Lookup(specName)
+	if !ok {
+		return nil, errValidation("unknown key spec %q; valid key specs: %s", specName, strings.Join(keyspec.Names(), ", "))
+	}
+	usage := spec.DefaultUsage()
+	if u := d.Get("key_usage").(string); u != "" {
+		if usage, ok = keyspec.ParseUsage(u); !ok {
+			return nil, errValidation("unknown key usage %q", u)
+		}
+		if !spec.Allows(usage) {
+			return nil, errValidation("%s", spec.UsageError(usage))
+		}
+	}
+	switch origin := d.Get("origin").(string); origin {
+	case originAWSKMS:
+	case originExternal:
+		return nil, errUnsupported("origin EXTERNAL (importing key material) is not supported yet")
+	default:
+		return nil, errValidation("unknown origin %q; valid origins: AWS_KMS", origin)
+	}
+	desc := d.Get("description").(string)
+	if len(desc) > keyspec.MaxDescription {
+		return nil, errValidation("description is longer than %d characters", keyspec.MaxDescription)
+	}
+	tags := d.Get("tags").(map[string]string)
+	if err := validateTags(tags, 0); err != nil {
+		return nil, err
+	}
+	alias := d.Get("alias").(string)
+	if alias != "" {
+		alias = normalizeAliasName(alias)
+		if err := validateAliasName(alias); err != nil {
+			return nil, err
+		}
+	}
+
+	id, err := uuid.GenerateUUID()
+	if err != nil {
+		return nil, err
+	}
+	material, err := spec.Generate(b.random)
+	if err != nil {
+		return nil, err
+	}
+	now := b.now().UTC()
+	e := &keyEntry{
+		KeyID: id, Description: desc, KeySpec: spec.Name, KeyUsage: usage, Origin: originAWSKMS,
+		State: stateEnabled, CreationDate: now, Tags: tags, spec: spec,
+	}
+	if err := e.addVersion(material, now); err != nil {
+		return nil, err
+	}
+
+	unlock := b.lockKey(id)
+	defer unlock()
+	if alias != "" {
+		// Hold the alias lock across both writes so the name cannot be
+		// taken between the uniqueness check and the alias write.
+		b.aliasLock.Lock()
+		defer b.aliasLock.Unlock()
+		m, err := b.aliases(ctx, req.Storage)
+		if err != nil {
+			return nil, err
+		}
+		if _, taken := m[alias]; taken {
+			return nil, newErr(excAlreadyExists, "alias %s already exists", alias)
+		}
+	}
+	if err := b.putKey(ctx, req.Storage, e); err != nil {
+		return nil, err
+	}
+	if alias != "" {
+		if err := b.putAlias(ctx, req.Storage, &aliasEntry{Name: alias, TargetKeyID: id, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return nil, err
+		}
+	}
+	return b.keyResponse(ctx, req.Storage, e)
+}
+
+func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	ids, err := req.Storage.List(ctx, keyStoragePrefix)
+	if err != nil {
+		return nil, err
+	}
+	live := ids[:0]
+	entries := make(map[string]*keyEntry, len(ids))
+	for _, id := range ids {
+		e, err := b.getKey(ctx, req.Storage, id)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil && !b.isDeleted(e) {
+			live = append(live, id)
+			entries[id] = e
+		}
+	}
+	names, next, err := page(live, d)
+	if err != nil {
+		return nil, err
+	}
+	info := make(map[string]any, len(names))
+	for _, id := range names {
+		e := entries[id]
+		info[id] = map[string]any{
+			"arn": b.keyARN(id), "key_spec": e.KeySpec, "key_usage": e.KeyUsage,
+			"key_state": e.State, "description": e.Description,
+		}
+	}
+	return listResponse(names, info, next), nil
+}
+
+func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), true)
+	if err != nil {
+		return nil, err
+	}
+	return b.keyResponse(ctx, req.Storage, e)
+}
+
+func (b *backend) pathKeyUpdateDescription(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	raw, ok := d.GetOk("description")
+	if !ok {
+		return nil, errValidation("description is required")
+	}
+	desc := raw.(string)
+	if len(desc) > keyspec.MaxDescription {
+		return nil, errValidation("description is longer than %d characters", keyspec.MaxDescription)
+	}
+	return b.modifyKeyResponse(ctx, req, d, opUpdateKeyDescription, func(e *keyEntry) error {
+		e.Description = desc
+		return nil
+	})
+}
+
+func (b *backend) pathKeyEnable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	return b.modifyKeyResponse(ctx, req, d, opEnableKey, func(e *keyEntry) error {
+		e.State = stateEnabled
+		return nil
+	})
+}
+
+func (b *backend) pathKeyDisable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	return b.modifyKeyResponse(ctx, req, d, opDisableKey, func(e *keyEntry) error {
+		e.State = stateDisabled
+		return nil
+	})
+}
+
+func (b *backend) pathKeyScheduleDeletion(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	days := d.Get("pending_window_days").(int)
+	if days < keyspec.MinPendingWindow || days > keyspec.MaxPendingWindow {
+		return nil, errValidation("pending_window_days must be between %d and %d, got %d",
+			keyspec.MinPendingWindow, keyspec.MaxPendingWindow, days)
+	}
+	return b.modifyKeyResponse(ctx, req, d, opScheduleKeyDeletion, func(e *keyEntry) error {
+		e.State = statePendingDeletion
+		e.PendingWindowDays = days
+		e.DeletionDate = b.now().UTC().Add(time.Duration(days) * 24 * time.Hour)
+		entry, err := logical.StorageEntryJSON(deletionStoragePrefix+e.KeyID, &deletionEntry{KeyID: e.KeyID, DeletionDate: e.DeletionDate})
+		if err != nil {
+			return err
+		}
+		return req.Storage.Put(ctx, entry)
+	})
+}
+
+func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	return b.modifyKeyResponse(ctx, req, d, opCancelKeyDeletion, func(e *keyEntry) error {
+		e.State = stateDisabled
+		e.DeletionDate = time.Time{}
+		e.PendingWindowDays = 0
+		return req.Storage.Delete(ctx, deletionStoragePrefix+e.KeyID)
+	})
+}
+
+// modifyKey is the one read-modify-write of a key: it resolves the key,
+// locks it, re-reads it under the lock, checks the operation against the
+// key state, applies change to a clone and stores the clone.
+func (b *backend) modifyKey(ctx context.Context, s logical.Storage, ref, op string, change func(*keyEntry) error) (*keyEntry, error) {
+	e, err := b.resolveKey(ctx, s, ref, false)
+	if err != nil {
+		return nil, err
+	}
+	unlock := b.lockKey(e.KeyID)
+	defer unlock()
+	if e, err = b.resolveKey(ctx, s, e.KeyID, false); err != nil {
+		return nil, err
+	}
+	if err := checkState(e, op); err != nil {
+		return nil, err
+	}
+	c := e.clone()
+	if err := change(c); err != nil {
+		return nil, err
+	}
+	if err := b.putKey(ctx, s, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (b *backend) modifyKeyResponse(ctx context.Context, req *logical.Request, d *framework.FieldData, op string, change func(*keyEntry) error) (*logical.Response, error) {
+	e, err := b.modifyKey(ctx, req.Storage, d.Get("key_id").(string), op, change)
+	if err != nil {
+		return nil, err
+	}
+	return b.keyResponse(ctx, req.Storage, e)
+}
+
+// keyResponse is AWS's KeyMetadata in Vault's snake_case, plus the key's
+// aliases, which AWS users otherwise need a second call for.
+func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntry) (*logical.Response, error) {
+	m, err := b.aliases(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	algs := e.spec.Algorithms(e.KeyUsage)
+	data := map[string]any{
+		"key_id":        e.KeyID,
+		"arn":           b.keyARN(e.KeyID),
+		"creation_date": e.CreationDate.Format(time.RFC3339),
+		"description":   e.Description,
+		"key_spec":      e.KeySpec,
+		"key_usage":     e.KeyUsage,
+		"key_state":     e.State,
+		"enabled":       e.State == stateEnabled,
+		"origin":        e.Origin,
+		"key_manager":   "CUSTOMER",
+		"aliases":       nonNil(aliasesOf(m, e.KeyID)),
+	}
+	if v, _ := e.latest(); v > 0 {
+		data["current_key_version"] = v
+	}
+	setIf(data, "encryption_algorithms", algs.Encryption)
+	setIf(data, "signing_algorithms", algs.Signing)
+	setIf(data, "mac_algorithms", algs.MAC)
+	setIf(data, "key_agreement_algorithms", algs.KeyAgreement)
+	if e.State == statePendingDeletion {
+		data["deletion_date"] = e.DeletionDate.Format(time.RFC3339)
+		data["pending_deletion_window_in_days"] = e.PendingWindowDays
+	}
+	return &logical.Response{Data: data}, nil
+}
+
+func setIf(data map[string]any, k string, v []string) {
+	if len(v) > 0 {
+		data[k] = v
+	}
+}
+
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+// keyARN is the key's ARN. Partition, region and account are fixed for now;
+// they only need to be stable, since the plugin resolves its own ARNs.
+func (b *backend) keyARN(id string) string { return arnPrefix + "key/" + id }
+
+func (b *backend) aliasARN(name string) string { return arnPrefix + name }
+
+const arnPrefix = "arn:aws:kms:us-east-1:000000000000:"
+
+const pathKeysHelpSyn = "Create, list and describe KMS keys."
+
+const pathKeysHelpDesc = `
+Write to keys to create a key (key_spec, key_usage, description, tags, alias);
+list keys to page through them; read keys/<key> to describe one, where <key>
+is a key id, key ARN, alias name or alias ARN; write keys/<key> with a
+description to update it.
+`
+
+const keyActionHelp = `
+Key state changes follow AWS KMS: a disabled key refuses cryptographic
+operations; a key pending deletion refuses everything but describe and
+cancel-deletion, and is destroyed when its window (7..30 days) ends.
+These operations accept only the key id or key ARN, not an alias.
+`
