@@ -3,6 +3,8 @@ package keyspec
 import (
 	"bytes"
 	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -30,6 +32,7 @@ type Key struct {
 	Spec *Spec
 
 	secret []byte                // SYMMETRIC_DEFAULT and HMAC_*
+	aead   cipher.AEAD           // SYMMETRIC_DEFAULT: AES-256-GCM, built once
 	signer crypto.Signer         // RSA, NIST ECDSA, Ed25519
 	k1     *secp256k1.PrivateKey // ECC_SECG_P256K1
 	mldsa  sign.PrivateKey       // ML_DSA_*
@@ -72,6 +75,21 @@ func (s *Spec) mldsaScheme() sign.Scheme {
 	return nil
 }
 
+func (k *Key) initAEAD() error {
+	if k.Spec.Family != FamilySymmetric {
+		return nil
+	}
+	block, err := aes.NewCipher(k.secret)
+	if err != nil {
+		return err
+	}
+	k.aead, err = cipher.NewGCM(block)
+	return err
+}
+
+// AEAD is the AES-256-GCM cipher of a SYMMETRIC_DEFAULT key.
+func (k *Key) AEAD() cipher.AEAD { return k.aead }
+
 // SecretSize is the size in bytes of a symmetric or HMAC key of this spec.
 func (s *Spec) SecretSize() int { return s.Bits / 8 }
 
@@ -82,7 +100,9 @@ func (s *Spec) Generate(rand io.Reader) (*Key, error) {
 	switch s.Family {
 	case FamilySymmetric, FamilyHMAC:
 		k.secret = make([]byte, s.SecretSize())
-		_, err = io.ReadFull(rand, k.secret)
+		if _, err = io.ReadFull(rand, k.secret); err == nil {
+			err = k.initAEAD()
+		}
 	case FamilyRSA:
 		k.signer, err = rsa.GenerateKey(rand, s.Bits)
 	case FamilyECDSA:
@@ -132,7 +152,7 @@ func (s *Spec) Parse(material []byte) (*Key, error) {
 			return nil, fmt.Errorf("%w: %s needs %d bytes, got %d", ErrIncorrectMaterial, s.Name, s.SecretSize(), len(material))
 		}
 		k.secret = append([]byte(nil), material...)
-		return k, nil
+		return k, k.initAEAD()
 	case FamilyMLDSA:
 		return s.parseMLDSASeed(material)
 	case FamilySecp256k1:

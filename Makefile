@@ -1,0 +1,56 @@
+# vault-plugin-kms. `make dev` and `make test` are all the set-up there is.
+PLUGIN_VERSION ?= v0.1.0
+PLUGIN_DIR     := bin/plugins
+PLUGIN_BIN     := $(PLUGIN_DIR)/vault-plugin-kms
+GO_LDFLAGS     := -X github.com/openkms/vault-plugin-kms.Version=$(PLUGIN_VERSION)
+TEST_TIMEOUT   ?= 60m
+
+.PHONY: all build vault deps dev dev-stop test unit integration fuzz bench fmt vet clean
+
+all: build
+
+build:
+	go build -ldflags "$(GO_LDFLAGS)" -o $(PLUGIN_BIN) ./cmd/vault-plugin-kms
+
+# The pinned Vault server, built from the module proxy once per machine.
+vault:
+	@scripts/vault.sh
+
+deps:
+	@scripts/deps.sh
+
+dev: build deps
+	@PLUGIN_VERSION=$(PLUGIN_VERSION) scripts/dev.sh
+
+dev-stop:
+	@if [ -f dev/vault.pid ]; then kill $$(cat dev/vault.pid) 2>/dev/null || true; rm -f dev/vault.pid; echo "dev Vault stopped"; fi
+
+# Every test: unit tests, the integration tests against a real Vault that
+# they start themselves, and a short fuzz run of the ciphertext parser.
+test: deps vet
+	VAULT_BINARY=$$(scripts/vault.sh) PLUGIN_VERSION=$(PLUGIN_VERSION) \
+		go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) fuzz
+
+unit:
+	go test -count=1 ./keyspec/ .
+
+integration: deps
+	VAULT_BINARY=$$(scripts/vault.sh) PLUGIN_VERSION=$(PLUGIN_VERSION) \
+		go test -count=1 -timeout $(TEST_TIMEOUT) -v ./integration/
+
+FUZZTIME ?= 20s
+fuzz:
+	@true
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
+
+fmt:
+	gofmt -w .
+
+vet:
+	go vet ./...
+
+clean:
+	rm -rf bin dev
