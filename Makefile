@@ -41,7 +41,7 @@ integration: deps
 
 FUZZTIME ?= 20s
 fuzz:
-	@true
+	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./ciphertext/
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...

@@ -61,9 +61,13 @@ func newBackend() *backend {
 		Paths: framework.PathAppend(
 			pathKeys(b),
 			pathTags(b),
-			pathAliases(b),
+			[]*framework.Path{pathPublicKey(b)},
 			// Last among keys/ paths: its pattern also matches keys/<key>/<suffix>.
 			[]*framework.Path{pathKeyDescribe(b)},
+			pathAliases(b),
+			pathCrypto(b),
+			pathSign(b),
+			pathMAC(b),
 		),
 		Invalidate:     b.invalidate,
 		Clean:          b.clean,

@@ -267,9 +267,9 @@ func TestTags(t *testing.T) {
 	for i := range 48 {
 		many[string(rune('a'+i%26))+string(rune('A'+i/26))] = "x"
 	}
-	tb.ok(logical.UpdateOperation, tags, map[string]any{"tags": many}) // 2 + 48 = 50
-	tb.ok(logical.UpdateOperation, tags, map[string]any{"tags": map[string]any{"env": "again"}}, // overwrite: still 50
-	)
+	tb.ok(logical.UpdateOperation, tags, map[string]any{"tags": many})                           // 2 + 48 = 50
+	tb.ok(logical.UpdateOperation, tags, map[string]any{"tags": map[string]any{"env": "again"}}) // overwrite: still 50
+
 	tb.fails(excTag, logical.UpdateOperation, tags, map[string]any{"tags": map[string]any{"one-more": "x"}})
 }
 

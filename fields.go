@@ -32,11 +32,32 @@ var (
 		Description: "Marker: return items after this one (the next_marker of the previous page).",
 		Query:       true,
 	}
+	fieldEncryptionContext = &framework.FieldSchema{
+		Type:        framework.TypeKVPairs,
+		Description: "Encryption context: key=value pairs bound to the ciphertext (symmetric keys only). Decryption needs exactly the same context.",
+	}
+	fieldGrantTokens = &framework.FieldSchema{
+		Type:        framework.TypeCommaStringSlice,
+		Description: "Grant tokens (at most 10) that let a grant not yet visible be used.",
+	}
+	fieldBatchInput = &framework.FieldSchema{
+		Type:        framework.TypeSlice,
+		Description: "A list of items, each with the operation's fields (not key_id, which the path gives); at most 1000. Results come in batch_results, in order, each with its own error.",
+	}
 	fieldTags = &framework.FieldSchema{
 		Type:        framework.TypeKVPairs,
 		Description: "Tags as key=value pairs (TagKey 1..128 characters, TagValue 0..256, at most 50 per key, aws: prefix reserved).",
 	}
 )
+
+// cryptoFields returns the fields every cryptographic operation on a key
+// takes (key_id, grant_tokens, batch_input) and the given ones.
+func cryptoFields(fields map[string]*framework.FieldSchema) map[string]*framework.FieldSchema {
+	out := withKey(fields)
+	out["grant_tokens"] = fieldGrantTokens
+	out["batch_input"] = fieldBatchInput
+	return out
+}
 
 // withKey returns a field map holding key_id and the given fields.
 func withKey(fields map[string]*framework.FieldSchema) map[string]*framework.FieldSchema {

@@ -271,8 +271,8 @@ func (v *vaultServer) registerAndMount(path string) error {
 		return err
 	}
 	return v.client.Sys().Mount(path, &api.MountInput{
-		Type:    pluginName,
-		Config:  api.MountConfigInput{PassthroughRequestHeaders: []string{"X-Amz-Target"}, PluginVersion: pluginVersion()},
+		Type:   pluginName,
+		Config: api.MountConfigInput{PassthroughRequestHeaders: []string{"X-Amz-Target"}, PluginVersion: pluginVersion()},
 	})
 }
 

@@ -1,0 +1,268 @@
+package kms
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/ciphertext"
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+// The internal operations here are shared by the Vault-style paths, the
+// batch forms and data keys, so each semantic lives in one place.
+
+// usableKey resolves a key for a cryptographic operation and checks that
+// its state and usage allow op.
+func (b *backend) usableKey(ctx context.Context, s logical.Storage, ref, op string, usage keyspec.KeyUsage) (*keyEntry, error) {
+	e, err := b.resolveKey(ctx, s, ref, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkState(e, op); err != nil {
+		return nil, err
+	}
+	return e, requireUsage(e, usage, op)
+}
+
+func requireUsage(e *keyEntry, usage keyspec.KeyUsage, op string) error {
+	if e.KeyUsage != usage {
+		return newErr(excInvalidKeyUsage, "key '%s' has key usage %s; %s needs %s", e.KeyID, e.KeyUsage, op, usage)
+	}
+	return nil
+}
+
+// requireAlgorithm checks that alg is one the key offers for its usage.
+func requireAlgorithm(e *keyEntry, kind, alg string, allowed []string) error {
+	if !keyspec.Contains(allowed, alg) {
+		return errValidation("%s algorithm %q is not valid for key '%s' (%s); valid %s algorithms: %s",
+			kind, alg, e.KeyID, e.KeySpec, kind, keyspec.OneOf(allowed))
+	}
+	return nil
+}
+
+// mapCryptoErr turns keyspec's input errors into ValidationException.
+func mapCryptoErr(err error) error {
+	var in *keyspec.InputError
+	switch {
+	case errors.As(err, &in):
+		return errValidation("%s", in.Msg)
+	case errors.Is(err, keyspec.ErrUnsupportedMessageType):
+		return errUnsupported("%s", err.Error())
+	}
+	return err
+}
+
+// encryptWith encrypts under the key's newest material.
+func (b *backend) encryptWith(e *keyEntry, alg string, plaintext []byte, ec map[string]string) ([]byte, error) {
+	if err := requireAlgorithm(e, "encryption", alg, e.spec.Encryption); err != nil {
+		return nil, err
+	}
+	if len(plaintext) < 1 || len(plaintext) > keyspec.MaxPlaintext {
+		return nil, errValidation("plaintext must be 1 to %d bytes, got %d", keyspec.MaxPlaintext, len(plaintext))
+	}
+	v, k := e.latest()
+	if alg == keyspec.AlgSymmetricDefault {
+		return ciphertext.Seal(k.AEAD(), e.KeyID, v, ec, plaintext, b.random)
+	}
+	if len(ec) > 0 {
+		return nil, errValidation("an encryption context is supported only with symmetric keys")
+	}
+	ct, err := k.EncryptOAEP(alg, plaintext, b.random)
+	return ct, mapCryptoErr(err)
+}
+
+// decryptWith decrypts a ciphertext blob. ref may be empty for symmetric
+// ciphertext, which names its key. Every way a blob can be wrong is an
+// InvalidCiphertextException; a blob of another key than ref is an
+// IncorrectKeyException.
+func (b *backend) decryptWith(ctx context.Context, s logical.Storage, ref, alg string, blob []byte, ec map[string]string, op string) (*keyEntry, []byte, error) {
+	if len(blob) < 1 || len(blob) > keyspec.MaxCiphertext {
+		return nil, nil, errValidation("ciphertext_blob must be 1 to %d bytes", keyspec.MaxCiphertext)
+	}
+	if alg == keyspec.AlgSymmetricDefault {
+		return b.decryptSymmetric(ctx, s, ref, blob, ec, op)
+	}
+	if ref == "" {
+		return nil, nil, errValidation("key_id is required to decrypt with %s", alg)
+	}
+	e, err := b.usableKey(ctx, s, ref, op, keyspec.EncryptDecrypt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := requireAlgorithm(e, "encryption", alg, e.spec.Encryption); err != nil {
+		return nil, nil, err
+	}
+	if len(ec) > 0 {
+		return nil, nil, errValidation("an encryption context is supported only with symmetric keys")
+	}
+	_, k := e.latest()
+	pt, err := k.DecryptOAEP(alg, blob)
+	if errors.Is(err, keyspec.ErrDecrypt) {
+		return nil, nil, newErr(excInvalidCiphertext, "the ciphertext is invalid for key '%s' with %s", e.KeyID, alg)
+	}
+	return e, pt, mapCryptoErr(err)
+}
+
+func (b *backend) decryptSymmetric(ctx context.Context, s logical.Storage, ref string, raw []byte, ec map[string]string, op string) (*keyEntry, []byte, error) {
+	invalid := func() error {
+		// One message for every failure: which check failed is no business
+		// of a caller holding a forged blob.
+		return newErr(excInvalidCiphertext, "the ciphertext is invalid, or the encryption context does not match")
+	}
+	blob, err := ciphertext.Parse(raw)
+	var e *keyEntry
+	if ref != "" {
+		if e, err = b.usableKey(ctx, s, ref, op, keyspec.EncryptDecrypt); err != nil {
+			return nil, nil, err
+		}
+		if err := requireAlgorithm(e, "encryption", keyspec.AlgSymmetricDefault, e.spec.Encryption); err != nil {
+			return nil, nil, err
+		}
+		if blob == nil {
+			return nil, nil, invalid()
+		}
+		if blob.KeyID != e.KeyID {
+			return nil, nil, newErr(excIncorrectKey, "the ciphertext was not encrypted under key '%s'", e.KeyID)
+		}
+	} else {
+		if blob == nil {
+			return nil, nil, invalid()
+		}
+		// The blob's key may not exist here (another mount, a deleted key,
+		// a forgery): that is an invalid ciphertext, not a missing key.
+		if e, err = b.getKey(ctx, s, blob.KeyID); err != nil {
+			return nil, nil, err
+		}
+		if e == nil || b.isDeleted(e) {
+			return nil, nil, invalid()
+		}
+		if err := checkState(e, op); err != nil {
+			return nil, nil, err
+		}
+		if err := requireUsage(e, keyspec.EncryptDecrypt, op); err != nil {
+			return nil, nil, err
+		}
+	}
+	k, ok := e.version(blob.KeyVersion)
+	if !ok || k.AEAD() == nil {
+		return nil, nil, invalid()
+	}
+	pt, err := blob.Open(k.AEAD(), ec)
+	if err != nil {
+		return nil, nil, invalid()
+	}
+	return e, pt, nil
+}
+
+// b64 decodes a base64 field.
+func b64(d *framework.FieldData, name string, required bool) ([]byte, error) {
+	s := d.Get(name).(string)
+	if s == "" {
+		if required {
+			return nil, errValidation("%s is required", name)
+		}
+		return nil, nil
+	}
+	v, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, errValidation("%s must be base64", name)
+	}
+	return v, nil
+}
+
+func enc64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// grantTokens checks the grant_tokens field. Tokens are enforced by the
+// grants layer; here only AWS's limit applies.
+func grantTokens(d *framework.FieldData) ([]string, error) {
+	raw, ok := d.GetOk("grant_tokens")
+	if !ok {
+		return nil, nil
+	}
+	t := raw.([]string)
+	if len(t) > keyspec.MaxGrantTokens {
+		return nil, errValidation("at most %d grant tokens are allowed", keyspec.MaxGrantTokens)
+	}
+	return t, nil
+}
+
+func encryptionContext(d *framework.FieldData, name string) (map[string]string, error) {
+	ec := d.Get(name).(map[string]string)
+	size := 0
+	for k, v := range ec {
+		size += len(k) + len(v)
+	}
+	if len(ec) > keyspec.MaxContextPairs || size > keyspec.MaxContextBytes {
+		return nil, errValidation("%s is too large (at most %d pairs and %d bytes)", name, keyspec.MaxContextPairs, keyspec.MaxContextBytes)
+	}
+	return ec, nil
+}
+
+// itemFunc performs one cryptographic operation on one set of fields.
+type itemFunc func(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error)
+
+// maxBatch bounds batch_input, so one request cannot hold a worker for
+// long.
+const maxBatch = 1000
+
+// batchable serves fn for a single request, or for each item of
+// batch_input. Items are validated against the path's own field schema; the
+// path's key applies to every item. A refused item gets an error entry and
+// the others still run; only an internal failure fails the whole request.
+func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.OperationFunc {
+	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+		raw, ok := d.GetOk("batch_input")
+		if !ok {
+			data, err := fn(ctx, req, d)
+			if err != nil {
+				return nil, err
+			}
+			return &logical.Response{Data: data}, nil
+		}
+		items := raw.([]any)
+		if len(items) < 1 || len(items) > maxBatch {
+			return nil, errValidation("batch_input must hold 1 to %d items", maxBatch)
+		}
+		results := make([]map[string]any, len(items))
+		for i, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok {
+				results[i] = errorItem(errValidation("batch item %d is not an object", i).(*kmsError))
+				continue
+			}
+			item := make(map[string]any, len(m)+1)
+			for k, v := range m {
+				if k != "batch_input" {
+					item[k] = v
+				}
+			}
+			if key, ok := d.Raw["key_id"]; ok {
+				item["key_id"] = key
+			}
+			fd := &framework.FieldData{Raw: item, Schema: fields}
+			if err := fd.Validate(); err != nil {
+				results[i] = errorItem(errValidation("batch item %d: %s", i, err).(*kmsError))
+				continue
+			}
+			out, err := fn(ctx, req, fd)
+			var ke *kmsError
+			switch {
+			case err == nil:
+				results[i] = out
+			case errors.As(err, &ke):
+				results[i] = errorItem(ke)
+			default:
+				return nil, err
+			}
+		}
+		return &logical.Response{Data: map[string]any{"batch_results": results}}, nil
+	}
+}
+
+func errorItem(e *kmsError) map[string]any {
+	return map[string]any{"error": e.Error(), "error_type": e.Type}
+}

@@ -1,0 +1,169 @@
+package kms
+
+import (
+	"context"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+func pathCrypto(b *backend) []*framework.Path {
+	encAlg := &framework.FieldSchema{Type: framework.TypeString, Default: keyspec.AlgSymmetricDefault,
+		Description: "SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256."}
+	blob := &framework.FieldSchema{Type: framework.TypeString, Description: "Ciphertext blob, base64."}
+	decryptFields := map[string]*framework.FieldSchema{
+		"ciphertext_blob":      blob,
+		"encryption_context":   fieldEncryptionContext,
+		"encryption_algorithm": encAlg,
+	}
+	decrypt := cryptoPath("decrypt/"+keyRef, "decrypt", "Decrypt a ciphertext blob (Decrypt).", pathDecryptHelp, decryptFields, b.decrypt)
+	// decrypt without a key in the path: symmetric blobs name their key.
+	bare := cryptoPath("decrypt$", "decrypt", "Decrypt a ciphertext blob (Decrypt).", pathDecryptHelp, decryptFields, b.decrypt)
+	bare.Fields["key_id"] = &framework.FieldSchema{Type: framework.TypeString,
+		Description: "Optional key (id, ARN, alias): required for RSA ciphertext; for symmetric ciphertext it must be the blob's key."}
+	return []*framework.Path{
+		cryptoPath("encrypt/"+keyRef, "encrypt", "Encrypt up to 4096 bytes (Encrypt).", pathEncryptHelp,
+			map[string]*framework.FieldSchema{
+				"plaintext":            {Type: framework.TypeString, Description: "Plaintext, base64 (1..4096 bytes; less for RSA OAEP)."},
+				"encryption_context":   fieldEncryptionContext,
+				"encryption_algorithm": encAlg,
+			}, b.encrypt),
+		bare,
+		decrypt,
+		cryptoPath("re-encrypt/"+keyRef, "re-encrypt", "Decrypt and encrypt again under the destination key in the path (ReEncrypt).", pathReEncryptHelp,
+			map[string]*framework.FieldSchema{
+				"ciphertext_blob":                  blob,
+				"source_key_id":                    {Type: framework.TypeString, Description: "Source key; required for RSA ciphertext."},
+				"source_encryption_context":        fieldEncryptionContext,
+				"source_encryption_algorithm":      encAlg,
+				"destination_encryption_context":   fieldEncryptionContext,
+				"destination_encryption_algorithm": encAlg,
+			}, b.reEncrypt),
+	}
+}
+
+// cryptoPath builds the path of one cryptographic operation, served singly
+// or in batches.
+func cryptoPath(pattern, name, summary, help string, fields map[string]*framework.FieldSchema, fn itemFunc) *framework.Path {
+	f := cryptoFields(fields)
+	if pattern[len(pattern)-1] != '$' {
+		pattern += "$"
+	}
+	return &framework.Path{
+		Pattern:      pattern,
+		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: name},
+		Fields:       f,
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.UpdateOperation: &framework.PathOperation{Callback: batchable(f, fn), Summary: summary},
+		},
+		HelpSynopsis:    summary,
+		HelpDescription: help,
+	}
+}
+
+func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
+	if _, err := grantTokens(d); err != nil {
+		return nil, err
+	}
+	pt, err := b64(d, "plaintext", true)
+	if err != nil {
+		return nil, err
+	}
+	ec, err := encryptionContext(d, "encryption_context")
+	if err != nil {
+		return nil, err
+	}
+	e, err := b.usableKey(ctx, req.Storage, d.Get("key_id").(string), opEncrypt, keyspec.EncryptDecrypt)
+	if err != nil {
+		return nil, err
+	}
+	alg := d.Get("encryption_algorithm").(string)
+	ct, err := b.encryptWith(e, alg, pt, ec)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"ciphertext_blob": enc64(ct), "key_id": e.KeyID, "encryption_algorithm": alg}, nil
+}
+
+func (b *backend) decrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
+	if _, err := grantTokens(d); err != nil {
+		return nil, err
+	}
+	blob, err := b64(d, "ciphertext_blob", true)
+	if err != nil {
+		return nil, err
+	}
+	ec, err := encryptionContext(d, "encryption_context")
+	if err != nil {
+		return nil, err
+	}
+	alg := d.Get("encryption_algorithm").(string)
+	e, pt, err := b.decryptWith(ctx, req.Storage, d.Get("key_id").(string), alg, blob, ec, opDecrypt)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"plaintext": enc64(pt), "key_id": e.KeyID, "encryption_algorithm": alg}, nil
+}
+
+func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
+	if _, err := grantTokens(d); err != nil {
+		return nil, err
+	}
+	blob, err := b64(d, "ciphertext_blob", true)
+	if err != nil {
+		return nil, err
+	}
+	srcEC, err := encryptionContext(d, "source_encryption_context")
+	if err != nil {
+		return nil, err
+	}
+	dstEC, err := encryptionContext(d, "destination_encryption_context")
+	if err != nil {
+		return nil, err
+	}
+	srcAlg := d.Get("source_encryption_algorithm").(string)
+	dstAlg := d.Get("destination_encryption_algorithm").(string)
+	dst, err := b.usableKey(ctx, req.Storage, d.Get("key_id").(string), opReEncryptTo, keyspec.EncryptDecrypt)
+	if err != nil {
+		return nil, err
+	}
+	src, pt, err := b.decryptWith(ctx, req.Storage, d.Get("source_key_id").(string), srcAlg, blob, srcEC, opReEncryptFrom)
+	if err != nil {
+		return nil, err
+	}
+	ct, err := b.encryptWith(dst, dstAlg, pt, dstEC)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"ciphertext_blob": enc64(ct), "key_id": dst.KeyID, "source_key_id": src.KeyID,
+		"source_encryption_algorithm": srcAlg, "destination_encryption_algorithm": dstAlg,
+	}, nil
+}
+
+const pathEncryptHelp = `
+Encrypts plaintext (base64, 1..4096 bytes) under the key in the path. With a
+SYMMETRIC_DEFAULT key the result is this plugin's ciphertext blob (AES-256-GCM,
+bound to the key, its material version and the encryption context). With an
+RSA ENCRYPT_DECRYPT key, pass encryption_algorithm RSAES_OAEP_SHA_1 or
+RSAES_OAEP_SHA_256; the result is raw OAEP output that any library can
+produce, and the plaintext limit is AWS's (RSA_2048: 214/190 bytes).
+`
+
+const pathDecryptHelp = `
+Decrypts a ciphertext blob. A symmetric blob names its key, so the key may be
+omitted (write to decrypt); if one is given it must be the blob's key
+(IncorrectKeyException otherwise). RSA ciphertext needs the key and the
+encryption_algorithm. The encryption context must equal the one used to
+encrypt; any mismatch or damage is an InvalidCiphertextException.
+`
+
+const pathReEncryptHelp = `
+Decrypts ciphertext_blob under its source key (from the blob, or
+source_key_id, required for RSA) with the source context and algorithm, and
+encrypts the plaintext under the destination key in the path, all inside
+the plugin: the plaintext is never returned. Re-encrypting under the same
+key moves ciphertext to the key's newest material.
+`
