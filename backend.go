@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -38,6 +39,12 @@ type backend struct {
 
 	cache *cache
 
+	// cfg is the mount's configuration, loaded lazily and dropped in
+	// Invalidate; pool is the data key pair pool it configures.
+	cfg     atomic.Pointer[configEntry]
+	cfgLock sync.Mutex
+	pool    *keyPool
+
 	// now and random are the backend's clock and entropy; tests replace
 	// them to cross a deletion window without waiting.
 	now    func() time.Time
@@ -51,6 +58,7 @@ func newBackend() *backend {
 		now:      time.Now,
 		random:   rand.Reader,
 	}
+	b.pool = newKeyPool(rand.Reader)
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
@@ -65,10 +73,13 @@ func newBackend() *backend {
 			// Last among keys/ paths: its pattern also matches keys/<key>/<suffix>.
 			[]*framework.Path{pathKeyDescribe(b)},
 			pathAliases(b),
+			[]*framework.Path{pathConfig(b)},
 			pathCrypto(b),
+			pathDataKeys(b),
 			pathSign(b),
 			pathMAC(b),
 		),
+		InitializeFunc: b.initialize,
 		Invalidate:     b.invalidate,
 		Clean:          b.clean,
 		PeriodicFunc:   b.periodic,
@@ -88,10 +99,21 @@ func (b *backend) invalidate(_ context.Context, key string) {
 		b.cache.dropKey(strings.TrimPrefix(key, keyStoragePrefix))
 	case strings.HasPrefix(key, aliasStoragePrefix):
 		b.cache.dropAliases()
+	case key == configStorageKey:
+		b.cfg.Store(nil)
 	}
 }
 
-func (b *backend) clean(context.Context) { b.cache.reset() }
+// initialize loads the configuration so the key pool starts filling.
+func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
+	_, err := b.config(ctx, req.Storage)
+	return err
+}
+
+func (b *backend) clean(context.Context) {
+	b.pool.close()
+	b.cache.reset()
+}
 
 // periodic runs about once a minute on the node that may write storage.
 func (b *backend) periodic(ctx context.Context, req *logical.Request) error {

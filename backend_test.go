@@ -14,13 +14,13 @@ import (
 // testBackend is a backend on in-memory storage with a clock tests move.
 type testBackend struct {
 	*backend
-	t       *testing.T
+	t       testing.TB
 	storage logical.Storage
 	mu      sync.Mutex
 	clock   time.Time
 }
 
-func newTestBackend(t *testing.T) *testBackend {
+func newTestBackend(t testing.TB) *testBackend {
 	t.Helper()
 	conf := logical.TestBackendConfig()
 	conf.StorageView = &logical.InmemStorage{}
@@ -77,7 +77,7 @@ func (tb *testBackend) fails(exc string, op logical.Operation, path string, data
 	return requireKMSError(tb.t, err, exc)
 }
 
-func requireKMSError(t *testing.T, err error, exc string) *kmsError {
+func requireKMSError(t testing.TB, err error, exc string) *kmsError {
 	t.Helper()
 	require.Error(t, err)
 	var ke *kmsError

@@ -144,3 +144,6 @@ func (s *Spec) MaxOAEPPlaintext(alg string) int {
 	}
 	return s.Bits/8 - 2*h.Size() - 2
 }
+
+// DataKeySpecs maps AWS's DataKeySpec values to their sizes in bytes.
+var DataKeySpecs = map[string]int{"AES_128": 16, "AES_256": 32}

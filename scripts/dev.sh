@@ -36,7 +36,7 @@ sha=$(sha256sum "$plugin_dir/vault-plugin-kms" | cut -d' ' -f1)
   -passthrough-request-headers=X-Amz-Target vault-plugin-kms >/dev/null
 
 cat <<TXT
-Vault $("$vault_bin" version | awk '{print $2}') is running in dev mode with vault-plugin-kms $version mounted at kms/.
+Vault $("$vault_bin" version | awk '{print $2}' | tr -d ,) is running in dev mode with vault-plugin-kms $version mounted at kms/.
 
   export VAULT_ADDR=$VAULT_ADDR
   export VAULT_TOKEN=$token

@@ -1,0 +1,107 @@
+package kms
+
+import (
+	"io"
+	"sync"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+// keyPool holds pre-generated key pairs for data key pairs, so a request
+// for an RSA_4096 pair need not wait seconds for generation. It is bounded
+// per spec, lives only in memory (never persisted), hands each pair out
+// once, and refills in the background. A spec without a pool, or an empty
+// pool, falls back to generating on the request.
+type keyPool struct {
+	random io.Reader
+
+	mu    sync.Mutex
+	pools map[string]chan *keyspec.Key
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func newKeyPool(random io.Reader) *keyPool {
+	return &keyPool{random: random, pools: map[string]chan *keyspec.Key{}}
+}
+
+// configure replaces the pools with ones of the given sizes, discarding
+// the pairs the old pools held.
+func (p *keyPool) configure(sizes map[string]int) {
+	p.close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stop = make(chan struct{})
+	p.pools = map[string]chan *keyspec.Key{}
+	for name, n := range sizes {
+		spec, ok := keyspec.Lookup(name)
+		if !ok || n <= 0 {
+			continue
+		}
+		ch := make(chan *keyspec.Key, n)
+		p.pools[name] = ch
+		p.wg.Add(1)
+		go p.fill(spec, ch, p.stop)
+	}
+}
+
+// fill keeps one pool full: the send blocks while the pool is full, so at
+// most cap+1 pairs exist at a time.
+func (p *keyPool) fill(spec *keyspec.Spec, ch chan *keyspec.Key, stop chan struct{}) {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		k, err := spec.Generate(p.random)
+		if err != nil {
+			return
+		}
+		select {
+		case ch <- k:
+		case <-stop:
+			return
+		}
+	}
+}
+
+// get returns a pair from the pool if one is ready, else a fresh one.
+func (p *keyPool) get(spec *keyspec.Spec) (*keyspec.Key, error) {
+	p.mu.Lock()
+	ch := p.pools[spec.Name]
+	p.mu.Unlock()
+	if ch != nil {
+		select {
+		case k := <-ch:
+			return k, nil
+		default:
+		}
+	}
+	return spec.Generate(p.random)
+}
+
+// ready counts the pairs waiting in each pool.
+func (p *keyPool) ready() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.pools))
+	for name, ch := range p.pools {
+		out[name] = len(ch)
+	}
+	return out
+}
+
+// close stops the refill goroutines and drops every pooled pair.
+func (p *keyPool) close() {
+	p.mu.Lock()
+	stop := p.stop
+	p.stop = nil
+	p.pools = map[string]chan *keyspec.Key{}
+	p.mu.Unlock()
+	if stop != nil {
+		close(stop)
+	}
+	p.wg.Wait()
+}

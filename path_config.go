@@ -1,0 +1,131 @@
+package kms
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+const configStorageKey = "config"
+
+// maxPoolSize bounds each data key pair pool.
+const maxPoolSize = 64
+
+type configEntry struct {
+	// DataKeyPairPool is the number of pre-generated pairs to keep per
+	// key pair spec; absent or 0 means no pool.
+	DataKeyPairPool map[string]int `json:"data_key_pair_pool,omitempty"`
+}
+
+func pathConfig(b *backend) *framework.Path {
+	return &framework.Path{
+		Pattern:      "config$",
+		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "configuration"},
+		Fields: map[string]*framework.FieldSchema{
+			"data_key_pair_pool": {Type: framework.TypeKVPairs,
+				Description: "Pre-generated data key pairs to keep in memory per key pair spec, as SPEC=N (0..64), e.g. RSA_4096=4. Off (0) by default."},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ReadOperation:   &framework.PathOperation{Callback: b.pathConfigRead, Summary: "Read the mount's configuration."},
+			logical.UpdateOperation: &framework.PathOperation{Callback: b.pathConfigWrite, Summary: "Configure the mount."},
+		},
+		HelpSynopsis:    "Configure the KMS mount.",
+		HelpDescription: pathConfigHelp,
+	}
+}
+
+// config returns the mount's configuration, loading it (and applying it to
+// the key pool) after a start or an invalidation.
+func (b *backend) config(ctx context.Context, s logical.Storage) (*configEntry, error) {
+	if c := b.cfg.Load(); c != nil {
+		return c, nil
+	}
+	b.cfgLock.Lock()
+	defer b.cfgLock.Unlock()
+	if c := b.cfg.Load(); c != nil {
+		return c, nil
+	}
+	c := &configEntry{}
+	raw, err := s.Get(ctx, configStorageKey)
+	if err != nil {
+		return nil, err
+	}
+	if raw != nil {
+		if err := raw.DecodeJSON(c); err != nil {
+			return nil, err
+		}
+	}
+	b.pool.configure(c.DataKeyPairPool)
+	b.cfg.Store(c)
+	return c, nil
+}
+
+func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	c, err := b.config(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: b.configData(c)}, nil
+}
+
+func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	cur, err := b.config(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	next := *cur
+	if raw, ok := d.GetOk("data_key_pair_pool"); ok {
+		pool := map[string]int{}
+		for spec, v := range raw.(map[string]string) {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > maxPoolSize {
+				return nil, errValidation("data_key_pair_pool: the size for %s must be 0..%d", spec, maxPoolSize)
+			}
+			if s, ok := keyspec.Lookup(spec); !ok || !s.KeyPair {
+				return nil, errValidation("data_key_pair_pool: %q is not a key pair spec; valid: %s", spec, keyspec.OneOf(keyspec.DataKeyPairSpecs()))
+			}
+			if n > 0 {
+				pool[spec] = n
+			}
+		}
+		next.DataKeyPairPool = pool
+	}
+	entry, err := logical.StorageEntryJSON(configStorageKey, &next)
+	if err != nil {
+		return nil, err
+	}
+	b.cfgLock.Lock()
+	defer b.cfgLock.Unlock()
+	if err := req.Storage.Put(ctx, entry); err != nil {
+		return nil, err
+	}
+	b.pool.configure(next.DataKeyPairPool)
+	b.cfg.Store(&next)
+	return &logical.Response{Data: b.configData(&next)}, nil
+}
+
+func (b *backend) configData(c *configEntry) map[string]any {
+	pool := map[string]any{}
+	for k, v := range c.DataKeyPairPool {
+		pool[k] = v
+	}
+	ready := map[string]any{}
+	for k, v := range b.pool.ready() {
+		ready[k] = v
+	}
+	return map[string]any{"data_key_pair_pool": pool, "data_key_pair_pool_ready": ready}
+}
+
+const pathConfigHelp = `
+data_key_pair_pool keeps pre-generated key pairs in memory for the data key
+pair operations, per key pair spec (for example RSA_4096=4), so a request
+does not wait for RSA generation. The pool is off by default: it costs CPU
+on every node in the background even when nobody asks for pairs, and it
+holds private keys in memory before they are requested. Pooled pairs are
+never persisted and each is handed out once. See docs/API.md for latency
+figures with and without a pool.
+`

@@ -1,0 +1,171 @@
+package kms
+
+import (
+	"context"
+	"encoding/pem"
+	"io"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+// Data keys come in two forms on two paths, plaintext and wrapped, so that
+// a Vault ACL can allow one and not the other (as Transit's datakey paths).
+func pathDataKeys(b *backend) []*framework.Path {
+	dataKeyFields := map[string]*framework.FieldSchema{
+		"key_spec":           {Type: framework.TypeString, Description: "AES_128 or AES_256; give this or number_of_bytes."},
+		"number_of_bytes":    {Type: framework.TypeInt, Description: "Data key length, 1..1024 bytes; give this or key_spec."},
+		"encryption_context": fieldEncryptionContext,
+		"grant_tokens":       fieldGrantTokens,
+	}
+	pairFields := map[string]*framework.FieldSchema{
+		"key_pair_spec":      {Type: framework.TypeString, Description: "Key pair spec: " + keyspec.OneOf(keyspec.DataKeyPairSpecs()) + "."},
+		"encryption_context": fieldEncryptionContext,
+		"grant_tokens":       fieldGrantTokens,
+	}
+	path := func(pattern, verb, summary, help string, fields map[string]*framework.FieldSchema, h framework.OperationFunc) *framework.Path {
+		return &framework.Path{
+			Pattern:      pattern + keyRef + "$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: verb},
+			Fields:       withKey(fields),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{Callback: h, Summary: summary},
+			},
+			HelpSynopsis:    summary,
+			HelpDescription: help,
+		}
+	}
+	return []*framework.Path{
+		path("data-key/plaintext/", "generate-data-key", "Generate a data key, returned in plaintext and wrapped (GenerateDataKey).",
+			pathDataKeyHelp, dataKeyFields, b.dataKeyHandler(opGenerateDataKey, true)),
+		path("data-key/wrapped/", "generate-data-key-without-plaintext", "Generate a data key, returned only wrapped (GenerateDataKeyWithoutPlaintext).",
+			pathDataKeyHelp, dataKeyFields, b.dataKeyHandler(opGenerateDataKeyWP, false)),
+		path("data-key-pair/plaintext/", "generate-data-key-pair", "Generate a key pair with its private key in plaintext and wrapped (GenerateDataKeyPair).",
+			pathDataKeyPairHelp, pairFields, b.dataKeyPairHandler(opGenerateDataKeyPair, true)),
+		path("data-key-pair/wrapped/", "generate-data-key-pair-without-plaintext", "Generate a key pair with its private key only wrapped (GenerateDataKeyPairWithoutPlaintext).",
+			pathDataKeyPairHelp, pairFields, b.dataKeyPairHandler(opGenerateDataKeyPairWP, false)),
+	}
+}
+
+// wrappingKey resolves the KMS key that wraps data keys: a symmetric
+// ENCRYPT_DECRYPT key in the Enabled state.
+func (b *backend) wrappingKey(ctx context.Context, s logical.Storage, d *framework.FieldData, op string) (*keyEntry, map[string]string, error) {
+	if _, err := grantTokens(d); err != nil {
+		return nil, nil, err
+	}
+	ec, err := encryptionContext(d, "encryption_context")
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := b.usableKey(ctx, s, d.Get("key_id").(string), op, keyspec.EncryptDecrypt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.spec.Family != keyspec.FamilySymmetric {
+		return nil, nil, newErr(excInvalidKeyUsage, "%s needs a SYMMETRIC_DEFAULT key; key '%s' is %s", op, e.KeyID, e.KeySpec)
+	}
+	return e, ec, nil
+}
+
+func (b *backend) dataKeyHandler(op string, withPlaintext bool) framework.OperationFunc {
+	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+		spec, specOK := d.GetOk("key_spec")
+		n, nOK := d.GetOk("number_of_bytes")
+		size := 0
+		switch {
+		case specOK == nOK:
+			return nil, errValidation("give exactly one of key_spec (AES_128, AES_256) and number_of_bytes")
+		case specOK:
+			var ok bool
+			if size, ok = keyspec.DataKeySpecs[spec.(string)]; !ok {
+				return nil, errValidation("key_spec must be AES_128 or AES_256, got %q", spec)
+			}
+		default:
+			if size = n.(int); size < 1 || size > keyspec.MaxRandom {
+				return nil, errValidation("number_of_bytes must be between 1 and %d", keyspec.MaxRandom)
+			}
+		}
+		e, ec, err := b.wrappingKey(ctx, req.Storage, d, op)
+		if err != nil {
+			return nil, err
+		}
+		key := make([]byte, size)
+		if _, err := io.ReadFull(b.random, key); err != nil {
+			return nil, err
+		}
+		blob, err := b.encryptWith(e, keyspec.AlgSymmetricDefault, key, ec)
+		if err != nil {
+			return nil, err
+		}
+		data := map[string]any{"ciphertext_blob": enc64(blob), "key_id": e.KeyID}
+		if withPlaintext {
+			data["plaintext"] = enc64(key)
+		}
+		return &logical.Response{Data: data}, nil
+	}
+}
+
+func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.OperationFunc {
+	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+		name := d.Get("key_pair_spec").(string)
+		spec, ok := keyspec.Lookup(name)
+		if !ok || !spec.KeyPair {
+			return nil, errValidation("key_pair_spec must be one of %s, got %q", keyspec.OneOf(keyspec.DataKeyPairSpecs()), name)
+		}
+		e, ec, err := b.wrappingKey(ctx, req.Storage, d, op)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := b.config(ctx, req.Storage); err != nil {
+			return nil, err
+		}
+		pair, err := b.pool.get(spec)
+		if err != nil {
+			return nil, err
+		}
+		private, err := pair.Marshal() // PKCS#8 DER
+		if err != nil {
+			return nil, err
+		}
+		public, err := pair.PublicKeyDER()
+		if err != nil {
+			return nil, err
+		}
+		blob, err := b.encryptWith(e, keyspec.AlgSymmetricDefault, private, ec)
+		if err != nil {
+			return nil, err
+		}
+		data := map[string]any{
+			"key_id":                      e.KeyID,
+			"key_pair_spec":               spec.Name,
+			"public_key":                  enc64(public),
+			"public_key_pem":              string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: public})),
+			"private_key_ciphertext_blob": enc64(blob),
+		}
+		if withPlaintext {
+			data["private_key_plaintext"] = enc64(private)
+			data["private_key_pem"] = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: private}))
+		}
+		return &logical.Response{Data: data}, nil
+	}
+}
+
+const pathDataKeyHelp = `
+Generates a random data key for client-side envelope encryption and wraps
+it under the named SYMMETRIC_DEFAULT key, bound to encryption_context. Give
+exactly one of key_spec (AES_128, AES_256) and number_of_bytes (1..1024).
+The plaintext path returns the key and its ciphertext_blob; the wrapped path
+returns only the ciphertext_blob, which decrypt opens later.
+`
+
+const pathDataKeyPairHelp = `
+Generates an asymmetric key pair for use outside Vault and wraps its private
+key (PKCS#8 DER) under the named SYMMETRIC_DEFAULT key, bound to
+encryption_context. Returns public_key (SubjectPublicKeyInfo DER, base64)
+and public_key_pem, private_key_ciphertext_blob (decrypt opens it), and on
+the plaintext path private_key_plaintext (PKCS#8 DER, base64) and
+private_key_pem. key_pair_spec: RSA_2048/3072/4096, ECC_NIST_P256/P384/P521,
+ECC_SECG_P256K1, ECC_NIST_EDWARDS25519.
+`
