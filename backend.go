@@ -41,9 +41,16 @@ type backend struct {
 
 	// cfg is the mount's configuration, loaded lazily and dropped in
 	// Invalidate; pool is the data key pair pool it configures.
-	cfg     atomic.Pointer[configEntry]
-	cfgLock sync.Mutex
-	pool    *keyPool
+	cfg  atomic.Pointer[configEntry]
+	pool *keyPool
+	// mountLock serialises lazy loading of mount-wide state (configuration
+	// and the grant token key).
+	mountLock sync.Mutex
+
+	// identities caches callers' principal sets; lookupIdentity fills it
+	// (from Vault's identity store; tests replace it).
+	identities     identityCache
+	lookupIdentity func(entityID string) (principalSet, error)
 
 	// now and random are the backend's clock and entropy; tests replace
 	// them to cross a deletion window without waiting.
@@ -59,20 +66,27 @@ func newBackend() *backend {
 		random:   rand.Reader,
 	}
 	b.pool = newKeyPool(rand.Reader)
+	b.lookupIdentity = b.identityFromVault
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
-			// Key entries hold key material.
-			SealWrapStorage: []string{keyStoragePrefix},
+			// Key entries hold key material; the token key signs grant tokens.
+			SealWrapStorage: []string{keyStoragePrefix, grantTokenKeyPath},
+			// Replacing a key policy without the policy's consent, so a
+			// locked-out key can always be recovered, needs sudo.
+			Root: []string{policyRecoveryPrefix + "*"},
 		},
 		Paths: framework.PathAppend(
 			pathKeys(b),
 			pathTags(b),
+			pathKeyGrants(b),
+			pathPolicy(b),
 			[]*framework.Path{pathPublicKey(b)},
 			// Last among keys/ paths: its pattern also matches keys/<key>/<suffix>.
 			[]*framework.Path{pathKeyDescribe(b)},
 			pathAliases(b),
+			pathGrants(b),
 			[]*framework.Path{pathConfig(b)},
 			pathCrypto(b),
 			pathDataKeys(b),
@@ -99,8 +113,13 @@ func (b *backend) invalidate(_ context.Context, key string) {
 		b.cache.dropKey(strings.TrimPrefix(key, keyStoragePrefix))
 	case strings.HasPrefix(key, aliasStoragePrefix):
 		b.cache.dropAliases()
+	case strings.HasPrefix(key, grantStoragePrefix):
+		keyID, _, _ := strings.Cut(strings.TrimPrefix(key, grantStoragePrefix), "/")
+		b.cache.grants.Delete(keyID)
 	case key == configStorageKey:
 		b.cfg.Store(nil)
+	case key == grantTokenKeyPath:
+		b.cache.tokenKey.Store(nil)
 	}
 }
 

@@ -15,17 +15,26 @@ import (
 // The internal operations here are shared by the Vault-style paths, the
 // batch forms and data keys, so each semantic lives in one place.
 
-// usableKey resolves a key for a cryptographic operation and checks that
-// its state and usage allow op.
-func (b *backend) usableKey(ctx context.Context, s logical.Storage, ref, op string, usage keyspec.KeyUsage) (*keyEntry, error) {
-	e, err := b.resolveKey(ctx, s, ref, true)
+// usableKey resolves a key for a cryptographic operation, authorizes the
+// caller for op (with the operation's encryption context and grant
+// tokens), and checks that the key's state and usage allow op.
+func (b *backend) usableKey(ctx context.Context, req *logical.Request, ref, op string, usage keyspec.KeyUsage, ec map[string]string, tokens []string) (*keyEntry, error) {
+	e, err := b.resolveKey(ctx, req.Storage, ref, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkState(e, op); err != nil {
-		return nil, err
+	return e, b.admit(ctx, req, e, op, usage, ec, tokens)
+}
+
+// admit authorizes op on a resolved key, then checks state and usage.
+func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, op string, usage keyspec.KeyUsage, ec map[string]string, tokens []string) error {
+	if err := b.authorize(ctx, req, e, op, ec, tokens); err != nil {
+		return err
 	}
-	return e, requireUsage(e, usage, op)
+	if err := checkState(e, op); err != nil {
+		return err
+	}
+	return requireUsage(e, usage, op)
 }
 
 func requireUsage(e *keyEntry, usage keyspec.KeyUsage, op string) error {
@@ -79,17 +88,17 @@ func (b *backend) encryptWith(e *keyEntry, alg string, plaintext []byte, ec map[
 // ciphertext, which names its key. Every way a blob can be wrong is an
 // InvalidCiphertextException; a blob of another key than ref is an
 // IncorrectKeyException.
-func (b *backend) decryptWith(ctx context.Context, s logical.Storage, ref, alg string, blob []byte, ec map[string]string, op string) (*keyEntry, []byte, error) {
+func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, alg string, blob []byte, ec map[string]string, op string, tokens []string) (*keyEntry, []byte, error) {
 	if len(blob) < 1 || len(blob) > keyspec.MaxCiphertext {
 		return nil, nil, errValidation("ciphertext_blob must be 1 to %d bytes", keyspec.MaxCiphertext)
 	}
 	if alg == keyspec.AlgSymmetricDefault {
-		return b.decryptSymmetric(ctx, s, ref, blob, ec, op)
+		return b.decryptSymmetric(ctx, req, ref, blob, ec, op, tokens)
 	}
 	if ref == "" {
 		return nil, nil, errValidation("key_id is required to decrypt with %s", alg)
 	}
-	e, err := b.usableKey(ctx, s, ref, op, keyspec.EncryptDecrypt)
+	e, err := b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -107,7 +116,7 @@ func (b *backend) decryptWith(ctx context.Context, s logical.Storage, ref, alg s
 	return e, pt, mapCryptoErr(err)
 }
 
-func (b *backend) decryptSymmetric(ctx context.Context, s logical.Storage, ref string, raw []byte, ec map[string]string, op string) (*keyEntry, []byte, error) {
+func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, ref string, raw []byte, ec map[string]string, op string, tokens []string) (*keyEntry, []byte, error) {
 	invalid := func() error {
 		// One message for every failure: which check failed is no business
 		// of a caller holding a forged blob.
@@ -116,7 +125,7 @@ func (b *backend) decryptSymmetric(ctx context.Context, s logical.Storage, ref s
 	blob, err := ciphertext.Parse(raw)
 	var e *keyEntry
 	if ref != "" {
-		if e, err = b.usableKey(ctx, s, ref, op, keyspec.EncryptDecrypt); err != nil {
+		if e, err = b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens); err != nil {
 			return nil, nil, err
 		}
 		if err := requireAlgorithm(e, "encryption", keyspec.AlgSymmetricDefault, e.spec.Encryption); err != nil {
@@ -134,16 +143,13 @@ func (b *backend) decryptSymmetric(ctx context.Context, s logical.Storage, ref s
 		}
 		// The blob's key may not exist here (another mount, a deleted key,
 		// a forgery): that is an invalid ciphertext, not a missing key.
-		if e, err = b.getKey(ctx, s, blob.KeyID); err != nil {
+		if e, err = b.getKey(ctx, req.Storage, blob.KeyID); err != nil {
 			return nil, nil, err
 		}
 		if e == nil || b.isDeleted(e) {
 			return nil, nil, invalid()
 		}
-		if err := checkState(e, op); err != nil {
-			return nil, nil, err
-		}
-		if err := requireUsage(e, keyspec.EncryptDecrypt, op); err != nil {
+		if err := b.admit(ctx, req, e, op, keyspec.EncryptDecrypt, ec, tokens); err != nil {
 			return nil, nil, err
 		}
 	}

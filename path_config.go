@@ -44,8 +44,8 @@ func (b *backend) config(ctx context.Context, s logical.Storage) (*configEntry, 
 	if c := b.cfg.Load(); c != nil {
 		return c, nil
 	}
-	b.cfgLock.Lock()
-	defer b.cfgLock.Unlock()
+	b.mountLock.Lock()
+	defer b.mountLock.Unlock()
 	if c := b.cfg.Load(); c != nil {
 		return c, nil
 	}
@@ -98,8 +98,8 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err != nil {
 		return nil, err
 	}
-	b.cfgLock.Lock()
-	defer b.cfgLock.Unlock()
+	b.mountLock.Lock()
+	defer b.mountLock.Unlock()
 	if err := req.Storage.Put(ctx, entry); err != nil {
 		return nil, err
 	}

@@ -64,7 +64,8 @@ func cryptoPath(pattern, name, summary, help string, fields map[string]*framewor
 }
 
 func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
-	if _, err := grantTokens(d); err != nil {
+	tokens, err := grantTokens(d)
+	if err != nil {
 		return nil, err
 	}
 	pt, err := b64(d, "plaintext", true)
@@ -75,7 +76,7 @@ func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framewor
 	if err != nil {
 		return nil, err
 	}
-	e, err := b.usableKey(ctx, req.Storage, d.Get("key_id").(string), opEncrypt, keyspec.EncryptDecrypt)
+	e, err := b.usableKey(ctx, req, d.Get("key_id").(string), opEncrypt, keyspec.EncryptDecrypt, ec, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,8 @@ func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framewor
 }
 
 func (b *backend) decrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
-	if _, err := grantTokens(d); err != nil {
+	tokens, err := grantTokens(d)
+	if err != nil {
 		return nil, err
 	}
 	blob, err := b64(d, "ciphertext_blob", true)
@@ -100,7 +102,7 @@ func (b *backend) decrypt(ctx context.Context, req *logical.Request, d *framewor
 		return nil, err
 	}
 	alg := d.Get("encryption_algorithm").(string)
-	e, pt, err := b.decryptWith(ctx, req.Storage, d.Get("key_id").(string), alg, blob, ec, opDecrypt)
+	e, pt, err := b.decryptWith(ctx, req, d.Get("key_id").(string), alg, blob, ec, opDecrypt, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +110,8 @@ func (b *backend) decrypt(ctx context.Context, req *logical.Request, d *framewor
 }
 
 func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
-	if _, err := grantTokens(d); err != nil {
+	tokens, err := grantTokens(d)
+	if err != nil {
 		return nil, err
 	}
 	blob, err := b64(d, "ciphertext_blob", true)
@@ -125,11 +128,11 @@ func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framew
 	}
 	srcAlg := d.Get("source_encryption_algorithm").(string)
 	dstAlg := d.Get("destination_encryption_algorithm").(string)
-	dst, err := b.usableKey(ctx, req.Storage, d.Get("key_id").(string), opReEncryptTo, keyspec.EncryptDecrypt)
+	dst, err := b.usableKey(ctx, req, d.Get("key_id").(string), opReEncryptTo, keyspec.EncryptDecrypt, dstEC, tokens)
 	if err != nil {
 		return nil, err
 	}
-	src, pt, err := b.decryptWith(ctx, req.Storage, d.Get("source_key_id").(string), srcAlg, blob, srcEC, opReEncryptFrom)
+	src, pt, err := b.decryptWith(ctx, req, d.Get("source_key_id").(string), srcAlg, blob, srcEC, opReEncryptFrom, tokens)
 	if err != nil {
 		return nil, err
 	}

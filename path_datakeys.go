@@ -51,15 +51,16 @@ func pathDataKeys(b *backend) []*framework.Path {
 
 // wrappingKey resolves the KMS key that wraps data keys: a symmetric
 // ENCRYPT_DECRYPT key in the Enabled state.
-func (b *backend) wrappingKey(ctx context.Context, s logical.Storage, d *framework.FieldData, op string) (*keyEntry, map[string]string, error) {
-	if _, err := grantTokens(d); err != nil {
+func (b *backend) wrappingKey(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, map[string]string, error) {
+	tokens, err := grantTokens(d)
+	if err != nil {
 		return nil, nil, err
 	}
 	ec, err := encryptionContext(d, "encryption_context")
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := b.usableKey(ctx, s, d.Get("key_id").(string), op, keyspec.EncryptDecrypt)
+	e, err := b.usableKey(ctx, req, d.Get("key_id").(string), op, keyspec.EncryptDecrypt, ec, tokens)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -87,7 +88,7 @@ func (b *backend) dataKeyHandler(op string, withPlaintext bool) framework.Operat
 				return nil, errValidation("number_of_bytes must be between 1 and %d", keyspec.MaxRandom)
 			}
 		}
-		e, ec, err := b.wrappingKey(ctx, req.Storage, d, op)
+		e, ec, err := b.wrappingKey(ctx, req, d, op)
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +115,7 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		if !ok || !spec.KeyPair {
 			return nil, errValidation("key_pair_spec must be one of %s, got %q", keyspec.OneOf(keyspec.DataKeyPairSpecs()), name)
 		}
-		e, ec, err := b.wrappingKey(ctx, req.Storage, d, op)
+		e, ec, err := b.wrappingKey(ctx, req, d, op)
 		if err != nil {
 			return nil, err
 		}

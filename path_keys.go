@@ -35,12 +35,14 @@ func pathKeys(b *backend) []*framework.Path {
 					Description: "Key spec: " + strings.Join(keyspec.Names(), ", ") + "."},
 				"key_usage": {Type: framework.TypeString,
 					Description: "Key usage: ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT. Defaults to the spec's first allowed usage."},
-				"description": {Type: framework.TypeString, Description: "Description, at most 8192 characters."},
-				"tags":        fieldTags,
-				"alias":       {Type: framework.TypeString, Description: "Optional alias (alias/<name>) to create for the new key."},
-				"origin":      {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS."},
-				"limit":       fieldLimit,
-				"after":       fieldAfter,
+				"description":                        {Type: framework.TypeString, Description: "Description, at most 8192 characters."},
+				"tags":                               fieldTags,
+				"alias":                              {Type: framework.TypeString, Description: "Optional alias (alias/<name>) to create for the new key."},
+				"origin":                             {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS."},
+				"policy":                             fieldPolicy,
+				"bypass_policy_lockout_safety_check": fieldBypassLockout,
+				"limit":                              fieldLimit,
+				"after":                              fieldAfter,
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathKeyCreate, Summary: "Create a key (CreateKey).",
@@ -113,6 +115,17 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	if err := validateTags(tags, 0); err != nil {
 		return nil, err
 	}
+	var policy *keyPolicy
+	policyDoc := d.Get("policy").(string)
+	if policyDoc != "" {
+		var err error
+		if policy, err = parsePolicy(policyDoc); err != nil {
+			return nil, err
+		}
+		if err := b.checkLockout(req, policy, d.Get("bypass_policy_lockout_safety_check").(bool)); err != nil {
+			return nil, err
+		}
+	}
 	alias := d.Get("alias").(string)
 	if alias != "" {
 		alias = normalizeAliasName(alias)
@@ -133,6 +146,9 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	e := &keyEntry{
 		KeyID: id, Description: desc, KeySpec: spec.Name, KeyUsage: usage, Origin: originAWSKMS,
 		State: stateEnabled, CreationDate: now, Tags: tags, spec: spec,
+	}
+	if policy != nil {
+		e.setPolicy(policyDoc, policy)
 	}
 	if err := e.addVersion(material, now); err != nil {
 		return nil, err
@@ -201,6 +217,9 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return nil, err
 	}
+	if err := b.authorize(ctx, req, e, opDescribeKey, nil, nil); err != nil {
+		return nil, err
+	}
 	return b.keyResponse(ctx, req.Storage, e)
 }
 
@@ -263,7 +282,8 @@ func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Reques
 // modifyKey is the one read-modify-write of a key: it resolves the key,
 // locks it, re-reads it under the lock, checks the operation against the
 // key state, applies change to a clone and stores the clone.
-func (b *backend) modifyKey(ctx context.Context, s logical.Storage, ref, op string, change func(*keyEntry) error) (*keyEntry, error) {
+func (b *backend) modifyKey(ctx context.Context, req *logical.Request, ref, op string, change func(*keyEntry) error) (*keyEntry, error) {
+	s := req.Storage
 	e, err := b.resolveKey(ctx, s, ref, false)
 	if err != nil {
 		return nil, err
@@ -271,6 +291,9 @@ func (b *backend) modifyKey(ctx context.Context, s logical.Storage, ref, op stri
 	unlock := b.lockKey(e.KeyID)
 	defer unlock()
 	if e, err = b.resolveKey(ctx, s, e.KeyID, false); err != nil {
+		return nil, err
+	}
+	if err := b.authorize(ctx, req, e, op, nil, nil); err != nil {
 		return nil, err
 	}
 	if err := checkState(e, op); err != nil {
@@ -287,7 +310,7 @@ func (b *backend) modifyKey(ctx context.Context, s logical.Storage, ref, op stri
 }
 
 func (b *backend) modifyKeyResponse(ctx context.Context, req *logical.Request, d *framework.FieldData, op string, change func(*keyEntry) error) (*logical.Response, error) {
-	e, err := b.modifyKey(ctx, req.Storage, d.Get("key_id").(string), op, change)
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), op, change)
 	if err != nil {
 		return nil, err
 	}

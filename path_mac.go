@@ -55,14 +55,15 @@ func pathMAC(b *backend) []*framework.Path {
 }
 
 func (b *backend) macInput(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, string, []byte, error) {
-	if _, err := grantTokens(d); err != nil {
+	tokens, err := grantTokens(d)
+	if err != nil {
 		return nil, "", nil, err
 	}
 	msg, err := b64(d, "message", true)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	e, err := b.usableKey(ctx, req.Storage, d.Get("key_id").(string), op, keyspec.GenerateVerifyMAC)
+	e, err := b.usableKey(ctx, req, d.Get("key_id").(string), op, keyspec.GenerateVerifyMAC, nil, tokens)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -104,14 +105,15 @@ func (b *backend) verifyMAC(ctx context.Context, req *logical.Request, d *framew
 }
 
 func (b *backend) pathDeriveSharedSecret(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	if _, err := grantTokens(d); err != nil {
+	tokens, err := grantTokens(d)
+	if err != nil {
 		return nil, err
 	}
 	peer, err := b64(d, "public_key", true)
 	if err != nil {
 		return nil, err
 	}
-	e, err := b.usableKey(ctx, req.Storage, d.Get("key_id").(string), opDeriveSharedSecret, keyspec.KeyAgreement)
+	e, err := b.usableKey(ctx, req, d.Get("key_id").(string), opDeriveSharedSecret, keyspec.KeyAgreement, nil, tokens)
 	if err != nil {
 		return nil, err
 	}

@@ -48,14 +48,15 @@ func pathPublicKey(b *backend) *framework.Path {
 
 // signingInput reads and checks the fields Sign and Verify share.
 func (b *backend) signingInput(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, *keyspec.SigningAlgorithm, []byte, string, error) {
-	if _, err := grantTokens(d); err != nil {
+	tokens, err := grantTokens(d)
+	if err != nil {
 		return nil, nil, nil, "", err
 	}
 	msg, err := b64(d, "message", true)
 	if err != nil {
 		return nil, nil, nil, "", err
 	}
-	e, err := b.usableKey(ctx, req.Storage, d.Get("key_id").(string), op, keyspec.SignVerify)
+	e, err := b.usableKey(ctx, req, d.Get("key_id").(string), op, keyspec.SignVerify, nil, tokens)
 	if err != nil {
 		return nil, nil, nil, "", err
 	}
@@ -105,11 +106,15 @@ func (b *backend) verify(ctx context.Context, req *logical.Request, d *framework
 }
 
 func (b *backend) pathPublicKeyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	if _, err := grantTokens(d); err != nil {
+	tokens, err := grantTokens(d)
+	if err != nil {
 		return nil, err
 	}
 	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), true)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.authorize(ctx, req, e, opGetPublicKey, nil, tokens); err != nil {
 		return nil, err
 	}
 	if e.spec.Symmetric() {

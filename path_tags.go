@@ -49,6 +49,9 @@ func (b *backend) pathTagsRead(ctx context.Context, req *logical.Request, d *fra
 	if err != nil {
 		return nil, err
 	}
+	if err := b.authorize(ctx, req, e, opListResourceTags, nil, nil); err != nil {
+		return nil, err
+	}
 	return tagsResponse(e), nil
 }
 
@@ -57,7 +60,7 @@ func (b *backend) pathTagsWrite(ctx context.Context, req *logical.Request, d *fr
 	if len(tags) == 0 {
 		return nil, errValidation("tags is required")
 	}
-	e, err := b.modifyKey(ctx, req.Storage, d.Get("key_id").(string), opTagResource, func(e *keyEntry) error {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opTagResource, func(e *keyEntry) error {
 		if err := validateTags(tags, countNew(e.Tags, tags)+len(e.Tags)-len(tags)); err != nil {
 			return err
 		}
@@ -77,7 +80,7 @@ func (b *backend) pathTagsDelete(ctx context.Context, req *logical.Request, d *f
 	if len(keys) == 0 {
 		return nil, errValidation("tag_keys is required")
 	}
-	e, err := b.modifyKey(ctx, req.Storage, d.Get("key_id").(string), opUntagResource, func(e *keyEntry) error {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opUntagResource, func(e *keyEntry) error {
 		for _, k := range keys {
 			delete(e.Tags, k)
 		}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
@@ -57,9 +58,33 @@ type keyEntry struct {
 	PendingWindowDays int               `json:"pending_window_days,omitempty"`
 	Tags              map[string]string `json:"tags,omitempty"`
 	Versions          []keyVersion      `json:"versions"`
+	// Policy is the key policy document; empty means the default policy.
+	Policy string `json:"policy,omitempty"`
 
 	spec   *keyspec.Spec
 	parsed map[uint32]*keyspec.Key
+	policy *keyPolicy
+}
+
+var defaultPolicy = func() *keyPolicy {
+	p, err := parsePolicy(defaultPolicyJSON)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
+// keyPolicy returns the key's parsed policy.
+func (e *keyEntry) keyPolicy() *keyPolicy {
+	if e.policy == nil {
+		return defaultPolicy
+	}
+	return e.policy
+}
+
+// setPolicy stores a validated policy document and its parsed form.
+func (e *keyEntry) setPolicy(doc string, p *keyPolicy) {
+	e.Policy, e.policy = doc, p
 }
 
 func (e *keyEntry) clone() *keyEntry {
@@ -117,6 +142,13 @@ func (e *keyEntry) parse() error {
 		return fmt.Errorf("stored key %s has unknown key spec %q", e.KeyID, e.KeySpec)
 	}
 	e.spec = spec
+	if e.Policy != "" {
+		p, err := parsePolicy(e.Policy)
+		if err != nil {
+			return fmt.Errorf("stored key %s has an invalid policy: %w", e.KeyID, err)
+		}
+		e.policy = p
+	}
 	e.parsed = make(map[uint32]*keyspec.Key, len(e.Versions))
 	for _, v := range e.Versions {
 		k, err := spec.Parse(v.Material)
@@ -143,7 +175,9 @@ type deletionEntry struct {
 // cache holds parsed keys and the whole alias table. Entries are dropped by
 // Invalidate when another node writes, and replaced by this node's writes.
 type cache struct {
-	keys sync.Map // key id -> *keyEntry
+	keys     sync.Map // key id -> *keyEntry
+	grants   sync.Map // key id -> *grantIndex
+	tokenKey atomic.Pointer[[]byte]
 
 	mu      sync.RWMutex
 	aliases map[string]*aliasEntry // nil until loaded
@@ -161,6 +195,8 @@ func (c *cache) dropAliases() {
 
 func (c *cache) reset() {
 	c.keys.Clear()
+	c.grants.Clear()
+	c.tokenKey.Store(nil)
 	c.dropAliases()
 }
 
@@ -330,6 +366,9 @@ func (b *backend) deleteIfDue(ctx context.Context, s logical.Storage, id string)
 		if err := b.deleteAlias(ctx, s, name); err != nil {
 			return err
 		}
+	}
+	if err := b.deleteAllGrants(ctx, s, id); err != nil {
+		return err
 	}
 	if err := s.Delete(ctx, keyStoragePrefix+id); err != nil {
 		return err

@@ -1,0 +1,287 @@
+package kms
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
+)
+
+func set(names ...string) principalSet { return principalSet{names: append([]string{"*"}, names...)} }
+
+func TestContextMatcher(t *testing.T) {
+	eq := &contextMatcher{Equals: map[string]string{"a": "1", "b": "2"}}
+	sub := &contextMatcher{Subset: map[string]string{"a": "1"}}
+	cases := []struct {
+		m    *contextMatcher
+		ec   map[string]string
+		has  bool
+		want bool
+	}{
+		{nil, nil, false, true},
+		{nil, map[string]string{"x": "y"}, true, true},
+		{eq, map[string]string{"a": "1", "b": "2"}, true, true},
+		{eq, map[string]string{"a": "1"}, true, false},
+		{eq, map[string]string{"a": "1", "b": "2", "c": "3"}, true, false},
+		{eq, map[string]string{"a": "1", "b": "3"}, true, false},
+		{eq, nil, true, false},
+		{eq, map[string]string{"a": "1", "b": "2"}, false, false}, // operation without a context
+		{sub, map[string]string{"a": "1"}, true, true},
+		{sub, map[string]string{"a": "1", "z": "9"}, true, true},
+		{sub, map[string]string{"a": "2"}, true, false},
+		{sub, map[string]string{"A": "1"}, true, false},
+		{sub, map[string]string{}, true, false},
+		{sub, nil, false, false},
+		{&contextMatcher{Equals: map[string]string{}}, map[string]string{}, true, true},
+		{&contextMatcher{Equals: map[string]string{}}, map[string]string{"a": "1"}, true, false},
+	}
+	for i, c := range cases {
+		require.Equal(t, c.want, c.m.matches(c.ec, c.has), "case %d", i)
+	}
+}
+
+func TestPolicyEvaluate(t *testing.T) {
+	p, err := parsePolicy(`{"statements":[
+		{"sid":"payments","effect":"Allow","principals":["group:payments"],"operations":["Encrypt","Decrypt"]},
+		{"sid":"admin","effect":"Allow","principals":["entity:admin"],"operations":["*"]},
+		{"sid":"ctx","effect":"Allow","principals":["entity_name:bob"],"operations":["Encrypt"],"conditions":{"encryption_context_subset":{"app":"x"}}},
+		{"sid":"no-mallory","effect":"Deny","principals":["entity:mallory"],"operations":["*"]},
+		{"sid":"no-secret-ctx","effect":"Deny","principals":["*"],"operations":["Decrypt"],"conditions":{"encryption_context_equals":{"class":"secret"}}}
+	]}`)
+	require.NoError(t, err)
+	alice := set("entity:alice", "entity_name:alice", "group:payments", "group_id:g1")
+	bob := set("entity:bob", "entity_name:bob")
+	admin := set("entity:admin")
+	mallory := set("entity:mallory", "group:payments")
+	root := set()
+	cases := []struct {
+		who  principalSet
+		op   string
+		ec   map[string]string
+		want decision
+		by   string
+	}{
+		{alice, opEncrypt, nil, allowed, "payments"},
+		{alice, opDecrypt, map[string]string{"k": "v"}, allowed, "payments"},
+		{alice, opSign, nil, noDecision, ""},
+		{alice, opDecrypt, map[string]string{"class": "secret"}, denied, "no-secret-ctx"},
+		{bob, opEncrypt, map[string]string{"app": "x", "more": "y"}, allowed, "ctx"},
+		{bob, opEncrypt, map[string]string{"app": "y"}, noDecision, ""},
+		{bob, opEncrypt, nil, noDecision, ""},
+		{bob, opDecrypt, map[string]string{"app": "x"}, noDecision, ""},
+		{admin, opPutKeyPolicy, nil, allowed, "admin"},
+		{admin, opScheduleKeyDeletion, nil, allowed, "admin"},
+		{mallory, opEncrypt, nil, denied, "no-mallory"},
+		{root, opEncrypt, nil, noDecision, ""},
+	}
+	for i, c := range cases {
+		got, by := p.evaluate(c.who, c.op, c.ec, operations[c.op].context)
+		require.Equal(t, c.want, got, "case %d", i)
+		require.Equal(t, c.by, by, "case %d", i)
+	}
+	got, _ := defaultPolicy.evaluate(root, opEncrypt, nil, true)
+	require.Equal(t, allowed, got, "the default policy lets every caller through")
+}
+
+func TestParsePolicyErrors(t *testing.T) {
+	bad := map[string]string{
+		"not json":          `{`,
+		"unknown field":     `{"statements":[{"effect":"Allow","principals":["*"],"operations":["*"],"resource":"x"}]}`,
+		"no statements":     `{"statements":[]}`,
+		"bad effect":        `{"statements":[{"effect":"Permit","principals":["*"],"operations":["*"]}]}`,
+		"no principals":     `{"statements":[{"effect":"Allow","principals":[],"operations":["*"]}]}`,
+		"bad principal":     `{"statements":[{"effect":"Allow","principals":["user:alice"],"operations":["*"]}]}`,
+		"empty principal":   `{"statements":[{"effect":"Allow","principals":["entity:"],"operations":["*"]}]}`,
+		"no operations":     `{"statements":[{"effect":"Allow","principals":["*"],"operations":[]}]}`,
+		"unknown operation": `{"statements":[{"effect":"Allow","principals":["*"],"operations":["kms:Encrypt"]}]}`,
+		"empty conditions":  `{"statements":[{"effect":"Allow","principals":["*"],"operations":["*"],"conditions":{}}]}`,
+		"trailing data":     `{"statements":[{"effect":"Allow","principals":["*"],"operations":["*"]}]} {}`,
+	}
+	for name, doc := range bad {
+		_, err := parsePolicy(doc)
+		requireKMSError(t, err, excMalformedPolicy)
+		require.NotEmpty(t, err.Error(), name)
+	}
+	_, err := parsePolicy(`{"statements":[{"effect":"Allow","principals":["*"],"operations":["*"]}],"x":` + fmt.Sprintf("%q", make([]byte, maxPolicyBytes)) + `}`)
+	requireKMSError(t, err, excMalformedPolicy)
+}
+
+// as runs a request as an entity with the given principal names.
+func (tb *testBackend) as(entity string, op logical.Operation, path string, data map[string]any) (*logical.Response, error) {
+	req := &logical.Request{Operation: op, Path: path, Data: data, Storage: tb.storage, EntityID: entity}
+	resp, err := tb.HandleRequest(context.Background(), req)
+	if err == nil && resp != nil && resp.IsError() {
+		err = resp.Error()
+	}
+	return resp, err
+}
+
+func (tb *testBackend) asOK(entity string, op logical.Operation, path string, data map[string]any) map[string]any {
+	tb.t.Helper()
+	resp, err := tb.as(entity, op, path, data)
+	require.NoError(tb.t, err, "%s: %s %s", entity, op, path)
+	if resp == nil {
+		return nil
+	}
+	return resp.Data
+}
+
+func (tb *testBackend) asFails(exc, entity string, op logical.Operation, path string, data map[string]any) {
+	tb.t.Helper()
+	_, err := tb.as(entity, op, path, data)
+	requireKMSError(tb.t, err, exc)
+}
+
+// withIdentities makes the test backend's identity lookup answer from a
+// table, as Vault's identity store would.
+func withIdentities(tb *testBackend) {
+	groups := map[string][]string{"alice": {"payments"}, "mallory": {"payments"}}
+	tb.lookupIdentity = func(id string) (principalSet, error) {
+		names := []string{"*", "entity:" + id, "entity_name:" + id}
+		for _, g := range groups[id] {
+			names = append(names, "group:"+g, "group_id:id-"+g)
+		}
+		return principalSet{names: names}, nil
+	}
+}
+
+func policyDoc(t *testing.T, statements ...map[string]any) string {
+	b, err := json.Marshal(map[string]any{"statements": statements})
+	require.NoError(t, err)
+	return string(b)
+}
+
+func TestPoliciesAndGrants(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := policyDoc(t,
+		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}},
+		map[string]any{"sid": "payments", "effect": "Allow", "principals": []string{"group:payments"}, "operations": []string{"Encrypt", "Decrypt"}},
+		map[string]any{"sid": "no-mallory", "effect": "Deny", "principals": []string{"entity:mallory"}, "operations": []string{"*"}},
+	)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+	enc := func(who string, ec map[string]any) error {
+		_, err := tb.as(who, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "encryption_context": ec})
+		return err
+	}
+	require.NoError(t, enc("alice", nil))
+	requireKMSError(t, enc("bob", nil), excAccessDenied)
+	requireKMSError(t, enc("mallory", nil), excAccessDenied) // in payments, but denied
+	requireKMSError(t, enc("", nil), excAccessDenied)        // a root token matches only *
+	tb.asFails(excAccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
+
+	// A grant gives bob Encrypt under a context constraint.
+	grant := tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
+		"grantee_principal": "entity:bob", "operations": "Encrypt", "retiring_principal": "entity:carol",
+		"encryption_context_subset": map[string]any{"dept": "x"}, "name": "bob-encrypt",
+	})
+	require.NoError(t, enc("bob", map[string]any{"dept": "x", "extra": "1"}))
+	requireKMSError(t, enc("bob", map[string]any{"dept": "y"}), excAccessDenied)
+	requireKMSError(t, enc("bob", nil), excAccessDenied)
+	blob := tb.asOK("alice", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
+	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+
+	// Name idempotency: same name and parameters, same grant.
+	again := tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
+		"grantee_principal": "entity:bob", "operations": "Encrypt", "retiring_principal": "entity:carol",
+		"encryption_context_subset": map[string]any{"dept": "x"}, "name": "bob-encrypt",
+	})
+	require.Equal(t, grant["grant_id"], again["grant_id"])
+	require.Equal(t, grant["grant_token"], again["grant_token"])
+	other := tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
+		"grantee_principal": "entity:bob", "operations": "Encrypt", "name": "bob-encrypt",
+	})
+	require.NotEqual(t, grant["grant_id"], other["grant_id"], "different parameters make a new grant")
+	tb.asOK("admin", logical.DeleteOperation, "keys/"+id+"/grants/"+other["grant_id"].(string), nil)
+
+	// Grant tokens: valid ones pass, forged ones are refused.
+	_, err := tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"),
+		"encryption_context": map[string]any{"dept": "x"}, "grant_tokens": []string{grant["grant_token"].(string)}})
+	require.NoError(t, err)
+	forged := base64.RawURLEncoding.EncodeToString([]byte("v1." + id + "." + grant["grant_id"].(string) + ".00"))
+	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"),
+		"encryption_context": map[string]any{"dept": "x"}, "grant_tokens": []string{forged}})
+	requireKMSError(t, err, excInvalidGrantToken)
+	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "grant_tokens": []string{"garbage"}})
+	requireKMSError(t, err, excInvalidGrantToken)
+
+	// Lists.
+	list := tb.asOK("admin", logical.ListOperation, "keys/"+id+"/grants", nil)
+	require.Equal(t, []string{grant["grant_id"].(string)}, list["keys"])
+	tb.asFails(excAccessDenied, "bob", logical.ListOperation, "keys/"+id+"/grants", nil)
+	require.Len(t, tb.asOK("", logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": "entity:carol"})["keys"], 1)
+
+	// Only the retiring principal (or the policy) retires; effect is immediate.
+	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	tb.asOK("carol", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	requireKMSError(t, enc("bob", map[string]any{"dept": "x"}), excAccessDenied)
+	tb.asFails(excNotFound, "carol", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+
+	// A grant cannot outlive a Deny statement.
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:mallory", "operations": "Encrypt"})
+	requireKMSError(t, enc("mallory", nil), excAccessDenied)
+}
+
+func TestGrantDelegationAndFit(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}})
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+
+	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Sign"})
+	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "GetPublicKey"})
+	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "PutKeyPolicy"})
+	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "*", "operations": "Encrypt"})
+	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob"})
+	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt",
+		"encryption_context_equals": map[string]any{"a": "1"}, "encryption_context_subset": map[string]any{"a": "1"}})
+
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt,CreateGrant"})
+	tb.asFails(excAccessDenied, "carol", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:dave", "operations": "Encrypt"})
+	tb.asOK("bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:dave", "operations": "Encrypt"})
+	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:dave", "operations": "Encrypt,Decrypt"})
+	tb.asOK("dave", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+
+	// Constrained parents delegate only equally constrained grants.
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:erin", "operations": "Decrypt,CreateGrant",
+		"encryption_context_equals": map[string]any{"t": "1"}})
+	tb.asFails(excAccessDenied, "erin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:frank", "operations": "Decrypt"})
+	tb.asOK("erin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:frank", "operations": "Decrypt",
+		"encryption_context_equals": map[string]any{"t": "1"}})
+
+	// A grantee with RetireGrant in its grant may retire it.
+	g := tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:gina", "operations": "Encrypt,RetireGrant"})
+	tb.asOK("gina", logical.UpdateOperation, "grants/retire", map[string]any{"key_id": id, "grant_id": g["grant_id"]})
+
+	// Deleting the key deletes its grants.
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 7})
+	tb.advance(8 * 24 * time.Hour)
+	require.NoError(t, tb.periodic(context.Background(), &logical.Request{Storage: tb.storage}))
+	left, err := tb.storage.List(context.Background(), grantStoragePrefix+id+"/")
+	require.NoError(t, err)
+	require.Empty(t, left)
+}
+
+func TestLockoutAndRecovery(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	lockout := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:alice"}, "operations": []string{"Encrypt"}})
+	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout})
+	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys", map[string]any{"policy": lockout})
+	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": `{"statements":`})
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout, "bypass_policy_lockout_safety_check": true})
+	tb.asFails(excAccessDenied, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": defaultPolicyJSON})
+	tb.asFails(excAccessDenied, "admin", logical.ReadOperation, "keys/"+id+"/policy", nil)
+
+	// The sudo recovery path (Vault enforces sudo; the plugin skips the policy).
+	tb.asOK("admin", logical.UpdateOperation, "policy-recovery/"+id, map[string]any{"policy": defaultPolicyJSON})
+	require.JSONEq(t, defaultPolicyJSON, tb.asOK("admin", logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"].(string))
+	require.Equal(t, []string{"default"}, tb.asOK("admin", logical.ListOperation, "keys/"+id+"/policies", nil)["keys"])
+	require.Contains(t, tb.SpecialPaths().Root, "policy-recovery/*")
+}

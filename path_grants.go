@@ -1,0 +1,373 @@
+package kms
+
+import (
+	"context"
+	"encoding/hex"
+	"io"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+func pathKeyGrants(b *backend) []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern:      "keys/" + keyRef + "/grants/(?P<grant_id>[^/]+)$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "grant"},
+			Fields: withKey(map[string]*framework.FieldSchema{
+				"grant_id": {Type: framework.TypeString, Required: true, Description: "Grant id."},
+			}),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.DeleteOperation: &framework.PathOperation{Callback: b.pathGrantRevoke, Summary: "Revoke a grant (RevokeGrant).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "revoke"}},
+			},
+			HelpSynopsis:    "Revoke a grant.",
+			HelpDescription: pathGrantsHelp,
+		},
+		{
+			Pattern:      "keys/" + keyRef + "/grants/?$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "grants"},
+			Fields: withKey(map[string]*framework.FieldSchema{
+				"grantee_principal":         {Type: framework.TypeString, Description: "Who the grant is for: entity:<id>, entity_name:<name>, group:<name> or group_id:<id>. Filters the list when listing."},
+				"retiring_principal":        {Type: framework.TypeString, Description: "Who may retire the grant."},
+				"operations":                {Type: framework.TypeCommaStringSlice, Description: "AWS operation names the grant allows."},
+				"encryption_context_equals": {Type: framework.TypeKVPairs, Description: "Constraint: the request's encryption context must equal this."},
+				"encryption_context_subset": {Type: framework.TypeKVPairs, Description: "Constraint: the request's encryption context must contain these pairs."},
+				"name":                      {Type: framework.TypeString, Description: "Grant name; the same name and parameters return the same grant."},
+				"grant_tokens":              fieldGrantTokens,
+				"grant_id":                  {Type: framework.TypeString, Query: true, Description: "Only this grant (when listing)."},
+				"limit":                     fieldLimit,
+				"after":                     fieldAfter,
+			}),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathGrantCreate, Summary: "Create a grant (CreateGrant).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "create"}},
+				logical.ListOperation: &framework.PathOperation{Callback: b.pathGrantList, Summary: "List a key's grants (ListGrants).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"}},
+			},
+			HelpSynopsis:    "Create and list a key's grants.",
+			HelpDescription: pathGrantsHelp,
+		},
+	}
+}
+
+func pathGrants(b *backend) []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern:      "grants/retire$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "retire", OperationSuffix: "grant"},
+			Fields: map[string]*framework.FieldSchema{
+				"grant_token": {Type: framework.TypeString, Description: "The grant's token; or give key_id and grant_id."},
+				"key_id":      {Type: framework.TypeString, Description: "Key id or ARN of the grant."},
+				"grant_id":    {Type: framework.TypeString, Description: "Grant id."},
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathGrantRetire, Summary: "Retire a grant (RetireGrant)."},
+			},
+			HelpSynopsis:    "Retire a grant.",
+			HelpDescription: pathGrantsHelp,
+		},
+		{
+			Pattern:      "grants/retirable/?$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "list", OperationSuffix: "retirable-grants"},
+			Fields: map[string]*framework.FieldSchema{
+				"retiring_principal": {Type: framework.TypeString, Query: true, Required: true, Description: "The retiring principal."},
+				"limit":              fieldLimit,
+				"after":              fieldAfter,
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{Callback: b.pathGrantListRetirable, Summary: "List grants a principal may retire (ListRetirableGrants)."},
+			},
+			HelpSynopsis:    "List the grants a principal may retire.",
+			HelpDescription: pathGrantsHelp,
+		},
+	}
+}
+
+var grantNamePattern = regexp.MustCompile(`^[a-zA-Z0-9:/_-]{1,256}$`)
+
+// grantRequest reads and validates CreateGrant's fields.
+func grantRequest(d *framework.FieldData) (*grantEntry, error) {
+	g := &grantEntry{
+		GranteePrincipal:  d.Get("grantee_principal").(string),
+		RetiringPrincipal: d.Get("retiring_principal").(string),
+		Operations:        d.Get("operations").([]string),
+		Name:              d.Get("name").(string),
+	}
+	if g.GranteePrincipal == "" {
+		return nil, errValidation("grantee_principal is required")
+	}
+	if err := validatePrincipal(g.GranteePrincipal, false); err != nil {
+		return nil, errValidation("grantee_principal: %s", err)
+	}
+	if g.RetiringPrincipal != "" {
+		if err := validatePrincipal(g.RetiringPrincipal, false); err != nil {
+			return nil, errValidation("retiring_principal: %s", err)
+		}
+	}
+	if g.Name != "" && !grantNamePattern.MatchString(g.Name) {
+		return nil, errValidation("name must be 1..256 characters of letters, digits, :, /, _ and -")
+	}
+	if len(g.Operations) == 0 {
+		return nil, errValidation("operations is required")
+	}
+	for _, op := range g.Operations {
+		if !operations[op].grantable {
+			return nil, errValidation("%q is not an operation a grant can allow", op)
+		}
+	}
+	eq, sub := d.Get("encryption_context_equals").(map[string]string), d.Get("encryption_context_subset").(map[string]string)
+	switch {
+	case len(eq) > 0 && len(sub) > 0:
+		return nil, errValidation("give at most one of encryption_context_equals and encryption_context_subset")
+	case len(eq) > 0:
+		g.Constraints = &contextMatcher{Equals: eq}
+	case len(sub) > 0:
+		g.Constraints = &contextMatcher{Subset: sub}
+	}
+	return g, nil
+}
+
+func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	tokens, err := grantTokens(d)
+	if err != nil {
+		return nil, err
+	}
+	g, err := grantRequest(d)
+	if err != nil {
+		return nil, err
+	}
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	if err != nil {
+		return nil, err
+	}
+	unlock := b.lockKey(e.KeyID)
+	defer unlock()
+	if e, err = b.resolveKey(ctx, req.Storage, e.KeyID, false); err != nil {
+		return nil, err
+	}
+	for _, op := range g.Operations {
+		if !operations[op].fitsKey(e) {
+			return nil, errValidation("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
+		}
+	}
+	x, err := b.grants(ctx, req.Storage, e.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.authorizeCreateGrant(ctx, req, e, x, g, tokens); err != nil {
+		return nil, err
+	}
+	if err := checkState(e, opCreateGrant); err != nil {
+		return nil, err
+	}
+	if g.Name != "" {
+		for _, old := range x.all() {
+			if old.Name == g.Name && old.sameParameters(g) {
+				return b.grantCreated(ctx, req.Storage, old)
+			}
+		}
+	}
+	if x.count() >= maxGrantsPerKey {
+		return nil, newErr(excLimitExceeded, "key '%s' already has %d grants", e.KeyID, maxGrantsPerKey)
+	}
+	id := make([]byte, 32)
+	if _, err := io.ReadFull(b.random, id); err != nil {
+		return nil, err
+	}
+	who, err := b.principals(req)
+	if err != nil {
+		return nil, err
+	}
+	g.GrantID, g.KeyID, g.IssuingPrincipal, g.CreationDate = hex.EncodeToString(id), e.KeyID, who.String(), b.now().UTC()
+	if err := b.putGrant(ctx, req.Storage, x, g); err != nil {
+		return nil, err
+	}
+	return b.grantCreated(ctx, req.Storage, g)
+}
+
+func (b *backend) grantCreated(ctx context.Context, s logical.Storage, g *grantEntry) (*logical.Response, error) {
+	token, err := b.grantToken(ctx, s, g)
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: map[string]any{"grant_id": g.GrantID, "grant_token": token, "key_id": g.KeyID}}, nil
+}
+
+// authorizeCreateGrant: the key policy may allow CreateGrant outright; a
+// grant that includes CreateGrant lets its grantee create grants for the
+// same or fewer operations under the same constraints, never wider.
+func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request, e *keyEntry, x *grantIndex, g *grantEntry, tokens []string) error {
+	for _, t := range tokens {
+		if _, _, err := b.parseGrantToken(ctx, req.Storage, t); err != nil {
+			return err
+		}
+	}
+	who, err := b.principals(req)
+	if err != nil {
+		return err
+	}
+	verdict, by := e.keyPolicy().evaluate(who, opCreateGrant, nil, false)
+	switch verdict {
+	case denied:
+		b.logDecision(e, opCreateGrant, who, "deny", "policy statement "+by)
+		return accessDenied(e, opCreateGrant, who)
+	case allowed:
+		b.logDecision(e, opCreateGrant, who, "allow", "policy statement "+by)
+		return nil
+	}
+	for _, parent := range x.forGrantee(who) {
+		if !hasOperation(parent.Operations, opCreateGrant) {
+			continue
+		}
+		narrower := parent.Constraints == nil || parent.Constraints.equal(g.Constraints)
+		for _, op := range g.Operations {
+			narrower = narrower && hasOperation(parent.Operations, op)
+		}
+		if narrower {
+			b.logDecision(e, opCreateGrant, who, "allow", "grant "+parent.GrantID)
+			return nil
+		}
+	}
+	b.logDecision(e, opCreateGrant, who, "deny", "no statement or grant allows a grant this wide")
+	return newErr(excAccessDenied, "%s is not allowed to create this grant on key '%s': CreateGrant is not allowed, or the grant would be wider than the caller's own", who, e.KeyID)
+}
+
+func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.authorize(ctx, req, e, opListGrants, nil, nil); err != nil {
+		return nil, err
+	}
+	x, err := b.grants(ctx, req.Storage, e.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	id, grantee := d.Get("grant_id").(string), d.Get("grantee_principal").(string)
+	return b.grantList(x.all(), d, func(g *grantEntry) bool {
+		return (id == "" || g.GrantID == id) && (grantee == "" || g.GranteePrincipal == grantee)
+	})
+}
+
+func (b *backend) grantList(all []*grantEntry, d *framework.FieldData, keep func(*grantEntry) bool) (*logical.Response, error) {
+	byID := map[string]*grantEntry{}
+	var ids []string
+	for _, g := range all {
+		if keep(g) {
+			byID[g.GrantID] = g
+			ids = append(ids, g.GrantID)
+		}
+	}
+	sort.Strings(ids)
+	names, next, err := page(ids, d)
+	if err != nil {
+		return nil, err
+	}
+	info := make(map[string]any, len(names))
+	for _, id := range names {
+		info[id] = grantData(byID[id])
+	}
+	return listResponse(names, info, next), nil
+}
+
+func grantData(g *grantEntry) map[string]any {
+	data := map[string]any{
+		"grant_id": g.GrantID, "key_id": g.KeyID, "name": g.Name, "grantee_principal": g.GranteePrincipal,
+		"retiring_principal": g.RetiringPrincipal, "issuing_principal": g.IssuingPrincipal,
+		"operations": g.Operations, "creation_date": g.CreationDate.Format(time.RFC3339),
+	}
+	if c := g.Constraints; c != nil {
+		data["constraints"] = map[string]any{"encryption_context_equals": c.Equals, "encryption_context_subset": c.Subset}
+	}
+	return data
+}
+
+// pathGrantListRetirable scans every key's grants: AWS's
+// ListRetirableGrants is rare, and an index by retiring principal would
+// cost a second write on every CreateGrant.
+func (b *backend) pathGrantListRetirable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	who := d.Get("retiring_principal").(string)
+	if err := validatePrincipal(who, false); err != nil {
+		return nil, errValidation("retiring_principal: %s", err)
+	}
+	ids, err := req.Storage.List(ctx, keyStoragePrefix)
+	if err != nil {
+		return nil, err
+	}
+	var all []*grantEntry
+	for _, id := range ids {
+		x, err := b.grants(ctx, req.Storage, id)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, x.all()...)
+	}
+	return b.grantList(all, d, func(g *grantEntry) bool { return g.RetiringPrincipal == who })
+}
+
+func (b *backend) pathGrantRetire(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	keyRef, grantID := d.Get("key_id").(string), d.Get("grant_id").(string)
+	if token := d.Get("grant_token").(string); token != "" {
+		k, g, err := b.parseGrantToken(ctx, req.Storage, token)
+		if err != nil {
+			return nil, err
+		}
+		keyRef, grantID = k, g
+	} else if keyRef == "" || grantID == "" {
+		return nil, errValidation("give grant_token, or key_id and grant_id")
+	}
+	return nil, b.removeGrant(ctx, req, keyRef, grantID, opRetireGrant)
+}
+
+func (b *backend) pathGrantRevoke(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	return nil, b.removeGrant(ctx, req, d.Get("key_id").(string), d.Get("grant_id").(string), opRevokeGrant)
+}
+
+// removeGrant retires or revokes a grant. Retiring is allowed to the
+// grant's retiring principal, to its grantee when it includes RetireGrant,
+// and by the key policy; revoking only by the key policy.
+func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, grantID, op string) error {
+	e, err := b.resolveKey(ctx, req.Storage, ref, false)
+	if err != nil {
+		return err
+	}
+	unlock := b.lockKey(e.KeyID)
+	defer unlock()
+	x, err := b.grants(ctx, req.Storage, e.KeyID)
+	if err != nil {
+		return err
+	}
+	g := x.get(grantID)
+	if g == nil {
+		return errNotFound("grant '%s' does not exist on key '%s'", grantID, e.KeyID)
+	}
+	who, err := b.principals(req)
+	if err != nil {
+		return err
+	}
+	retiring := op == opRetireGrant && g.RetiringPrincipal != "" && who.has(g.RetiringPrincipal)
+	if retiring {
+		b.logDecision(e, op, who, "allow", "retiring principal of grant "+g.GrantID)
+	} else if err := b.authorize(ctx, req, e, op, nil, nil); err != nil {
+		return err
+	}
+	return b.deleteGrant(ctx, req.Storage, x, g)
+}
+
+const pathGrantsHelp = `
+Grants give a principal (entity:<id>, entity_name:<name>, group:<name>,
+group_id:<id>) some operations on one key, as AWS KMS grants do, on top of
+the key policy. Create one by writing keys/<key>/grants with
+grantee_principal and operations (and optionally retiring_principal, an
+encryption-context constraint, name); it works on the very next request,
+on every node. List them with LIST keys/<key>/grants; revoke with DELETE
+keys/<key>/grants/<grant_id>; retire with grants/retire (grant_token, or
+key_id and grant_id); list a principal's retirable grants with LIST
+grants/retirable?retiring_principal=... A grant that includes CreateGrant
+lets its grantee create grants for the same or fewer operations.
+`

@@ -1,0 +1,172 @@
+package kms
+
+import (
+	"context"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// policyRecoveryPrefix is the root-protected (sudo) path that replaces a
+// key policy without asking the policy, so no key can be orphaned.
+const policyRecoveryPrefix = "policy-recovery/"
+
+var (
+	fieldPolicy = &framework.FieldSchema{Type: framework.TypeString,
+		Description: `Key policy document (JSON): {"statements":[{"sid":"...","effect":"Allow|Deny","principals":["group:payments"],"operations":["Encrypt"],"conditions":{"encryption_context_subset":{"k":"v"}}}]}.`}
+	fieldBypassLockout = &framework.FieldSchema{Type: framework.TypeBool,
+		Description: "Skip the check that the caller could still change the policy afterwards."}
+)
+
+func pathPolicy(b *backend) []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern:      "keys/" + keyRef + "/policy$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-policy"},
+			Fields: withKey(map[string]*framework.FieldSchema{
+				"policy": fieldPolicy, "bypass_policy_lockout_safety_check": fieldBypassLockout,
+				"policy_name": {Type: framework.TypeString, Default: "default", Description: "Always default, as in AWS."},
+			}),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{Callback: b.pathPolicyRead, Summary: "Read the key policy (GetKeyPolicy).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "read"}},
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathPolicyWrite, Summary: "Replace the key policy (PutKeyPolicy).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "write"}},
+			},
+			HelpSynopsis:    "Read or replace a key's policy.",
+			HelpDescription: pathPolicyHelp,
+		},
+		{
+			Pattern:      "keys/" + keyRef + "/policies/?$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-policies"},
+			Fields:       withKey(nil),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{Callback: b.pathPolicyList, Summary: "List the key's policy names (ListKeyPolicies)."},
+			},
+			HelpSynopsis:    "List a key's policy names; there is one, default.",
+			HelpDescription: pathPolicyHelp,
+		},
+		{
+			Pattern:      policyRecoveryPrefix + "(?P<key_id>[^/]+)$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-policy-recovery"},
+			Fields:       map[string]*framework.FieldSchema{"key_id": {Type: framework.TypeString, Required: true, Description: "Key id."}, "policy": fieldPolicy},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathPolicyRecover,
+					Summary: "Replace a key policy without the policy's consent (needs sudo)."},
+			},
+			HelpSynopsis:    "Recover a key whose policy locks everyone out (sudo).",
+			HelpDescription: pathPolicyHelp,
+		},
+	}
+}
+
+func (b *backend) pathPolicyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	if err != nil {
+		return nil, err
+	}
+	if d.Get("policy_name").(string) != "default" {
+		return nil, errNotFound("key '%s' has only the policy named default", e.KeyID)
+	}
+	if err := b.authorize(ctx, req, e, opGetKeyPolicy, nil, nil); err != nil {
+		return nil, err
+	}
+	doc := e.Policy
+	if doc == "" {
+		doc = defaultPolicyJSON
+	}
+	return &logical.Response{Data: map[string]any{"key_id": e.KeyID, "policy_name": "default", "policy": doc}}, nil
+}
+
+func (b *backend) pathPolicyList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.authorize(ctx, req, e, opListKeyPolicies, nil, nil); err != nil {
+		return nil, err
+	}
+	return logical.ListResponse([]string{"default"}), nil
+}
+
+func (b *backend) pathPolicyWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	doc, p, err := readPolicy(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.checkLockout(req, p, d.Get("bypass_policy_lockout_safety_check").(bool)); err != nil {
+		return nil, err
+	}
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opPutKeyPolicy, func(e *keyEntry) error {
+		e.setPolicy(doc, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: map[string]any{"key_id": e.KeyID, "policy_name": "default", "policy": doc}}, nil
+}
+
+// pathPolicyRecover bypasses the key policy: Vault has already required
+// sudo on this path (PathsSpecial.Root).
+func (b *backend) pathPolicyRecover(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	doc, p, err := readPolicy(d)
+	if err != nil {
+		return nil, err
+	}
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	if err != nil {
+		return nil, err
+	}
+	unlock := b.lockKey(e.KeyID)
+	defer unlock()
+	if e, err = b.resolveKey(ctx, req.Storage, e.KeyID, false); err != nil {
+		return nil, err
+	}
+	c := e.clone()
+	c.setPolicy(doc, p)
+	if err := b.putKey(ctx, req.Storage, c); err != nil {
+		return nil, err
+	}
+	b.Logger().Warn("key policy replaced through the sudo recovery path", "key_id", c.KeyID, "principal", req.EntityID)
+	return &logical.Response{Data: map[string]any{"key_id": c.KeyID, "policy_name": "default", "policy": doc}}, nil
+}
+
+func readPolicy(d *framework.FieldData) (string, *keyPolicy, error) {
+	doc := d.Get("policy").(string)
+	if doc == "" {
+		return "", nil, errValidation("policy is required")
+	}
+	p, err := parsePolicy(doc)
+	return doc, p, err
+}
+
+// checkLockout is AWS's policy lockout safety check: a policy that would
+// not let the caller put the policy again is refused unless bypassed.
+func (b *backend) checkLockout(req *logical.Request, p *keyPolicy, bypass bool) error {
+	if bypass {
+		return nil
+	}
+	who, err := b.principals(req)
+	if err != nil {
+		return err
+	}
+	if v, _ := p.evaluate(who, opPutKeyPolicy, nil, false); v != allowed {
+		return newErr(excMalformedPolicy,
+			"the new key policy will not allow %s to update the key policy in the future; set bypass_policy_lockout_safety_check to apply it anyway", who)
+	}
+	return nil
+}
+
+const pathPolicyHelp = `
+Every key has one policy, named default. A policy is a JSON document of
+statements, each with an effect (Allow or Deny), principals
+(entity:<id>, entity_name:<name>, group:<name>, group_id:<id>, or *),
+operations (AWS names such as Encrypt, Decrypt, CreateGrant, or *), and
+optional conditions on the encryption context (encryption_context_equals,
+encryption_context_subset). Deny wins; otherwise an Allow statement or an
+active grant admits the caller. The default policy allows every caller that
+Vault's ACL lets through. A new policy that would lock the caller out of
+PutKeyPolicy is refused unless bypass_policy_lockout_safety_check is set;
+an operator with sudo on policy-recovery/<key id> can always replace it.
+`
