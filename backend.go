@@ -49,6 +49,7 @@ type backend struct {
 
 	// identities caches callers' principal sets; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).
+	rotations      rotationQueue
 	identities     identityCache
 	lookupIdentity func(entityID string) (principalSet, error)
 
@@ -82,6 +83,7 @@ func newBackend() *backend {
 			pathTags(b),
 			pathKeyGrants(b),
 			pathPolicy(b),
+			pathRotation(b),
 			[]*framework.Path{pathPublicKey(b)},
 			// Last among keys/ paths: its pattern also matches keys/<key>/<suffix>.
 			[]*framework.Path{pathKeyDescribe(b)},
@@ -116,6 +118,8 @@ func (b *backend) invalidate(_ context.Context, key string) {
 	case strings.HasPrefix(key, grantStoragePrefix):
 		keyID, _, _ := strings.Cut(strings.TrimPrefix(key, grantStoragePrefix), "/")
 		b.cache.grants.Delete(keyID)
+	case strings.HasPrefix(key, rotationStoragePrefix):
+		b.rotations.invalidate()
 	case key == configStorageKey:
 		b.cfg.Store(nil)
 	case key == grantTokenKeyPath:
@@ -139,7 +143,10 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 	if b.System().ReplicationState().HasState(consts.ReplicationPerformanceSecondary | consts.ReplicationPerformanceStandby) {
 		return nil
 	}
-	return b.deleteDueKeys(ctx, req.Storage)
+	if err := b.deleteDueKeys(ctx, req.Storage); err != nil {
+		return err
+	}
+	return b.rotateDueKeys(ctx, req.Storage)
 }
 
 const backendHelp = `

@@ -42,6 +42,15 @@ const (
 	opGetKeyPolicy    = "GetKeyPolicy"
 	opPutKeyPolicy    = "PutKeyPolicy"
 	opListKeyPolicies = "ListKeyPolicies"
+
+	opEnableKeyRotation         = "EnableKeyRotation"
+	opDisableKeyRotation        = "DisableKeyRotation"
+	opGetKeyRotationStatus      = "GetKeyRotationStatus"
+	opRotateKeyOnDemand         = "RotateKeyOnDemand"
+	opListKeyRotations          = "ListKeyRotations"
+	opGetParametersForImport    = "GetParametersForImport"
+	opImportKeyMaterial         = "ImportKeyMaterial"
+	opDeleteImportedKeyMaterial = "DeleteImportedKeyMaterial"
 )
 
 // opInfo is what the plugin knows of an operation on a key.
@@ -79,6 +88,8 @@ var operations = map[string]opInfo{
 	opRevokeGrant: {}, opListGrants: {}, opGetKeyPolicy: {}, opPutKeyPolicy: {}, opListKeyPolicies: {},
 	opEnableKey: {}, opDisableKey: {}, opScheduleKeyDeletion: {}, opCancelKeyDeletion: {},
 	opUpdateKeyDescription: {}, opTagResource: {}, opUntagResource: {}, opListResourceTags: {},
+	opEnableKeyRotation: {}, opDisableKeyRotation: {}, opGetKeyRotationStatus: {}, opRotateKeyOnDemand: {},
+	opListKeyRotations: {}, opGetParametersForImport: {}, opImportKeyMaterial: {}, opDeleteImportedKeyMaterial: {},
 }
 
 func isOperation(op string) bool {
@@ -108,26 +119,31 @@ var (
 // allows it (AWS's "Key states of AWS KMS keys" table). Any operation not
 // listed is a cryptographic operation and needs an Enabled key.
 var stateRules = map[string][]string{
-	opDescribeKey:          anyState,
-	opListResourceTags:     anyState,
-	opListAliases:          anyState,
-	opDeleteAlias:          anyState,
-	opEnableKey:            {stateEnabled, stateDisabled},
-	opDisableKey:           {stateEnabled, stateDisabled},
-	opScheduleKeyDeletion:  notDeleting,
-	opCancelKeyDeletion:    {statePendingDeletion},
-	opUpdateKeyDescription: notDeleting,
-	opTagResource:          notDeleting,
-	opUntagResource:        notDeleting,
-	opCreateAlias:          notDeleting,
-	opUpdateAlias:          notDeleting,
-	opCreateGrant:          {stateEnabled, stateDisabled, statePendingImport},
-	opListGrants:           anyState,
-	opRetireGrant:          anyState,
-	opRevokeGrant:          anyState,
-	opGetKeyPolicy:         anyState,
-	opPutKeyPolicy:         anyState,
-	opListKeyPolicies:      anyState,
+	opDescribeKey:               anyState,
+	opListResourceTags:          anyState,
+	opListAliases:               anyState,
+	opDeleteAlias:               anyState,
+	opEnableKey:                 {stateEnabled, stateDisabled},
+	opDisableKey:                {stateEnabled, stateDisabled},
+	opScheduleKeyDeletion:       notDeleting,
+	opCancelKeyDeletion:         {statePendingDeletion},
+	opUpdateKeyDescription:      notDeleting,
+	opTagResource:               notDeleting,
+	opUntagResource:             notDeleting,
+	opCreateAlias:               notDeleting,
+	opUpdateAlias:               notDeleting,
+	opCreateGrant:               {stateEnabled, stateDisabled, statePendingImport},
+	opListGrants:                anyState,
+	opRetireGrant:               anyState,
+	opRevokeGrant:               anyState,
+	opGetKeyPolicy:              anyState,
+	opPutKeyPolicy:              anyState,
+	opListKeyPolicies:           anyState,
+	opGetKeyRotationStatus:      anyState,
+	opListKeyRotations:          anyState,
+	opGetParametersForImport:    {statePendingImport, stateEnabled, stateDisabled},
+	opImportKeyMaterial:         {statePendingImport, stateEnabled, stateDisabled},
+	opDeleteImportedKeyMaterial: {statePendingImport, stateEnabled, stateDisabled},
 }
 
 // checkState refuses an operation the key's state does not allow, with the

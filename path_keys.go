@@ -239,10 +239,18 @@ func (b *backend) pathKeyUpdateDescription(ctx context.Context, req *logical.Req
 }
 
 func (b *backend) pathKeyEnable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	return b.modifyKeyResponse(ctx, req, d, opEnableKey, func(e *keyEntry) error {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opEnableKey, func(e *keyEntry) error {
 		e.State = stateEnabled
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	// A key skipped by rotation while disabled is due again now.
+	if e.RotationPeriodDays > 0 {
+		b.rotations.push(e.KeyID, e.NextRotation)
+	}
+	return b.keyResponse(ctx, req.Storage, e)
 }
 
 func (b *backend) pathKeyDisable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

@@ -42,6 +42,8 @@ type keyVersion struct {
 	Version   uint32    `json:"version"`
 	Material  []byte    `json:"material"`
 	CreatedAt time.Time `json:"created_at"`
+	// RotationType is AUTOMATIC or ON_DEMAND for versions made by rotation.
+	RotationType string `json:"rotation_type,omitempty"`
 }
 
 // keyEntry is a key as stored. A cached *keyEntry is shared between
@@ -60,6 +62,9 @@ type keyEntry struct {
 	Versions          []keyVersion      `json:"versions"`
 	// Policy is the key policy document; empty means the default policy.
 	Policy string `json:"policy,omitempty"`
+	// RotationPeriodDays is 0 when automatic rotation is off.
+	RotationPeriodDays int       `json:"rotation_period_days,omitempty"`
+	NextRotation       time.Time `json:"next_rotation,omitzero"`
 
 	spec   *keyspec.Spec
 	parsed map[uint32]*keyspec.Key
@@ -114,6 +119,17 @@ func (e *keyEntry) latest() (uint32, *keyspec.Key) {
 func (e *keyEntry) version(v uint32) (*keyspec.Key, bool) {
 	k, ok := e.parsed[v]
 	return k, ok
+}
+
+// onDemandRotations counts the key's on-demand rotations.
+func (e *keyEntry) onDemandRotations() int {
+	n := 0
+	for _, v := range e.Versions {
+		if v.RotationType == rotationOnDemand {
+			n++
+		}
+	}
+	return n
 }
 
 // addVersion appends new key material.
@@ -368,6 +384,9 @@ func (b *backend) deleteIfDue(ctx context.Context, s logical.Storage, id string)
 		}
 	}
 	if err := b.deleteAllGrants(ctx, s, id); err != nil {
+		return err
+	}
+	if err := s.Delete(ctx, rotationStoragePrefix+id); err != nil {
 		return err
 	}
 	if err := s.Delete(ctx, keyStoragePrefix+id); err != nil {

@@ -55,6 +55,11 @@ const (
 	ExternalMuLength = 64
 	MaxContextPairs  = 64 // our limit; AWS bounds the context's total size instead
 	MaxContextBytes  = 8192
+
+	MinRotationDays      = 90
+	MaxRotationDays      = 2560
+	DefaultRotationDays  = 365
+	MaxOnDemandRotations = 25 // AWS's fixed quota per key
 )
 
 type sigScheme int

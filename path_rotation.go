@@ -1,0 +1,193 @@
+package kms
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+func pathRotation(b *backend) []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern:      "keys/" + keyRef + "/rotation$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-rotation"},
+			Fields: withKey(map[string]*framework.FieldSchema{
+				"rotation_period_days": {Type: framework.TypeInt, Default: keyspec.DefaultRotationDays,
+					Description: "Days between automatic rotations, 90..2560 (default 365)."},
+			}),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{Callback: b.pathRotationRead, Summary: "Rotation status (GetKeyRotationStatus).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "read"}},
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathRotationEnable, Summary: "Enable automatic rotation (EnableKeyRotation).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "enable"}},
+				logical.DeleteOperation: &framework.PathOperation{Callback: b.pathRotationDisable, Summary: "Disable automatic rotation (DisableKeyRotation).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "disable"}},
+			},
+			HelpSynopsis:    "Automatic rotation of a symmetric key.",
+			HelpDescription: pathRotationHelp,
+		},
+		{
+			Pattern:      "keys/" + keyRef + "/rotate$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "rotate", OperationSuffix: "key"},
+			Fields:       withKey(nil),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathRotateOnDemand, Summary: "Rotate now (RotateKeyOnDemand)."},
+			},
+			HelpSynopsis:    "Rotate a symmetric key's material now.",
+			HelpDescription: pathRotationHelp,
+		},
+		{
+			Pattern:      "keys/" + keyRef + "/rotations/?$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "list", OperationSuffix: "key-rotations"},
+			Fields:       withKey(pagingFields),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{Callback: b.pathRotationList, Summary: "List completed rotations (ListKeyRotations)."},
+			},
+			HelpSynopsis:    "List a key's rotations.",
+			HelpDescription: pathRotationHelp,
+		},
+	}
+}
+
+// rotatable refuses rotation of keys AWS cannot rotate.
+func rotatable(e *keyEntry) error {
+	if e.spec.Family != keyspec.FamilySymmetric || e.Origin != originAWSKMS {
+		return errUnsupported("key '%s' (%s, origin %s) cannot be rotated; only SYMMETRIC_DEFAULT keys with AWS_KMS key material rotate", e.KeyID, e.KeySpec, e.Origin)
+	}
+	return nil
+}
+
+func (b *backend) pathRotationRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.authorize(ctx, req, e, opGetKeyRotationStatus, nil, nil); err != nil {
+		return nil, err
+	}
+	if err := rotatable(e); err != nil {
+		return nil, err
+	}
+	data := map[string]any{
+		"key_id":                        e.KeyID,
+		"key_rotation_enabled":          e.RotationPeriodDays > 0,
+		"on_demand_rotations_remaining": keyspec.MaxOnDemandRotations - e.onDemandRotations(),
+	}
+	if e.RotationPeriodDays > 0 {
+		data["rotation_period_in_days"] = e.RotationPeriodDays
+		data["next_rotation_date"] = e.NextRotation.Format(time.RFC3339)
+	}
+	return &logical.Response{Data: data}, nil
+}
+
+func (b *backend) pathRotationEnable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	days := d.Get("rotation_period_days").(int)
+	if days < keyspec.MinRotationDays || days > keyspec.MaxRotationDays {
+		return nil, errValidation("rotation_period_days must be between %d and %d", keyspec.MinRotationDays, keyspec.MaxRotationDays)
+	}
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opEnableKeyRotation, func(e *keyEntry) error {
+		if err := rotatable(e); err != nil {
+			return err
+		}
+		// AWS: a new period counts from the latest rotation (or creation).
+		last := e.Versions[len(e.Versions)-1].CreatedAt
+		e.RotationPeriodDays = days
+		e.NextRotation = last.Add(time.Duration(days) * 24 * time.Hour)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := b.scheduleRotation(ctx, req.Storage, e); err != nil {
+		return nil, err
+	}
+	return b.pathRotationRead(ctx, req, d)
+}
+
+func (b *backend) pathRotationDisable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opDisableKeyRotation, func(e *keyEntry) error {
+		if err := rotatable(e); err != nil {
+			return err
+		}
+		e.RotationPeriodDays, e.NextRotation = 0, time.Time{}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return nil, b.scheduleRotation(ctx, req.Storage, e)
+}
+
+func (b *backend) pathRotateOnDemand(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opRotateKeyOnDemand, func(e *keyEntry) error {
+		if err := rotatable(e); err != nil {
+			return err
+		}
+		if e.onDemandRotations() >= keyspec.MaxOnDemandRotations {
+			return newErr(excLimitExceeded, "key '%s' has used all %d on-demand rotations", e.KeyID, keyspec.MaxOnDemandRotations)
+		}
+		// On-demand rotation leaves the automatic schedule unchanged.
+		return b.rotate(e, rotationOnDemand, b.now().UTC())
+	})
+	if err != nil {
+		return nil, err
+	}
+	v, _ := e.latest()
+	return &logical.Response{Data: map[string]any{"key_id": e.KeyID, "current_key_version": v}}, nil
+}
+
+func (b *backend) pathRotationList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.authorize(ctx, req, e, opListKeyRotations, nil, nil); err != nil {
+		return nil, err
+	}
+	if err := rotatable(e); err != nil {
+		return nil, err
+	}
+	// Versions are named by zero-padded numbers so they sort in order.
+	var names []string
+	byName := map[string]keyVersion{}
+	for _, v := range e.Versions[1:] {
+		n := versionName(v.Version)
+		names = append(names, n)
+		byName[n] = v
+	}
+	page, next, err := page(names, d)
+	if err != nil {
+		return nil, err
+	}
+	info := map[string]any{}
+	for _, n := range page {
+		v := byName[n]
+		info[n] = map[string]any{"key_version": v.Version, "rotation_date": v.CreatedAt.Format(time.RFC3339), "rotation_type": v.RotationType}
+	}
+	return listResponse(page, info, next), nil
+}
+
+func versionName(v uint32) string {
+	s := strconv.FormatUint(uint64(v), 10)
+	for len(s) < 10 {
+		s = "0" + s
+	}
+	return s
+}
+
+const pathRotationHelp = `
+Symmetric keys with key material from the plugin rotate: write
+keys/<key>/rotation (rotation_period_days 90..2560, default 365) to rotate
+automatically, delete it to stop, read it for the status and next date.
+Write keys/<key>/rotate to rotate now (at most 25 times per key, then
+LimitExceededException). Old versions keep decrypting; new encryptions use
+the newest; re-encrypt moves ciphertext to the newest. A disabled key does
+not rotate; when enabled again, an overdue key rotates at the next periodic
+run. Asymmetric, HMAC and imported keys do not rotate
+(UnsupportedOperationException).
+`

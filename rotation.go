@@ -1,0 +1,184 @@
+package kms
+
+import (
+	"container/heap"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+const rotationStoragePrefix = "rotation/" // rotation/<key id>: rotationEntry, keys with automatic rotation
+
+// Rotation types of key material versions, as AWS's ListKeyRotations.
+const (
+	rotationAutomatic = "AUTOMATIC"
+	rotationOnDemand  = "ON_DEMAND"
+)
+
+type rotationEntry struct {
+	KeyID string    `json:"key_id"`
+	Due   time.Time `json:"due"`
+}
+
+// rotationQueue orders keys with automatic rotation by due date, so the
+// periodic function touches only keys that are due, however many keys
+// there are. It is loaded from the rotation/ index once, and reloaded after
+// another node changes the index (Invalidate). Entries can be stale (the
+// key's schedule changed); rotateIfDue checks the key itself.
+type rotationQueue struct {
+	mu     sync.Mutex
+	loaded bool
+	items  dueHeap
+}
+
+type dueItem struct {
+	keyID string
+	due   time.Time
+}
+
+type dueHeap []dueItem
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueItem)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}
+
+func (q *rotationQueue) push(keyID string, due time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.loaded {
+		heap.Push(&q.items, dueItem{keyID, due})
+	}
+}
+
+func (q *rotationQueue) invalidate() {
+	q.mu.Lock()
+	q.loaded, q.items = false, nil
+	q.mu.Unlock()
+}
+
+// popDue removes and returns the entries due at now.
+func (q *rotationQueue) popDue(now time.Time) []dueItem {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []dueItem
+	for len(q.items) > 0 && !q.items[0].due.After(now) {
+		out = append(out, heap.Pop(&q.items).(dueItem))
+	}
+	return out
+}
+
+func (b *backend) loadRotationQueue(ctx context.Context, s logical.Storage) error {
+	b.rotations.mu.Lock()
+	loaded := b.rotations.loaded
+	b.rotations.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	ids, err := s.List(ctx, rotationStoragePrefix)
+	if err != nil {
+		return err
+	}
+	items := make(dueHeap, 0, len(ids))
+	for _, id := range ids {
+		raw, err := s.Get(ctx, rotationStoragePrefix+id)
+		if err != nil {
+			return err
+		}
+		if raw == nil {
+			continue
+		}
+		var r rotationEntry
+		if err := raw.DecodeJSON(&r); err != nil {
+			return err
+		}
+		items = append(items, dueItem{r.KeyID, r.Due})
+	}
+	heap.Init(&items)
+	b.rotations.mu.Lock()
+	b.rotations.items, b.rotations.loaded = items, true
+	b.rotations.mu.Unlock()
+	return nil
+}
+
+// scheduleRotation records a key's next automatic rotation, or removes it
+// when rotation is off.
+func (b *backend) scheduleRotation(ctx context.Context, s logical.Storage, e *keyEntry) error {
+	if e.RotationPeriodDays == 0 {
+		return s.Delete(ctx, rotationStoragePrefix+e.KeyID)
+	}
+	entry, err := logical.StorageEntryJSON(rotationStoragePrefix+e.KeyID, &rotationEntry{KeyID: e.KeyID, Due: e.NextRotation})
+	if err != nil {
+		return err
+	}
+	if err := s.Put(ctx, entry); err != nil {
+		return err
+	}
+	b.rotations.push(e.KeyID, e.NextRotation)
+	return nil
+}
+
+// rotateDueKeys rotates the keys whose automatic rotation is due.
+func (b *backend) rotateDueKeys(ctx context.Context, s logical.Storage) error {
+	if err := b.loadRotationQueue(ctx, s); err != nil {
+		return err
+	}
+	for _, it := range b.rotations.popDue(b.now()) {
+		if err := b.rotateIfDue(ctx, s, it.keyID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *backend) rotateIfDue(ctx context.Context, s logical.Storage, id string) error {
+	unlock := b.lockKey(id)
+	defer unlock()
+	e, err := b.getKey(ctx, s, id)
+	if err != nil {
+		return err
+	}
+	now := b.now().UTC()
+	switch {
+	case e == nil || b.isDeleted(e) || e.RotationPeriodDays == 0:
+		return s.Delete(ctx, rotationStoragePrefix+id)
+	case e.NextRotation.After(now):
+		b.rotations.push(id, e.NextRotation) // the schedule moved
+		return nil
+	case e.State != stateEnabled:
+		// AWS does not rotate a disabled key; enabling it requeues the key,
+		// which then rotates at once if it is overdue.
+		return nil
+	}
+	c := e.clone()
+	if err := b.rotate(c, rotationAutomatic, now); err != nil {
+		return err
+	}
+	c.NextRotation = now.Add(time.Duration(c.RotationPeriodDays) * 24 * time.Hour)
+	if err := b.putKey(ctx, s, c); err != nil {
+		return err
+	}
+	b.Logger().Info("rotated key material", "key_id", id, "version", c.Versions[len(c.Versions)-1].Version)
+	return b.scheduleRotation(ctx, s, c)
+}
+
+// rotate adds a new version of key material to e.
+func (b *backend) rotate(e *keyEntry, kind string, now time.Time) error {
+	k, err := e.spec.Generate(b.random)
+	if err != nil {
+		return err
+	}
+	if err := e.addVersion(k, now); err != nil {
+		return err
+	}
+	e.Versions[len(e.Versions)-1].RotationType = kind
+	return nil
+}

@@ -1,0 +1,148 @@
+package kms
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openkms/vault-plugin-kms/ciphertext"
+)
+
+func (tb *testBackend) runPeriodic() {
+	tb.t.Helper()
+	require.NoError(tb.t, tb.periodic(context.Background(), &logical.Request{Storage: tb.storage}))
+}
+
+func blobVersion(t *testing.T, blob any) uint32 {
+	t.Helper()
+	b, err := ciphertext.Parse(unb64(t, blob))
+	require.NoError(t, err)
+	return b.KeyVersion
+}
+
+func TestAutomaticRotation(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	key := "keys/" + id
+	enc := func() any {
+		return tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("v")})["ciphertext_blob"]
+	}
+	old := enc()
+	require.Equal(t, uint32(1), blobVersion(t, old))
+
+	tb.fails(excValidation, logical.UpdateOperation, key+"/rotation", map[string]any{"rotation_period_days": 89})
+	tb.fails(excValidation, logical.UpdateOperation, key+"/rotation", map[string]any{"rotation_period_days": 2561})
+	st := tb.ok(logical.UpdateOperation, key+"/rotation", map[string]any{"rotation_period_days": 90})
+	require.Equal(t, true, st["key_rotation_enabled"])
+	require.Equal(t, "2026-04-02T03:04:05Z", st["next_rotation_date"])
+
+	tb.advance(90*24*time.Hour - time.Minute)
+	tb.runPeriodic()
+	require.EqualValues(t, 1, tb.ok(logical.ReadOperation, key, nil)["current_key_version"], "not due yet")
+	tb.advance(time.Minute)
+	tb.runPeriodic()
+	require.EqualValues(t, 2, tb.ok(logical.ReadOperation, key, nil)["current_key_version"])
+	require.Equal(t, uint32(2), blobVersion(t, enc()))
+	require.Equal(t, "2026-07-01T03:04:05Z", tb.ok(logical.ReadOperation, key+"/rotation", nil)["next_rotation_date"])
+
+	// Several rotations later the first ciphertext still decrypts, and
+	// re-encrypt moves it to the newest version.
+	for range 3 {
+		tb.advance(90 * 24 * time.Hour)
+		tb.runPeriodic()
+	}
+	require.EqualValues(t, 5, tb.ok(logical.ReadOperation, key, nil)["current_key_version"])
+	require.Equal(t, "v", string(unb64(t, tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": old})["plaintext"])))
+	moved := tb.ok(logical.UpdateOperation, "re-encrypt/"+id, map[string]any{"ciphertext_blob": old})["ciphertext_blob"]
+	require.Equal(t, uint32(5), blobVersion(t, moved))
+
+	rot := tb.ok(logical.ListOperation, key+"/rotations", nil)
+	require.Len(t, rot["keys"], 4)
+	require.Equal(t, "AUTOMATIC", rot["key_info"].(map[string]any)["0000000002"].(map[string]any)["rotation_type"])
+
+	// A disabled key is skipped; enabling it rotates it at the next run.
+	tb.ok(logical.UpdateOperation, key+"/disable", nil)
+	tb.advance(100 * 24 * time.Hour)
+	tb.runPeriodic()
+	require.EqualValues(t, 5, tb.ok(logical.ReadOperation, key, nil)["current_key_version"])
+	tb.ok(logical.UpdateOperation, key+"/enable", nil)
+	tb.runPeriodic()
+	require.EqualValues(t, 6, tb.ok(logical.ReadOperation, key, nil)["current_key_version"])
+
+	// Disabling rotation stops it.
+	tb.ok(logical.DeleteOperation, key+"/rotation", nil)
+	require.Equal(t, false, tb.ok(logical.ReadOperation, key+"/rotation", nil)["key_rotation_enabled"])
+	tb.advance(400 * 24 * time.Hour)
+	tb.runPeriodic()
+	require.EqualValues(t, 6, tb.ok(logical.ReadOperation, key, nil)["current_key_version"])
+	left, err := tb.storage.List(context.Background(), rotationStoragePrefix)
+	require.NoError(t, err)
+	require.Empty(t, left)
+}
+
+func TestOnDemandRotation(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	key := "keys/" + id
+	tb.ok(logical.UpdateOperation, key+"/rotation", nil) // default 365 days
+	next := tb.ok(logical.ReadOperation, key+"/rotation", nil)["next_rotation_date"]
+	blobs := []any{}
+	for i := range 25 {
+		blobs = append(blobs, tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"])
+		require.EqualValues(t, i+2, tb.ok(logical.UpdateOperation, key+"/rotate", nil)["current_key_version"])
+	}
+	tb.fails(excLimitExceeded, logical.UpdateOperation, key+"/rotate", nil)
+	st := tb.ok(logical.ReadOperation, key+"/rotation", nil)
+	require.Equal(t, 0, st["on_demand_rotations_remaining"])
+	require.Equal(t, next, st["next_rotation_date"], "on-demand rotation keeps the automatic schedule")
+	for _, b := range blobs {
+		tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": b})
+	}
+	first := tb.ok(logical.ListOperation, key+"/rotations", map[string]any{"limit": 10})
+	require.Len(t, first["keys"], 10)
+	require.Equal(t, "ON_DEMAND", first["key_info"].(map[string]any)["0000000002"].(map[string]any)["rotation_type"])
+	require.Equal(t, true, first["truncated"])
+
+	tb.ok(logical.UpdateOperation, key+"/disable", nil)
+	tb.fails(excDisabled, logical.UpdateOperation, key+"/rotate", nil)
+}
+
+func TestRotationRefusals(t *testing.T) {
+	tb := newTestBackend(t)
+	for _, spec := range []string{"RSA_2048", "HMAC_256", "ECC_NIST_P256"} {
+		id := tb.createKey(map[string]any{"key_spec": spec})
+		tb.fails(excUnsupportedOperation, logical.UpdateOperation, "keys/"+id+"/rotation", nil)
+		tb.fails(excUnsupportedOperation, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
+		tb.fails(excUnsupportedOperation, logical.ReadOperation, "keys/"+id+"/rotation", nil)
+	}
+	id := tb.createKey(nil)
+	tb.ok(logical.UpdateOperation, "keys/"+id+"/schedule-deletion", nil)
+	tb.fails(excInvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
+	tb.fails(excValidation, logical.UpdateOperation, "keys/alias/x/rotate", nil)
+}
+
+// Another node's change to the rotation index reloads the queue.
+func TestRotationQueueInvalidate(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	tb.runPeriodic() // loads an empty queue
+	// Another node enables rotation: its storage writes reach us, its heap
+	// does not.
+	e, err := tb.getKey(context.Background(), tb.storage, id)
+	require.NoError(t, err)
+	c := e.clone()
+	c.RotationPeriodDays, c.NextRotation = 90, tb.now().Add(90*24*time.Hour)
+	entry, _ := logical.StorageEntryJSON(keyStoragePrefix+id, c)
+	require.NoError(t, tb.storage.Put(context.Background(), entry))
+	entry, _ = logical.StorageEntryJSON(rotationStoragePrefix+id, &rotationEntry{KeyID: id, Due: c.NextRotation})
+	require.NoError(t, tb.storage.Put(context.Background(), entry))
+	tb.Invalidate(context.Background(), keyStoragePrefix+id)
+	tb.Invalidate(context.Background(), rotationStoragePrefix+id)
+
+	tb.advance(91 * 24 * time.Hour)
+	tb.runPeriodic()
+	require.EqualValues(t, 2, tb.ok(logical.ReadOperation, "keys/"+id, nil)["current_key_version"])
+}
