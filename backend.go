@@ -73,7 +73,7 @@ func newBackend() *backend {
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
 			// Key entries hold key material; the token key signs grant tokens.
-			SealWrapStorage: []string{keyStoragePrefix, grantTokenKeyPath},
+			SealWrapStorage: []string{keyStoragePrefix, grantTokenKeyPath, importStoragePrefix},
 			// Replacing a key policy without the policy's consent, so a
 			// locked-out key can always be recovered, needs sudo.
 			Root: []string{policyRecoveryPrefix + "*"},
@@ -84,6 +84,7 @@ func newBackend() *backend {
 			pathKeyGrants(b),
 			pathPolicy(b),
 			pathRotation(b),
+			pathImport(b),
 			[]*framework.Path{pathPublicKey(b)},
 			// Last among keys/ paths: its pattern also matches keys/<key>/<suffix>.
 			[]*framework.Path{pathKeyDescribe(b)},
@@ -144,6 +145,9 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 		return nil
 	}
 	if err := b.deleteDueKeys(ctx, req.Storage); err != nil {
+		return err
+	}
+	if err := b.expireImportedMaterial(ctx, req.Storage); err != nil {
 		return err
 	}
 	return b.rotateDueKeys(ctx, req.Storage)

@@ -38,7 +38,7 @@ func pathKeys(b *backend) []*framework.Path {
 				"description":                        {Type: framework.TypeString, Description: "Description, at most 8192 characters."},
 				"tags":                               fieldTags,
 				"alias":                              {Type: framework.TypeString, Description: "Optional alias (alias/<name>) to create for the new key."},
-				"origin":                             {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS."},
+				"origin":                             {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS, or EXTERNAL to import it."},
 				"policy":                             fieldPolicy,
 				"bypass_policy_lockout_safety_check": fieldBypassLockout,
 				"limit":                              fieldLimit,
@@ -100,12 +100,15 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 			return nil, errValidation("%s", spec.UsageError(usage))
 		}
 	}
-	switch origin := d.Get("origin").(string); origin {
+	origin := d.Get("origin").(string)
+	switch origin {
 	case originAWSKMS:
 	case originExternal:
-		return nil, errUnsupported("origin EXTERNAL (importing key material) is not supported yet")
+		if spec.Family == keyspec.FamilyMLDSA {
+			return nil, errUnsupported("key material cannot be imported for %s keys", spec.Name)
+		}
 	default:
-		return nil, errValidation("unknown origin %q; valid origins: AWS_KMS", origin)
+		return nil, errValidation("unknown origin %q; valid origins: AWS_KMS, EXTERNAL", origin)
 	}
 	desc := d.Get("description").(string)
 	if len(desc) > keyspec.MaxDescription {
@@ -138,20 +141,24 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	if err != nil {
 		return nil, err
 	}
-	material, err := spec.Generate(b.random)
-	if err != nil {
-		return nil, err
-	}
 	now := b.now().UTC()
 	e := &keyEntry{
-		KeyID: id, Description: desc, KeySpec: spec.Name, KeyUsage: usage, Origin: originAWSKMS,
-		State: stateEnabled, CreationDate: now, Tags: tags, spec: spec,
+		KeyID: id, Description: desc, KeySpec: spec.Name, KeyUsage: usage, Origin: origin,
+		State: stateEnabled, CreationDate: now, Tags: tags, spec: spec, parsed: map[uint32]*keyspec.Key{},
 	}
 	if policy != nil {
 		e.setPolicy(policyDoc, policy)
 	}
-	if err := e.addVersion(material, now); err != nil {
-		return nil, err
+	if origin == originExternal {
+		e.State = statePendingImport
+	} else {
+		material, err := spec.Generate(b.random)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.addVersion(material, now); err != nil {
+			return nil, err
+		}
 	}
 
 	unlock := b.lockKey(id)
@@ -280,7 +287,12 @@ func (b *backend) pathKeyScheduleDeletion(ctx context.Context, req *logical.Requ
 
 func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	return b.modifyKeyResponse(ctx, req, d, opCancelKeyDeletion, func(e *keyEntry) error {
+		// AWS: a cancelled key comes back Disabled, or PendingImport when
+		// it has no key material.
 		e.State = stateDisabled
+		if len(e.Versions) == 0 {
+			e.State = statePendingImport
+		}
 		e.DeletionDate = time.Time{}
 		e.PendingWindowDays = 0
 		return req.Storage.Delete(ctx, deletionStoragePrefix+e.KeyID)
@@ -353,6 +365,12 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 	setIf(data, "signing_algorithms", algs.Signing)
 	setIf(data, "mac_algorithms", algs.MAC)
 	setIf(data, "key_agreement_algorithms", algs.KeyAgreement)
+	if e.ExpirationModel != "" {
+		data["expiration_model"] = e.ExpirationModel
+		if !e.ValidTo.IsZero() {
+			data["valid_to"] = e.ValidTo.Format(time.RFC3339)
+		}
+	}
 	if e.State == statePendingDeletion {
 		data["deletion_date"] = e.DeletionDate.Format(time.RFC3339)
 		data["pending_deletion_window_in_days"] = e.PendingWindowDays

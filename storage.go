@@ -65,6 +65,11 @@ type keyEntry struct {
 	// RotationPeriodDays is 0 when automatic rotation is off.
 	RotationPeriodDays int       `json:"rotation_period_days,omitempty"`
 	NextRotation       time.Time `json:"next_rotation,omitzero"`
+	// For origin EXTERNAL: a MAC identifying the imported material (so
+	// only the same material can come back), and its expiry.
+	MaterialFingerprint string    `json:"material_fingerprint,omitempty"`
+	ExpirationModel     string    `json:"expiration_model,omitempty"`
+	ValidTo             time.Time `json:"valid_to,omitzero"`
 
 	spec   *keyspec.Spec
 	parsed map[uint32]*keyspec.Key
@@ -386,8 +391,10 @@ func (b *backend) deleteIfDue(ctx context.Context, s logical.Storage, id string)
 	if err := b.deleteAllGrants(ctx, s, id); err != nil {
 		return err
 	}
-	if err := s.Delete(ctx, rotationStoragePrefix+id); err != nil {
-		return err
+	for _, index := range []string{rotationStoragePrefix, importStoragePrefix, expiryStoragePrefix} {
+		if err := s.Delete(ctx, index+id); err != nil {
+			return err
+		}
 	}
 	if err := s.Delete(ctx, keyStoragePrefix+id); err != nil {
 		return err

@@ -1,0 +1,340 @@
+package kms
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+const (
+	importStoragePrefix = "import/" // import/<key id>: importEntry, the wrapping key (seal-wrapped)
+	expiryStoragePrefix = "expiry/" // expiry/<key id>: index of keys whose imported material expires
+
+	expirationExpires       = "KEY_MATERIAL_EXPIRES"
+	expirationDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+)
+
+// importEntry is the state of GetParametersForImport: the private half of
+// the wrapping key, bound to one key and one import token.
+type importEntry struct {
+	TokenID     string    `json:"token_id"`
+	WrappingKey []byte    `json:"wrapping_key"` // PKCS#8
+	KeySpec     string    `json:"wrapping_key_spec"`
+	Algorithm   string    `json:"wrapping_algorithm"`
+	ValidTo     time.Time `json:"valid_to"`
+}
+
+type expiryEntry struct {
+	KeyID   string    `json:"key_id"`
+	ValidTo time.Time `json:"valid_to"`
+}
+
+func pathImport(b *backend) []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern:      "keys/" + keyRef + "/import-parameters$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "get", OperationSuffix: "import-parameters"},
+			Fields: withKey(map[string]*framework.FieldSchema{
+				"wrapping_key_spec":  {Type: framework.TypeString, Default: keyspec.RSA2048, Description: "RSA_2048, RSA_3072 or RSA_4096."},
+				"wrapping_algorithm": {Type: framework.TypeString, Default: keyspec.WrapRSAESOAEPSHA256, Description: keyspec.OneOf(keyspec.WrappingAlgorithms()) + "."},
+			}),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathImportParameters, Summary: "Get a wrapping key and import token (GetParametersForImport)."},
+			},
+			HelpSynopsis:    "Get the parameters to import key material.",
+			HelpDescription: pathImportHelp,
+		},
+		{
+			Pattern:      "keys/" + keyRef + "/import$",
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-material"},
+			Fields: withKey(map[string]*framework.FieldSchema{
+				"encrypted_key_material": {Type: framework.TypeString, Description: "Key material wrapped with the wrapping key, base64."},
+				"import_token":           {Type: framework.TypeString, Description: "The import token of the same GetParametersForImport."},
+				"expiration_model":       {Type: framework.TypeString, Default: expirationDoesNotExpire, Description: "KEY_MATERIAL_EXPIRES (with valid_to) or KEY_MATERIAL_DOES_NOT_EXPIRE."},
+				"valid_to":               {Type: framework.TypeString, Description: "When the material expires (RFC 3339), with KEY_MATERIAL_EXPIRES."},
+			}),
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathImportMaterial, Summary: "Import key material (ImportKeyMaterial).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "import"}},
+				logical.DeleteOperation: &framework.PathOperation{Callback: b.pathDeleteImported, Summary: "Delete imported key material (DeleteImportedKeyMaterial).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "delete"}},
+			},
+			HelpSynopsis:    "Import, or delete, a key's key material.",
+			HelpDescription: pathImportHelp,
+		},
+	}
+}
+
+func requireExternal(e *keyEntry) error {
+	if e.Origin != originExternal {
+		return errUnsupported("key '%s' has origin %s; only keys created with origin EXTERNAL take imported key material", e.KeyID, e.Origin)
+	}
+	return nil
+}
+
+func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	specName, alg := d.Get("wrapping_key_spec").(string), d.Get("wrapping_algorithm").(string)
+	if !keyspec.Contains(keyspec.WrappingKeySpecs(), specName) {
+		return nil, errValidation("wrapping_key_spec must be one of %s", keyspec.OneOf(keyspec.WrappingKeySpecs()))
+	}
+	if !keyspec.Contains(keyspec.WrappingAlgorithms(), alg) {
+		return nil, errValidation("wrapping_algorithm must be one of %s", keyspec.OneOf(keyspec.WrappingAlgorithms()))
+	}
+	spec, _ := keyspec.Lookup(specName)
+	wrapping, err := spec.Generate(b.random)
+	if err != nil {
+		return nil, err
+	}
+	priv, err := wrapping.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	pub, err := wrapping.PublicKeyDER()
+	if err != nil {
+		return nil, err
+	}
+	tokenID := make([]byte, 16)
+	if _, err := io.ReadFull(b.random, tokenID); err != nil {
+		return nil, err
+	}
+	ie := &importEntry{TokenID: hex.EncodeToString(tokenID), WrappingKey: priv, KeySpec: specName, Algorithm: alg,
+		ValidTo: b.now().UTC().Add(keyspec.ImportTokenValidityHours * time.Hour)}
+	var token string
+	_, err = b.modifyKey(ctx, req, d.Get("key_id").(string), opGetParametersForImport, func(e *keyEntry) error {
+		if err := requireExternal(e); err != nil {
+			return err
+		}
+		// A newer request replaces the older parameters: their token stops working.
+		entry, err := logical.StorageEntryJSON(importStoragePrefix+e.KeyID, ie)
+		if err != nil {
+			return err
+		}
+		if err := req.Storage.Put(ctx, entry); err != nil {
+			return err
+		}
+		key, err := b.tokenKey(ctx, req.Storage)
+		if err != nil {
+			return err
+		}
+		raw := "i1." + e.KeyID + "." + ie.TokenID + "." + tokenMAC(key, "import:"+e.KeyID, ie.TokenID)
+		token = base64.RawURLEncoding.EncodeToString([]byte(raw))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: map[string]any{
+		"key_id": d.Get("key_id"), "public_key": enc64(pub), "import_token": token,
+		"parameters_valid_to": ie.ValidTo.Format(time.RFC3339), "wrapping_key_spec": specName, "wrapping_algorithm": alg,
+	}}, nil
+}
+
+// checkImportToken returns the import parameters the token names, if it is
+// this key's current, unexpired token.
+func (b *backend) checkImportToken(ctx context.Context, s logical.Storage, keyID, token string) (*importEntry, error) {
+	invalid := newErr(excInvalidImportToken, "the import token is not valid for key '%s'", keyID)
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return nil, invalid
+	}
+	parts := strings.Split(string(raw), ".")
+	if len(parts) != 4 || parts[0] != "i1" || parts[1] != keyID {
+		return nil, invalid
+	}
+	key, err := b.tokenKey(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, "import:"+keyID, parts[2]))) {
+		return nil, invalid
+	}
+	stored, err := s.Get(ctx, importStoragePrefix+keyID)
+	if err != nil {
+		return nil, err
+	}
+	if stored == nil {
+		return nil, invalid
+	}
+	ie := &importEntry{}
+	if err := stored.DecodeJSON(ie); err != nil {
+		return nil, err
+	}
+	if ie.TokenID != parts[2] {
+		return nil, newErr(excInvalidImportToken, "the import token was replaced by newer import parameters for key '%s'", keyID)
+	}
+	if !b.now().Before(ie.ValidTo) {
+		return nil, newErr(excExpiredImportToken, "the import token for key '%s' expired at %s", keyID, ie.ValidTo.Format(time.RFC3339))
+	}
+	return ie, nil
+}
+
+func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	wrapped, err := b64(d, "encrypted_key_material", true)
+	if err != nil {
+		return nil, err
+	}
+	token := d.Get("import_token").(string)
+	if token == "" {
+		return nil, errValidation("import_token is required")
+	}
+	model, validTo := d.Get("expiration_model").(string), time.Time{}
+	switch model {
+	case expirationDoesNotExpire:
+		if d.Get("valid_to").(string) != "" {
+			return nil, errValidation("valid_to is only allowed with KEY_MATERIAL_EXPIRES")
+		}
+	case expirationExpires:
+		if validTo, err = time.Parse(time.RFC3339, d.Get("valid_to").(string)); err != nil {
+			return nil, errValidation("valid_to must be an RFC 3339 time with KEY_MATERIAL_EXPIRES")
+		}
+		if !validTo.After(b.now()) {
+			return nil, errValidation("valid_to must be in the future")
+		}
+	default:
+		return nil, errValidation("expiration_model must be KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE")
+	}
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opImportKeyMaterial, func(e *keyEntry) error {
+		if err := requireExternal(e); err != nil {
+			return err
+		}
+		ie, err := b.checkImportToken(ctx, req.Storage, e.KeyID, token)
+		if err != nil {
+			return err
+		}
+		wspec, _ := keyspec.Lookup(ie.KeySpec)
+		wkey, err := wspec.Parse(ie.WrappingKey)
+		if err != nil {
+			return err
+		}
+		material, err := wkey.UnwrapKeyMaterial(ie.Algorithm, wrapped)
+		if errors.Is(err, keyspec.ErrUnwrap) {
+			return newErr(excInvalidCiphertext, "the key material could not be unwrapped with the wrapping key of this import token")
+		} else if err != nil {
+			return mapCryptoErr(err)
+		}
+		k, err := e.spec.Parse(material)
+		if err != nil {
+			return newErr(excIncorrectKeyMaterial, "the key material is not a %s key", e.KeySpec)
+		}
+		key, err := b.tokenKey(ctx, req.Storage)
+		if err != nil {
+			return err
+		}
+		// Remember which material this key had (as a MAC, never the
+		// material), so only the same material can be imported again.
+		canonical, err := k.Marshal()
+		if err != nil {
+			return err
+		}
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte("material:" + e.KeyID + ":"))
+		m.Write(canonical)
+		fingerprint := hex.EncodeToString(m.Sum(nil))
+		if e.MaterialFingerprint != "" && e.MaterialFingerprint != fingerprint {
+			return newErr(excIncorrectKeyMaterial, "key '%s' had different key material; only the same material can be imported again", e.KeyID)
+		}
+		e.MaterialFingerprint, e.ExpirationModel, e.ValidTo = fingerprint, model, validTo
+		e.Versions, e.parsed = nil, nil
+		if err := e.addVersion(k, b.now().UTC()); err != nil {
+			return err
+		}
+		if e.State == statePendingImport {
+			e.State = stateEnabled
+		}
+		if model == expirationExpires {
+			entry, err := logical.StorageEntryJSON(expiryStoragePrefix+e.KeyID, &expiryEntry{KeyID: e.KeyID, ValidTo: validTo})
+			if err != nil {
+				return err
+			}
+			return req.Storage.Put(ctx, entry)
+		}
+		return req.Storage.Delete(ctx, expiryStoragePrefix+e.KeyID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b.keyResponse(ctx, req.Storage, e)
+}
+
+func (b *backend) pathDeleteImported(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	_, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opDeleteImportedKeyMaterial, func(e *keyEntry) error {
+		if err := requireExternal(e); err != nil {
+			return err
+		}
+		dropMaterial(e)
+		return req.Storage.Delete(ctx, expiryStoragePrefix+e.KeyID)
+	})
+	return nil, err
+}
+
+// dropMaterial destroys imported material; the key waits for an import.
+func dropMaterial(e *keyEntry) {
+	e.Versions, e.parsed = nil, map[uint32]*keyspec.Key{}
+	e.State, e.ExpirationModel, e.ValidTo = statePendingImport, "", time.Time{}
+}
+
+// expireImportedMaterial deletes imported material past its valid_to. It
+// reads only the index of keys whose material expires.
+func (b *backend) expireImportedMaterial(ctx context.Context, s logical.Storage) error {
+	ids, err := s.List(ctx, expiryStoragePrefix)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := b.expireIfDue(ctx, s, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *backend) expireIfDue(ctx context.Context, s logical.Storage, id string) error {
+	unlock := b.lockKey(id)
+	defer unlock()
+	e, err := b.getKey(ctx, s, id)
+	if err != nil {
+		return err
+	}
+	if e == nil || e.ExpirationModel != expirationExpires {
+		return s.Delete(ctx, expiryStoragePrefix+id)
+	}
+	if b.now().Before(e.ValidTo) {
+		return nil
+	}
+	c := e.clone()
+	if c.State != statePendingDeletion {
+		dropMaterial(c)
+	} else {
+		c.Versions, c.parsed = nil, map[uint32]*keyspec.Key{}
+	}
+	if err := b.putKey(ctx, s, c); err != nil {
+		return err
+	}
+	b.Logger().Info("imported key material expired and was deleted", "key_id", id)
+	return s.Delete(ctx, expiryStoragePrefix+id)
+}
+
+const pathImportHelp = `
+Bring your own key: create a key with origin=EXTERNAL (it starts in
+PendingImport), write keys/<key>/import-parameters (wrapping_key_spec
+RSA_2048/3072/4096, wrapping_algorithm RSAES_OAEP_SHA_1/256 or
+RSA_AES_KEY_WRAP_SHA_1/256) to get a wrapping public key and an import
+token valid 24 hours, wrap your material with it, and write it to
+keys/<key>/import with the token (expiration_model KEY_MATERIAL_EXPIRES
+with valid_to, or KEY_MATERIAL_DOES_NOT_EXPIRE). Material: 32 bytes for
+SYMMETRIC_DEFAULT, the HMAC key size for HMAC keys, PKCS#8 DER for RSA and
+ECC keys. DELETE keys/<key>/import deletes the material (the key returns to
+PendingImport); importing the same material again restores it, and no
+other material is accepted.
+`
