@@ -50,6 +50,7 @@ type backend struct {
 	// identities caches callers' principal sets; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).
 	rotations      rotationQueue
+	usage          usageTracker
 	identities     identityCache
 	lookupIdentity func(entityID string) (principalSet, error)
 

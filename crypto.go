@@ -34,7 +34,11 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, 
 	if err := checkState(e, op); err != nil {
 		return err
 	}
-	return requireUsage(e, usage, op)
+	if err := requireUsage(e, usage, op); err != nil {
+		return err
+	}
+	b.recordUse(ctx, req.Storage, e.KeyID, op)
+	return nil
 }
 
 func requireUsage(e *keyEntry, usage keyspec.KeyUsage, op string) error {

@@ -227,7 +227,21 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 	if err := b.authorize(ctx, req, e, opDescribeKey, nil, nil); err != nil {
 		return nil, err
 	}
-	return b.keyResponse(ctx, req.Storage, e)
+	resp, err := b.keyResponse(ctx, req.Storage, e)
+	if err != nil {
+		return nil, err
+	}
+	// Key last usage (AWS's GetKeyLastUsage), with a resolution of a minute
+	// in storage.
+	u, err := b.lastUse(ctx, req.Storage, e.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if u != nil {
+		resp.Data["last_used_date"] = u.At.Format(time.RFC3339)
+		resp.Data["last_used_operation"] = u.Operation
+	}
+	return resp, nil
 }
 
 func (b *backend) pathKeyUpdateDescription(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

@@ -146,3 +146,37 @@ func TestRotationQueueInvalidate(t *testing.T) {
 	tb.runPeriodic()
 	require.EqualValues(t, 2, tb.ok(logical.ReadOperation, "keys/"+id, nil)["current_key_version"])
 }
+
+func TestKeyLastUsage(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	require.NotContains(t, tb.ok(logical.ReadOperation, "keys/"+id, nil), "last_used_date")
+	blob := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
+	d := tb.ok(logical.ReadOperation, "keys/"+id, nil)
+	require.Equal(t, "Encrypt", d["last_used_operation"])
+	require.Equal(t, "2026-01-02T03:04:05Z", d["last_used_date"])
+
+	countWrites := func() int {
+		keys, err := tb.storage.List(context.Background(), usageStoragePrefix)
+		require.NoError(t, err)
+		return len(keys)
+	}
+	require.Equal(t, 1, countWrites())
+	// Within the minute, usage is tracked in memory only.
+	tb.advance(10 * time.Second)
+	tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	raw, _ := tb.storage.Get(context.Background(), usageStoragePrefix+id)
+	var stored usageEntry
+	require.NoError(t, raw.DecodeJSON(&stored))
+	require.Equal(t, "Encrypt", stored.Operation, "not persisted again within a minute")
+	require.Equal(t, "Decrypt", tb.ok(logical.ReadOperation, "keys/"+id, nil)["last_used_operation"])
+	tb.advance(time.Minute)
+	tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	raw, _ = tb.storage.Get(context.Background(), usageStoragePrefix+id)
+	require.NoError(t, raw.DecodeJSON(&stored))
+	require.Equal(t, "Decrypt", stored.Operation)
+	// A refused operation is not a use.
+	tb.ok(logical.UpdateOperation, "keys/"+id+"/disable", nil)
+	tb.fails(excDisabled, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	require.Equal(t, "Decrypt", tb.ok(logical.ReadOperation, "keys/"+id, nil)["last_used_operation"])
+}

@@ -391,7 +391,7 @@ func (b *backend) deleteIfDue(ctx context.Context, s logical.Storage, id string)
 	if err := b.deleteAllGrants(ctx, s, id); err != nil {
 		return err
 	}
-	for _, index := range []string{rotationStoragePrefix, importStoragePrefix, expiryStoragePrefix} {
+	for _, index := range []string{rotationStoragePrefix, importStoragePrefix, expiryStoragePrefix, usageStoragePrefix} {
 		if err := s.Delete(ctx, index+id); err != nil {
 			return err
 		}

@@ -1,0 +1,86 @@
+package kms
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+const (
+	usageStoragePrefix = "usage/" // usage/<key id>: usageEntry
+	// usagePersistEvery bounds storage writes for last-usage tracking: the
+	// stored time may lag the real one by up to this much (the in-memory
+	// value on the node that served the request is exact).
+	usagePersistEvery = time.Minute
+)
+
+type usageEntry struct {
+	Operation string    `json:"operation"`
+	At        time.Time `json:"at"`
+}
+
+type usageRecord struct {
+	usageEntry
+	persisted time.Time
+}
+
+// usageTracker remembers when each key was last used for a cryptographic
+// operation, so that an encrypt does not become a storage write.
+type usageTracker struct {
+	mu   sync.Mutex
+	last map[string]usageRecord
+}
+
+// recordUse notes that op was admitted on key id, writing to storage at
+// most once per key per usagePersistEvery.
+func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op string) {
+	now := b.now().UTC()
+	b.usage.mu.Lock()
+	if b.usage.last == nil {
+		b.usage.last = map[string]usageRecord{}
+	}
+	r := b.usage.last[id]
+	r.Operation, r.At = op, now
+	persist := now.Sub(r.persisted) >= usagePersistEvery
+	if persist {
+		r.persisted = now
+	}
+	b.usage.last[id] = r
+	b.usage.mu.Unlock()
+	if !persist {
+		return
+	}
+	entry, err := logical.StorageEntryJSON(usageStoragePrefix+id, &r.usageEntry)
+	if err == nil {
+		err = s.Put(ctx, entry)
+	}
+	if err != nil {
+		// A performance standby cannot write; its requests still count on
+		// the active node's next write for the key, and in memory here.
+		b.Logger().Debug("could not persist key last usage", "key_id", id, "error", err)
+	}
+}
+
+// lastUse returns the newest of the in-memory and the stored last usage.
+func (b *backend) lastUse(ctx context.Context, s logical.Storage, id string) (*usageEntry, error) {
+	b.usage.mu.Lock()
+	r, ok := b.usage.last[id]
+	b.usage.mu.Unlock()
+	raw, err := s.Get(ctx, usageStoragePrefix+id)
+	if err != nil {
+		return nil, err
+	}
+	var stored *usageEntry
+	if raw != nil {
+		stored = &usageEntry{}
+		if err := raw.DecodeJSON(stored); err != nil {
+			return nil, err
+		}
+	}
+	if ok && (stored == nil || r.At.After(stored.At)) {
+		return &r.usageEntry, nil
+	}
+	return stored, nil
+}
