@@ -197,7 +197,33 @@ func TestManagementRefusesAliases(t *testing.T) {
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/alias/mgmt", nil)["key_id"])
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/arn:aws:kms:us-east-1:000000000000:alias/mgmt", nil)["key_id"])
 	// Management accepts the key ARN.
-	require.Equal(t, "Disabled", tb.ok(logical.UpdateOperation, "keys/"+tb.keyARN(id)+"/disable", nil)["key_state"])
+	require.Equal(t, "Disabled", tb.ok(logical.UpdateOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id+"/disable", nil)["key_state"])
+}
+
+func TestARNConfiguration(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(map[string]any{"alias": "orders"})
+	cfg := tb.ok(logical.ReadOperation, "config", nil)
+	require.Equal(t, "arn:aws:kms:us-east-1:000000000000:key/<key id>", cfg["key_arn_format"])
+
+	tb.fails(excValidation, logical.UpdateOperation, "config", map[string]any{"account_id": "12345"})
+	tb.fails(excValidation, logical.UpdateOperation, "config", map[string]any{"region": "Mars"})
+	tb.fails(excValidation, logical.UpdateOperation, "config", map[string]any{"partition": "gcp"})
+	tb.ok(logical.UpdateOperation, "config", map[string]any{"partition": "aws-cn", "region": "cn-north-1", "account_id": "111122223333"})
+
+	arn := "arn:aws-cn:kms:cn-north-1:111122223333:key/" + id
+	require.Equal(t, arn, tb.ok(logical.ReadOperation, "keys/"+id, nil)["arn"])
+	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/"+arn, nil)["key_id"])
+	require.Equal(t, "arn:aws-cn:kms:cn-north-1:111122223333:alias/orders", tb.ok(logical.ReadOperation, "aliases/orders", nil)["alias_arn"])
+	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/arn:aws-cn:kms:cn-north-1:111122223333:alias/orders", nil)["key_id"])
+	// The old ARN, of another region and account, names no key here.
+	tb.fails(excNotFound, logical.ReadOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id, nil)
+	info := tb.ok(logical.ListOperation, "keys/", nil)["key_info"].(map[string]any)
+	require.Equal(t, arn, info[id].(map[string]any)["arn"])
+
+	// Another node changed the configuration: ARNs follow after Invalidate.
+	tb.Invalidate(context.Background(), configStorageKey)
+	require.Equal(t, arn, tb.ok(logical.ReadOperation, "keys/"+id, nil)["arn"])
 }
 
 func TestUpdateDescription(t *testing.T) {

@@ -26,7 +26,7 @@ func TestEncryptDecryptSymmetric(t *testing.T) {
 	require.Equal(t, id, enc["key_id"])
 	blob := enc["ciphertext_blob"].(string)
 
-	for _, path := range []string{"decrypt", "decrypt/" + id, "decrypt/alias/sym", "decrypt/" + tb.keyARN(id)} {
+	for _, path := range []string{"decrypt", "decrypt/" + id, "decrypt/alias/sym", "decrypt/arn:aws:kms:us-east-1:000000000000:key/" + id} {
 		dec := tb.ok(logical.UpdateOperation, path, map[string]any{"ciphertext_blob": blob, "encryption_context": ctx})
 		require.Equal(t, "hello", string(unb64(t, dec["plaintext"])), path)
 		require.Equal(t, id, dec["key_id"])

@@ -93,9 +93,13 @@ func (b *backend) pathAliasList(ctx context.Context, req *logical.Request, d *fr
 	if err != nil {
 		return nil, err
 	}
+	arns, err := b.arns(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
 	info := make(map[string]any, len(names))
 	for _, n := range names {
-		info[n] = b.aliasData(m[n])
+		info[n] = aliasData(arns, m[n])
 	}
 	return listResponse(names, info, next), nil
 }
@@ -110,7 +114,7 @@ func (b *backend) pathAliasRead(ctx context.Context, req *logical.Request, d *fr
 	if !ok {
 		return nil, errNotFound("alias %s does not exist", name)
 	}
-	return &logical.Response{Data: b.aliasData(a)}, nil
+	return b.aliasResponse(ctx, req.Storage, a)
 }
 
 func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -136,7 +140,7 @@ func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *
 	if err := b.putAlias(ctx, req.Storage, a); err != nil {
 		return nil, err
 	}
-	return &logical.Response{Data: b.aliasData(a)}, nil
+	return b.aliasResponse(ctx, req.Storage, a)
 }
 
 func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -167,7 +171,7 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 	if err := b.putAlias(ctx, req.Storage, a); err != nil {
 		return nil, err
 	}
-	return &logical.Response{Data: b.aliasData(a)}, nil
+	return b.aliasResponse(ctx, req.Storage, a)
 }
 
 func (b *backend) pathAliasDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -197,10 +201,18 @@ func (b *backend) aliasTarget(ctx context.Context, s logical.Storage, d *framewo
 	return e, checkState(e, op)
 }
 
-func (b *backend) aliasData(a *aliasEntry) map[string]any {
+func (b *backend) aliasResponse(ctx context.Context, s logical.Storage, a *aliasEntry) (*logical.Response, error) {
+	arns, err := b.arns(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: aliasData(arns, a)}, nil
+}
+
+func aliasData(arns arnScheme, a *aliasEntry) map[string]any {
 	return map[string]any{
 		"alias_name":        a.Name,
-		"alias_arn":         b.aliasARN(a.Name),
+		"alias_arn":         arns.alias(a.Name),
 		"target_key_id":     a.TargetKeyID,
 		"creation_date":     a.CreatedAt.Format(time.RFC3339),
 		"last_updated_date": a.UpdatedAt.Format(time.RFC3339),

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"regexp"
 	"strconv"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -19,7 +20,39 @@ type configEntry struct {
 	// DataKeyPairPool is the number of pre-generated pairs to keep per
 	// key pair spec; absent or 0 means no pool.
 	DataKeyPairPool map[string]int `json:"data_key_pair_pool,omitempty"`
+
+	// Partition, Region and AccountID make up the ARNs of this mount's
+	// keys and aliases; empty means the default.
+	Partition string `json:"partition,omitempty"`
+	Region    string `json:"region,omitempty"`
+	AccountID string `json:"account_id,omitempty"`
 }
+
+// Defaults of the ARN parts, like local-kms's KMS_REGION/KMS_ACCOUNT_ID.
+const (
+	defaultPartition = "aws"
+	defaultRegion    = "us-east-1"
+	defaultAccountID = "000000000000"
+)
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// arns is the mount's ARN scheme.
+func (c *configEntry) arns() arnScheme {
+	return arnScheme("arn:" + orDefault(c.Partition, defaultPartition) + ":kms:" +
+		orDefault(c.Region, defaultRegion) + ":" + orDefault(c.AccountID, defaultAccountID) + ":")
+}
+
+var (
+	partitionPattern = regexp.MustCompile(`^aws(-[a-z]+)*$`)
+	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+$`)
+	accountPattern   = regexp.MustCompile(`^[0-9]{12}$`)
+)
 
 func pathConfig(b *backend) *framework.Path {
 	return &framework.Path{
@@ -28,6 +61,12 @@ func pathConfig(b *backend) *framework.Path {
 		Fields: map[string]*framework.FieldSchema{
 			"data_key_pair_pool": {Type: framework.TypeKVPairs,
 				Description: "Pre-generated data key pairs to keep in memory per key pair spec, as SPEC=N (0..64), e.g. RSA_4096=4. Off (0) by default."},
+			"partition": {Type: framework.TypeString,
+				Description: "AWS partition in the mount's ARNs (default " + defaultPartition + ")."},
+			"region": {Type: framework.TypeString,
+				Description: "Region in the mount's ARNs (default " + defaultRegion + ")."},
+			"account_id": {Type: framework.TypeString,
+				Description: "12-digit account id in the mount's ARNs (default " + defaultAccountID + ")."},
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation:   &framework.PathOperation{Callback: b.pathConfigRead, Summary: "Read the mount's configuration."},
@@ -94,6 +133,23 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		}
 		next.DataKeyPairPool = pool
 	}
+	for _, f := range []struct {
+		name    string
+		dst     *string
+		pattern *regexp.Regexp
+	}{
+		{"partition", &next.Partition, partitionPattern},
+		{"region", &next.Region, regionPattern},
+		{"account_id", &next.AccountID, accountPattern},
+	} {
+		if raw, ok := d.GetOk(f.name); ok {
+			v := raw.(string)
+			if v != "" && !f.pattern.MatchString(v) {
+				return nil, errValidation("%s %q does not match %s", f.name, v, f.pattern)
+			}
+			*f.dst = v
+		}
+	}
 	entry, err := logical.StorageEntryJSON(configStorageKey, &next)
 	if err != nil {
 		return nil, err
@@ -117,10 +173,23 @@ func (b *backend) configData(c *configEntry) map[string]any {
 	for k, v := range b.pool.ready() {
 		ready[k] = v
 	}
-	return map[string]any{"data_key_pair_pool": pool, "data_key_pair_pool_ready": ready}
+	return map[string]any{
+		"data_key_pair_pool": pool, "data_key_pair_pool_ready": ready,
+		"partition":  orDefault(c.Partition, defaultPartition),
+		"region":     orDefault(c.Region, defaultRegion),
+		"account_id": orDefault(c.AccountID, defaultAccountID),
+		"key_arn_format": string(c.arns()) + "key/<key id>",
+	}
 }
 
 const pathConfigHelp = `
+partition, region and account_id make up the ARNs of the mount's keys and
+aliases: arn:<partition>:kms:<region>:<account_id>:key/<key id> and
+...:alias/<name> (defaults aws, us-east-1, 000000000000). A key ARN with
+other parts does not name a key of this mount (NotFoundException), so
+changing them after clients stored ARNs breaks those ARNs; key ids and
+alias names keep working.
+
 data_key_pair_pool keeps pre-generated key pairs in memory for the data key
 pair operations, per key pair spec (for example RSA_4096=4), so a request
 does not wait for RSA generation. The pool is off by default: it costs CPU

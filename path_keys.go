@@ -208,11 +208,15 @@ func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return nil, err
 	}
+	arns, err := b.arns(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
 	info := make(map[string]any, len(names))
 	for _, id := range names {
 		e := entries[id]
 		info[id] = map[string]any{
-			"arn": b.keyARN(id), "key_spec": e.KeySpec, "key_usage": e.KeyUsage,
+			"arn": arns.key(id), "key_spec": e.KeySpec, "key_usage": e.KeyUsage,
 			"key_state": e.State, "description": e.Description,
 		}
 	}
@@ -358,10 +362,14 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 	if err != nil {
 		return nil, err
 	}
+	arns, err := b.arns(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	algs := e.spec.Algorithms(e.KeyUsage)
 	data := map[string]any{
 		"key_id":        e.KeyID,
-		"arn":           b.keyARN(e.KeyID),
+		"arn":           arns.key(e.KeyID),
 		"creation_date": e.CreationDate.Format(time.RFC3339),
 		"description":   e.Description,
 		"key_spec":      e.KeySpec,
@@ -405,13 +413,21 @@ func nonNil(v []string) []string {
 	return v
 }
 
-// keyARN is the key's ARN. Partition, region and account are fixed for now;
-// they only need to be stable, since the plugin resolves its own ARNs.
-func (b *backend) keyARN(id string) string { return arnPrefix + "key/" + id }
+// arnScheme is the mount's ARN prefix, arn:<partition>:kms:<region>:<account>:
+// (configured on the config path).
+type arnScheme string
 
-func (b *backend) aliasARN(name string) string { return arnPrefix + name }
+func (a arnScheme) key(id string) string     { return string(a) + "key/" + id }
+func (a arnScheme) alias(name string) string { return string(a) + name }
 
-const arnPrefix = "arn:aws:kms:us-east-1:000000000000:"
+// arns returns the mount's ARN scheme.
+func (b *backend) arns(ctx context.Context, s logical.Storage) (arnScheme, error) {
+	c, err := b.config(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	return c.arns(), nil
+}
 
 const pathKeysHelpSyn = "Create, list and describe KMS keys."
 

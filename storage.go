@@ -412,7 +412,11 @@ func (b *backend) resolveKey(ctx context.Context, s logical.Storage, ref string,
 	if ref == "" {
 		return nil, errValidation("a key id is required")
 	}
-	id, alias, err := parseKeyRef(ref)
+	arns, err := b.arns(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	id, alias, err := arns.parse(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -440,13 +444,17 @@ func (b *backend) resolveKey(ctx context.Context, s logical.Storage, ref string,
 	return e, nil
 }
 
-// parseKeyRef splits a reference into a key id or an alias name.
-func parseKeyRef(ref string) (id, alias string, err error) {
+// parse splits a reference into a key id or an alias name. An ARN of
+// another partition, region or account names no key of this mount.
+func (a arnScheme) parse(ref string) (id, alias string, err error) {
 	if strings.HasPrefix(ref, "arn:") {
 		// arn:<partition>:kms:<region>:<account>:<resource>
 		parts := strings.SplitN(ref, ":", 6)
 		if len(parts) != 6 || parts[2] != "kms" {
 			return "", "", newErr(excNotFound, "invalid key ARN %q", ref)
+		}
+		if !strings.HasPrefix(ref, string(a)) {
+			return "", "", newErr(excNotFound, "ARN %q is not of this mount, whose ARNs start with %s", ref, a)
 		}
 		ref = parts[5]
 		switch {
