@@ -96,6 +96,7 @@ func newBackend() *backend {
 			pathDataKeys(b),
 			pathSign(b),
 			pathMAC(b),
+			[]*framework.Path{pathAWS(b)},
 		),
 		InitializeFunc: b.initialize,
 		Invalidate:     b.invalidate,

@@ -282,7 +282,14 @@ func grantData(g *grantEntry) map[string]any {
 		"operations": g.Operations, "creation_date": g.CreationDate.Format(time.RFC3339),
 	}
 	if c := g.Constraints; c != nil {
-		data["constraints"] = map[string]any{"encryption_context_equals": c.Equals, "encryption_context_subset": c.Subset}
+		constraints := map[string]any{}
+		if len(c.Equals) > 0 {
+			constraints["encryption_context_equals"] = c.Equals
+		}
+		if len(c.Subset) > 0 {
+			constraints["encryption_context_subset"] = c.Subset
+		}
+		data["constraints"] = constraints
 	}
 	return data
 }

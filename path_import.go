@@ -111,7 +111,7 @@ func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request
 	ie := &importEntry{TokenID: hex.EncodeToString(tokenID), WrappingKey: priv, KeySpec: specName, Algorithm: alg,
 		ValidTo: b.now().UTC().Add(keyspec.ImportTokenValidityHours * time.Hour)}
 	var token string
-	_, err = b.modifyKey(ctx, req, d.Get("key_id").(string), opGetParametersForImport, func(e *keyEntry) error {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opGetParametersForImport, func(e *keyEntry) error {
 		if err := requireExternal(e); err != nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request
 		return nil, err
 	}
 	return &logical.Response{Data: map[string]any{
-		"key_id": d.Get("key_id"), "public_key": enc64(pub), "import_token": token,
+		"key_id": e.KeyID, "public_key": enc64(pub), "import_token": token,
 		"parameters_valid_to": ie.ValidTo.Format(time.RFC3339), "wrapping_key_spec": specName, "wrapping_algorithm": alg,
 	}}, nil
 }

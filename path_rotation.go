@@ -167,7 +167,7 @@ func (b *backend) pathRotationList(ctx context.Context, req *logical.Request, d 
 	info := map[string]any{}
 	for _, n := range page {
 		v := byName[n]
-		info[n] = map[string]any{"key_version": v.Version, "rotation_date": v.CreatedAt.Format(time.RFC3339), "rotation_type": v.RotationType}
+		info[n] = map[string]any{"key_id": e.KeyID, "key_version": v.Version, "rotation_date": v.CreatedAt.Format(time.RFC3339), "rotation_type": v.RotationType}
 	}
 	return listResponse(page, info, next), nil
 }

@@ -1,0 +1,160 @@
+package kms
+
+import (
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// awsOp maps one AWS KMS operation onto the Vault-style path that serves
+// it. The path's handler holds all the semantics; an awsOp only renames
+// request members (awsMembers) and reshapes the response.
+type awsOp struct {
+	route   string // the Vault-style path, as the docs name it
+	op      logical.Operation
+	members []string // the AWS request members the operation takes
+	out     func(awsOut) map[string]any
+}
+
+func (o awsOp) fields(in map[string]any) (map[string]any, error) { return awsFields(in, o.members) }
+
+// Request members by operation family.
+var (
+	mKey       = []string{"KeyId"}
+	mKeyTokens = []string{"KeyId", "GrantTokens"}
+	mList      = []string{"Limit", "Marker"}
+	mKeyList   = []string{"KeyId", "Limit", "Marker"}
+)
+
+func with(base []string, more ...string) []string { return append(append([]string{}, base...), more...) }
+
+// awsOperations is every AWS KMS operation the plugin implements. The
+// route is the Vault-style path whose handler runs (docs/AWS.md lists them).
+var awsOperations = map[string]awsOp{
+	// Keys
+	"CreateKey": {route: "keys", op: logical.UpdateOperation, out: awsKeyMetadata,
+		members: []string{"Description", "KeyUsage", "KeySpec", "CustomerMasterKeySpec", "Origin", "Policy", "BypassPolicyLockoutSafetyCheck", "Tags"}},
+	"DescribeKey":          {route: "keys/:key", op: logical.ReadOperation, members: mKeyTokens, out: awsKeyMetadata},
+	"ListKeys":             {route: "keys", op: logical.ListOperation, members: mList, out: awsListKeys},
+	"UpdateKeyDescription": {route: "keys/:key", op: logical.UpdateOperation, members: with(mKey, "Description")},
+	"EnableKey":            {route: "keys/:key/enable", op: logical.UpdateOperation, members: mKey},
+	"DisableKey":           {route: "keys/:key/disable", op: logical.UpdateOperation, members: mKey},
+	"ScheduleKeyDeletion": {route: "keys/:key/schedule-deletion", op: logical.UpdateOperation, members: with(mKey, "PendingWindowInDays"),
+		out: func(o awsOut) map[string]any {
+			return map[string]any{"KeyId": o.data["arn"], "KeyState": o.data["key_state"], "DeletionDate": epoch(o.data["deletion_date"]),
+				"PendingWindowInDays": o.data["pending_deletion_window_in_days"]}
+		}},
+	"CancelKeyDeletion": {route: "keys/:key/cancel-deletion", op: logical.UpdateOperation, members: mKey,
+		out: func(o awsOut) map[string]any { return map[string]any{"KeyId": o.data["arn"]} }},
+
+	// Cryptographic operations
+	"Encrypt": {route: "encrypt/:key", op: logical.UpdateOperation,
+		members: with(mKeyTokens, "Plaintext", "EncryptionContext", "EncryptionAlgorithm"),
+		out:     keyShape("CiphertextBlob", "ciphertext_blob", "EncryptionAlgorithm", "encryption_algorithm")},
+	"Decrypt": {route: "decrypt", op: logical.UpdateOperation,
+		members: with(mKeyTokens, "CiphertextBlob", "EncryptionContext", "EncryptionAlgorithm"),
+		out:     keyShape("Plaintext", "plaintext", "EncryptionAlgorithm", "encryption_algorithm")},
+	"ReEncrypt": {route: "re-encrypt/:key", op: logical.UpdateOperation,
+		members: []string{"CiphertextBlob", "SourceEncryptionContext", "SourceKeyId", "DestinationKeyId", "DestinationEncryptionContext",
+			"SourceEncryptionAlgorithm", "DestinationEncryptionAlgorithm", "GrantTokens"},
+		out: func(x awsOut) map[string]any {
+			m := keyShape("CiphertextBlob", "ciphertext_blob", "SourceEncryptionAlgorithm", "source_encryption_algorithm",
+				"DestinationEncryptionAlgorithm", "destination_encryption_algorithm")(x)
+			m["SourceKeyId"] = x.keyARN("source_key_id")
+			return m
+		}},
+	"Sign": {route: "sign/:key", op: logical.UpdateOperation, members: with(mKeyTokens, "Message", "MessageType", "SigningAlgorithm"),
+		out: keyShape("Signature", "signature", "SigningAlgorithm", "signing_algorithm")},
+	"Verify": {route: "verify/:key", op: logical.UpdateOperation, members: with(mKeyTokens, "Message", "MessageType", "Signature", "SigningAlgorithm"),
+		out: keyShape("SignatureValid", "signature_valid", "SigningAlgorithm", "signing_algorithm")},
+	"GetPublicKey": {route: "keys/:key/public-key", op: logical.ReadOperation, members: mKeyTokens,
+		out: keyShape("PublicKey", "public_key", "KeySpec", "key_spec", "CustomerMasterKeySpec", "key_spec", "KeyUsage", "key_usage",
+			"EncryptionAlgorithms", "encryption_algorithms", "SigningAlgorithms", "signing_algorithms",
+			"KeyAgreementAlgorithms", "key_agreement_algorithms")},
+	"GenerateMac": {route: "generate-mac/:key", op: logical.UpdateOperation, members: with(mKeyTokens, "Message", "MacAlgorithm"),
+		out: keyShape("Mac", "mac", "MacAlgorithm", "mac_algorithm")},
+	"VerifyMac": {route: "verify-mac/:key", op: logical.UpdateOperation, members: with(mKeyTokens, "Message", "MacAlgorithm", "Mac"),
+		out: keyShape("MacValid", "mac_valid", "MacAlgorithm", "mac_algorithm")},
+	"GenerateRandom": {route: "random", op: logical.UpdateOperation, members: []string{"NumberOfBytes"},
+		out: func(x awsOut) map[string]any { return map[string]any{"Plaintext": x.data["plaintext"]} }},
+	"DeriveSharedSecret": {route: "derive-shared-secret/:key", op: logical.UpdateOperation,
+		members: with(mKeyTokens, "KeyAgreementAlgorithm", "PublicKey"),
+		out:     keyShape("SharedSecret", "shared_secret", "KeyAgreementAlgorithm", "key_agreement_algorithm", "KeyOrigin", "key_origin")},
+
+	// Data keys
+	"GenerateDataKey": {route: "data-key/plaintext/:key", op: logical.UpdateOperation, members: mDataKey,
+		out: keyShape("CiphertextBlob", "ciphertext_blob", "Plaintext", "plaintext")},
+	"GenerateDataKeyWithoutPlaintext": {route: "data-key/wrapped/:key", op: logical.UpdateOperation, members: mDataKey,
+		out: keyShape("CiphertextBlob", "ciphertext_blob")},
+	"GenerateDataKeyPair": {route: "data-key-pair/plaintext/:key", op: logical.UpdateOperation, members: mDataKeyPair,
+		out: keyShape("KeyPairSpec", "key_pair_spec", "PublicKey", "public_key", "PrivateKeyCiphertextBlob", "private_key_ciphertext_blob",
+			"PrivateKeyPlaintext", "private_key_plaintext")},
+	"GenerateDataKeyPairWithoutPlaintext": {route: "data-key-pair/wrapped/:key", op: logical.UpdateOperation, members: mDataKeyPair,
+		out: keyShape("KeyPairSpec", "key_pair_spec", "PublicKey", "public_key", "PrivateKeyCiphertextBlob", "private_key_ciphertext_blob")},
+
+	// Aliases and tags
+	"CreateAlias": {route: "aliases/:name", op: logical.CreateOperation, members: []string{"AliasName", "TargetKeyId"}},
+	"UpdateAlias": {route: "aliases/:name", op: logical.PatchOperation, members: []string{"AliasName", "TargetKeyId"}},
+	"DeleteAlias": {route: "aliases/:name", op: logical.DeleteOperation, members: []string{"AliasName"}},
+	"ListAliases": {route: "aliases", op: logical.ListOperation, members: mKeyList, out: awsListAliases},
+	"TagResource": {route: "keys/:key/tags", op: logical.UpdateOperation, members: with(mKey, "Tags")},
+	"UntagResource": {route: "keys/:key/untag", op: logical.UpdateOperation, members: with(mKey, "TagKeys")},
+	// A key has at most 50 tags, AWS's largest page, so one page holds them.
+	"ListResourceTags": {route: "keys/:key/tags", op: logical.ReadOperation, members: mKey, out: awsListTags},
+
+	// Key policies and grants
+	"GetKeyPolicy": {route: "keys/:key/policy", op: logical.ReadOperation, members: with(mKey, "PolicyName"),
+		out: shape("Policy", "policy", "PolicyName", "policy_name")},
+	"PutKeyPolicy": {route: "keys/:key/policy", op: logical.UpdateOperation,
+		members: with(mKey, "PolicyName", "Policy", "BypassPolicyLockoutSafetyCheck")},
+	"ListKeyPolicies": {route: "keys/:key/policies", op: logical.ListOperation, members: mKeyList,
+		out: func(x awsOut) map[string]any { return map[string]any{"PolicyNames": x.data["keys"], "Truncated": false} }},
+	"CreateGrant": {route: "keys/:key/grants", op: logical.UpdateOperation,
+		members: with(mKeyTokens, "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name"),
+		out:     shape("GrantId", "grant_id", "GrantToken", "grant_token")},
+	"ListGrants": {route: "keys/:key/grants", op: logical.ListOperation, members: with(mKeyList, "GrantId", "GranteePrincipal"),
+		out: awsListGrants},
+	"ListRetirableGrants": {route: "grants/retirable", op: logical.ListOperation, members: with(mList, "RetiringPrincipal"),
+		out: awsListGrants},
+	"RetireGrant": {route: "grants/retire", op: logical.UpdateOperation, members: []string{"GrantToken", "KeyId", "GrantId"}},
+	"RevokeGrant": {route: "keys/:key/grants/:grant_id", op: logical.DeleteOperation, members: []string{"KeyId", "GrantId"}},
+
+	// Rotation and import
+	"EnableKeyRotation":  {route: "keys/:key/rotation", op: logical.UpdateOperation, members: with(mKey, "RotationPeriodInDays")},
+	"DisableKeyRotation": {route: "keys/:key/rotation", op: logical.DeleteOperation, members: mKey},
+	"GetKeyRotationStatus": {route: "keys/:key/rotation", op: logical.ReadOperation, members: mKey,
+		out: func(x awsOut) map[string]any {
+			m := keyShape("KeyRotationEnabled", "key_rotation_enabled", "RotationPeriodInDays", "rotation_period_in_days")(x)
+			if v, ok := x.data["next_rotation_date"]; ok {
+				m["NextRotationDate"] = epoch(v)
+			}
+			return m
+		}},
+	"RotateKeyOnDemand": {route: "keys/:key/rotate", op: logical.UpdateOperation, members: mKey,
+		out: func(x awsOut) map[string]any { return map[string]any{"KeyId": x.data["key_id"]} }},
+	"ListKeyRotations": {route: "keys/:key/rotations", op: logical.ListOperation, members: mKeyList, out: awsListRotations},
+	"GetParametersForImport": {route: "keys/:key/import-parameters", op: logical.UpdateOperation,
+		members: with(mKey, "WrappingAlgorithm", "WrappingKeySpec"),
+		out: func(x awsOut) map[string]any {
+			m := keyShape("PublicKey", "public_key")(x)
+			m["ImportToken"] = blobOf(x.data["import_token"])
+			m["ParametersValidTo"] = epoch(x.data["parameters_valid_to"])
+			return m
+		}},
+	"ImportKeyMaterial": {route: "keys/:key/import", op: logical.UpdateOperation,
+		members: with(mKey, "ImportToken", "EncryptedKeyMaterial", "ExpirationModel", "ValidTo"),
+		out:     keyShape()},
+	"DeleteImportedKeyMaterial": {route: "keys/:key/import", op: logical.DeleteOperation, members: mKey},
+}
+
+var (
+	mDataKey     = with(mKeyTokens, "EncryptionContext", "NumberOfBytes", "KeySpec")
+	mDataKeyPair = with(mKeyTokens, "EncryptionContext", "KeyPairSpec")
+)
+
+// awsUnsupported are AWS KMS operations the plugin does not implement:
+// custom key stores, multi-Region keys and KEM keys have no counterpart.
+var awsUnsupported = map[string]bool{
+	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "DeleteCustomKeyStore": true,
+	"DescribeCustomKeyStores": true, "DisconnectCustomKeyStore": true, "UpdateCustomKeyStore": true,
+	"ReplicateKey": true, "UpdatePrimaryRegion": true, "Encapsulate": true, "Decapsulate": true,
+	"GetKeyLastUsage": true,
+}

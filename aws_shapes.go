@@ -1,0 +1,303 @@
+package kms
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// AWS wire shapes: request members to the Vault-style fields, and the
+// Vault-style responses to AWS's output shapes. Blobs are base64 on both
+// sides; AWS timestamps are epoch seconds where ours are RFC 3339.
+
+// awsMembers maps an AWS request member to the Vault-style field, and
+// converts the members whose shape differs. A member not listed here is
+// not accepted by any operation.
+var awsMembers = map[string]func(v any, out map[string]any) error{
+	"KeyId":                          to("key_id"),
+	"DestinationKeyId":               to("key_id"),
+	"SourceKeyId":                    to("source_key_id"),
+	"TargetKeyId":                    to("target_key_id"),
+	"AliasName":                      to("name"),
+	"Description":                    to("description"),
+	"KeyUsage":                       to("key_usage"),
+	"KeySpec":                        to("key_spec"),
+	"CustomerMasterKeySpec":          to("key_spec"),
+	"KeyPairSpec":                    to("key_pair_spec"),
+	"Origin":                         to("origin"),
+	"Policy":                         to("policy"),
+	"PolicyName":                     to("policy_name"),
+	"BypassPolicyLockoutSafetyCheck": to("bypass_policy_lockout_safety_check"),
+	"PendingWindowInDays":            to("pending_window_days"),
+	"RotationPeriodInDays":           to("rotation_period_days"),
+	"Limit":                          to("limit"),
+	"Marker":                         to("after"),
+	"GrantTokens":                    to("grant_tokens"),
+	"Plaintext":                      to("plaintext"),
+	"CiphertextBlob":                 to("ciphertext_blob"),
+	"EncryptionContext":              to("encryption_context"),
+	"EncryptionAlgorithm":            to("encryption_algorithm"),
+	"SourceEncryptionContext":        to("source_encryption_context"),
+	"DestinationEncryptionContext":   to("destination_encryption_context"),
+	"SourceEncryptionAlgorithm":      to("source_encryption_algorithm"),
+	"DestinationEncryptionAlgorithm": to("destination_encryption_algorithm"),
+	"Message":                        to("message"),
+	"MessageType":                    to("message_type"),
+	"Signature":                      to("signature"),
+	"SigningAlgorithm":               to("signing_algorithm"),
+	"Mac":                            to("mac"),
+	"MacAlgorithm":                   to("mac_algorithm"),
+	"NumberOfBytes":                  to("number_of_bytes"),
+	"KeyAgreementAlgorithm":          to("key_agreement_algorithm"),
+	"PublicKey":                      to("public_key"),
+	"TagKeys":                        to("tag_keys"),
+	"GranteePrincipal":               to("grantee_principal"),
+	"RetiringPrincipal":              to("retiring_principal"),
+	"Operations":                     to("operations"),
+	"Name":                           to("name"),
+	"GrantId":                        to("grant_id"),
+	"GrantToken":                     to("grant_token"),
+	"WrappingAlgorithm":              to("wrapping_algorithm"),
+	"WrappingKeySpec":                to("wrapping_key_spec"),
+	"EncryptedKeyMaterial":           to("encrypted_key_material"),
+	"ExpirationModel":                to("expiration_model"),
+	"Tags":                           tagsIn,
+	"Constraints":                    constraintsIn,
+	"ValidTo":                        validToIn,
+	// The import token is a blob in AWS: the bytes of our token.
+	"ImportToken": func(v any, out map[string]any) error {
+		s, _ := v.(string)
+		raw, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return errValidation("ImportToken must be base64")
+		}
+		out["import_token"] = string(raw)
+		return nil
+	},
+}
+
+// awsRefused are AWS request members with no counterpart here: a request
+// that sets one is refused rather than silently doing something else.
+var awsRefused = []string{"DryRun", "Recipient", "CustomKeyStoreId", "XksKeyId", "MultiRegion"}
+
+func to(field string) func(any, map[string]any) error {
+	return func(v any, out map[string]any) error {
+		out[field] = v
+		return nil
+	}
+}
+
+// awsFields turns an AWS request body into the Vault-style path's fields,
+// taking only the operation's members.
+func awsFields(in map[string]any, members []string) (map[string]any, error) {
+	for _, name := range awsRefused {
+		if v, ok := in[name]; ok && v != false && v != nil && v != "" {
+			return nil, errUnsupported("%s is not supported by this plugin", name)
+		}
+	}
+	out := map[string]any{}
+	for _, name := range members {
+		v, ok := in[name]
+		if !ok || v == nil {
+			continue
+		}
+		if err := awsMembers[name](v, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func tagsIn(v any, out map[string]any) error {
+	list, ok := v.([]any)
+	if !ok {
+		return errValidation("Tags must be a list of {TagKey, TagValue}")
+	}
+	tags := map[string]any{}
+	for _, item := range list {
+		t, ok := item.(map[string]any)
+		k, kok := t["TagKey"].(string)
+		val, vok := t["TagValue"].(string)
+		if !ok || !kok || !vok {
+			return errValidation("each tag needs a TagKey and a TagValue string")
+		}
+		tags[k] = val
+	}
+	out["tags"] = tags
+	return nil
+}
+
+func constraintsIn(v any, out map[string]any) error {
+	c, ok := v.(map[string]any)
+	if !ok {
+		return errValidation("Constraints must be an object")
+	}
+	if m, ok := c["EncryptionContextEquals"]; ok {
+		out["encryption_context_equals"] = m
+	}
+	if m, ok := c["EncryptionContextSubset"]; ok {
+		out["encryption_context_subset"] = m
+	}
+	return nil
+}
+
+// validToIn takes AWS's epoch seconds (the SDKs send a number).
+func validToIn(v any, out map[string]any) error {
+	var secs float64
+	var err error
+	switch n := v.(type) {
+	case json.Number:
+		secs, err = n.Float64()
+	case float64:
+		secs = n
+	case string:
+		secs, err = strconv.ParseFloat(n, 64)
+	default:
+		err = fmt.Errorf("type %T", v)
+	}
+	if err != nil {
+		return errValidation("ValidTo must be a timestamp in epoch seconds")
+	}
+	out["valid_to"] = time.Unix(0, int64(secs*float64(time.Second))).UTC().Format(time.RFC3339)
+	return nil
+}
+
+// awsOut is a Vault-style response on its way to AWS's shape.
+type awsOut struct {
+	data    map[string]any
+	arns    arnScheme
+	account string
+}
+
+// keyARN is the ARN of the key whose id is in field.
+func (x awsOut) keyARN(field string) any {
+	if id, ok := x.data[field].(string); ok && id != "" {
+		return x.arns.key(id)
+	}
+	return nil
+}
+
+// shape renames response fields: pairs of AWS member and Vault field.
+// Absent fields stay absent.
+func shape(pairs ...string) func(awsOut) map[string]any {
+	return func(x awsOut) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(pairs); i += 2 {
+			if v, ok := x.data[pairs[i+1]]; ok {
+				m[pairs[i]] = v
+			}
+		}
+		return m
+	}
+}
+
+// keyShape is shape plus KeyId, which AWS returns as the key ARN.
+func keyShape(pairs ...string) func(awsOut) map[string]any {
+	return func(x awsOut) map[string]any {
+		m := shape(pairs...)(x)
+		m["KeyId"] = x.keyARN("key_id")
+		return m
+	}
+}
+
+// epoch turns an RFC 3339 time into AWS's epoch seconds.
+func epoch(v any) any {
+	s, _ := v.(string)
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return nil
+	}
+	return t.Unix()
+}
+
+// blobOf is a string sent as an AWS blob.
+func blobOf(v any) any {
+	s, _ := v.(string)
+	return base64.StdEncoding.EncodeToString([]byte(s))
+}
+
+func awsKeyMetadata(x awsOut) map[string]any {
+	d := x.data
+	m := shape("KeyId", "key_id", "Arn", "arn", "Description", "description", "Enabled", "enabled", "KeyUsage", "key_usage",
+		"KeyState", "key_state", "Origin", "origin", "KeyManager", "key_manager", "KeySpec", "key_spec",
+		"CustomerMasterKeySpec", "key_spec", "ExpirationModel", "expiration_model",
+		"EncryptionAlgorithms", "encryption_algorithms", "SigningAlgorithms", "signing_algorithms",
+		"MacAlgorithms", "mac_algorithms", "KeyAgreementAlgorithms", "key_agreement_algorithms",
+		"PendingDeletionWindowInDays", "pending_deletion_window_in_days")(x)
+	m["AWSAccountId"] = x.account
+	m["MultiRegion"] = false
+	m["CreationDate"] = epoch(d["creation_date"])
+	for member, field := range map[string]string{"DeletionDate": "deletion_date", "ValidTo": "valid_to"} {
+		if v, ok := d[field]; ok {
+			m[member] = epoch(v)
+		}
+	}
+	return map[string]any{"KeyMetadata": m}
+}
+
+// awsList is a Vault list response (keys, key_info, next_marker) as an AWS
+// page: the entries under member, in order, with NextMarker and Truncated.
+func awsList(x awsOut, member string, entry func(name string, info map[string]any) map[string]any) map[string]any {
+	names, _ := x.data["keys"].([]string)
+	infos, _ := x.data["key_info"].(map[string]any)
+	list := make([]any, 0, len(names))
+	for _, n := range names {
+		info, _ := infos[n].(map[string]any)
+		list = append(list, entry(n, info))
+	}
+	out := map[string]any{member: list, "Truncated": false}
+	if next, ok := x.data["next_marker"].(string); ok && next != "" {
+		out["NextMarker"], out["Truncated"] = next, true
+	}
+	return out
+}
+
+func awsListKeys(x awsOut) map[string]any {
+	return awsList(x, "Keys", func(id string, info map[string]any) map[string]any {
+		return map[string]any{"KeyId": id, "KeyArn": info["arn"]}
+	})
+}
+
+func awsListAliases(x awsOut) map[string]any {
+	return awsList(x, "Aliases", func(_ string, info map[string]any) map[string]any {
+		return map[string]any{"AliasName": info["alias_name"], "AliasArn": info["alias_arn"], "TargetKeyId": info["target_key_id"],
+			"CreationDate": epoch(info["creation_date"]), "LastUpdatedDate": epoch(info["last_updated_date"])}
+	})
+}
+
+func awsListGrants(x awsOut) map[string]any {
+	return awsList(x, "Grants", func(_ string, g map[string]any) map[string]any {
+		e := shape("GrantId", "grant_id", "Name", "name", "GranteePrincipal", "grantee_principal", "RetiringPrincipal", "retiring_principal",
+			"IssuingAccount", "issuing_principal", "Operations", "operations")(awsOut{data: g})
+		e["KeyId"] = awsOut{data: g, arns: x.arns}.keyARN("key_id")
+		e["CreationDate"] = epoch(g["creation_date"])
+		if c, ok := g["constraints"].(map[string]any); ok {
+			e["Constraints"] = shape("EncryptionContextEquals", "encryption_context_equals",
+				"EncryptionContextSubset", "encryption_context_subset")(awsOut{data: c})
+		}
+		return e
+	})
+}
+
+func awsListRotations(x awsOut) map[string]any {
+	return awsList(x, "Rotations", func(_ string, info map[string]any) map[string]any {
+		return map[string]any{"KeyId": info["key_id"], "RotationDate": epoch(info["rotation_date"]), "RotationType": info["rotation_type"]}
+	})
+}
+
+func awsListTags(x awsOut) map[string]any {
+	tags, _ := x.data["tags"].(map[string]any)
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	list := make([]any, 0, len(keys))
+	for _, k := range keys {
+		list = append(list, map[string]any{"TagKey": k, "TagValue": tags[k]})
+	}
+	return map[string]any{"Tags": list, "Truncated": false}
+}

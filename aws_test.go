@@ -1,0 +1,226 @@
+package kms
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
+)
+
+// awsCall sends one AWS JSON request the way Vault delivers it to the
+// plugin: the body decoded with numbers kept as json.Number, the target in
+// the passed-through headers.
+func (tb *testBackend) awsCall(entity, path, target string, body map[string]any) (int, map[string]any) {
+	tb.t.Helper()
+	raw, err := json.Marshal(body)
+	require.NoError(tb.t, err)
+	var data map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	require.NoError(tb.t, dec.Decode(&data))
+	req := &logical.Request{Operation: logical.UpdateOperation, Path: path, Data: data, Storage: tb.storage, EntityID: entity}
+	if target != "" {
+		req.Headers = map[string][]string{"X-Amz-Target": {target}}
+	}
+	resp, err := tb.HandleRequest(context.Background(), req)
+	require.NoError(tb.t, err)
+	require.Equal(tb.t, awsContentType, resp.Data[logical.HTTPContentType])
+	var out map[string]any
+	require.NoError(tb.t, json.Unmarshal(resp.Data[logical.HTTPRawBody].([]byte), &out))
+	return resp.Data[logical.HTTPStatusCode].(int), out
+}
+
+// aws runs an operation that must succeed.
+func (tb *testBackend) aws(entity, op string, body map[string]any) map[string]any {
+	tb.t.Helper()
+	status, out := tb.awsCall(entity, "aws", "TrentService."+op, body)
+	require.Equal(tb.t, http.StatusOK, status, "%s: %v", op, out)
+	return out
+}
+
+// awsFails runs an operation that must fail with exception exc.
+func (tb *testBackend) awsFails(exc, entity, op string, body map[string]any) string {
+	tb.t.Helper()
+	status, out := tb.awsCall(entity, "aws", "TrentService."+op, body)
+	require.Equal(tb.t, http.StatusBadRequest, status, "%s: %v", op, out)
+	require.Equal(tb.t, exc, out["__type"], "%s: %v", op, out)
+	return out["message"].(string)
+}
+
+func TestAWSOperationsRoute(t *testing.T) {
+	tb := newTestBackend(t)
+	for name, op := range awsOperations {
+		p := tb.Route(op.route)
+		require.NotNil(t, p, "%s: route %s", name, op.route)
+		_, ok := p.Operations[op.op]
+		require.True(t, ok, "%s: %s has no %s", name, op.route, op.op)
+		require.False(t, awsUnsupported[name], name)
+		for _, m := range op.members {
+			require.Contains(t, awsMembers, m, "%s takes an unknown member", name)
+		}
+		// The route must be the path a user would call, not a catch-all.
+		require.NotEqual(t, "aws", p.Pattern)
+	}
+}
+
+func TestAWSProtocolErrors(t *testing.T) {
+	tb := newTestBackend(t)
+	status, out := tb.awsCall("", "aws", "", nil)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, excUnknownOperation, out["__type"])
+	require.Contains(t, out["message"], "passthrough_request_headers=X-Amz-Target")
+
+	_, out = tb.awsCall("", "aws", "DynamoDB_20120810.GetItem", nil)
+	require.Equal(t, excUnknownOperation, out["__type"])
+	_, out = tb.awsCall("", "aws", "TrentService.Frobnicate", nil)
+	require.Equal(t, excUnknownOperation, out["__type"])
+	tb.awsFails(excUnsupportedOperation, "", "CreateCustomKeyStore", nil)
+	tb.awsFails(excUnsupportedOperation, "", "GenerateRandom", map[string]any{"CustomKeyStoreId": "cks-1"})
+	tb.awsFails(excValidation, "", "CreateKey", map[string]any{"KeySpec": "RSA_1024"})
+	tb.awsFails(excValidation, "", "GenerateRandom", map[string]any{"NumberOfBytes": "many"})
+
+	// The operation in the path works without the header; with both, they must agree.
+	status, out = tb.awsCall("", "aws/GenerateRandom", "", map[string]any{"NumberOfBytes": 16})
+	require.Equal(t, http.StatusOK, status)
+	require.Len(t, unb64(t, out["Plaintext"]), 16)
+	status, out = tb.awsCall("", "aws/GenerateRandom", "TrentService.Decrypt", nil)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, excValidation, out["__type"])
+}
+
+func TestAWSKeyLifecycle(t *testing.T) {
+	tb := newTestBackend(t)
+	md := tb.aws("", "CreateKey", map[string]any{"Description": "orders", "KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY",
+		"Tags": []any{map[string]any{"TagKey": "team", "TagValue": "payments"}}})["KeyMetadata"].(map[string]any)
+	id := md["KeyId"].(string)
+	require.Equal(t, "arn:aws:kms:us-east-1:000000000000:key/"+id, md["Arn"])
+	require.Equal(t, "000000000000", md["AWSAccountId"])
+	require.Equal(t, float64(tb.clock.Unix()), md["CreationDate"], "timestamps are epoch seconds")
+	require.Equal(t, []any{"ECDSA_SHA_256"}, md["SigningAlgorithms"])
+	require.Equal(t, "Enabled", md["KeyState"])
+	require.Equal(t, true, md["Enabled"])
+
+	tags := tb.aws("", "ListResourceTags", map[string]any{"KeyId": id})
+	require.Equal(t, []any{map[string]any{"TagKey": "team", "TagValue": "payments"}}, tags["Tags"])
+	require.Empty(t, tb.aws("", "UpdateKeyDescription", map[string]any{"KeyId": md["Arn"], "Description": "new"}))
+	require.Equal(t, "new", tb.aws("", "DescribeKey", map[string]any{"KeyId": id})["KeyMetadata"].(map[string]any)["Description"])
+
+	tb.aws("", "CreateAlias", map[string]any{"AliasName": "alias/orders", "TargetKeyId": id})
+	tb.awsFails(excAlreadyExists, "", "CreateAlias", map[string]any{"AliasName": "alias/orders", "TargetKeyId": id})
+	aliases := tb.aws("", "ListAliases", map[string]any{"KeyId": id})["Aliases"].([]any)
+	require.Len(t, aliases, 1)
+	require.Equal(t, "arn:aws:kms:us-east-1:000000000000:alias/orders", aliases[0].(map[string]any)["AliasArn"])
+	// The alias ARN and name both resolve.
+	for _, ref := range []string{"alias/orders", "arn:aws:kms:us-east-1:000000000000:alias/orders"} {
+		require.Equal(t, id, tb.aws("", "DescribeKey", map[string]any{"KeyId": ref})["KeyMetadata"].(map[string]any)["KeyId"])
+	}
+
+	tb.aws("", "DisableKey", map[string]any{"KeyId": id})
+	tb.awsFails("DisabledException", "", "Sign", map[string]any{"KeyId": id, "Message": b64s("m"), "SigningAlgorithm": "ECDSA_SHA_256"})
+	tb.aws("", "EnableKey", map[string]any{"KeyId": id})
+	sched := tb.aws("", "ScheduleKeyDeletion", map[string]any{"KeyId": id, "PendingWindowInDays": 7})
+	require.Equal(t, md["Arn"], sched["KeyId"])
+	require.Equal(t, "PendingDeletion", sched["KeyState"])
+	require.Equal(t, float64(tb.clock.Unix()+7*86400), sched["DeletionDate"])
+	require.Equal(t, float64(7), sched["PendingWindowInDays"])
+	tb.awsFails(excInvalidState, "", "Sign", map[string]any{"KeyId": id, "Message": b64s("m"), "SigningAlgorithm": "ECDSA_SHA_256"})
+	require.Equal(t, md["Arn"], tb.aws("", "CancelKeyDeletion", map[string]any{"KeyId": id})["KeyId"])
+	tb.awsFails(excNotFound, "", "DescribeKey", map[string]any{"KeyId": "alias/nope"})
+
+	// Paging: Limit and Marker.
+	for range 2 {
+		tb.aws("", "CreateKey", nil)
+	}
+	page := tb.aws("", "ListKeys", map[string]any{"Limit": 2})
+	require.Len(t, page["Keys"], 2)
+	require.Equal(t, true, page["Truncated"])
+	rest := tb.aws("", "ListKeys", map[string]any{"Marker": page["NextMarker"]})
+	require.Len(t, rest["Keys"], 1)
+	require.Equal(t, false, rest["Truncated"])
+	require.NotContains(t, rest, "NextMarker")
+}
+
+func TestAWSCryptoSharesVaultPaths(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	ec := map[string]any{"tenant": "a"}
+	enc := tb.aws("", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("secret"), "EncryptionContext": ec})
+	require.Equal(t, "arn:aws:kms:us-east-1:000000000000:key/"+id, enc["KeyId"])
+	require.Equal(t, "SYMMETRIC_DEFAULT", enc["EncryptionAlgorithm"])
+
+	// AWS ciphertext opens through the Vault-style path, and the reverse.
+	pt := tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": enc["CiphertextBlob"], "encryption_context": ec})
+	require.Equal(t, b64s("secret"), pt["plaintext"])
+	blob := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("back"), "encryption_context": ec})["ciphertext_blob"]
+	dec := tb.aws("", "Decrypt", map[string]any{"CiphertextBlob": blob, "EncryptionContext": ec})
+	require.Equal(t, b64s("back"), dec["Plaintext"])
+	require.Equal(t, enc["KeyId"], dec["KeyId"])
+	tb.awsFails(excInvalidCiphertext, "", "Decrypt", map[string]any{"CiphertextBlob": blob})
+
+	other := tb.createKey(nil)
+	re := tb.aws("", "ReEncrypt", map[string]any{"CiphertextBlob": blob, "SourceEncryptionContext": ec, "DestinationKeyId": other})
+	require.Equal(t, "arn:aws:kms:us-east-1:000000000000:key/"+other, re["KeyId"])
+	require.Equal(t, enc["KeyId"], re["SourceKeyId"])
+	tb.awsFails(excIncorrectKey, "", "Decrypt", map[string]any{"CiphertextBlob": re["CiphertextBlob"], "KeyId": id})
+
+	dk := tb.aws("", "GenerateDataKey", map[string]any{"KeyId": id, "KeySpec": "AES_256"})
+	require.Len(t, unb64(t, dk["Plaintext"]), 32)
+	require.Equal(t, dk["Plaintext"], tb.aws("", "Decrypt", map[string]any{"CiphertextBlob": dk["CiphertextBlob"]})["Plaintext"])
+	require.NotContains(t, tb.aws("", "GenerateDataKeyWithoutPlaintext", map[string]any{"KeyId": id, "NumberOfBytes": 16}), "Plaintext")
+
+	tb.awsFails(excUnsupportedOperation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "DryRun": true})
+	// Members of other operations are not taken: no batch through AWS.
+	out := tb.aws("", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "batch_input": []any{map[string]any{"plaintext": b64s("y")}}})
+	require.Contains(t, out, "CiphertextBlob")
+}
+
+func TestAWSAuthorizationIsTheCallers(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := policyDoc(t,
+		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}},
+		map[string]any{"sid": "users", "effect": "Allow", "principals": []string{"group:payments"}, "operations": []string{"Encrypt"}},
+	)
+	id := tb.aws("admin", "CreateKey", map[string]any{"Policy": doc})["KeyMetadata"].(map[string]any)["KeyId"]
+	tb.aws("alice", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x")})
+	msg := tb.awsFails(excAccessDenied, "bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x")})
+	require.Contains(t, msg, "entity:bob")
+
+	// Grants through the AWS protocol.
+	g := tb.aws("admin", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
+		"Constraints": map[string]any{"EncryptionContextSubset": map[string]any{"dept": "x"}}, "Name": "bob"})
+	tb.aws("bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "EncryptionContext": map[string]any{"dept": "x"}})
+	grants := tb.aws("admin", "ListGrants", map[string]any{"KeyId": id})["Grants"].([]any)
+	require.Len(t, grants, 1)
+	entry := grants[0].(map[string]any)
+	require.Equal(t, g["GrantId"], entry["GrantId"])
+	require.Equal(t, map[string]any{"EncryptionContextSubset": map[string]any{"dept": "x"}}, entry["Constraints"])
+	require.Equal(t, []any{"Encrypt"}, entry["Operations"])
+	tb.aws("admin", "RevokeGrant", map[string]any{"KeyId": id, "GrantId": g["GrantId"]})
+	tb.awsFails(excAccessDenied, "bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "EncryptionContext": map[string]any{"dept": "x"}})
+
+	pol := tb.aws("admin", "GetKeyPolicy", map[string]any{"KeyId": id, "PolicyName": "default"})
+	require.Equal(t, "default", pol["PolicyName"])
+	require.True(t, strings.Contains(pol["Policy"].(string), "payments"))
+	require.Equal(t, []any{"default"}, tb.aws("admin", "ListKeyPolicies", map[string]any{"KeyId": id})["PolicyNames"])
+}
+
+func TestAWSImportTokenIsABlob(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.aws("", "CreateKey", map[string]any{"Origin": "EXTERNAL"})["KeyMetadata"].(map[string]any)["KeyId"].(string)
+	p := tb.aws("", "GetParametersForImport", map[string]any{"KeyId": id, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"})
+	token, err := base64.StdEncoding.DecodeString(p["ImportToken"].(string))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(token), "aTEu"), "the blob carries the plugin's token")
+	require.Equal(t, float64(tb.clock.Unix()+24*3600), p["ParametersValidTo"])
+	// A token that does not decode as a blob is refused as input, not a 500.
+	tb.awsFails(excValidation, "", "ImportKeyMaterial", map[string]any{"KeyId": id, "ImportToken": "%%%", "EncryptedKeyMaterial": b64s("x")})
+	tb.awsFails(excInvalidImportToken, "", "ImportKeyMaterial", map[string]any{"KeyId": id, "ImportToken": b64s("i1.forged"),
+		"EncryptedKeyMaterial": b64s("x"), "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"})
+}
