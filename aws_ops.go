@@ -24,7 +24,9 @@ var (
 	mKeyList   = []string{"KeyId", "Limit", "Marker"}
 )
 
-func with(base []string, more ...string) []string { return append(append([]string{}, base...), more...) }
+func with(base []string, more ...string) []string {
+	return append(append([]string{}, base...), more...)
+}
 
 // awsOperations is every AWS KMS operation the plugin implements. The
 // route is the Vault-style path whose handler runs (docs/AWS.md lists them).
@@ -91,11 +93,11 @@ var awsOperations = map[string]awsOp{
 		out: keyShape("KeyPairSpec", "key_pair_spec", "PublicKey", "public_key", "PrivateKeyCiphertextBlob", "private_key_ciphertext_blob")},
 
 	// Aliases and tags
-	"CreateAlias": {route: "aliases/:name", op: logical.CreateOperation, members: []string{"AliasName", "TargetKeyId"}},
-	"UpdateAlias": {route: "aliases/:name", op: logical.PatchOperation, members: []string{"AliasName", "TargetKeyId"}},
-	"DeleteAlias": {route: "aliases/:name", op: logical.DeleteOperation, members: []string{"AliasName"}},
-	"ListAliases": {route: "aliases", op: logical.ListOperation, members: mKeyList, out: awsListAliases},
-	"TagResource": {route: "keys/:key/tags", op: logical.UpdateOperation, members: with(mKey, "Tags")},
+	"CreateAlias":   {route: "aliases/:name", op: logical.CreateOperation, members: []string{"AliasName", "TargetKeyId"}},
+	"UpdateAlias":   {route: "aliases/:name", op: logical.PatchOperation, members: []string{"AliasName", "TargetKeyId"}},
+	"DeleteAlias":   {route: "aliases/:name", op: logical.DeleteOperation, members: []string{"AliasName"}},
+	"ListAliases":   {route: "aliases", op: logical.ListOperation, members: mKeyList, out: awsListAliases},
+	"TagResource":   {route: "keys/:key/tags", op: logical.UpdateOperation, members: with(mKey, "Tags")},
 	"UntagResource": {route: "keys/:key/untag", op: logical.UpdateOperation, members: with(mKey, "TagKeys")},
 	// A key has at most 50 tags, AWS's largest page, so one page holds them.
 	"ListResourceTags": {route: "keys/:key/tags", op: logical.ReadOperation, members: mKey, out: awsListTags},
@@ -106,7 +108,9 @@ var awsOperations = map[string]awsOp{
 	"PutKeyPolicy": {route: "keys/:key/policy", op: logical.UpdateOperation,
 		members: with(mKey, "PolicyName", "Policy", "BypassPolicyLockoutSafetyCheck")},
 	"ListKeyPolicies": {route: "keys/:key/policies", op: logical.ListOperation, members: mKeyList,
-		out: func(x awsOut) map[string]any { return map[string]any{"PolicyNames": x.data["keys"], "Truncated": false} }},
+		out: func(x awsOut) map[string]any {
+			return map[string]any{"PolicyNames": x.data["keys"], "Truncated": false}
+		}},
 	"CreateGrant": {route: "keys/:key/grants", op: logical.UpdateOperation,
 		members: with(mKeyTokens, "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name"),
 		out:     shape("GrantId", "grant_id", "GrantToken", "grant_token")},

@@ -175,9 +175,9 @@ func (b *backend) configData(c *configEntry) map[string]any {
 	}
 	return map[string]any{
 		"data_key_pair_pool": pool, "data_key_pair_pool_ready": ready,
-		"partition":  orDefault(c.Partition, defaultPartition),
-		"region":     orDefault(c.Region, defaultRegion),
-		"account_id": orDefault(c.AccountID, defaultAccountID),
+		"partition":      orDefault(c.Partition, defaultPartition),
+		"region":         orDefault(c.Region, defaultRegion),
+		"account_id":     orDefault(c.AccountID, defaultAccountID),
 		"key_arn_format": string(c.arns()) + "key/<key id>",
 	}
 }
