@@ -50,6 +50,7 @@ fmt:
 	gofmt -w .
 
 vet:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	go vet ./...
 
 clean:

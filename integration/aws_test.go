@@ -13,7 +13,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"strings"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -47,12 +50,13 @@ func withVaultToken(token string) func(*middleware.Stack) error {
 
 // withOperationInPath sends each operation to <endpoint>/<Operation>, so a
 // mount without the X-Amz-Target passthrough works and Vault ACLs can
-// allow single operations.
+// allow single operations. At the build step the path is the one the SDK
+// appends to the endpoint ("/").
 func withOperationInPath(s *middleware.Stack) error {
 	return s.Build.Add(middleware.BuildMiddlewareFunc("OperationInPath",
 		func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
 			if req, ok := in.Request.(*smithyhttp.Request); ok {
-				req.URL.Path = strings.TrimSuffix(req.URL.Path, "/") + "/" + middleware.GetOperationName(ctx)
+				req.URL.Path = "/" + middleware.GetOperationName(ctx)
 			}
 			return next.HandleBuild(ctx, in)
 		}), middleware.After)
@@ -528,4 +532,18 @@ func TestAWSSDKWithoutPassthrough(t *testing.T) {
 	var re *smithyhttp.ResponseError
 	require.True(t, errors.As(err, &re), "got %v", err)
 	require.Equal(t, http.StatusForbidden, re.HTTPStatusCode(), "Vault's ACL refuses the path")
+}
+
+// TestAWSExampleProgram runs the README's complete example program, as a
+// user would, against the dev Vault.
+func TestAWSExampleProgram(t *testing.T) {
+	_, self, _, _ := runtime.Caller(0)
+	cmd := exec.Command("go", "run", "./examples/aws-sdk-go")
+	cmd.Dir = filepath.Dir(filepath.Dir(self))
+	cmd.Env = append(os.Environ(), "VAULT_ADDR=http://"+dev.addr, "VAULT_TOKEN="+dev.token, "KMS_MOUNT=kms")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "key: arn:aws:kms:us-east-1:000000000000:key/")
+	require.Contains(t, string(out), "decrypted: total: 42 EUR")
+	require.Contains(t, string(out), "without the context: true")
 }

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Installs the system tools the tests use and a fresh machine may lack.
+# Installs the system tools the tests use and a fresh machine may lack:
+# openssl (interop tests verify our output with it) and node/npm (the AWS
+# SDK for JavaScript test).
 set -euo pipefail
-if ! command -v openssl >/dev/null 2>&1; then
-  echo "installing openssl (the interop tests verify our output with it)..." >&2
+missing=()
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} for the tests..." >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq openssl >/dev/null
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
