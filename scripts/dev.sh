@@ -47,5 +47,8 @@ Try:
   vault write kms/encrypt/alias/demo plaintext=\$(echo -n hello | base64)
   vault list kms/keys
 
+AWS SDKs: endpoint $VAULT_ADDR/v1/kms/aws with header X-Vault-Token: $token (docs/AWS.md);
+  VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=$token go run ./examples/aws-sdk-go
+
 Logs: $state/vault.log    Stop: make dev-stop
 TXT
