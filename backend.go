@@ -23,6 +23,9 @@ const operationPrefix = "kms"
 // Factory builds the backend; Vault calls it when the plugin is mounted.
 func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
 	b := newBackend()
+	if err := b.resolveAWSRoutes(); err != nil {
+		return nil, err
+	}
 	if err := b.Setup(ctx, conf); err != nil {
 		return nil, err
 	}
@@ -53,6 +56,9 @@ type backend struct {
 	usage          usageTracker
 	identities     identityCache
 	lookupIdentity func(entityID string) (principalSet, error)
+
+	// awsRoutes holds, per AWS operation, the Vault-style path serving it.
+	awsRoutes map[string]*framework.Path
 
 	// now and random are the backend's clock and entropy; tests replace
 	// them to cross a deletion window without waiting.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -106,7 +107,7 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request, name string)
 	if err != nil {
 		return nil, err
 	}
-	p := b.Route(op.route)
+	p := b.awsRoutes[name]
 	fd := &framework.FieldData{Raw: data, Schema: p.Fields}
 	if err := fd.Validate(); err != nil {
 		return nil, errValidation("%s", err)
@@ -132,6 +133,20 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request, name string)
 		return map[string]any{}, nil
 	}
 	return op.out(out), nil
+}
+
+// resolveAWSRoutes finds, once, the path and handler serving each AWS
+// operation, so a request does not match patterns to find them.
+func (b *backend) resolveAWSRoutes() error {
+	b.awsRoutes = make(map[string]*framework.Path, len(awsOperations))
+	for name, op := range awsOperations {
+		p := b.Route(op.route)
+		if p == nil || p.Operations[op.op] == nil {
+			return fmt.Errorf("AWS operation %s: no %s handler on %s", name, op.op, op.route)
+		}
+		b.awsRoutes[name] = p
+	}
+	return nil
 }
 
 // awsError is an AWS error body: {"__type": "<Exception>", "message": ...}.
