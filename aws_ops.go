@@ -147,6 +147,15 @@ var awsOperations = map[string]awsOp{
 		members: with(mKey, "ImportToken", "EncryptedKeyMaterial", "ExpirationModel", "ValidTo"),
 		out:     keyShape()},
 	"DeleteImportedKeyMaterial": {route: "keys/:key/import", op: logical.DeleteOperation, members: mKey},
+	"GetKeyLastUsage": {route: "keys/:key/last-usage", op: logical.ReadOperation, members: mKey,
+		out: func(x awsOut) map[string]any {
+			usage := map[string]any{}
+			if op, ok := x.data["last_used_operation"]; ok {
+				usage["Operation"], usage["Timestamp"] = op, epoch(x.data["last_used_date"])
+			}
+			return map[string]any{"KeyId": x.data["key_id"], "KeyCreationDate": epoch(x.data["key_creation_date"]),
+				"TrackingStartDate": epoch(x.data["tracking_start_date"]), "KeyLastUsage": usage}
+		}},
 }
 
 var (
@@ -160,5 +169,4 @@ var awsUnsupported = map[string]bool{
 	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "DeleteCustomKeyStore": true,
 	"DescribeCustomKeyStores": true, "DisconnectCustomKeyStore": true, "UpdateCustomKeyStore": true,
 	"ReplicateKey": true, "UpdatePrimaryRegion": true, "Encapsulate": true, "Decapsulate": true,
-	"GetKeyLastUsage": true,
 }

@@ -92,7 +92,7 @@ func newBackend() *backend {
 			pathPolicy(b),
 			pathRotation(b),
 			pathImport(b),
-			[]*framework.Path{pathPublicKey(b)},
+			[]*framework.Path{pathPublicKey(b), pathLastUsage(b)},
 			// Last among keys/ paths: its pattern also matches keys/<key>/<suffix>.
 			[]*framework.Path{pathKeyDescribe(b)},
 			pathAliases(b),

@@ -51,6 +51,7 @@ const (
 	opGetParametersForImport    = "GetParametersForImport"
 	opImportKeyMaterial         = "ImportKeyMaterial"
 	opDeleteImportedKeyMaterial = "DeleteImportedKeyMaterial"
+	opGetKeyLastUsage           = "GetKeyLastUsage"
 )
 
 // opInfo is what the plugin knows of an operation on a key.
@@ -90,6 +91,7 @@ var operations = map[string]opInfo{
 	opUpdateKeyDescription: {}, opTagResource: {}, opUntagResource: {}, opListResourceTags: {},
 	opEnableKeyRotation: {}, opDisableKeyRotation: {}, opGetKeyRotationStatus: {}, opRotateKeyOnDemand: {},
 	opListKeyRotations: {}, opGetParametersForImport: {}, opImportKeyMaterial: {}, opDeleteImportedKeyMaterial: {},
+	opGetKeyLastUsage: {},
 }
 
 func isOperation(op string) bool {
@@ -144,6 +146,7 @@ var stateRules = map[string][]string{
 	opGetParametersForImport:    {statePendingImport, stateEnabled, stateDisabled},
 	opImportKeyMaterial:         {statePendingImport, stateEnabled, stateDisabled},
 	opDeleteImportedKeyMaterial: {statePendingImport, stateEnabled, stateDisabled},
+	opGetKeyLastUsage:           anyState,
 }
 
 // checkState refuses an operation the key's state does not allow, with the

@@ -243,7 +243,7 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 	}
 	if u != nil {
 		resp.Data["last_used_date"] = u.At.Format(time.RFC3339)
-		resp.Data["last_used_operation"] = u.Operation
+		resp.Data["last_used_operation"] = usedOperationName(u.Operation)
 	}
 	return resp, nil
 }

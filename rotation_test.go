@@ -180,3 +180,35 @@ func TestKeyLastUsage(t *testing.T) {
 	tb.fails(excDisabled, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 	require.Equal(t, "Decrypt", tb.ok(logical.ReadOperation, "keys/"+id, nil)["last_used_operation"])
 }
+
+func TestGetKeyLastUsage(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(map[string]any{"alias": "used"})
+	d := tb.ok(logical.ReadOperation, "keys/"+id+"/last-usage", nil)
+	require.Equal(t, "2026-01-02T03:04:05Z", d["key_creation_date"])
+	require.Equal(t, d["key_creation_date"], d["tracking_start_date"])
+	require.NotContains(t, d, "last_used_operation")
+	// AWS refuses aliases here.
+	tb.fails(excValidation, logical.ReadOperation, "keys/alias/used/last-usage", nil)
+
+	tb.advance(time.Hour)
+	blob := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
+	tb.ok(logical.UpdateOperation, "re-encrypt/"+id, map[string]any{"ciphertext_blob": blob})
+	d = tb.ok(logical.ReadOperation, "keys/"+id+"/last-usage", nil)
+	require.Equal(t, "ReEncrypt", d["last_used_operation"], "both halves of a re-encrypt are ReEncrypt")
+	require.Equal(t, "2026-01-02T04:04:05Z", d["last_used_date"])
+
+	out := tb.aws("", "GetKeyLastUsage", map[string]any{"KeyId": id})
+	require.Equal(t, id, out["KeyId"])
+	require.Equal(t, float64(tb.clock.Add(-time.Hour).Unix()), out["KeyCreationDate"])
+	require.Equal(t, map[string]any{"Operation": "ReEncrypt", "Timestamp": float64(tb.clock.Unix())}, out["KeyLastUsage"])
+	fresh := tb.createKey(nil)
+	require.Equal(t, map[string]any{}, tb.aws("", "GetKeyLastUsage", map[string]any{"KeyId": fresh})["KeyLastUsage"])
+
+	// It is an operation of its own in key policies.
+	withIdentities(tb)
+	doc := policyDoc(t, map[string]any{"sid": "describe", "effect": "Allow", "principals": []string{"entity:ops"}, "operations": []string{"DescribeKey"}},
+		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"*"}, "operations": []string{"PutKeyPolicy"}})
+	tb.ok(logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
+	tb.asFails(excAccessDenied, "ops", logical.ReadOperation, "keys/"+id+"/last-usage", nil)
+}

@@ -79,7 +79,7 @@ func (b *backend) lastUse(ctx context.Context, s logical.Storage, id string) (*u
 			return nil, err
 		}
 	}
-	if ok && (stored == nil || r.At.After(stored.At)) {
+	if ok && (stored == nil || !r.At.Before(stored.At)) {
 		return &r.usageEntry, nil
 	}
 	return stored, nil

@@ -286,6 +286,12 @@ func TestAWSSDKCrypto(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, shared.SharedSecret)
 
+	usage, err := c.GetKeyLastUsage(ctx, &kms.GetKeyLastUsageInput{KeyId: aws.String(agree)})
+	require.NoError(t, err)
+	require.Equal(t, types.KeyLastUsageTrackingOperationDeriveSharedSecret, usage.KeyLastUsage.Operation)
+	require.WithinDuration(t, time.Now(), aws.ToTime(usage.KeyLastUsage.Timestamp), time.Minute)
+	require.False(t, aws.ToTime(usage.TrackingStartDate).After(aws.ToTime(usage.KeyLastUsage.Timestamp)))
+
 	random, err := c.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(48)})
 	require.NoError(t, err)
 	require.Len(t, random.Plaintext, 48)
