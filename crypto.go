@@ -63,8 +63,6 @@ func mapCryptoErr(err error) error {
 	switch {
 	case errors.As(err, &in):
 		return errValidation("%s", in.Msg)
-	case errors.Is(err, keyspec.ErrUnsupportedMessageType):
-		return errUnsupported("%s", err.Error())
 	}
 	return err
 }

@@ -150,7 +150,8 @@ func TestSignVerifyPaths(t *testing.T) {
 	ed := tb.createKey(map[string]any{"key_spec": "ECC_NIST_EDWARDS25519"})
 	tb.fails(excValidation, logical.UpdateOperation, "sign/"+ed, map[string]any{"message": msg, "signing_algorithm": "ED25519_PH_SHA_512"})
 	ml := tb.createKey(map[string]any{"key_spec": "ML_DSA_44"})
-	tb.fails(excUnsupportedOperation, logical.UpdateOperation, "sign/"+ml, map[string]any{"message": base64.StdEncoding.EncodeToString(make([]byte, 64)), "signing_algorithm": "ML_DSA_SHAKE_256", "message_type": "EXTERNAL_MU"})
+	tb.fails(excValidation, logical.UpdateOperation, "sign/"+ml, map[string]any{"message": base64.StdEncoding.EncodeToString(make([]byte, 63)), "signing_algorithm": "ML_DSA_SHAKE_256", "message_type": "EXTERNAL_MU"})
+	tb.fails(excValidation, logical.UpdateOperation, "sign/"+ml, map[string]any{"message": msg, "signing_algorithm": "ML_DSA_SHAKE_256", "message_type": "DIGEST"})
 
 	sym := tb.createKey(nil)
 	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "sign/"+sym, map[string]any{"message": msg, "signing_algorithm": "ECDSA_SHA_384"})

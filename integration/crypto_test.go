@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"crypto/sha3"
+	"encoding/asn1"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -132,5 +135,33 @@ func TestSignEverySpecOverHTTP(t *testing.T) {
 		s := write(t, "kms/sign/"+id, map[string]any{"message": b64([]byte("m")), "signing_algorithm": alg})
 		v := write(t, "kms/verify/"+id, map[string]any{"message": b64([]byte("m")), "signing_algorithm": alg, "signature": s.Data["signature"]})
 		require.Equal(t, true, v.Data["signature_valid"], spec)
+	}
+}
+
+// ML-DSA with an external mu (FIPS 204's message representative, computed
+// here from the downloaded public key) makes the same signatures as RAW.
+func TestMLDSAExternalMuOverHTTP(t *testing.T) {
+	for _, spec := range []string{"ML_DSA_44", "ML_DSA_65", "ML_DSA_87"} {
+		id := createKey(t, map[string]any{"key_spec": spec})
+		der, err := base64.StdEncoding.DecodeString(read(t, "kms/keys/"+id+"/public-key").Data["public_key"].(string))
+		require.NoError(t, err)
+		var spki struct {
+			Algorithm asn1.RawValue
+			PublicKey asn1.BitString
+		}
+		_, err = asn1.Unmarshal(der, &spki)
+		require.NoError(t, err)
+		msg := []byte("signed through its mu")
+		tr := sha3.SumSHAKE256(spki.PublicKey.Bytes, 64)
+		mu := sha3.SumSHAKE256(append(append(tr, 0, 0), msg...), 64)
+
+		s := write(t, "kms/sign/"+id, map[string]any{"message": b64(mu), "message_type": "EXTERNAL_MU", "signing_algorithm": "ML_DSA_SHAKE_256"})
+		v := write(t, "kms/verify/"+id, map[string]any{"message": b64(msg), "signing_algorithm": "ML_DSA_SHAKE_256", "signature": s.Data["signature"]})
+		require.Equal(t, true, v.Data["signature_valid"], spec)
+		raw := write(t, "kms/sign/"+id, map[string]any{"message": b64(msg), "signing_algorithm": "ML_DSA_SHAKE_256"})
+		v = write(t, "kms/verify/"+id, map[string]any{"message": b64(mu), "message_type": "EXTERNAL_MU", "signing_algorithm": "ML_DSA_SHAKE_256", "signature": raw.Data["signature"]})
+		require.Equal(t, true, v.Data["signature_valid"], spec)
+		writeErr(t, "kms/verify/"+id, map[string]any{"message": b64(msg[:10]), "signing_algorithm": "ML_DSA_SHAKE_256", "signature": s.Data["signature"]},
+			http.StatusBadRequest, "KMSInvalidSignatureException")
 	}
 }

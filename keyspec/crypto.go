@@ -13,6 +13,8 @@ import (
 
 	"github.com/cloudflare/circl/sign"
 	k1ecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
+
+	"github.com/openkms/vault-plugin-kms/keyspec/internal/mldsa"
 )
 
 // InputError is a problem with the caller's input (a message of the wrong
@@ -25,10 +27,6 @@ func (e *InputError) Error() string { return e.Msg }
 func inputErr(format string, args ...any) error {
 	return &InputError{Msg: fmt.Sprintf(format, args...)}
 }
-
-// ErrUnsupportedMessageType marks EXTERNAL_MU, which circl, our ML-DSA
-// implementation, cannot sign or verify: it computes mu itself.
-var ErrUnsupportedMessageType = errors.New("message type EXTERNAL_MU is not supported by this implementation")
 
 // digest turns a message into what the algorithm signs: for RAW, the hash
 // of the message (or the message itself for pure Ed25519 and ML-DSA); for
@@ -54,7 +52,12 @@ func (a *SigningAlgorithm) digest(msg []byte, msgType string) ([]byte, error) {
 		}
 		return msg, nil
 	case MessageExternalMu:
-		return nil, ErrUnsupportedMessageType
+		// mu = SHAKE256(SHAKE256(pk, 64) || 0 || len(ctx) || ctx || M, 64),
+		// FIPS 204's message representative, computed by the caller.
+		if len(msg) != ExternalMuLength {
+			return nil, inputErr("an EXTERNAL_MU message must be %d bytes, got %d", ExternalMuLength, len(msg))
+		}
+		return msg, nil
 	}
 	return nil, inputErr("unknown message type %q", msgType)
 }
@@ -82,6 +85,9 @@ func (k *Key) Sign(a *SigningAlgorithm, msg []byte, msgType string, rand io.Read
 	case schemeEd25519ph:
 		return k.signer.(ed25519.PrivateKey).Sign(nil, d, &ed25519.Options{Hash: crypto.SHA512})
 	case schemeMLDSA:
+		if msgType == MessageExternalMu {
+			return mldsa.SignExternalMu(k.mu, d)
+		}
 		return k.Spec.mldsaScheme().Sign(k.mldsa, d, nil), nil
 	}
 	return nil, fmt.Errorf("no signer for %s", a.Name)
@@ -110,6 +116,9 @@ func (k *Key) Verify(a *SigningAlgorithm, msg []byte, msgType string, sig []byte
 	case schemeEd25519ph:
 		return ed25519.VerifyWithOptions(k.PublicKey().(ed25519.PublicKey), d, sig, &ed25519.Options{Hash: crypto.SHA512}) == nil, nil
 	case schemeMLDSA:
+		if msgType == MessageExternalMu {
+			return mldsa.VerifyExternalMu(k.mu.PublicKey(), d, sig) == nil, nil
+		}
 		return k.Spec.mldsaScheme().Verify(k.mldsa.Public().(sign.PublicKey), d, sig, nil), nil
 	}
 	return false, fmt.Errorf("no verifier for %s", a.Name)

@@ -20,7 +20,9 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa44"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
+
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/openkms/vault-plugin-kms/keyspec/internal/mldsa"
 )
 
 // ErrIncorrectMaterial is returned when key material does not fit its spec.
@@ -37,6 +39,9 @@ type Key struct {
 	k1     *secp256k1.PrivateKey // ECC_SECG_P256K1
 	mldsa  sign.PrivateKey       // ML_DSA_*
 	seed   []byte                // ML-DSA seed, the form we store
+	// mu is the same ML-DSA key in Go's implementation, which signs and
+	// verifies an external mu (circl computes mu itself).
+	mu *mldsa.PrivateKey
 }
 
 var (
@@ -196,7 +201,23 @@ func (s *Spec) parseMLDSASeed(seed []byte) (*Key, error) {
 		return nil, fmt.Errorf("%w: %s needs a %d-byte seed", ErrIncorrectMaterial, s.Name, sch.SeedSize())
 	}
 	_, priv := sch.DeriveKey(seed)
-	return &Key{Spec: s, mldsa: priv, seed: append([]byte(nil), seed...)}, nil
+	mu, err := mldsaMuKey(s.Name, seed)
+	if err != nil {
+		return nil, err
+	}
+	return &Key{Spec: s, mldsa: priv, seed: append([]byte(nil), seed...), mu: mu}, nil
+}
+
+func mldsaMuKey(spec string, seed []byte) (*mldsa.PrivateKey, error) {
+	switch spec {
+	case MLDSA44:
+		return mldsa.NewPrivateKey44(seed)
+	case MLDSA65:
+		return mldsa.NewPrivateKey65(seed)
+	case MLDSA87:
+		return mldsa.NewPrivateKey87(seed)
+	}
+	return nil, fmt.Errorf("%s is not an ML-DSA key spec", spec)
 }
 
 // Equal reports whether two keys hold the same material.
