@@ -13,9 +13,9 @@ import (
 func pathSign(b *backend) []*framework.Path {
 	fields := func(extra map[string]*framework.FieldSchema) map[string]*framework.FieldSchema {
 		f := map[string]*framework.FieldSchema{
-			"message": {Type: framework.TypeString, Description: "Message (RAW, up to 4096 bytes) or digest (DIGEST), base64."},
+			"message": {Type: framework.TypeString, Description: "Message (RAW, up to 4096 bytes), digest (DIGEST) or ML-DSA mu (EXTERNAL_MU, 64 bytes), base64."},
 			"message_type": {Type: framework.TypeString, Default: keyspec.MessageRaw,
-				Description: "RAW (the plugin hashes the message) or DIGEST (the message is the hash)."},
+				Description: "RAW (the plugin hashes the message), DIGEST (the message is the hash) or, for ML-DSA, EXTERNAL_MU (the message is FIPS 204's mu)."},
 			"signing_algorithm": {Type: framework.TypeString, Description: "One of the key's signing algorithms (required)."},
 		}
 		for k, v := range extra {
@@ -147,7 +147,7 @@ Sign and verify with a SIGN_VERIFY key. signing_algorithm must be one of the
 key's (RSASSA_PSS_SHA_256/384/512 with salt length equal to the hash length,
 RSASSA_PKCS1_V1_5_SHA_256/384/512, ECDSA_SHA_256/384/512 with DER signatures,
 ED25519_SHA_512 with RAW messages, ED25519_PH_SHA_512 with DIGEST messages,
-ML_DSA_SHAKE_256 with RAW messages). A RAW message is up to 4096 bytes; a
+ML_DSA_SHAKE_256 with RAW or EXTERNAL_MU messages). A RAW message is up to 4096 bytes; a
 DIGEST must be exactly the algorithm's hash length. A signature that does
 not verify is a KMSInvalidSignatureException (HTTP 400), as in AWS.
 `
