@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
@@ -28,47 +27,20 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/hashicorp/vault/api"
+	"github.com/openkms/vault-plugin-kms/awsvault"
 	"github.com/stretchr/testify/require"
 )
 
-// The AWS SDK for Go v2, unchanged but for its endpoint and one middleware
-// that adds the Vault token, drives the plugin's AWS protocol.
-
-// withVaultToken is the middleware the README shows: Vault authenticates
-// the X-Vault-Token header and ignores the SDK's SigV4 signature.
-func withVaultToken(token string) func(*middleware.Stack) error {
-	return func(s *middleware.Stack) error {
-		return s.Build.Add(middleware.BuildMiddlewareFunc("VaultToken",
-			func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
-				if req, ok := in.Request.(*smithyhttp.Request); ok {
-					req.Header.Set("X-Vault-Token", token)
-				}
-				return next.HandleBuild(ctx, in)
-			}), middleware.After)
-	}
-}
-
-// withOperationInPath sends each operation to <endpoint>/<Operation>, so a
-// mount without the X-Amz-Target passthrough works and Vault ACLs can
-// allow single operations. At the build step the path is the one the SDK
-// appends to the endpoint ("/").
-func withOperationInPath(s *middleware.Stack) error {
-	return s.Build.Add(middleware.BuildMiddlewareFunc("OperationInPath",
-		func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
-			if req, ok := in.Request.(*smithyhttp.Request); ok {
-				req.URL.Path = "/" + middleware.GetOperationName(ctx)
-			}
-			return next.HandleBuild(ctx, in)
-		}), middleware.After)
-}
+// The AWS SDK for Go v2, unchanged but for its endpoint and the awsvault
+// middleware that adds the Vault token, drives the plugin's AWS protocol.
 
 func awsClient(mount, token string, extra ...func(*middleware.Stack) error) *kms.Client {
 	return kms.New(kms.Options{
-		BaseEndpoint:     aws.String("http://" + dev.addr + "/v1/" + mount + "/aws"),
+		BaseEndpoint:     aws.String(awsvault.Endpoint("http://"+dev.addr, mount)),
 		Region:           "us-east-1",
 		Credentials:      credentials.NewStaticCredentialsProvider("unused", "unused", ""),
 		RetryMaxAttempts: 1,
-		APIOptions:       append([]func(*middleware.Stack) error{withVaultToken(token)}, extra...),
+		APIOptions:       append([]func(*middleware.Stack) error{awsvault.Token(token)}, extra...),
 	})
 }
 
@@ -523,7 +495,7 @@ func TestAWSSDKWithoutPassthrough(t *testing.T) {
 	apiErr := requireErrorCode(t, err, "UnknownOperationException")
 	require.Contains(t, apiErr.ErrorMessage(), "passthrough_request_headers=X-Amz-Target")
 
-	byPath := awsClient(mount, dev.token, withOperationInPath)
+	byPath := awsClient(mount, dev.token, awsvault.OperationInPath)
 	key, err := byPath.CreateKey(ctx, &kms.CreateKeyInput{})
 	require.NoError(t, err)
 
@@ -531,7 +503,7 @@ func TestAWSSDKWithoutPassthrough(t *testing.T) {
 	require.NoError(t, dev.client.Sys().PutPolicy("aws-encrypt-only", `path "`+mount+`/aws/Encrypt" { capabilities = ["update"] }`))
 	tok, err := dev.client.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"aws-encrypt-only"}})
 	require.NoError(t, err)
-	limited := awsClient(mount, tok.Auth.ClientToken, withOperationInPath)
+	limited := awsClient(mount, tok.Auth.ClientToken, awsvault.OperationInPath)
 	enc, err := limited.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte("x")})
 	require.NoError(t, err)
 	_, err = limited.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})

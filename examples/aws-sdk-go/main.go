@@ -1,7 +1,8 @@
 // Command aws-sdk-go is envelope encryption with the AWS SDK for Go v2,
 // against vault-plugin-kms instead of AWS KMS. Only the client set-up
 // differs from an AWS program: the endpoint is the mount's aws path, and a
-// middleware adds the Vault token.
+// middleware (awsvault.Token; the README shows its few lines) adds the
+// Vault token, whose identity is the caller key policies and grants see.
 //
 //	VAULT_ADDR=http://127.0.0.1:8200 VAULT_TOKEN=root go run ./examples/aws-sdk-go
 package main
@@ -21,23 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
-)
 
-// vaultToken adds X-Vault-Token to every request. Vault ignores the SDK's
-// SigV4 signature; the token's identity is the caller that key policies
-// and grants see.
-func vaultToken(token string) func(*middleware.Stack) error {
-	return func(s *middleware.Stack) error {
-		return s.Build.Add(middleware.BuildMiddlewareFunc("VaultToken",
-			func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
-				if req, ok := in.Request.(*smithyhttp.Request); ok {
-					req.Header.Set("X-Vault-Token", token)
-				}
-				return next.HandleBuild(ctx, in)
-			}), middleware.After)
-	}
-}
+	"github.com/openkms/vault-plugin-kms/awsvault"
+)
 
 func main() {
 	mount := os.Getenv("KMS_MOUNT")
@@ -45,11 +32,11 @@ func main() {
 		mount = "kms"
 	}
 	client := kms.New(kms.Options{
-		BaseEndpoint: aws.String(os.Getenv("VAULT_ADDR") + "/v1/" + mount + "/aws"),
+		BaseEndpoint: aws.String(awsvault.Endpoint(os.Getenv("VAULT_ADDR"), mount)),
 		Region:       "us-east-1",
 		// The SDK insists on credentials; Vault does not look at them.
 		Credentials: credentials.NewStaticCredentialsProvider("vault", "vault", ""),
-		APIOptions:  []func(*middleware.Stack) error{vaultToken(os.Getenv("VAULT_TOKEN"))},
+		APIOptions:  []func(*middleware.Stack) error{awsvault.Token(os.Getenv("VAULT_TOKEN"))},
 	})
 	ctx := context.Background()
 
