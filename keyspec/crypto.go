@@ -86,7 +86,11 @@ func (k *Key) Sign(a *SigningAlgorithm, msg []byte, msgType string, rand io.Read
 		return k.signer.(ed25519.PrivateKey).Sign(nil, d, &ed25519.Options{Hash: crypto.SHA512})
 	case schemeMLDSA:
 		if msgType == MessageExternalMu {
-			return mldsa.SignExternalMu(k.mu, d)
+			priv, err := k.muKey()
+			if err != nil {
+				return nil, err
+			}
+			return mldsa.SignExternalMu(priv, d)
 		}
 		return k.Spec.mldsaScheme().Sign(k.mldsa, d, nil), nil
 	}
@@ -117,7 +121,11 @@ func (k *Key) Verify(a *SigningAlgorithm, msg []byte, msgType string, sig []byte
 		return ed25519.VerifyWithOptions(k.PublicKey().(ed25519.PublicKey), d, sig, &ed25519.Options{Hash: crypto.SHA512}) == nil, nil
 	case schemeMLDSA:
 		if msgType == MessageExternalMu {
-			return mldsa.VerifyExternalMu(k.mu.PublicKey(), d, sig) == nil, nil
+			priv, err := k.muKey()
+			if err != nil {
+				return false, err
+			}
+			return mldsa.VerifyExternalMu(priv.PublicKey(), d, sig) == nil, nil
 		}
 		return k.Spec.mldsaScheme().Verify(k.mldsa.Public().(sign.PublicKey), d, sig, nil), nil
 	}

@@ -15,13 +15,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/cloudflare/circl/sign"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa44"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
-
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+
 	"github.com/openkms/vault-plugin-kms/keyspec/internal/mldsa"
 )
 
@@ -39,9 +40,9 @@ type Key struct {
 	k1     *secp256k1.PrivateKey // ECC_SECG_P256K1
 	mldsa  sign.PrivateKey       // ML_DSA_*
 	seed   []byte                // ML-DSA seed, the form we store
-	// mu is the same ML-DSA key in Go's implementation, which signs and
-	// verifies an external mu (circl computes mu itself).
-	mu *mldsa.PrivateKey
+	// muKey is the same ML-DSA key in Go's implementation, which signs and
+	// verifies an external mu (circl computes mu itself); built on first use.
+	muKey func() (*mldsa.PrivateKey, error)
 }
 
 var (
@@ -201,11 +202,9 @@ func (s *Spec) parseMLDSASeed(seed []byte) (*Key, error) {
 		return nil, fmt.Errorf("%w: %s needs a %d-byte seed", ErrIncorrectMaterial, s.Name, sch.SeedSize())
 	}
 	_, priv := sch.DeriveKey(seed)
-	mu, err := mldsaMuKey(s.Name, seed)
-	if err != nil {
-		return nil, err
-	}
-	return &Key{Spec: s, mldsa: priv, seed: append([]byte(nil), seed...), mu: mu}, nil
+	seed = append([]byte(nil), seed...)
+	return &Key{Spec: s, mldsa: priv, seed: seed,
+		muKey: sync.OnceValues(func() (*mldsa.PrivateKey, error) { return mldsaMuKey(s.Name, seed) })}, nil
 }
 
 func mldsaMuKey(spec string, seed []byte) (*mldsa.PrivateKey, error) {
