@@ -10,12 +10,15 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -524,4 +527,39 @@ func TestAWSExampleProgram(t *testing.T) {
 	require.Contains(t, string(out), "key: arn:aws:kms:us-east-1:000000000000:key/")
 	require.Contains(t, string(out), "decrypted: total: 42 EUR")
 	require.Contains(t, string(out), "without the context: true")
+}
+
+// TestAWSEveryOperation sends every operation the AWS SDK for Go knows,
+// with an empty body: each is either served (and refuses the missing
+// members with a 4xx) or answers UnsupportedOperationException; none is
+// unknown to the plugin, and none is a 500.
+func TestAWSEveryOperation(t *testing.T) {
+	var ops []string
+	ct := reflect.TypeOf(&kms.Client{})
+	for i := range ct.NumMethod() {
+		m := ct.Method(i)
+		if m.Type.NumIn() == 4 && m.Type.In(2).Kind() == reflect.Pointer && m.Type.In(2).Elem().Name() == m.Name+"Input" {
+			ops = append(ops, m.Name)
+		}
+	}
+	require.Greater(t, len(ops), 50, "the SDK's operations")
+	unsupported := 0
+	for _, op := range ops {
+		req, err := http.NewRequest(http.MethodPost, awsvault.Endpoint("http://"+dev.addr, "kms"), strings.NewReader("{}"))
+		require.NoError(t, err)
+		req.Header.Set("X-Vault-Token", dev.token)
+		req.Header.Set("X-Amz-Target", "TrentService."+op)
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body), op)
+		resp.Body.Close()
+		require.Less(t, resp.StatusCode, 500, "%s: %v", op, body)
+		require.NotEqual(t, "UnknownOperationException", body["__type"], op)
+		if body["__type"] == "UnsupportedOperationException" {
+			unsupported++
+		}
+	}
+	require.Equal(t, 10, unsupported, "custom key stores (6), multi-Region (2), Encapsulate and Decapsulate")
 }
