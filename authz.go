@@ -76,10 +76,8 @@ func (b *backend) identityFromVault(entityID string) (principalSet, error) {
 // statements refuse, then an Allow statement or an active grant admits.
 // ec is the operation's encryption context; tokens are its grant tokens.
 func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEntry, op string, ec map[string]string, tokens []string) error {
-	for _, t := range tokens {
-		if _, _, err := b.parseGrantToken(ctx, req.Storage, t); err != nil {
-			return err
-		}
+	if err := b.checkGrantTokens(ctx, req.Storage, tokens); err != nil {
+		return err
 	}
 	who, err := b.principals(req)
 	if err != nil {
@@ -105,6 +103,18 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 	}
 	b.logDecision(e, op, who, "deny", "no statement or grant allows it")
 	return accessDenied(e, op, who)
+}
+
+// checkGrantTokens refuses a request whose grant tokens are not all ours
+// (InvalidGrantTokenException). A valid token adds nothing beyond its
+// grant, which is always visible here.
+func (b *backend) checkGrantTokens(ctx context.Context, s logical.Storage, tokens []string) error {
+	for _, t := range tokens {
+		if _, _, err := b.parseGrantToken(ctx, s, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func accessDenied(e *keyEntry, op string, who principalSet) error {

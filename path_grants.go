@@ -140,15 +140,11 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 	if err != nil {
 		return nil, err
 	}
-	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, unlock, err := b.lockedKey(ctx, req.Storage, d.Get("key_id").(string))
 	if err != nil {
 		return nil, err
 	}
-	unlock := b.lockKey(e.KeyID)
 	defer unlock()
-	if e, err = b.resolveKey(ctx, req.Storage, e.KeyID, false); err != nil {
-		return nil, err
-	}
 	for _, op := range g.Operations {
 		if !operations[op].fitsKey(e) {
 			return nil, errValidation("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
@@ -201,10 +197,8 @@ func (b *backend) grantCreated(ctx context.Context, s logical.Storage, g *grantE
 // grant that includes CreateGrant lets its grantee create grants for the
 // same or fewer operations under the same constraints, never wider.
 func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request, e *keyEntry, x *grantIndex, g *grantEntry, tokens []string) error {
-	for _, t := range tokens {
-		if _, _, err := b.parseGrantToken(ctx, req.Storage, t); err != nil {
-			return err
-		}
+	if err := b.checkGrantTokens(ctx, req.Storage, tokens); err != nil {
+		return err
 	}
 	who, err := b.principals(req)
 	if err != nil {
@@ -339,11 +333,10 @@ func (b *backend) pathGrantRevoke(ctx context.Context, req *logical.Request, d *
 // grant's retiring principal, to its grantee when it includes RetireGrant,
 // and by the key policy; revoking only by the key policy.
 func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, grantID, op string) error {
-	e, err := b.resolveKey(ctx, req.Storage, ref, false)
+	e, unlock, err := b.lockedKey(ctx, req.Storage, ref)
 	if err != nil {
 		return err
 	}
-	unlock := b.lockKey(e.KeyID)
 	defer unlock()
 	x, err := b.grants(ctx, req.Storage, e.KeyID)
 	if err != nil {

@@ -317,20 +317,31 @@ func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Reques
 	})
 }
 
-// modifyKey is the one read-modify-write of a key: it resolves the key,
-// locks it, re-reads it under the lock, checks the operation against the
-// key state, applies change to a clone and stores the clone.
+// lockedKey resolves a key reference (key id or key ARN), locks the key and
+// reads it again under the lock, so that a read-modify-write starts from
+// the newest entry. The caller must call unlock.
+func (b *backend) lockedKey(ctx context.Context, s logical.Storage, ref string) (e *keyEntry, unlock func(), err error) {
+	if e, err = b.resolveKey(ctx, s, ref, false); err != nil {
+		return nil, nil, err
+	}
+	unlock = b.lockKey(e.KeyID)
+	if e, err = b.resolveKey(ctx, s, e.KeyID, false); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return e, unlock, nil
+}
+
+// modifyKey is the one read-modify-write of a key: it locks the key,
+// checks the operation against the caller and the key state, applies
+// change to a clone and stores the clone.
 func (b *backend) modifyKey(ctx context.Context, req *logical.Request, ref, op string, change func(*keyEntry) error) (*keyEntry, error) {
 	s := req.Storage
-	e, err := b.resolveKey(ctx, s, ref, false)
+	e, unlock, err := b.lockedKey(ctx, s, ref)
 	if err != nil {
 		return nil, err
 	}
-	unlock := b.lockKey(e.KeyID)
 	defer unlock()
-	if e, err = b.resolveKey(ctx, s, e.KeyID, false); err != nil {
-		return nil, err
-	}
 	if err := b.authorize(ctx, req, e, op, nil, nil); err != nil {
 		return nil, err
 	}

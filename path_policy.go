@@ -114,15 +114,11 @@ func (b *backend) pathPolicyRecover(ctx context.Context, req *logical.Request, d
 	if err != nil {
 		return nil, err
 	}
-	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, unlock, err := b.lockedKey(ctx, req.Storage, d.Get("key_id").(string))
 	if err != nil {
 		return nil, err
 	}
-	unlock := b.lockKey(e.KeyID)
 	defer unlock()
-	if e, err = b.resolveKey(ctx, req.Storage, e.KeyID, false); err != nil {
-		return nil, err
-	}
 	c := e.clone()
 	c.setPolicy(doc, p)
 	if err := b.putKey(ctx, req.Storage, c); err != nil {
