@@ -124,8 +124,11 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 		// of a caller holding a forged blob.
 		return newErr(excInvalidCiphertext, "the ciphertext is invalid, or the encryption context does not match")
 	}
-	blob, err := ciphertext.Parse(raw)
+	// A blob that does not parse is refused, but only after the key named
+	// in the request (if any) has been checked, so key errors come first.
+	blob, parseErr := ciphertext.Parse(raw)
 	var e *keyEntry
+	var err error
 	if ref != "" {
 		if e, err = b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens); err != nil {
 			return nil, nil, err
@@ -133,14 +136,14 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 		if err := requireAlgorithm(e, "encryption", keyspec.AlgSymmetricDefault, e.spec.Encryption); err != nil {
 			return nil, nil, err
 		}
-		if blob == nil {
+		if parseErr != nil {
 			return nil, nil, invalid()
 		}
 		if blob.KeyID != e.KeyID {
 			return nil, nil, newErr(excIncorrectKey, "the ciphertext was not encrypted under key '%s'", e.KeyID)
 		}
 	} else {
-		if blob == nil {
+		if parseErr != nil {
 			return nil, nil, invalid()
 		}
 		// The blob's key may not exist here (another mount, a deleted key,

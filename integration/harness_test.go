@@ -341,12 +341,11 @@ func writeErr(t *testing.T, path string, data map[string]any, status int, except
 	requireAWSError(t, err, status, exception)
 }
 
-// readErr reads through a raw request: the API client's Read turns a 404
-// into (nil, nil), which would hide the error under test.
+// readErr reads raw: the API client's Read turns a 404 into (nil, nil),
+// which would hide the error under test.
 func readErr(t *testing.T, path string, status int, exception string) {
 	t.Helper()
-	r := dev.client.NewRequest(http.MethodGet, "/v1/"+path)
-	resp, err := dev.client.RawRequestWithContext(t.Context(), r)
+	resp, err := dev.client.Logical().ReadRawWithContext(t.Context(), path)
 	if resp != nil {
 		resp.Body.Close()
 	}
