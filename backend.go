@@ -121,12 +121,12 @@ var Version = "v0.1.0"
 func (b *backend) invalidate(_ context.Context, key string) {
 	switch {
 	case strings.HasPrefix(key, keyStoragePrefix):
-		b.cache.dropKey(strings.TrimPrefix(key, keyStoragePrefix))
-	case strings.HasPrefix(key, aliasStoragePrefix):
-		b.cache.dropAliases()
+		b.cache.keys.invalidate(strings.TrimPrefix(key, keyStoragePrefix))
+	case strings.HasPrefix(key, aliasStoragePrefix), strings.HasPrefix(key, aliasIndexPrefix):
+		b.invalidateAlias(key)
 	case strings.HasPrefix(key, grantStoragePrefix):
 		keyID, _, _ := strings.Cut(strings.TrimPrefix(key, grantStoragePrefix), "/")
-		b.cache.grants.Delete(keyID)
+		b.cache.grants.invalidate(keyID)
 	case strings.HasPrefix(key, rotationStoragePrefix):
 		b.rotations.invalidate()
 	case key == configStorageKey:

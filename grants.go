@@ -124,12 +124,57 @@ func (x *grantIndex) find(who principalSet, op string, ec map[string]string, has
 	return nil
 }
 
-// grants returns a key's grant index, loading it on first use. Invalidate
-// drops it when another node changes the key's grants.
+// grants returns a key's grant index, loading it on first use. A load that
+// raced with a grant write or an Invalidate is not cached.
 func (b *backend) grants(ctx context.Context, s logical.Storage, keyID string) (*grantIndex, error) {
-	if v, ok := b.cache.grants.Load(keyID); ok {
-		return v.(*grantIndex), nil
+	if x, ok := b.cache.grants.get(keyID); ok {
+		return x, nil
 	}
+	t := b.cache.grants.ticket()
+	x, err := readGrants(ctx, s, keyID)
+	if err != nil {
+		return nil, err
+	}
+	b.cache.grants.fill(keyID, t, x)
+	return x, nil
+}
+
+// lockedGrants returns a key's grant index for a read-modify-write, under
+// the key's lock. Grant entries are immutable (created, then deleted), so
+// the cached index is current exactly when it holds the grant ids storage
+// lists: one List checks it, and a mismatch reloads from storage.
+func (b *backend) lockedGrants(ctx context.Context, s logical.Storage, keyID string) (*grantIndex, error) {
+	t := b.cache.grants.ticket()
+	ids, err := s.List(ctx, grantStoragePrefix+keyID+"/")
+	if err != nil {
+		return nil, err
+	}
+	if x, ok := b.cache.grants.get(keyID); ok && x.hasExactly(ids) {
+		return x, nil
+	}
+	x, err := readGrants(ctx, s, keyID)
+	if err != nil {
+		return nil, err
+	}
+	b.cache.grants.fill(keyID, t, x)
+	return x, nil
+}
+
+func (x *grantIndex) hasExactly(ids []string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if len(ids) != len(x.byID) {
+		return false
+	}
+	for _, id := range ids {
+		if _, ok := x.byID[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func readGrants(ctx context.Context, s logical.Storage, keyID string) (*grantIndex, error) {
 	prefix := grantStoragePrefix + keyID + "/"
 	ids, err := s.List(ctx, prefix)
 	if err != nil {
@@ -150,8 +195,7 @@ func (b *backend) grants(ctx context.Context, s logical.Storage, keyID string) (
 		}
 		x.add(g)
 	}
-	v, _ := b.cache.grants.LoadOrStore(keyID, x)
-	return v.(*grantIndex), nil
+	return x, nil
 }
 
 // putGrant and deleteGrant run under the key's lock.
@@ -161,17 +205,21 @@ func (b *backend) putGrant(ctx context.Context, s logical.Storage, x *grantIndex
 		return err
 	}
 	if err := s.Put(ctx, entry); err != nil {
+		b.cache.grants.invalidate(g.KeyID)
 		return err
 	}
 	x.add(g)
+	b.cache.grants.put(g.KeyID, x)
 	return nil
 }
 
 func (b *backend) deleteGrant(ctx context.Context, s logical.Storage, x *grantIndex, g *grantEntry) error {
 	if err := s.Delete(ctx, grantStoragePrefix+g.KeyID+"/"+g.GrantID); err != nil {
+		b.cache.grants.invalidate(g.KeyID)
 		return err
 	}
 	x.remove(g.GrantID)
+	b.cache.grants.put(g.KeyID, x)
 	return nil
 }
 
@@ -184,10 +232,11 @@ func (b *backend) deleteAllGrants(ctx context.Context, s logical.Storage, keyID 
 	}
 	for _, id := range ids {
 		if err := s.Delete(ctx, prefix+id); err != nil {
+			b.cache.grants.invalidate(keyID)
 			return err
 		}
 	}
-	b.cache.grants.Delete(keyID)
+	b.cache.grants.invalidate(keyID)
 	return nil
 }
 

@@ -3,7 +3,6 @@ package kms
 import (
 	"context"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -61,34 +60,25 @@ func pathAliases(b *backend) []*framework.Path {
 }
 
 func (b *backend) aliasExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	m, err := b.aliases(ctx, req.Storage)
-	if err != nil {
-		return false, err
-	}
-	_, ok := m[normalizeAliasName(d.Get("name").(string))]
-	return ok, nil
+	a, err := b.getAlias(ctx, req.Storage, normalizeAliasName(d.Get("name").(string)))
+	return a != nil, err
 }
 
 func (b *backend) pathAliasList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	m, err := b.aliases(ctx, req.Storage)
-	if err != nil {
-		return nil, err
-	}
-	var keyID string
+	var all []string
+	var err error
 	if ref := d.Get("key_id").(string); ref != "" {
 		e, err := b.resolveKey(ctx, req.Storage, ref, false)
 		if err != nil {
 			return nil, err
 		}
-		keyID = e.KeyID
-	}
-	var all []string
-	for name, a := range m {
-		if keyID == "" || a.TargetKeyID == keyID {
-			all = append(all, name)
+		all, err = b.aliasesOf(ctx, req.Storage, e.KeyID)
+		if err != nil {
+			return nil, err
 		}
+	} else if all, err = aliasNames(ctx, req.Storage); err != nil {
+		return nil, err
 	}
-	sort.Strings(all)
 	names, next, err := page(all, d)
 	if err != nil {
 		return nil, err
@@ -99,19 +89,24 @@ func (b *backend) pathAliasList(ctx context.Context, req *logical.Request, d *fr
 	}
 	info := make(map[string]any, len(names))
 	for _, n := range names {
-		info[n] = aliasData(arns, m[n])
+		a, err := b.getAlias(ctx, req.Storage, n)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
+			info[n] = aliasData(arns, a)
+		}
 	}
 	return listResponse(names, info, next), nil
 }
 
 func (b *backend) pathAliasRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := normalizeAliasName(d.Get("name").(string))
-	m, err := b.aliases(ctx, req.Storage)
+	a, err := b.getAlias(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
-	a, ok := m[name]
-	if !ok {
+	if a == nil {
 		return nil, errNotFound("alias %s does not exist", name)
 	}
 	return b.aliasResponse(ctx, req.Storage, a)
@@ -128,16 +123,12 @@ func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *
 	}
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
-	m, err := b.aliases(ctx, req.Storage)
-	if err != nil {
+	if err := b.aliasFree(ctx, req.Storage, name); err != nil {
 		return nil, err
-	}
-	if _, taken := m[name]; taken {
-		return nil, newErr(excAlreadyExists, "alias %s already exists", name)
 	}
 	now := b.now().UTC()
 	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: now, UpdatedAt: now}
-	if err := b.putAlias(ctx, req.Storage, a); err != nil {
+	if err := b.putAlias(ctx, req.Storage, a, ""); err != nil {
 		return nil, err
 	}
 	return b.aliasResponse(ctx, req.Storage, a)
@@ -151,12 +142,11 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 	}
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
-	m, err := b.aliases(ctx, req.Storage)
+	cur, err := readAlias(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
-	cur, ok := m[name]
-	if !ok {
+	if cur == nil {
 		return nil, errNotFound("alias %s does not exist", name)
 	}
 	// AWS: the new key must be of the same type and usage as the old one,
@@ -168,7 +158,7 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 			name, old.spec.Type(), old.KeyUsage, e.KeyID, e.spec.Type(), e.KeyUsage)
 	}
 	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: cur.CreatedAt, UpdatedAt: b.now().UTC()}
-	if err := b.putAlias(ctx, req.Storage, a); err != nil {
+	if err := b.putAlias(ctx, req.Storage, a, cur.TargetKeyID); err != nil {
 		return nil, err
 	}
 	return b.aliasResponse(ctx, req.Storage, a)
@@ -178,14 +168,14 @@ func (b *backend) pathAliasDelete(ctx context.Context, req *logical.Request, d *
 	name := normalizeAliasName(d.Get("name").(string))
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
-	m, err := b.aliases(ctx, req.Storage)
+	a, err := readAlias(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := m[name]; !ok {
+	if a == nil {
 		return nil, errNotFound("alias %s does not exist", name)
 	}
-	return nil, b.deleteAlias(ctx, req.Storage, name)
+	return nil, b.deleteAlias(ctx, req.Storage, a)
 }
 
 // aliasTarget resolves target_key_id and checks the key's state allows op.

@@ -150,7 +150,7 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 			return nil, errValidation("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
 		}
 	}
-	x, err := b.grants(ctx, req.Storage, e.KeyID)
+	x, err := b.lockedGrants(ctx, req.Storage, e.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +338,7 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 		return err
 	}
 	defer unlock()
-	x, err := b.grants(ctx, req.Storage, e.KeyID)
+	x, err := b.lockedGrants(ctx, req.Storage, e.KeyID)
 	if err != nil {
 		return err
 	}

@@ -163,28 +163,70 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 
 	unlock := b.lockKey(id)
 	defer unlock()
-	if alias != "" {
-		// Hold the alias lock across both writes so the name cannot be
-		// taken between the uniqueness check and the alias write.
-		b.aliasLock.Lock()
-		defer b.aliasLock.Unlock()
-		m, err := b.aliases(ctx, req.Storage)
-		if err != nil {
+	if alias == "" {
+		// Tags and policy live in the key entry: one write.
+		if err := b.putKey(ctx, req.Storage, e); err != nil {
 			return nil, err
 		}
-		if _, taken := m[alias]; taken {
-			return nil, newErr(excAlreadyExists, "alias %s already exists", alias)
-		}
+		return b.keyResponse(ctx, req.Storage, e)
 	}
-	if err := b.putKey(ctx, req.Storage, e); err != nil {
+	// Hold the alias lock across the writes so the name cannot be taken
+	// between the check and the alias write.
+	b.aliasLock.Lock()
+	defer b.aliasLock.Unlock()
+	if err := b.aliasFree(ctx, req.Storage, alias); err != nil {
 		return nil, err
 	}
-	if alias != "" {
-		if err := b.putAlias(ctx, req.Storage, &aliasEntry{Name: alias, TargetKeyID: id, CreatedAt: now, UpdatedAt: now}); err != nil {
-			return nil, err
-		}
+	if err := b.createWithAlias(ctx, req.Storage, e, &aliasEntry{Name: alias, TargetKeyID: id, CreatedAt: now, UpdatedAt: now}); err != nil {
+		return nil, err
 	}
 	return b.keyResponse(ctx, req.Storage, e)
+}
+
+// createWithAlias writes a new key and its alias so that a failure or a
+// crash at any step leaves nothing visible (README "Storage and caching"):
+// creating/<id> (the sweep's index), the key marked Creating (invisible),
+// the alias (index entry, then alias entry), then the key unmarked: the
+// commit. A failed step is undone best effort, and the sweep removes what
+// a crash left. A retry takes over an alias left pointing to a Creating key.
+func (b *backend) createWithAlias(ctx context.Context, s logical.Storage, e *keyEntry, a *aliasEntry) error {
+	entry, err := logical.StorageEntryJSON(creatingStoragePrefix+e.KeyID, &creatingEntry{KeyID: e.KeyID, Alias: a.Name, At: e.CreationDate})
+	if err != nil {
+		return err
+	}
+	if err := s.Put(ctx, entry); err != nil {
+		return err
+	}
+	pending := e.clone()
+	pending.Creating = true
+	err = b.putKey(ctx, s, pending)
+	if err == nil {
+		err = b.putAlias(ctx, s, a, "")
+	}
+	if err == nil {
+		err = b.putKey(ctx, s, e)
+	}
+	if err != nil {
+		b.abortCreate(ctx, s, e.KeyID, a)
+		return err
+	}
+	if err := s.Delete(ctx, creatingStoragePrefix+e.KeyID); err != nil {
+		b.Logger().Warn("could not remove the creation marker; the sweep will", "key_id", e.KeyID, "error", err)
+	}
+	return nil
+}
+
+// abortCreate undoes a failed createWithAlias as far as storage lets it.
+func (b *backend) abortCreate(ctx context.Context, s logical.Storage, id string, a *aliasEntry) {
+	if cur, err := readAlias(ctx, s, a.Name); err == nil && cur != nil && cur.TargetKeyID == id {
+		_ = b.deleteAlias(ctx, s, cur)
+	}
+	_ = s.Delete(ctx, aliasIndexKey(id, a.Name))
+	b.cache.keyAlias.invalidate(id)
+	if err := s.Delete(ctx, keyStoragePrefix+id); err == nil {
+		_ = s.Delete(ctx, creatingStoragePrefix+id)
+	}
+	b.cache.keys.invalidate(id)
 }
 
 func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -318,16 +360,21 @@ func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Reques
 }
 
 // lockedKey resolves a key reference (key id or key ARN), locks the key and
-// reads it again under the lock, so that a read-modify-write starts from
-// the newest entry. The caller must call unlock.
+// reads it again from storage (never the cache) under the lock, so that a
+// read-modify-write starts from the stored entry. The caller must call unlock.
 func (b *backend) lockedKey(ctx context.Context, s logical.Storage, ref string) (e *keyEntry, unlock func(), err error) {
 	if e, err = b.resolveKey(ctx, s, ref, false); err != nil {
 		return nil, nil, err
 	}
 	unlock = b.lockKey(e.KeyID)
-	if e, err = b.resolveKey(ctx, s, e.KeyID, false); err != nil {
+	id := e.KeyID
+	if e, err = b.loadKey(ctx, s, id); err != nil {
 		unlock()
 		return nil, nil, err
+	}
+	if e == nil || b.isDeleted(e) {
+		unlock()
+		return nil, nil, errNotFound("key '%s' does not exist", id)
 	}
 	return e, unlock, nil
 }
@@ -369,7 +416,7 @@ func (b *backend) modifyKeyResponse(ctx context.Context, req *logical.Request, d
 // keyResponse is AWS's KeyMetadata in Vault's snake_case, plus the key's
 // aliases, which AWS users otherwise need a second call for.
 func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntry) (*logical.Response, error) {
-	m, err := b.aliases(ctx, s)
+	aliases, err := b.aliasesOf(ctx, s, e.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +436,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 		"enabled":       e.State == stateEnabled,
 		"origin":        e.Origin,
 		"key_manager":   "CUSTOMER",
-		"aliases":       nonNil(aliasesOf(m, e.KeyID)),
+		"aliases":       nonNil(aliases),
 	}
 	if v, _ := e.latest(); v > 0 {
 		data["current_key_version"] = v

@@ -1,0 +1,96 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// pausingStorage pauses one chosen Get after it has read storage and
+// before it returns, so a test can land a write or an Invalidate between a
+// reader's load and its cache fill.
+type pausingStorage struct {
+	logical.Storage
+	mu      sync.Mutex
+	key     string
+	reached chan struct{}
+	release chan struct{}
+}
+
+// pause arms the next Get of key; the test waits on reached, acts, then
+// closes release.
+func (p *pausingStorage) pause(key string) (reached, release chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.key, p.reached, p.release = key, make(chan struct{}), make(chan struct{})
+	return p.reached, p.release
+}
+
+func (p *pausingStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+	e, err := p.Storage.Get(ctx, key)
+	p.mu.Lock()
+	armed := p.key != "" && key == p.key
+	reached, release := p.reached, p.release
+	if armed {
+		p.key = ""
+	}
+	p.mu.Unlock()
+	if armed {
+		close(reached)
+		<-release
+	}
+	return e, err
+}
+
+var errInjected = errors.New("injected storage failure")
+
+// faultStorage fails the Nth write (Put or Delete, counting from 1) after
+// arm, or every write to keys with a chosen prefix.
+type faultStorage struct {
+	logical.Storage
+	mu       sync.Mutex
+	n, count int
+	prefix   string
+	readOnly bool
+}
+
+func (f *faultStorage) arm(n int) {
+	f.mu.Lock()
+	f.n, f.count = n, 0
+	f.mu.Unlock()
+}
+
+func (f *faultStorage) write(key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.readOnly {
+		return logical.ErrReadOnly
+	}
+	if f.prefix != "" && strings.HasPrefix(key, f.prefix) {
+		return errInjected
+	}
+	if f.n > 0 {
+		f.count++
+		if f.count == f.n {
+			return errInjected
+		}
+	}
+	return nil
+}
+
+func (f *faultStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
+	if err := f.write(e.Key); err != nil {
+		return err
+	}
+	return f.Storage.Put(ctx, e)
+}
+
+func (f *faultStorage) Delete(ctx context.Context, key string) error {
+	if err := f.write(key); err != nil {
+		return err
+	}
+	return f.Storage.Delete(ctx, key)
+}
