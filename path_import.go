@@ -302,7 +302,7 @@ func (b *backend) expireImportedMaterial(ctx context.Context, s logical.Storage)
 func (b *backend) expireIfDue(ctx context.Context, s logical.Storage, id string) error {
 	unlock := b.lockKey(id)
 	defer unlock()
-	e, err := b.getKey(ctx, s, id)
+	e, err := b.loadKey(ctx, s, id)
 	if err != nil {
 		return err
 	}

@@ -142,7 +142,7 @@ func (b *backend) rotateDueKeys(ctx context.Context, s logical.Storage) error {
 func (b *backend) rotateIfDue(ctx context.Context, s logical.Storage, id string) error {
 	unlock := b.lockKey(id)
 	defer unlock()
-	e, err := b.getKey(ctx, s, id)
+	e, err := b.loadKey(ctx, s, id)
 	if err != nil {
 		return err
 	}
