@@ -136,10 +136,16 @@ func (b *backend) invalidate(_ context.Context, key string) {
 	}
 }
 
-// initialize loads the configuration so the key pool starts filling.
+// initialize loads the configuration so the key pool starts filling, and
+// indexes aliases by key once for mounts that predate the index.
 func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
-	_, err := b.config(ctx, req.Storage)
-	return err
+	if _, err := b.config(ctx, req.Storage); err != nil {
+		return err
+	}
+	if !b.WriteSafeReplicationState() {
+		return nil
+	}
+	return b.indexAliases(ctx, req.Storage)
 }
 
 func (b *backend) clean(context.Context) {
