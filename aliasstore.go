@@ -197,3 +197,20 @@ func (b *backend) aliasFree(ctx context.Context, s logical.Storage, name string)
 	}
 	return newErr(excAlreadyExists, "alias %s already exists", name)
 }
+
+// liveAlias is getAlias for what callers see: an alias left pointing to a
+// key whose CreateKey never finished does not exist.
+func (b *backend) liveAlias(ctx context.Context, s logical.Storage, name string) (*aliasEntry, error) {
+	a, err := b.getAlias(ctx, s, name)
+	if err != nil || a == nil {
+		return nil, err
+	}
+	e, err := b.getKey(ctx, s, a.TargetKeyID)
+	if err != nil {
+		return nil, err
+	}
+	if e != nil && e.Creating {
+		return nil, nil
+	}
+	return a, nil
+}

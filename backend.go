@@ -6,6 +6,7 @@ package kms
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -153,18 +153,21 @@ func (b *backend) clean(context.Context) {
 	b.cache.reset()
 }
 
-// periodic runs about once a minute on the node that may write storage.
+// periodic runs about once a minute. It works wherever this node may write
+// the mount's storage: the active node of a primary, or a local mount of a
+// performance secondary; never on a performance standby or DR secondary.
+// The sweeps are independent: one failing does not stop the others.
 func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
-	if b.System().ReplicationState().HasState(consts.ReplicationPerformanceSecondary | consts.ReplicationPerformanceStandby) {
+	if !b.WriteSafeReplicationState() {
 		return nil
 	}
-	if err := b.deleteDueKeys(ctx, req.Storage); err != nil {
-		return err
-	}
-	if err := b.expireImportedMaterial(ctx, req.Storage); err != nil {
-		return err
-	}
-	return b.rotateDueKeys(ctx, req.Storage)
+	s := req.Storage
+	return errors.Join(
+		b.deleteDueKeys(ctx, s),
+		b.sweepUnfinishedCreates(ctx, s),
+		b.expireImportedMaterial(ctx, s),
+		b.rotateDueKeys(ctx, s),
+	)
 }
 
 const backendHelp = `

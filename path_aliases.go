@@ -60,7 +60,7 @@ func pathAliases(b *backend) []*framework.Path {
 }
 
 func (b *backend) aliasExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	a, err := b.getAlias(ctx, req.Storage, normalizeAliasName(d.Get("name").(string)))
+	a, err := b.liveAlias(ctx, req.Storage, normalizeAliasName(d.Get("name").(string)))
 	return a != nil, err
 }
 
@@ -88,21 +88,24 @@ func (b *backend) pathAliasList(ctx context.Context, req *logical.Request, d *fr
 		return nil, err
 	}
 	info := make(map[string]any, len(names))
+	shown := make([]string, 0, len(names))
 	for _, n := range names {
-		a, err := b.getAlias(ctx, req.Storage, n)
+		a, err := b.liveAlias(ctx, req.Storage, n)
 		if err != nil {
 			return nil, err
 		}
 		if a != nil {
 			info[n] = aliasData(arns, a)
+			shown = append(shown, n)
 		}
 	}
+	names = shown
 	return listResponse(names, info, next), nil
 }
 
 func (b *backend) pathAliasRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := normalizeAliasName(d.Get("name").(string))
-	a, err := b.getAlias(ctx, req.Storage, name)
+	a, err := b.liveAlias(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}

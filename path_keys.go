@@ -383,6 +383,12 @@ func (b *backend) lockedKey(ctx context.Context, s logical.Storage, ref string) 
 // checks the operation against the caller and the key state, applies
 // change to a clone and stores the clone.
 func (b *backend) modifyKey(ctx context.Context, req *logical.Request, ref, op string, change func(*keyEntry) error) (*keyEntry, error) {
+	return b.modifyKeyThen(ctx, req, ref, op, change, nil)
+}
+
+// modifyKeyThen is modifyKey with a step run after the key is stored,
+// still under the key's lock (index entries that must follow the key).
+func (b *backend) modifyKeyThen(ctx context.Context, req *logical.Request, ref, op string, change, after func(*keyEntry) error) (*keyEntry, error) {
 	s := req.Storage
 	e, unlock, err := b.lockedKey(ctx, s, ref)
 	if err != nil {
@@ -401,6 +407,11 @@ func (b *backend) modifyKey(ctx context.Context, req *logical.Request, ref, op s
 	}
 	if err := b.putKey(ctx, s, c); err != nil {
 		return nil, err
+	}
+	if after != nil {
+		if err := after(c); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

@@ -340,12 +340,11 @@ func (b *backend) deleteDueKeys(ctx context.Context, s logical.Storage) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, id := range ids {
-		if err := b.deleteIfDue(ctx, s, id); err != nil {
-			return err
-		}
+		errs = append(errs, b.deleteIfDue(ctx, s, id))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (b *backend) deleteIfDue(ctx context.Context, s logical.Storage, id string) error {

@@ -18,6 +18,44 @@ type pausingStorage struct {
 	key     string
 	reached chan struct{}
 	release chan struct{}
+	// puts is closed by the first Put of putKey.
+	putKey string
+	puts   chan struct{}
+}
+
+// notifyPut returns a channel closed when key is next written.
+func (p *pausingStorage) notifyPut(key string) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.putKey, p.puts = key, make(chan struct{})
+	return p.puts
+}
+
+func (p *pausingStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
+	err := p.Storage.Put(ctx, e)
+	p.mu.Lock()
+	if p.putKey != "" && e.Key == p.putKey {
+		p.putKey = ""
+		close(p.puts)
+	}
+	p.mu.Unlock()
+	return err
+}
+
+// Delete pauses, like Get, when key is the armed one (before deleting).
+func (p *pausingStorage) Delete(ctx context.Context, key string) error {
+	p.mu.Lock()
+	armed := p.key != "" && key == p.key
+	reached, release := p.reached, p.release
+	if armed {
+		p.key = ""
+	}
+	p.mu.Unlock()
+	if armed {
+		close(reached)
+		<-release
+	}
+	return p.Storage.Delete(ctx, key)
 }
 
 // pause arms the next Get of key; the test waits on reached, acts, then
@@ -55,12 +93,21 @@ type faultStorage struct {
 	n, count int
 	prefix   string
 	readOnly bool
+	// crash fails every write from the Nth on, as if the process died.
+	crash bool
 }
 
-func (f *faultStorage) arm(n int) {
+func (f *faultStorage) arm(n int, crash bool) {
 	f.mu.Lock()
-	f.n, f.count = n, 0
+	f.n, f.count, f.crash = n, 0, crash
 	f.mu.Unlock()
+}
+
+// writes reports how many writes happened since arm.
+func (f *faultStorage) writes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.count
 }
 
 func (f *faultStorage) write(key string) error {
@@ -74,7 +121,7 @@ func (f *faultStorage) write(key string) error {
 	}
 	if f.n > 0 {
 		f.count++
-		if f.count == f.n {
+		if f.count == f.n || f.crash && f.count > f.n {
 			return errInjected
 		}
 	}
