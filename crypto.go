@@ -31,7 +31,7 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, 
 	if err := b.authorize(ctx, req, e, op, ec, tokens); err != nil {
 		return err
 	}
-	if err := checkState(e, op); err != nil {
+	if err := checkStateAt(e, op, b.now()); err != nil {
 		return err
 	}
 	if err := requireUsage(e, usage, op); err != nil {

@@ -120,7 +120,7 @@ func (b *backend) pathPublicKeyRead(ctx context.Context, req *logical.Request, d
 	if e.spec.Symmetric() {
 		return nil, errUnsupported("key '%s' is a %s key and has no public key", e.KeyID, e.KeySpec)
 	}
-	if err := checkState(e, opGetPublicKey); err != nil {
+	if err := checkStateAt(e, opGetPublicKey, b.now()); err != nil {
 		return nil, err
 	}
 	_, k := e.latest()
