@@ -37,8 +37,7 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, 
 	if err := requireUsage(e, usage, op); err != nil {
 		return err
 	}
-	b.recordUse(ctx, req.Storage, e.KeyID, op)
-	return nil
+	return b.recordUse(ctx, req.Storage, e.KeyID, op)
 }
 
 func requireUsage(e *keyEntry, usage keyspec.KeyUsage, op string) error {

@@ -114,7 +114,8 @@ func (f *faultStorage) write(key string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.readOnly {
-		return logical.ErrReadOnly
+		// As the plugin sees it across gRPC: the message, not the sentinel.
+		return errors.New(logical.ErrReadOnly.Error())
 	}
 	if f.prefix != "" && strings.HasPrefix(key, f.prefix) {
 		return errInjected

@@ -2,6 +2,8 @@ package kms
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,8 +36,13 @@ type usageTracker struct {
 }
 
 // recordUse notes that op was admitted on key id, writing to storage at
-// most once per key per usagePersistEvery.
-func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op string) {
+// most once per key per usagePersistEvery. On a node that cannot write (a
+// performance standby) that write fails with ErrReadOnly; recordUse then
+// returns ErrReadOnly so that the request, not yet served, is forwarded by
+// Vault to the active node, which serves it and records the use. So at
+// most one request per key per minute is forwarded, and the stored last
+// usage lags real use by at most usagePersistEvery on every node.
+func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op string) error {
 	now := b.now().UTC()
 	b.usage.mu.Lock()
 	if b.usage.last == nil {
@@ -50,17 +57,28 @@ func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op strin
 	b.usage.last[id] = r
 	b.usage.mu.Unlock()
 	if !persist {
-		return
+		return nil
 	}
 	entry, err := logical.StorageEntryJSON(usageStoragePrefix+id, &r.usageEntry)
 	if err == nil {
 		err = s.Put(ctx, entry)
 	}
-	if err != nil {
-		// A performance standby cannot write; its requests still count on
-		// the active node's next write for the key, and in memory here.
-		b.Logger().Debug("could not persist key last usage", "key_id", id, "error", err)
+	switch {
+	case err == nil:
+		return nil
+	case isReadOnly(err):
+		return logical.ErrReadOnly
 	}
+	// Another storage failure must not fail the operation: the next use
+	// after usagePersistEvery tries again.
+	b.Logger().Warn("could not persist key last usage", "key_id", id, "error", err)
+	return nil
+}
+
+// isReadOnly recognises ErrReadOnly, also as the bare message that
+// storage errors become across the plugin's gRPC connection.
+func isReadOnly(err error) bool {
+	return errors.Is(err, logical.ErrReadOnly) || strings.Contains(err.Error(), logical.ErrReadOnly.Error())
 }
 
 // lastUse returns the newest of the in-memory and the stored last usage.

@@ -1,0 +1,41 @@
+package kms
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
+)
+
+// On a performance standby (read-only storage) a use whose record is due
+// to be persisted is refused with ErrReadOnly before any work, so Vault
+// forwards the request to the active node; other uses are served locally.
+func TestUsageOnReadOnlyStandby(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	blob := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
+	fs := withFaults(tb)
+	fs.readOnly = true
+	tb.advance(usagePersistEvery)
+
+	_, err := tb.do(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	require.ErrorIs(t, err, logical.ErrReadOnly, "forwarded to the active node")
+	// Within the minute: served here.
+	tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+
+	tb.advance(usagePersistEvery)
+	req := &logical.Request{Operation: logical.UpdateOperation, Path: "aws", Storage: tb.storage,
+		Headers: map[string][]string{"X-Amz-Target": {"TrentService.Encrypt"}},
+		Data:    map[string]any{"KeyId": id, "Plaintext": b64s("x")}}
+	_, err = tb.HandleRequest(context.Background(), req)
+	require.ErrorIs(t, err, logical.ErrReadOnly, "the AWS endpoint forwards too")
+
+	// Other storage failures do not fail the operation.
+	fs.readOnly = false
+	fs.prefix = usageStoragePrefix
+	tb.advance(time.Hour)
+	tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+}
