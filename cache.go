@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"container/list"
 	"sync"
 	"sync/atomic"
 )
@@ -12,14 +13,18 @@ import (
 // a ticket (the clock) before its storage read and may store what it read
 // only if no change of that name happened since: a fill that raced with a
 // write or an Invalidate is dropped, and the next reader reads storage
-// again. Stamps of forgotten names are folded into floor, which refuses
-// every fill older than the newest forgotten stamp, so the stamps of
-// deleted or evicted entries need not be kept.
+// again. Stamps of forgotten names (evicted entries, pruned tombstones)
+// are folded into floor, which refuses every fill with an older ticket,
+// so forgetting a name never lets a stale fill in.
+//
+// With a limit, the entries holding a value are an LRU of that size.
 type genCache[V any] struct {
 	mu    sync.Mutex
 	clock uint64
 	floor uint64
-	slots map[string]genSlot[V]
+	slots map[string]*genSlot[V]
+	lru   *list.List // names holding a value, most recently used first
+	limit int        // 0: unbounded
 	// tombstones counts slots that hold only a stamp; past maxTombstones
 	// they are forgotten at once.
 	tombstones int
@@ -29,12 +34,27 @@ type genSlot[V any] struct {
 	stamp uint64
 	val   V
 	has   bool
+	elem  *list.Element
 }
 
 const maxTombstones = 10000
 
 func newGenCache[V any]() *genCache[V] {
-	return &genCache[V]{slots: map[string]genSlot[V]{}}
+	return &genCache[V]{slots: map[string]*genSlot[V]{}, lru: list.New()}
+}
+
+// setLimit bounds the number of cached values (0: unbounded).
+func (c *genCache[V]) setLimit(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.limit = n
+	c.evict()
+}
+
+func (c *genCache[V]) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
 }
 
 // get returns the cached value of name.
@@ -42,7 +62,12 @@ func (c *genCache[V]) get(name string) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.slots[name]
-	return s.val, s.has
+	if s == nil || !s.has {
+		var zero V
+		return zero, false
+	}
+	c.lru.MoveToFront(s.elem)
+	return s.val, true
 }
 
 // ticket is taken before a storage read whose result may be filled.
@@ -57,14 +82,11 @@ func (c *genCache[V]) ticket() uint64 {
 func (c *genCache[V]) fill(name string, t uint64, v V) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.slots[name]
-	if t < c.floor || (ok && s.stamp > t) {
+	s := c.slots[name]
+	if t < c.floor || (s != nil && s.stamp > t) {
 		return false
 	}
-	if ok && !s.has {
-		c.tombstones--
-	}
-	c.slots[name] = genSlot[V]{stamp: s.stamp, val: v, has: true}
+	c.setValue(name, c.slot(name), v)
 	return true
 }
 
@@ -72,23 +94,67 @@ func (c *genCache[V]) fill(name string, t uint64, v V) bool {
 func (c *genCache[V]) put(name string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s, ok := c.slots[name]; ok && !s.has {
+	s := c.slot(name)
+	c.clock++
+	s.stamp = c.clock
+	c.setValue(name, s, v)
+}
+
+// slot returns name's slot for a value about to be set, creating it or
+// turning a tombstone back into a live slot.
+func (c *genCache[V]) slot(name string) *genSlot[V] {
+	s := c.slots[name]
+	switch {
+	case s == nil:
+		s = &genSlot[V]{}
+		c.slots[name] = s
+	case !s.has:
 		c.tombstones--
 	}
-	c.clock++
-	c.slots[name] = genSlot[V]{stamp: c.clock, val: v, has: true}
+	return s
+}
+
+func (c *genCache[V]) setValue(name string, s *genSlot[V], v V) {
+	if s.has {
+		c.lru.MoveToFront(s.elem)
+	} else {
+		s.elem = c.lru.PushFront(name)
+		s.has = true
+	}
+	s.val = v
+	c.evict()
+}
+
+// evict drops the least recently used values over the limit.
+func (c *genCache[V]) evict() {
+	for c.limit > 0 && c.lru.Len() > c.limit {
+		back := c.lru.Back()
+		name := back.Value.(string)
+		c.lru.Remove(back)
+		if s := c.slots[name]; s != nil {
+			c.floor = max(c.floor, s.stamp)
+			delete(c.slots, name)
+		}
+	}
 }
 
 // invalidate drops name's value and refuses fills that started before.
 func (c *genCache[V]) invalidate(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.slots[name]
-	if !ok || s.has {
+	s := c.slots[name]
+	if s == nil {
+		s = &genSlot[V]{}
+		c.slots[name] = s
+		c.tombstones++
+	} else if s.has {
+		c.lru.Remove(s.elem)
+		var zero V
+		s.val, s.has, s.elem = zero, false, nil
 		c.tombstones++
 	}
 	c.clock++
-	c.slots[name] = genSlot[V]{stamp: c.clock}
+	s.stamp = c.clock
 	if c.tombstones > maxTombstones {
 		for n, s := range c.slots {
 			if !s.has {
@@ -106,7 +172,8 @@ func (c *genCache[V]) reset() {
 	defer c.mu.Unlock()
 	c.clock++
 	c.floor = c.clock
-	c.slots = map[string]genSlot[V]{}
+	c.slots = map[string]*genSlot[V]{}
+	c.lru.Init()
 	c.tombstones = 0
 }
 
@@ -135,4 +202,13 @@ func (c *cache) reset() {
 	c.aliases.reset()
 	c.keyAlias.reset()
 	c.tokenKey.Store(nil)
+}
+
+// setKeyLimit bounds the per-key caches: parsed keys, grant indexes and
+// alias lists; aliases (names that do not exist included) get ten per key.
+func (c *cache) setKeyLimit(n int) {
+	c.keys.setLimit(n)
+	c.grants.setLimit(n)
+	c.keyAlias.setLimit(n)
+	c.aliases.setLimit(10 * n)
 }

@@ -249,3 +249,43 @@ func TestGenCacheRules(t *testing.T) {
 	require.False(t, c.fill("zz", t3, 1))
 	require.True(t, c.fill("zz", c.ticket(), 1))
 }
+
+func TestGenCacheLRU(t *testing.T) {
+	c := newGenCache[int]()
+	c.setLimit(2)
+	c.put("a", 1)
+	c.put("b", 2)
+	old := c.ticket()
+	c.get("a") // a is now the most recently used
+	c.put("c", 3)
+	_, ok := c.get("b")
+	require.False(t, ok, "the least recently used entry is evicted")
+	_, ok = c.get("a")
+	require.True(t, ok)
+	require.Equal(t, 2, c.len())
+	// b's stamp was newer than old: a fill from before cannot come back.
+	require.False(t, c.fill("b", old-1, 0))
+	require.True(t, c.fill("b", c.ticket(), 2))
+	require.Equal(t, 2, c.len())
+	c.setLimit(1)
+	require.Equal(t, 1, c.len())
+}
+
+// key_cache_size on kms/config bounds the parsed keys held in memory.
+func TestKeyCacheSizeConfig(t *testing.T) {
+	tb := newTestBackend(t)
+	require.Equal(t, defaultKeyCacheSize, tb.ok(logical.ReadOperation, "config", nil)["key_cache_size"])
+	tb.fails(excValidation, logical.UpdateOperation, "config", map[string]any{"key_cache_size": 5})
+	tb.ok(logical.UpdateOperation, "config", map[string]any{"key_cache_size": 10})
+	var ids []string
+	for range 15 {
+		ids = append(ids, tb.createKey(nil))
+	}
+	require.Equal(t, 10, tb.cache.keys.len())
+	for _, id := range ids { // evicted keys are read again from storage
+		tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	}
+	require.Equal(t, 10, tb.cache.keys.len())
+	tb.cfg.Store(nil) // as after Invalidate: the size comes back from storage
+	require.Equal(t, 10, tb.ok(logical.ReadOperation, "config", nil)["key_cache_size"])
+}
