@@ -183,52 +183,6 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	return b.keyResponse(ctx, req.Storage, e)
 }
 
-// createWithAlias writes a new key and its alias so that a failure or a
-// crash at any step leaves nothing visible (README "Storage and caching"):
-// creating/<id> (the sweep's index), the key marked Creating (invisible),
-// the alias (index entry, then alias entry), then the key unmarked: the
-// commit. A failed step is undone best effort, and the sweep removes what
-// a crash left. A retry takes over an alias left pointing to a Creating key.
-func (b *backend) createWithAlias(ctx context.Context, s logical.Storage, e *keyEntry, a *aliasEntry) error {
-	entry, err := logical.StorageEntryJSON(creatingStoragePrefix+e.KeyID, &creatingEntry{KeyID: e.KeyID, Alias: a.Name, At: e.CreationDate})
-	if err != nil {
-		return err
-	}
-	if err := s.Put(ctx, entry); err != nil {
-		return err
-	}
-	pending := e.clone()
-	pending.Creating = true
-	err = b.putKey(ctx, s, pending)
-	if err == nil {
-		err = b.putAlias(ctx, s, a, "")
-	}
-	if err == nil {
-		err = b.putKey(ctx, s, e)
-	}
-	if err != nil {
-		b.abortCreate(ctx, s, e.KeyID, a)
-		return err
-	}
-	if err := s.Delete(ctx, creatingStoragePrefix+e.KeyID); err != nil {
-		b.Logger().Warn("could not remove the creation marker; the sweep will", "key_id", e.KeyID, "error", err)
-	}
-	return nil
-}
-
-// abortCreate undoes a failed createWithAlias as far as storage lets it.
-func (b *backend) abortCreate(ctx context.Context, s logical.Storage, id string, a *aliasEntry) {
-	if cur, err := readAlias(ctx, s, a.Name); err == nil && cur != nil && cur.TargetKeyID == id {
-		_ = b.deleteAlias(ctx, s, cur)
-	}
-	_ = s.Delete(ctx, aliasIndexKey(id, a.Name))
-	b.cache.keyAlias.invalidate(id)
-	if err := s.Delete(ctx, keyStoragePrefix+id); err == nil {
-		_ = s.Delete(ctx, creatingStoragePrefix+id)
-	}
-	b.cache.keys.invalidate(id)
-}
-
 func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	ids, err := req.Storage.List(ctx, keyStoragePrefix)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -209,13 +210,6 @@ type aliasEntry struct {
 	UpdatedAt   time.Time `json:"last_updated_date"`
 }
 
-// creatingEntry indexes a CreateKey with an alias until it finishes.
-type creatingEntry struct {
-	KeyID string    `json:"key_id"`
-	Alias string    `json:"alias"`
-	At    time.Time `json:"at"`
-}
-
 type deletionEntry struct {
 	KeyID        string    `json:"key_id"`
 	DeletionDate time.Time `json:"deletion_date"`
@@ -368,19 +362,28 @@ func (b *backend) deleteIfDue(ctx context.Context, s logical.Storage, id string)
 func (b *backend) destroyKey(ctx context.Context, s logical.Storage, id, why string) error {
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
-	names, err := b.aliasesOf(ctx, s, id)
+	// The key's aliases, from storage: each index entry's alias is deleted
+	// if it still points here, and the entry itself in any case.
+	indexed, err := s.List(ctx, aliasIndexPrefix+id+"/")
 	if err != nil {
 		return err
 	}
-	for _, name := range names {
-		a, err := b.getAlias(ctx, s, name)
+	for _, n := range indexed {
+		name, err := url.PathUnescape(n)
+		if err != nil {
+			return err
+		}
+		a, err := readAlias(ctx, s, name)
 		if err != nil {
 			return err
 		}
 		if a != nil && a.TargetKeyID == id {
-			if err := b.deleteAlias(ctx, s, a); err != nil {
-				return err
-			}
+			err = b.deleteAlias(ctx, s, a)
+		} else {
+			err = s.Delete(ctx, aliasIndexPrefix+id+"/"+n)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if err := b.deleteAllGrants(ctx, s, id); err != nil {
@@ -388,16 +391,6 @@ func (b *backend) destroyKey(ctx context.Context, s logical.Storage, id, why str
 	}
 	for _, index := range []string{rotationStoragePrefix, importStoragePrefix, expiryStoragePrefix, usageStoragePrefix} {
 		if err := s.Delete(ctx, index+id); err != nil {
-			return err
-		}
-	}
-	// Leftover alias index entries (of aliases since pointed elsewhere).
-	left, err := s.List(ctx, aliasIndexPrefix+id+"/")
-	if err != nil {
-		return err
-	}
-	for _, n := range left {
-		if err := s.Delete(ctx, aliasIndexPrefix+id+"/"+n); err != nil {
 			return err
 		}
 	}
@@ -412,34 +405,6 @@ func (b *backend) destroyKey(ctx context.Context, s logical.Storage, id, why str
 		return err
 	}
 	return s.Delete(ctx, deletionStoragePrefix+id)
-}
-
-// sweepUnfinishedCreates removes keys whose CreateKey never finished (a
-// crash between its writes). A CreateKey in progress holds the key's lock
-// until it is done, so a key still marked Creating under the lock is dead.
-func (b *backend) sweepUnfinishedCreates(ctx context.Context, s logical.Storage) error {
-	ids, err := s.List(ctx, creatingStoragePrefix)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, id := range ids {
-		errs = append(errs, b.sweepCreate(ctx, s, id))
-	}
-	return errors.Join(errs...)
-}
-
-func (b *backend) sweepCreate(ctx context.Context, s logical.Storage, id string) error {
-	unlock := b.lockKey(id)
-	defer unlock()
-	e, err := b.loadKey(ctx, s, id)
-	if err != nil {
-		return err
-	}
-	if e != nil && !e.Creating {
-		return s.Delete(ctx, creatingStoragePrefix+id)
-	}
-	return b.destroyKey(ctx, s, id, "removed a key whose creation did not finish")
 }
 
 // resolveKey turns a key reference (key id, key ARN, alias name or alias
