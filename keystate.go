@@ -92,6 +92,8 @@ var operations = map[string]opInfo{
 	opEnableKeyRotation: {}, opDisableKeyRotation: {}, opGetKeyRotationStatus: {}, opRotateKeyOnDemand: {},
 	opListKeyRotations: {}, opGetParametersForImport: {}, opImportKeyMaterial: {}, opDeleteImportedKeyMaterial: {},
 	opGetKeyLastUsage: {},
+	// Alias changes are authorized on the keys they touch, as in AWS.
+	opCreateAlias: {}, opUpdateAlias: {}, opDeleteAlias: {},
 }
 
 func isOperation(op string) bool {

@@ -1,0 +1,54 @@
+package kms
+
+import (
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
+)
+
+// ownedKey creates a key whose policy allows everything to owner only.
+func ownedKey(t *testing.T, tb *testBackend, owner string) string {
+	t.Helper()
+	doc := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:" + owner}, "operations": []string{"*"}})
+	return tb.asOK(owner, logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+}
+
+// Alias changes need the operation on every key they touch: a caller the
+// key policy denies cannot create, repoint or delete the key's aliases.
+func TestAliasOperationsAreAuthorized(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	victim := ownedKey(t, tb, "admin")
+	own := ownedKey(t, tb, "mallory")
+	target := func() string {
+		return tb.asOK("admin", logical.ReadOperation, "aliases/orders", nil)["target_key_id"].(string)
+	}
+
+	tb.asFails(excAccessDenied, "mallory", logical.UpdateOperation, "aliases/mine", map[string]any{"target_key_id": victim})
+	tb.asFails(excNotFound, "admin", logical.ReadOperation, "aliases/mine", nil)
+	tb.asOK("admin", logical.UpdateOperation, "aliases/orders", map[string]any{"target_key_id": victim})
+
+	// Repointing needs UpdateAlias on the current target and the new one.
+	tb.asFails(excAccessDenied, "mallory", logical.PatchOperation, "aliases/orders", map[string]any{"target_key_id": own})
+	require.Equal(t, victim, target())
+	tb.asFails(excAccessDenied, "admin", logical.PatchOperation, "aliases/orders", map[string]any{"target_key_id": own})
+	require.Equal(t, victim, target())
+	tb.asFails(excAccessDenied, "mallory", logical.DeleteOperation, "aliases/orders", nil)
+	require.Equal(t, victim, target())
+
+	// A policy may name the alias operations; granted on both keys, the
+	// update goes through.
+	both := policyDoc(t,
+		map[string]any{"effect": "Allow", "principals": []string{"entity:mallory"}, "operations": []string{"*"}},
+		map[string]any{"effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"UpdateAlias"}})
+	tb.asOK("mallory", logical.UpdateOperation, "keys/"+own+"/policy", map[string]any{"policy": both})
+	tb.asOK("admin", logical.PatchOperation, "aliases/orders", map[string]any{"target_key_id": own})
+	require.Equal(t, own, target())
+	tb.asFails(excAccessDenied, "admin", logical.DeleteOperation, "aliases/orders", nil)
+	tb.asOK("mallory", logical.DeleteOperation, "aliases/orders", nil)
+
+	// Alias operations are policy vocabulary, not grantable.
+	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+victim+"/grants",
+		map[string]any{"grantee_principal": "entity:bob", "operations": "CreateAlias"})
+}
