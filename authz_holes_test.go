@@ -52,3 +52,31 @@ func TestAliasOperationsAreAuthorized(t *testing.T) {
 	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+victim+"/grants",
 		map[string]any{"grantee_principal": "entity:bob", "operations": "CreateAlias"})
 }
+
+// A grant that includes RetireGrant lets its grantee retire that grant,
+// not every grant on the key.
+func TestRetireGrantOnlyTheGrantItself(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	id := ownedKey(t, tb, "admin")
+	grant := func(grantee, ops string) string {
+		return tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants",
+			map[string]any{"grantee_principal": "entity:" + grantee, "operations": ops})["grant_id"].(string)
+	}
+	gina := grant("gina", "Encrypt,RetireGrant")
+	bob := grant("bob", "Encrypt")
+	retire := func(who, gid string) error {
+		_, err := tb.as(who, logical.UpdateOperation, "grants/retire", map[string]any{"key_id": id, "grant_id": gid})
+		return err
+	}
+	requireKMSError(t, retire("gina", bob), excAccessDenied)
+	require.NoError(t, tb.asOKErr("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")}))
+	requireKMSError(t, retire("bob", bob), excAccessDenied) // bob's grant lacks RetireGrant
+	require.NoError(t, retire("gina", gina))
+	require.NoError(t, retire("admin", bob)) // the key policy
+}
+
+func (tb *testBackend) asOKErr(entity string, op logical.Operation, path string, data map[string]any) error {
+	_, err := tb.as(entity, op, path, data)
+	return err
+}

@@ -330,8 +330,10 @@ func (b *backend) pathGrantRevoke(ctx context.Context, req *logical.Request, d *
 }
 
 // removeGrant retires or revokes a grant. Retiring is allowed to the
-// grant's retiring principal, to its grantee when it includes RetireGrant,
-// and by the key policy; revoking only by the key policy.
+// grant's retiring principal, to its grantee when that same grant includes
+// RetireGrant, and by the key policy; revoking only by the key policy. Some
+// other grant including RetireGrant does not count: it would let any such
+// grantee retire every grant on the key.
 func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, grantID, op string) error {
 	e, unlock, err := b.lockedKey(ctx, req.Storage, ref)
 	if err != nil {
@@ -350,11 +352,15 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 	if err != nil {
 		return err
 	}
-	retiring := op == opRetireGrant && g.RetiringPrincipal != "" && who.has(g.RetiringPrincipal)
-	if retiring {
+	switch {
+	case op == opRetireGrant && g.RetiringPrincipal != "" && who.has(g.RetiringPrincipal):
 		b.logDecision(e, op, who, "allow", "retiring principal of grant "+g.GrantID)
-	} else if err := b.authorize(ctx, req, e, op, nil, nil); err != nil {
-		return err
+	case op == opRetireGrant && who.has(g.GranteePrincipal) && hasOperation(g.Operations, opRetireGrant):
+		b.logDecision(e, op, who, "allow", "grantee of grant "+g.GrantID+", which includes RetireGrant")
+	default:
+		if err := b.authorizeByPolicy(req, e, op); err != nil {
+			return err
+		}
 	}
 	return b.deleteGrant(ctx, req.Storage, x, g)
 }
