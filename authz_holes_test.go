@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"io"
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -79,4 +80,34 @@ func TestRetireGrantOnlyTheGrantItself(t *testing.T) {
 func (tb *testBackend) asOKErr(entity string, op logical.Operation, path string, data map[string]any) error {
 	_, err := tb.as(entity, op, path, data)
 	return err
+}
+
+// noRandom fails the test when anything draws entropy.
+type noRandom struct{ t *testing.T }
+
+func (r noRandom) Read([]byte) (int, error) {
+	r.t.Error("entropy was drawn before the caller was authorized")
+	return 0, io.ErrUnexpectedEOF
+}
+
+// GetParametersForImport generates its RSA wrapping key only after the
+// key is resolved, the caller authorized and the key's state checked.
+func TestImportParametersAuthorizeBeforeWork(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}})
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc, "origin": "EXTERNAL"})["key_id"].(string)
+	native := ownedKey(t, tb, "admin")
+	real := tb.random
+	tb.random = noRandom{t}
+	params := map[string]any{"wrapping_key_spec": "RSA_4096"}
+	tb.asFails(excAccessDenied, "mallory", logical.UpdateOperation, "keys/"+id+"/import-parameters", params)
+	tb.asFails(excNotFound, "admin", logical.UpdateOperation, "keys/0b9e2d5c-0000-4000-8000-000000000000/import-parameters", params)
+	tb.asFails(excUnsupportedOperation, "admin", logical.UpdateOperation, "keys/"+native+"/import-parameters", params)
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 7})
+	tb.asFails(excInvalidState, "admin", logical.UpdateOperation, "keys/"+id+"/import-parameters", params)
+	tb.random = real
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/cancel-deletion", nil)
+	got := tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/import-parameters", nil)
+	require.NotEmpty(t, got["public_key"])
 }

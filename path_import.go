@@ -92,29 +92,35 @@ func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request
 		return nil, errValidation("wrapping_algorithm must be one of %s", keyspec.OneOf(keyspec.WrappingAlgorithms()))
 	}
 	spec, _ := keyspec.Lookup(specName)
-	wrapping, err := spec.Generate(b.random)
-	if err != nil {
-		return nil, err
-	}
-	priv, err := wrapping.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	pub, err := wrapping.PublicKeyDER()
-	if err != nil {
-		return nil, err
-	}
-	tokenID := make([]byte, 16)
-	if _, err := io.ReadFull(b.random, tokenID); err != nil {
-		return nil, err
-	}
-	ie := &importEntry{TokenID: hex.EncodeToString(tokenID), WrappingKey: priv, KeySpec: specName, Algorithm: alg,
-		ValidTo: b.now().UTC().Add(keyspec.ImportTokenValidityHours * time.Hour)}
-	var token string
+	var (
+		pub   []byte
+		ie    *importEntry
+		token string
+	)
+	// The wrapping key (up to a second of CPU for RSA_4096) is generated
+	// only once the key is resolved, the caller authorized and the state
+	// checked: an unknown key or a denied caller costs nothing.
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opGetParametersForImport, func(e *keyEntry) error {
 		if err := requireExternal(e); err != nil {
 			return err
 		}
+		wrapping, err := spec.Generate(b.random)
+		if err != nil {
+			return err
+		}
+		priv, err := wrapping.Marshal()
+		if err != nil {
+			return err
+		}
+		if pub, err = wrapping.PublicKeyDER(); err != nil {
+			return err
+		}
+		tokenID := make([]byte, 16)
+		if _, err := io.ReadFull(b.random, tokenID); err != nil {
+			return err
+		}
+		ie = &importEntry{TokenID: hex.EncodeToString(tokenID), WrappingKey: priv, KeySpec: specName, Algorithm: alg,
+			ValidTo: b.now().UTC().Add(keyspec.ImportTokenValidityHours * time.Hour)}
 		// A newer request replaces the older parameters: their token stops working.
 		entry, err := logical.StorageEntryJSON(importStoragePrefix+e.KeyID, ie)
 		if err != nil {
