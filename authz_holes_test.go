@@ -111,3 +111,47 @@ func TestImportParametersAuthorizeBeforeWork(t *testing.T) {
 	got := tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/import-parameters", nil)
 	require.NotEmpty(t, got["public_key"])
 }
+
+// Management paths take the key id only, so a Vault ACL rule such as
+// kms/keys/+/policy covers every way to reach them; the AWS endpoint keeps
+// taking the key ARN.
+func TestManagementPathsRefuseKeyARN(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(map[string]any{"alias": "mgmt"})
+	arn := tb.ok(logical.ReadOperation, "keys/"+id, nil)["arn"].(string)
+	policy := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"*"}, "operations": []string{"Encrypt"}})
+	for _, c := range []struct {
+		op   logical.Operation
+		path string
+	}{
+		{logical.ReadOperation, "/policy"}, {logical.UpdateOperation, "/policy"}, {logical.ListOperation, "/policies"},
+		{logical.UpdateOperation, "/enable"}, {logical.UpdateOperation, "/disable"}, {logical.UpdateOperation, "/schedule-deletion"},
+		{logical.UpdateOperation, "/cancel-deletion"}, {logical.ReadOperation, "/tags"}, {logical.UpdateOperation, "/tags"},
+		{logical.UpdateOperation, "/untag"}, {logical.UpdateOperation, "/grants"}, {logical.ListOperation, "/grants"},
+		{logical.DeleteOperation, "/grants/abc"}, {logical.ReadOperation, "/rotation"}, {logical.UpdateOperation, "/rotation"},
+		{logical.UpdateOperation, "/rotate"}, {logical.ListOperation, "/rotations"}, {logical.UpdateOperation, "/import-parameters"},
+		{logical.UpdateOperation, "/import"}, {logical.ReadOperation, "/last-usage"}, {logical.UpdateOperation, ""},
+	} {
+		data := map[string]any{"policy": policy, "bypass_policy_lockout_safety_check": true, "tags": map[string]any{"a": "b"},
+			"tag_keys": "a", "description": "x", "grantee_principal": "entity:bob", "operations": "Encrypt"}
+		resp, err := tb.do(c.op, "keys/"+arn+c.path, data)
+		require.Error(t, err, "%s keys/<arn>%s must be refused", c.op, c.path)
+		if err == logical.ErrUnsupportedOperation || err == logical.ErrUnsupportedPath {
+			continue
+		}
+		var ke *kmsError
+		require.ErrorAs(t, err, &ke, "%s %s: %v %v", c.op, c.path, err, resp)
+		require.Equal(t, excValidation, ke.Type, "%s %s: %v", c.op, c.path, err)
+	}
+	require.Equal(t, defaultPolicyJSON, tb.ok(logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"])
+	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
+	// Describe keeps the key ARN, the alias and the alias ARN; crypto paths too.
+	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/"+arn, nil)["key_id"])
+	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/alias/mgmt", nil)["key_id"])
+	tb.ok(logical.UpdateOperation, "encrypt/"+arn, map[string]any{"plaintext": b64s("x")})
+	// The AWS endpoint takes the key ARN for management operations.
+	tb.aws("", "PutKeyPolicy", map[string]any{"KeyId": arn, "PolicyName": "default", "Policy": defaultPolicyJSON})
+	tb.aws("", "DisableKey", map[string]any{"KeyId": arn})
+	tb.aws("", "UpdateKeyDescription", map[string]any{"KeyId": arn, "Description": "via AWS"})
+	require.Equal(t, "via AWS", tb.ok(logical.ReadOperation, "keys/"+id, nil)["description"])
+}

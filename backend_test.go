@@ -196,8 +196,9 @@ func TestManagementRefusesAliases(t *testing.T) {
 	// Describe accepts the alias and the alias ARN.
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/alias/mgmt", nil)["key_id"])
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/arn:aws:kms:us-east-1:000000000000:alias/mgmt", nil)["key_id"])
-	// Management accepts the key ARN.
-	require.Equal(t, "Disabled", tb.ok(logical.UpdateOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id+"/disable", nil)["key_state"])
+	// Management paths take the key id only (the AWS endpoint takes the ARN).
+	tb.fails(excValidation, logical.UpdateOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id+"/disable", nil)
+	require.Equal(t, "Disabled", tb.ok(logical.UpdateOperation, "keys/"+id+"/disable", nil)["key_state"])
 }
 
 func TestARNConfiguration(t *testing.T) {

@@ -14,11 +14,18 @@ import (
 // the bare keys/<key> path (framework matches in registration order).
 const keyRef = "(?P<key_id>.+)"
 
+// keyIDRef captures the key of a management path: a key id, never a
+// segment with "/". A key ARN contains "/", so accepting it would let
+// kms/keys/arn:...:key/<id>/policy sidestep a Vault ACL rule written as
+// kms/keys/+/policy. The AWS endpoint, which has no path per key, still
+// takes the ARN.
+const keyIDRef = "(?P<key_id>[^/]+)"
+
 // Shared field schemas, built once.
 var (
 	fieldKeyID = &framework.FieldSchema{
 		Type:        framework.TypeString,
-		Description: "Key id, key ARN, alias name (alias/...) or alias ARN. Management operations accept only the key id or key ARN, as in AWS.",
+		Description: "Key id, key ARN, alias name (alias/...) or alias ARN. Management paths take the key id only (the AWS endpoint also the key ARN).",
 		Required:    true,
 	}
 	fieldLimit = &framework.FieldSchema{

@@ -15,7 +15,7 @@ import (
 func pathKeyGrants(b *backend) []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      "keys/" + keyRef + "/grants/(?P<grant_id>[^/]+)$",
+			Pattern:      "keys/" + keyIDRef + "/grants/(?P<grant_id>[^/]+)$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "grant"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"grant_id": {Type: framework.TypeString, Required: true, Description: "Grant id."},
@@ -28,7 +28,7 @@ func pathKeyGrants(b *backend) []*framework.Path {
 			HelpDescription: pathGrantsHelp,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/grants/?$",
+			Pattern:      "keys/" + keyIDRef + "/grants/?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "grants"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"grantee_principal":         {Type: framework.TypeString, Description: "Who the grant is for: entity:<id>, entity_name:<name>, group:<name> or group_id:<id>. Filters the list when listing."},

@@ -43,7 +43,7 @@ type expiryEntry struct {
 func pathImport(b *backend) []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      "keys/" + keyRef + "/import-parameters$",
+			Pattern:      "keys/" + keyIDRef + "/import-parameters$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "get", OperationSuffix: "import-parameters"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"wrapping_key_spec":  {Type: framework.TypeString, Default: keyspec.RSA2048, Description: "RSA_2048, RSA_3072 or RSA_4096."},
@@ -56,7 +56,7 @@ func pathImport(b *backend) []*framework.Path {
 			HelpDescription: pathImportHelp,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/import$",
+			Pattern:      "keys/" + keyIDRef + "/import$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-material"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"encrypted_key_material": {Type: framework.TypeString, Description: "Key material wrapped with the wrapping key, base64."},

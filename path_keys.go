@@ -15,7 +15,7 @@ import (
 func pathKeys(b *backend) []*framework.Path {
 	keyAction := func(suffix, op, summary string, fields map[string]*framework.FieldSchema, h framework.OperationFunc) *framework.Path {
 		return &framework.Path{
-			Pattern:      "keys/" + keyRef + "/" + suffix + "$",
+			Pattern:      "keys/" + keyIDRef + "/" + suffix + "$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: strings.ReplaceAll(suffix, "-", "_")},
 			Fields:       withKey(fields),
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -224,6 +224,9 @@ func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *fram
 }
 
 func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	if err := b.notAnActionPath(ctx, req.Storage, d.Get("key_id").(string)); err != nil {
+		return nil, err
+	}
 	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), true)
 	if err != nil {
 		return nil, err
@@ -249,6 +252,12 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 }
 
 func (b *backend) pathKeyUpdateDescription(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	// The Vault-style path takes the key id only, as every management path
+	// (see keyIDRef); the AWS endpoint runs this handler on the route
+	// keys/:key and still takes the ARN.
+	if strings.Contains(strings.TrimPrefix(req.Path, "keys/"), "/") {
+		return nil, errIDOnly()
+	}
 	raw, ok := d.GetOk("description")
 	if !ok {
 		return nil, errValidation("description is required")
@@ -315,6 +324,25 @@ func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Reques
 		e.PendingWindowDays = 0
 		return req.Storage.Delete(ctx, deletionStoragePrefix+e.KeyID)
 	})
+}
+
+// notAnActionPath refuses, on describe, a key ARN with more path after the
+// key id: keys/arn:...:key/<id>/policy reaches describe because management
+// paths take the key id only, and must fail as such, not as an unknown key.
+func (b *backend) notAnActionPath(ctx context.Context, s logical.Storage, ref string) error {
+	arns, err := b.arns(ctx, s)
+	if err != nil {
+		return err
+	}
+	if id, alias, err := arns.parse(ref); err == nil && alias == "" && strings.Contains(id, "/") {
+		return errIDOnly()
+	}
+	return nil
+}
+
+func errIDOnly() error {
+	return errValidation("keys/<key>/... management paths, and updating keys/<key>, take the key id only, " +
+		"not a key ARN or an alias: Vault ACL rules such as kms/keys/+/policy must match them")
 }
 
 // lockedKey resolves a key reference (key id or key ARN), locks the key and
@@ -453,5 +481,5 @@ const keyActionHelp = `
 Key state changes follow AWS KMS: a disabled key refuses cryptographic
 operations; a key pending deletion refuses everything but describe and
 cancel-deletion, and is destroyed when its window (7..30 days) ends.
-These operations accept only the key id or key ARN, not an alias.
+These paths take the key id only (the AWS endpoint also the key ARN).
 `

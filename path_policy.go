@@ -21,7 +21,7 @@ var (
 func pathPolicy(b *backend) []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      "keys/" + keyRef + "/policy$",
+			Pattern:      "keys/" + keyIDRef + "/policy$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-policy"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"policy": fieldPolicy, "bypass_policy_lockout_safety_check": fieldBypassLockout,
@@ -37,7 +37,7 @@ func pathPolicy(b *backend) []*framework.Path {
 			HelpDescription: pathPolicyHelp,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/policies/?$",
+			Pattern:      "keys/" + keyIDRef + "/policies/?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-policies"},
 			Fields:       withKey(nil),
 			Operations: map[logical.Operation]framework.OperationHandler{

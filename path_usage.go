@@ -12,7 +12,7 @@ import (
 // registered before the bare keys/<key> path.
 func pathLastUsage(b *backend) *framework.Path {
 	return &framework.Path{
-		Pattern:      "keys/" + keyRef + "/last-usage$",
+		Pattern:      "keys/" + keyIDRef + "/last-usage$",
 		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "last-usage"},
 		Fields:       withKey(nil),
 		Operations: map[logical.Operation]framework.OperationHandler{
