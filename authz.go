@@ -25,11 +25,14 @@ type identityCache struct {
 }
 
 // principals returns everything the request's caller is known as. A token
-// without an entity (a root token, for one) is only "*".
+// without an entity (an orphan token, a root token) is principalNoEntity.
+// Vault tells a plugin neither a token's policies nor whether it is a root
+// token, so every entity-less token is treated alike; root remains the
+// operator through sudo on policy-recovery/ and the default policy.
 func (b *backend) principals(req *logical.Request) (principalSet, error) {
 	id := req.EntityID
 	if id == "" {
-		return principalSet{names: []string{"*"}}, nil
+		return principalSet{names: []string{principalNoEntity}}, nil
 	}
 	now := time.Now()
 	b.identities.mu.Lock()

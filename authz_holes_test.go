@@ -155,3 +155,46 @@ func TestManagementPathsRefuseKeyARN(t *testing.T) {
 	tb.aws("", "UpdateKeyDescription", map[string]any{"KeyId": arn, "Description": "via AWS"})
 	require.Equal(t, "via AWS", tb.ok(logical.ReadOperation, "keys/"+id, nil)["description"])
 }
+
+// A token without an entity is no_entity: an Allow statement's * does not
+// admit it, a Deny statement's * refuses it, and a statement naming
+// no_entity admits it. The default policy names it.
+func TestEntitylessCallers(t *testing.T) {
+	star := principalSet{names: []string{"*", "entity:e1"}}
+	none := principalSet{names: []string{principalNoEntity}}
+	require.True(t, star.matchesWildcard(effectAllow))
+	require.True(t, star.matchesWildcard(effectDeny))
+	require.False(t, none.matchesWildcard(effectAllow))
+	require.True(t, none.matchesWildcard(effectDeny))
+
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	enc := func(who, id string) error {
+		return tb.asOKErr(who, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	}
+	open := tb.asOK("alice", logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	require.NoError(t, enc("", open), "the default policy delegates to Vault's ACL, entity or not")
+
+	allowAll := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"*"}, "operations": []string{"*"}})
+	id := tb.asOK("alice", logical.UpdateOperation, "keys", map[string]any{"policy": allowAll})["key_id"].(string)
+	require.NoError(t, enc("bob", id))
+	requireKMSError(t, enc("", id), excAccessDenied)
+
+	named := policyDoc(t,
+		map[string]any{"effect": "Allow", "principals": []string{"*"}, "operations": []string{"*"}},
+		map[string]any{"effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"Encrypt"}})
+	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": named})
+	require.NoError(t, enc("", id))
+
+	denyAll := policyDoc(t,
+		map[string]any{"effect": "Allow", "principals": []string{"entity:alice"}, "operations": []string{"*"}},
+		map[string]any{"effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"Encrypt"}},
+		map[string]any{"effect": "Deny", "principals": []string{"*"}, "operations": []string{"Encrypt"}})
+	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": denyAll})
+	requireKMSError(t, enc("", id), excAccessDenied)
+	requireKMSError(t, enc("alice", id), excAccessDenied)
+
+	// no_entity names a class of callers: no grant may be made to it.
+	tb.asFails(excValidation, "alice", logical.UpdateOperation, "keys/"+open+"/grants",
+		map[string]any{"grantee_principal": "no_entity", "operations": "Encrypt"})
+}

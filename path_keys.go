@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -228,6 +229,10 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 		return nil, err
 	}
 	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), true)
+	if isNotFound(err) && endsInAction(d.Get("key_id").(string)) {
+		// keys/alias/x/tags: an alias, which a management path refuses.
+		return nil, errIDOnly()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -338,6 +343,20 @@ func (b *backend) notAnActionPath(ctx context.Context, s logical.Storage, ref st
 		return errIDOnly()
 	}
 	return nil
+}
+
+// readActions are the keys/<key>/<action> paths that can be read: a read
+// of one with an alias or ARN lands on describe.
+var readActions = map[string]bool{"policy": true, "tags": true, "rotation": true, "last-usage": true}
+
+func endsInAction(ref string) bool {
+	i := strings.LastIndex(ref, "/")
+	return i >= 0 && readActions[ref[i+1:]]
+}
+
+func isNotFound(err error) bool {
+	var ke *kmsError
+	return errors.As(err, &ke) && ke.Type == excNotFound
 }
 
 func errIDOnly() error {
