@@ -1,8 +1,12 @@
 package kms
 
 import (
+	"context"
 	"io"
+	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
@@ -197,4 +201,87 @@ func TestEntitylessCallers(t *testing.T) {
 	// no_entity names a class of callers: no grant may be made to it.
 	tb.asFails(excValidation, "alice", logical.UpdateOperation, "keys/"+open+"/grants",
 		map[string]any{"grantee_principal": "no_entity", "operations": "Encrypt"})
+}
+
+// ListKeys returns the id and ARN of each key, nothing more, and leaves out
+// keys whose deletion window has ended.
+func TestListKeysDisclosesOnlyIDAndARN(t *testing.T) {
+	tb := newTestBackend(t)
+	live := tb.createKey(map[string]any{"description": "secret plans", "tags": map[string]any{"a": "b"}})
+	pending := tb.createKey(nil)
+	gone := tb.createKey(nil)
+	tb.ok(logical.UpdateOperation, "keys/"+pending+"/schedule-deletion", map[string]any{"pending_window_days": 30})
+	tb.ok(logical.UpdateOperation, "keys/"+gone+"/schedule-deletion", map[string]any{"pending_window_days": 7})
+	tb.advance(8 * 24 * time.Hour)
+	d := tb.ok(logical.ListOperation, "keys/", nil)
+	require.ElementsMatch(t, []string{live, pending}, d["keys"])
+	for _, id := range []string{live, pending} {
+		require.Equal(t, map[string]any{"key_id": id, "arn": "arn:aws:kms:us-east-1:000000000000:key/" + id}, d["key_info"].(map[string]any)[id])
+	}
+	out := tb.aws("", "ListKeys", map[string]any{})
+	for _, k := range out["Keys"].([]any) {
+		require.Len(t, k, 2, "KeyId and KeyArn only")
+	}
+}
+
+// ListRetirableGrants reads the retiring principal's grants from an index,
+// not every key's grants; the index follows creates, retires and key
+// deletion, and grants made before it existed are indexed once.
+func TestRetirableGrantsIndex(t *testing.T) {
+	tb := newTestBackend(t)
+	ctx := context.Background()
+	k1, k2 := tb.createKey(nil), tb.createKey(nil)
+	grant := func(key, retiring string) string {
+		return tb.ok(logical.UpdateOperation, "keys/"+key+"/grants", map[string]any{"grantee_principal": "entity:bob",
+			"operations": "Encrypt", "retiring_principal": retiring, "encryption_context_subset": map[string]any{"k": "v"}})["grant_id"].(string)
+	}
+	g1, g2 := grant(k1, "entity:carol"), grant(k2, "entity:carol")
+	grant(k1, "entity:dave")
+	tb.ok(logical.UpdateOperation, "keys/"+k1+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt"})
+	list := func(p string) []string {
+		d := tb.ok(logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": p})
+		keys, _ := d["keys"].([]string)
+		return keys
+	}
+	require.ElementsMatch(t, []string{g1, g2}, list("entity:carol"))
+
+	// The listing reads no other key's grants: drop every grant index and
+	// count the grant entries read.
+	tb.cache.grants.Clear()
+	counting := &countingStorage{Storage: tb.storage}
+	req := &logical.Request{Operation: logical.ListOperation, Path: "grants/retirable", Storage: counting,
+		Data: map[string]any{"retiring_principal": "entity:carol"}}
+	resp, err := tb.HandleRequest(ctx, req)
+	require.NoError(t, err)
+	require.Len(t, resp.Data["keys"], 2)
+	require.Equal(t, 2, counting.grantReads, "only carol's two grants are read")
+
+	tb.ok(logical.UpdateOperation, "grants/retire", map[string]any{"key_id": k1, "grant_id": g1})
+	require.Equal(t, []string{g2}, list("entity:carol"))
+	tb.ok(logical.UpdateOperation, "keys/"+k2+"/schedule-deletion", map[string]any{"pending_window_days": 7})
+	tb.advance(8 * 24 * time.Hour)
+	require.NoError(t, tb.periodic(ctx, &logical.Request{Storage: tb.storage}))
+	require.Empty(t, list("entity:carol"))
+	left, err := tb.storage.List(ctx, retiringStoragePrefix+url.PathEscape("entity:carol")+"/")
+	require.NoError(t, err)
+	require.Empty(t, left)
+
+	// Grants stored before the index existed are found after a backfill.
+	g3 := grant(k1, "entity:erin")
+	require.NoError(t, tb.storage.Delete(ctx, retiringKey("entity:erin", k1, g3)))
+	require.NoError(t, tb.storage.Delete(ctx, retiringIndexDone))
+	tb.retiringIndexed.Store(false)
+	require.Equal(t, []string{g3}, list("entity:erin"))
+}
+
+type countingStorage struct {
+	logical.Storage
+	grantReads int
+}
+
+func (c *countingStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+	if strings.HasPrefix(key, grantStoragePrefix) {
+		c.grantReads++
+	}
+	return c.Storage.Get(ctx, key)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"io"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -17,8 +18,16 @@ import (
 const (
 	grantStoragePrefix = "grant/" // grant/<key id>/<grant id>: grantEntry
 	grantTokenKeyPath  = "grant-token-key"
-	maxGrantsPerKey    = 50000
+	// retiring/<escaped principal>/<key id>/<grant id>: an empty entry per
+	// grant with a retiring principal, so ListRetirableGrants reads only
+	// that principal's grants. retiringIndexDone marks that grants made
+	// before the index existed have been indexed.
+	retiringStoragePrefix = "retiring/"
+	retiringIndexDone     = "retiring-index-v1"
 )
+
+// maxGrantsPerKey bounds a key's grants (a var so a test can lower it).
+var maxGrantsPerKey = 50000
 
 type grantEntry struct {
 	GrantID           string          `json:"grant_id"`
@@ -163,6 +172,9 @@ func (b *backend) putGrant(ctx context.Context, s logical.Storage, x *grantIndex
 	if err := s.Put(ctx, entry); err != nil {
 		return err
 	}
+	if err := putRetiring(ctx, s, g); err != nil {
+		return err
+	}
 	x.add(g)
 	return nil
 }
@@ -171,7 +183,111 @@ func (b *backend) deleteGrant(ctx context.Context, s logical.Storage, x *grantIn
 	if err := s.Delete(ctx, grantStoragePrefix+g.KeyID+"/"+g.GrantID); err != nil {
 		return err
 	}
+	if g.RetiringPrincipal != "" {
+		if err := s.Delete(ctx, retiringKey(g.RetiringPrincipal, g.KeyID, g.GrantID)); err != nil {
+			return err
+		}
+	}
 	x.remove(g.GrantID)
+	return nil
+}
+
+func retiringKey(principal, keyID, grantID string) string {
+	return retiringStoragePrefix + url.PathEscape(principal) + "/" + keyID + "/" + grantID
+}
+
+func putRetiring(ctx context.Context, s logical.Storage, g *grantEntry) error {
+	if g.RetiringPrincipal == "" {
+		return nil
+	}
+	return s.Put(ctx, &logical.StorageEntry{Key: retiringKey(g.RetiringPrincipal, g.KeyID, g.GrantID)})
+}
+
+// retirableGrants reads the grants whose retiring principal is p, from the
+// retiring index. An index entry whose grant is gone (a retire racing the
+// one-time backfill) is skipped.
+func (b *backend) retirableGrants(ctx context.Context, s logical.Storage, p string) ([]*grantEntry, error) {
+	if err := b.backfillRetiring(ctx, s); err != nil {
+		return nil, err
+	}
+	prefix := retiringStoragePrefix + url.PathEscape(p) + "/"
+	keys, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []*grantEntry
+	for _, k := range keys {
+		ids, err := s.List(ctx, prefix+k)
+		if err != nil {
+			return nil, err
+		}
+		keyID := strings.TrimSuffix(k, "/")
+		for _, id := range ids {
+			g, err := readGrant(ctx, s, keyID, id)
+			if err != nil {
+				return nil, err
+			}
+			if g != nil && g.RetiringPrincipal == p {
+				out = append(out, g)
+			}
+		}
+	}
+	return out, nil
+}
+
+func readGrant(ctx context.Context, s logical.Storage, keyID, grantID string) (*grantEntry, error) {
+	raw, err := s.Get(ctx, grantStoragePrefix+keyID+"/"+grantID)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	g := &grantEntry{}
+	if err := raw.DecodeJSON(g); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// backfillRetiring indexes, once, the grants made before the retiring
+// index existed. On a performance standby the write fails with
+// ErrReadOnly, and Vault forwards the request to the active node.
+func (b *backend) backfillRetiring(ctx context.Context, s logical.Storage) error {
+	if b.retiringIndexed.Load() {
+		return nil
+	}
+	b.mountLock.Lock()
+	defer b.mountLock.Unlock()
+	done, err := s.Get(ctx, retiringIndexDone)
+	if err != nil {
+		return err
+	}
+	if done == nil {
+		keys, err := s.List(ctx, grantStoragePrefix)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			keyID := strings.TrimSuffix(k, "/")
+			ids, err := s.List(ctx, grantStoragePrefix+k)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				g, err := readGrant(ctx, s, keyID, id)
+				if err != nil {
+					return err
+				}
+				if g != nil {
+					if err := putRetiring(ctx, s, g); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := s.Put(ctx, &logical.StorageEntry{Key: retiringIndexDone, Value: []byte("1")}); err != nil {
+			return err
+		}
+	}
+	b.retiringIndexed.Store(true)
 	return nil
 }
 
@@ -183,6 +299,15 @@ func (b *backend) deleteAllGrants(ctx context.Context, s logical.Storage, keyID 
 		return err
 	}
 	for _, id := range ids {
+		g, err := readGrant(ctx, s, keyID, id)
+		if err != nil {
+			return err
+		}
+		if g != nil && g.RetiringPrincipal != "" {
+			if err := s.Delete(ctx, retiringKey(g.RetiringPrincipal, keyID, id)); err != nil {
+				return err
+			}
+		}
 		if err := s.Delete(ctx, prefix+id); err != nil {
 			return err
 		}

@@ -288,25 +288,16 @@ func grantData(g *grantEntry) map[string]any {
 	return data
 }
 
-// pathGrantListRetirable scans every key's grants: AWS's
-// ListRetirableGrants is rare, and an index by retiring principal would
-// cost a second write on every CreateGrant.
+// pathGrantListRetirable reads the retiring principal's grants from the
+// retiring index, never other keys' grants.
 func (b *backend) pathGrantListRetirable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	who := d.Get("retiring_principal").(string)
 	if err := validatePrincipal(who, false); err != nil {
 		return nil, errValidation("retiring_principal: %s", err)
 	}
-	ids, err := req.Storage.List(ctx, keyStoragePrefix)
+	all, err := b.retirableGrants(ctx, req.Storage, who)
 	if err != nil {
 		return nil, err
-	}
-	var all []*grantEntry
-	for _, id := range ids {
-		x, err := b.grants(ctx, req.Storage, id)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, x.all()...)
 	}
 	return b.grantList(all, d, func(g *grantEntry) bool { return g.RetiringPrincipal == who })
 }

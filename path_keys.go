@@ -188,21 +188,22 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	return b.keyResponse(ctx, req.Storage, e)
 }
 
+// pathKeyList is AWS's ListKeys: the id and ARN of every key, nothing
+// more (describe is per key and authorized). It reads the key index and
+// the small deletion index, never the keys themselves.
 func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	ids, err := req.Storage.List(ctx, keyStoragePrefix)
 	if err != nil {
 		return nil, err
 	}
+	gone, err := b.dueDeletions(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
 	live := ids[:0]
-	entries := make(map[string]*keyEntry, len(ids))
 	for _, id := range ids {
-		e, err := b.getKey(ctx, req.Storage, id)
-		if err != nil {
-			return nil, err
-		}
-		if e != nil && !b.isDeleted(e) {
+		if !gone[id] {
 			live = append(live, id)
-			entries[id] = e
 		}
 	}
 	names, next, err := page(live, d)
@@ -215,13 +216,36 @@ func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *fram
 	}
 	info := make(map[string]any, len(names))
 	for _, id := range names {
-		e := entries[id]
-		info[id] = map[string]any{
-			"arn": arns.key(id), "key_spec": e.KeySpec, "key_usage": e.KeyUsage,
-			"key_state": e.State, "description": e.Description,
-		}
+		info[id] = map[string]any{"key_id": id, "arn": arns.key(id)}
 	}
 	return listResponse(names, info, next), nil
+}
+
+// dueDeletions returns the keys whose deletion window has ended but which
+// the periodic sweep has not destroyed yet: gone for every caller.
+func (b *backend) dueDeletions(ctx context.Context, s logical.Storage) (map[string]bool, error) {
+	ids, err := s.List(ctx, deletionStoragePrefix)
+	if err != nil {
+		return nil, err
+	}
+	due := map[string]bool{}
+	for _, id := range ids {
+		raw, err := s.Get(ctx, deletionStoragePrefix+id)
+		if err != nil {
+			return nil, err
+		}
+		if raw == nil {
+			continue
+		}
+		var de deletionEntry
+		if err := raw.DecodeJSON(&de); err != nil {
+			return nil, err
+		}
+		if !b.now().Before(de.DeletionDate) {
+			due[id] = true
+		}
+	}
+	return due, nil
 }
 
 func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
