@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"net/url"
 	"strings"
@@ -284,4 +285,86 @@ func (c *countingStorage) Get(ctx context.Context, key string) (*logical.Storage
 		c.grantReads++
 	}
 	return c.Storage.Get(ctx, key)
+}
+
+// A grant's operations, constraints and a key's grant count are bounded.
+func TestGrantBounds(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	create := func(data map[string]any) error {
+		data["grantee_principal"] = "entity:bob"
+		if _, ok := data["operations"]; !ok {
+			data["operations"] = "Encrypt"
+		}
+		_, err := tb.do(logical.UpdateOperation, "keys/"+id+"/grants", data)
+		return err
+	}
+	requireKMSError(t, create(map[string]any{"operations": "Encrypt,Decrypt,Encrypt"}), excValidation)
+	var all []string
+	for op, o := range operations {
+		if o.grantable && o.fitsKey(tb.mustKey(id)) {
+			all = append(all, op)
+		}
+	}
+	require.NoError(t, create(map[string]any{"operations": strings.Join(all, ",")}))
+	requireKMSError(t, create(map[string]any{"operations": strings.Join(append(all, all...), ",")}), excValidation)
+
+	pairs := func(n, size int) map[string]any {
+		m := map[string]any{}
+		for i := range n {
+			m[strings.Repeat("k", size-1)+string(rune('a'+i))] = strings.Repeat("v", size)
+		}
+		return m
+	}
+	require.NoError(t, create(map[string]any{"encryption_context_subset": pairs(8, 384)}))
+	requireKMSError(t, create(map[string]any{"encryption_context_subset": pairs(9, 10)}), excValidation)
+	requireKMSError(t, create(map[string]any{"encryption_context_equals": pairs(1, 385)}), excValidation)
+	requireKMSError(t, create(map[string]any{"encryption_context_equals": map[string]any{"k": strings.Repeat("v", 385)}}), excValidation)
+
+	old := maxGrantsPerKey
+	maxGrantsPerKey = 3
+	t.Cleanup(func() { maxGrantsPerKey = old })
+	require.NoError(t, create(map[string]any{"operations": "Decrypt"}))
+	requireKMSError(t, create(map[string]any{"operations": "GenerateDataKey"}), excLimitExceeded)
+}
+
+func (tb *testBackend) mustKey(id string) *keyEntry {
+	e, err := tb.getKey(context.Background(), tb.storage, id)
+	require.NoError(tb.t, err)
+	return e
+}
+
+// Grant tokens and import tokens are MACed under keys of their own
+// purpose: neither passes as the other, even re-labelled.
+func TestTokenPurposesAreSeparate(t *testing.T) {
+	require.NotEqual(t, tokenMAC([]byte("k"), purposeGrantToken, "a", "b"), tokenMAC([]byte("k"), purposeImportToken, "a", "b"))
+	require.NotEqual(t, tokenMAC([]byte("k"), purposeGrantToken, "a.b", "c"), tokenMAC([]byte("k"), purposeGrantToken, "a", "b.c"))
+
+	tb := newTestBackend(t)
+	id := tb.createKey(map[string]any{"origin": "EXTERNAL"})
+	importToken := tb.ok(logical.UpdateOperation, "keys/"+id+"/import-parameters", nil)["import_token"].(string)
+	g := tb.ok(logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt"})
+	grantToken, grantID := g["grant_token"].(string), g["grant_id"].(string)
+	relabel := func(token, prefix string) string {
+		raw, err := base64.RawURLEncoding.DecodeString(token)
+		require.NoError(t, err)
+		_, rest, _ := strings.Cut(string(raw), ".")
+		return base64.RawURLEncoding.EncodeToString([]byte(prefix + "." + rest))
+	}
+	asImport := func(token string) {
+		tb.fails(excInvalidImportToken, logical.UpdateOperation, "keys/"+id+"/import",
+			map[string]any{"encrypted_key_material": b64s("x"), "import_token": token})
+	}
+	asImport(grantToken)
+	asImport(relabel(grantToken, "i1"))
+	asGrant := func(token string) {
+		tb.fails(excInvalidGrantToken, logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": token})
+	}
+	asGrant(importToken)
+	asGrant(relabel(importToken, "v1"))
+	// Both still work for their own purpose.
+	tb.ok(logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grantToken})
+	tb.fails(excNotFound, logical.UpdateOperation, "grants/retire", map[string]any{"key_id": id, "grant_id": grantID})
+	_, err := tb.do(logical.UpdateOperation, "keys/"+id+"/import", map[string]any{"encrypted_key_material": b64s("x"), "import_token": importToken})
+	requireKMSError(t, err, excInvalidCiphertext) // the token passed; the material is not wrapped
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"net/url"
@@ -317,8 +318,9 @@ func (b *backend) deleteAllGrants(ctx context.Context, s logical.Storage, keyID 
 }
 
 // Grant tokens are "v1.<key id>.<grant id>.<mac>", base64url, where mac is
-// an HMAC-SHA256 under a per-mount secret: a forged or altered token fails
-// without a storage lookup.
+// an HMAC-SHA256 under a key derived from a per-mount secret for grant
+// tokens (tokenMAC): a forged or altered token fails without a storage
+// lookup.
 func (b *backend) tokenKey(ctx context.Context, s logical.Storage) ([]byte, error) {
 	if k := b.cache.tokenKey.Load(); k != nil {
 		return *k, nil
@@ -345,9 +347,26 @@ func (b *backend) tokenKey(ctx context.Context, s logical.Storage) ([]byte, erro
 	return key, nil
 }
 
-func tokenMAC(key []byte, keyID, grantID string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(keyID + "." + grantID))
+// Token purposes. Each MACs under its own key, derived from the mount's
+// token key and the purpose's label, so a token of one purpose can never
+// verify as a token of another (a grant token as an import token, say).
+const (
+	purposeGrantToken  = "vault-plugin-kms/grant-token/v1"
+	purposeImportToken = "vault-plugin-kms/import-token/v1"
+)
+
+// tokenMAC is HMAC-SHA256, under the purpose's key, of the fields, each
+// length-prefixed so no two field lists share an encoding.
+func tokenMAC(key []byte, purpose string, fields ...string) string {
+	d := hmac.New(sha256.New, key)
+	d.Write([]byte(purpose))
+	m := hmac.New(sha256.New, d.Sum(nil))
+	for _, f := range fields {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		m.Write(n[:])
+		m.Write([]byte(f))
+	}
 	return hex.EncodeToString(m.Sum(nil))
 }
 
@@ -356,7 +375,7 @@ func (b *backend) grantToken(ctx context.Context, s logical.Storage, g *grantEnt
 	if err != nil {
 		return "", err
 	}
-	raw := "v1." + g.KeyID + "." + g.GrantID + "." + tokenMAC(key, g.KeyID, g.GrantID)
+	raw := "v1." + g.KeyID + "." + g.GrantID + "." + tokenMAC(key, purposeGrantToken, g.KeyID, g.GrantID)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw)), nil
 }
 
@@ -375,7 +394,7 @@ func (b *backend) parseGrantToken(ctx context.Context, s logical.Storage, token 
 	if err != nil {
 		return "", "", err
 	}
-	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, parts[1], parts[2]))) {
+	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, purposeGrantToken, parts[1], parts[2]))) {
 		return "", "", invalid
 	}
 	return parts[1], parts[2], nil

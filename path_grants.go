@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -114,12 +115,25 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 	if len(g.Operations) == 0 {
 		return nil, errValidation("operations is required")
 	}
+	if n := grantableCount(); len(g.Operations) > n {
+		return nil, errValidation("operations lists %d operations; a grant allows at most the %d grantable ones", len(g.Operations), n)
+	}
+	seen := map[string]bool{}
 	for _, op := range g.Operations {
 		if !operations[op].grantable {
 			return nil, errValidation("%q is not an operation a grant can allow", op)
 		}
+		if seen[op] {
+			return nil, errValidation("operations lists %s more than once", op)
+		}
+		seen[op] = true
 	}
 	eq, sub := d.Get("encryption_context_equals").(map[string]string), d.Get("encryption_context_subset").(map[string]string)
+	for _, c := range []map[string]string{eq, sub} {
+		if err := checkConstraint(c); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case len(eq) > 0 && len(sub) > 0:
 		return nil, errValidation("give at most one of encryption_context_equals and encryption_context_subset")
@@ -129,6 +143,34 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 		g.Constraints = &contextMatcher{Subset: sub}
 	}
 	return g, nil
+}
+
+// AWS's bounds on a grant constraint's encryption context.
+const (
+	maxConstraintPairs = 8
+	maxConstraintChars = 384
+)
+
+func checkConstraint(c map[string]string) error {
+	if len(c) > maxConstraintPairs {
+		return errValidation("a grant constraint has at most %d encryption context pairs, got %d", maxConstraintPairs, len(c))
+	}
+	for k, v := range c {
+		if k == "" || utf8.RuneCountInString(k) > maxConstraintChars || utf8.RuneCountInString(v) > maxConstraintChars {
+			return errValidation("grant constraint keys must be 1..%d characters and values at most %d", maxConstraintChars, maxConstraintChars)
+		}
+	}
+	return nil
+}
+
+func grantableCount() int {
+	n := 0
+	for _, o := range operations {
+		if o.grantable {
+			n++
+		}
+	}
+	return n
 }
 
 func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

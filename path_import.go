@@ -133,7 +133,7 @@ func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request
 		if err != nil {
 			return err
 		}
-		raw := "i1." + e.KeyID + "." + ie.TokenID + "." + tokenMAC(key, "import:"+e.KeyID, ie.TokenID)
+		raw := "i1." + e.KeyID + "." + ie.TokenID + "." + tokenMAC(key, purposeImportToken, e.KeyID, ie.TokenID)
 		token = base64.RawURLEncoding.EncodeToString([]byte(raw))
 		return nil
 	})
@@ -162,7 +162,7 @@ func (b *backend) checkImportToken(ctx context.Context, s logical.Storage, keyID
 	if err != nil {
 		return nil, err
 	}
-	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, "import:"+keyID, parts[2]))) {
+	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, purposeImportToken, keyID, parts[2]))) {
 		return nil, invalid
 	}
 	stored, err := s.Get(ctx, importStoragePrefix+keyID)
