@@ -170,10 +170,12 @@ func (b *backend) putGrant(ctx context.Context, s logical.Storage, x *grantIndex
 	if err != nil {
 		return err
 	}
-	if err := s.Put(ctx, entry); err != nil {
+	// The index entry first: one left behind by a failed grant write is
+	// skipped when listing, while a grant without its entry would be missed.
+	if err := putRetiring(ctx, s, g); err != nil {
 		return err
 	}
-	if err := putRetiring(ctx, s, g); err != nil {
+	if err := s.Put(ctx, entry); err != nil {
 		return err
 	}
 	x.add(g)
