@@ -77,7 +77,7 @@ func (b *backend) encryptWith(e *keyEntry, alg string, plaintext []byte, ec map[
 	}
 	v, k := e.latest()
 	if alg == keyspec.AlgSymmetricDefault {
-		return ciphertext.Seal(k.AEAD(), e.KeyID, v, ec, plaintext, b.random)
+		return ciphertext.Seal(k, e.KeyID, v, ec, plaintext, b.random)
 	}
 	if len(ec) > 0 {
 		return nil, errValidation("an encryption context is supported only with symmetric keys")
@@ -159,10 +159,10 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 		}
 	}
 	k, ok := e.version(blob.KeyVersion)
-	if !ok || k.AEAD() == nil {
+	if !ok {
 		return nil, nil, invalid()
 	}
-	pt, err := blob.Open(k.AEAD(), ec)
+	pt, err := blob.Open(k, ec)
 	if err != nil {
 		return nil, nil, invalid()
 	}

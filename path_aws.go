@@ -151,11 +151,11 @@ func (b *backend) resolveAWSRoutes() error {
 
 // awsError is an AWS error body: {"__type": "<Exception>", "message": ...}.
 // Like AWS KMS, every refusal is HTTP 400 (AccessDeniedException too); the
-// SDKs raise the typed exception from __type. Errors that are not refusals
-// are logged and answered KMSInternalException (500), with no detail.
+// SDKs raise the typed exception from __type. The SDK's own client errors
+// are refusals too (classify); only server faults are logged and answered
+// KMSInternalException (500), with no detail.
 func (b *backend) awsError(err error) *logical.Response {
-	var ke *kmsError
-	if errors.As(err, &ke) {
+	if ke := classify(err); ke != nil {
 		return awsResponse(http.StatusBadRequest, map[string]any{"__type": ke.Type, "message": ke.Msg})
 	}
 	b.Logger().Error("AWS protocol request failed", "error", err)

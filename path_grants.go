@@ -285,6 +285,11 @@ func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *fr
 		return nil, err
 	}
 	id, grantee := d.Get("grant_id").(string), d.Get("grantee_principal").(string)
+	if id != "" {
+		if err := checkGrantID(id); err != nil {
+			return nil, err
+		}
+	}
 	return b.grantList(x.all(), d, func(g *grantEntry) bool {
 		return (id == "" || g.GrantID == id) && (grantee == "" || g.GranteePrincipal == grantee)
 	})
@@ -368,6 +373,9 @@ func (b *backend) pathGrantRevoke(ctx context.Context, req *logical.Request, d *
 // other grant including RetireGrant does not count: it would let any such
 // grantee retire every grant on the key.
 func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, grantID, op string) error {
+	if err := checkGrantID(grantID); err != nil {
+		return err
+	}
 	e, unlock, err := b.lockedKey(ctx, req.Storage, ref)
 	if err != nil {
 		return err

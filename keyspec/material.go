@@ -8,7 +8,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -95,6 +97,26 @@ func (k *Key) initAEAD() error {
 
 // AEAD is the AES-256-GCM cipher of a SYMMETRIC_DEFAULT key.
 func (k *Key) AEAD() cipher.AEAD { return k.aead }
+
+// DeriveAEAD is AES-256-GCM under a key derived from a SYMMETRIC_DEFAULT
+// key: HKDF-SHA256 (RFC 5869) with the key as input keying material, and
+// the caller's salt and info, 32 bytes of output. A fresh random salt per
+// message gives every message its own key, so the random-nonce bound of
+// GCM (2^32 messages per key) no longer depends on how busy the key is.
+func (k *Key) DeriveAEAD(salt, info []byte) (cipher.AEAD, error) {
+	if k.Spec.Family != FamilySymmetric {
+		return nil, fmt.Errorf("key spec %s has no AES key", k.Spec.Name)
+	}
+	dk, err := hkdf.Key(sha256.New, k.secret, salt, string(info), 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(dk)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
 
 // SecretSize is the size in bytes of a symmetric or HMAC key of this spec.
 func (s *Spec) SecretSize() int { return s.Bits / 8 }
