@@ -177,9 +177,76 @@ func TestAWSCryptoSharesVaultPaths(t *testing.T) {
 	require.NotContains(t, tb.aws("", "GenerateDataKeyWithoutPlaintext", map[string]any{"KeyId": id, "NumberOfBytes": 16}), "Plaintext")
 
 	tb.awsFails(excUnsupportedOperation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "DryRun": true})
-	// Members of other operations are not taken: no batch through AWS.
-	out := tb.aws("", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "batch_input": []any{map[string]any{"plaintext": b64s("y")}}})
-	require.Contains(t, out, "CiphertextBlob")
+	// A member the operation does not take is refused, never ignored: no
+	// batch through AWS, and a misspelt member is not silently dropped.
+	msg := tb.awsFails(excValidation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"),
+		"batch_input": []any{map[string]any{"plaintext": b64s("y")}}})
+	require.Contains(t, msg, "batch_input is not a member of Encrypt")
+	tb.awsFails(excValidation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "EncryptionContex": ec})
+}
+
+func TestAWSRefusedMembers(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	// A grant constrained to an AWS service source would be stored without
+	// that constraint, broader than asked: refused, saying why.
+	msg := tb.awsFails(excValidation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
+		"Constraints": map[string]any{"SourceArn": "arn:aws:s3:::bucket"}})
+	require.Contains(t, msg, "Constraints.SourceArn")
+	require.Contains(t, msg, "no AWS services")
+	for _, m := range []string{"GranteeServicePrincipal", "RetiringServicePrincipal"} {
+		msg := tb.awsFails(excValidation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob",
+			"Operations": []any{"Encrypt"}, m: "s3.amazonaws.com"})
+		require.Contains(t, msg, m)
+	}
+	tb.awsFails(excValidation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
+		"Constraints": map[string]any{"EncryptionContextSuperset": map[string]any{"a": "b"}}})
+	require.Empty(t, tb.aws("", "ListGrants", map[string]any{"KeyId": id})["Grants"], "no refused grant was stored")
+
+	// MultiRegion false and CustomerMasterKeySpec ask for what the plugin does.
+	md := tb.aws("", "CreateKey", map[string]any{"MultiRegion": false, "CustomerMasterKeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"})["KeyMetadata"].(map[string]any)
+	require.Equal(t, "HMAC_256", md["KeySpec"])
+	require.Equal(t, false, md["MultiRegion"])
+	tb.awsFails(excUnsupportedOperation, "", "CreateKey", map[string]any{"MultiRegion": true})
+	// ROTATIONS_ONLY is what ListKeyRotations lists; ALL_KEY_MATERIAL is not served.
+	require.Contains(t, tb.aws("", "ListKeyRotations", map[string]any{"KeyId": id, "IncludeKeyMaterial": "ROTATIONS_ONLY"}), "Rotations")
+	msg = tb.awsFails(excUnsupportedOperation, "", "ListKeyRotations", map[string]any{"KeyId": id, "IncludeKeyMaterial": "ALL_KEY_MATERIAL"})
+	require.Contains(t, msg, "IncludeKeyMaterial")
+	for _, m := range []string{"ImportType", "KeyMaterialId", "KeyMaterialDescription"} {
+		msg := tb.awsFails(excUnsupportedOperation, "", "ImportKeyMaterial", map[string]any{"KeyId": id, m: "x"})
+		require.Contains(t, msg, m)
+	}
+}
+
+func TestAWSGrantConstraints(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	id := tb.createKey(map[string]any{"policy": policyDoc(t,
+		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"*"}, "operations": []string{"CreateGrant", "ListGrants"}}),
+		"bypass_policy_lockout_safety_check": true})
+	tb.aws("", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
+		"Constraints": map[string]any{"EncryptionContextEquals": map[string]any{"dept": "x"}}})
+	tb.aws("", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:carol", "Operations": []any{"Encrypt"}})
+	tb.aws("bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "EncryptionContext": map[string]any{"dept": "x"}})
+	tb.awsFails(excAccessDenied, "bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"),
+		"EncryptionContext": map[string]any{"dept": "x", "more": "y"}})
+	// ListGrants filters by GranteePrincipal.
+	grants := tb.aws("", "ListGrants", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob"})["Grants"].([]any)
+	require.Len(t, grants, 1)
+	require.Equal(t, map[string]any{"EncryptionContextEquals": map[string]any{"dept": "x"}}, grants[0].(map[string]any)["Constraints"])
+}
+
+func TestAWSListResourceTagsPages(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(map[string]any{"tags": map[string]any{"a": "1", "b": "2", "c": "3"}})
+	page := tb.aws("", "ListResourceTags", map[string]any{"KeyId": id, "Limit": 2})
+	require.Equal(t, []any{map[string]any{"TagKey": "a", "TagValue": "1"}, map[string]any{"TagKey": "b", "TagValue": "2"}}, page["Tags"])
+	require.Equal(t, true, page["Truncated"])
+	rest := tb.aws("", "ListResourceTags", map[string]any{"KeyId": id, "Marker": page["NextMarker"]})
+	require.Equal(t, []any{map[string]any{"TagKey": "c", "TagValue": "3"}}, rest["Tags"])
+	require.Equal(t, false, rest["Truncated"])
+	require.NotContains(t, rest, "NextMarker")
+	tb.awsFails(excValidation, "", "ListResourceTags", map[string]any{"KeyId": id, "Limit": 51})
 }
 
 func TestAWSAuthorizationIsTheCallers(t *testing.T) {

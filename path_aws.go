@@ -103,7 +103,7 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request, name string)
 		}
 		return nil, newErr(excUnknownOperation, "unknown operation %q", name)
 	}
-	data, err := op.fields(req.Data)
+	data, err := awsFields(name, req.Data, op.members)
 	if err != nil {
 		return nil, err
 	}
@@ -125,14 +125,17 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request, name string)
 	if err != nil {
 		return nil, err
 	}
-	out := awsOut{arns: c.arns(), account: orDefault(c.AccountID, defaultAccountID)}
+	out := awsOut{in: data, arns: c.arns(), account: orDefault(c.AccountID, defaultAccountID)}
 	if resp != nil {
 		out.data = resp.Data
 	}
-	if op.out == nil {
-		return map[string]any{}, nil
+	switch {
+	case op.outE != nil:
+		return op.outE(out)
+	case op.out != nil:
+		return op.out(out), nil
 	}
-	return op.out(out), nil
+	return map[string]any{}, nil
 }
 
 // resolveAWSRoutes finds, once, the path and handler serving each AWS
