@@ -11,6 +11,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -45,6 +46,7 @@ import (
 // the member (or the Vault-style field it becomes) in a string literal.
 var honouredBy = map[string]string{
 	"KeyId":                                 "TestAWSKeyLifecycle",
+	"DryRun":                                "TestDryRun",
 	"GrantTokens":                           "TestPoliciesAndGrants",
 	"Limit":                                 "TestAWSKeyLifecycle",
 	"Marker":                                "TestAWSKeyLifecycle",
@@ -122,7 +124,7 @@ func refused(member string) bool {
 		return true
 	}
 	return slices.Contains([]string{"CustomKeyStoreId", "XksKeyId", "Recipient", "GranteeServicePrincipal", "RetiringServicePrincipal",
-		"DryRunModifiers", "ImportType", "KeyMaterialId", "KeyMaterialDescription", "DryRun", "Constraints.SourceArn"}, member)
+		"DryRunModifiers", "ImportType", "KeyMaterialId", "KeyMaterialDescription", "Constraints.SourceArn"}, member)
 }
 
 // walk holds what the fixtures share.
@@ -572,9 +574,24 @@ func TestAWSEveryMemberHonouredOrRefused(t *testing.T) {
 				require.NoError(t, call(c, m, clone(in, refusedHere)), "%s with every honoured member", name)
 			}
 			for _, p := range paths {
-				if !refused(p) {
+				if !refused(p) && p != "DryRun" {
 					require.True(t, covered[p], "no fixture of %s sets %s", name, p)
 				}
+			}
+
+			// DryRun: the same request answers DryRunOperationException and
+			// leaves everything as it was, so the real call then succeeds.
+			if slices.Contains(paths, "DryRun") {
+				in := clone(fixture(w)[0], refusedHere)
+				field(reflect.ValueOf(in), "DryRun").Set(reflect.ValueOf(aws.Bool(true)))
+				var dry *types.DryRunOperationException
+				err := call(c, m, in)
+				require.ErrorAs(t, err, &dry, "%s with DryRun", name)
+				var re *smithyhttp.ResponseError
+				require.ErrorAs(t, err, &re)
+				require.Equal(t, http.StatusPreconditionFailed, re.HTTPStatusCode())
+				field(reflect.ValueOf(in), "DryRun").Set(reflect.ValueOf(aws.Bool(false)))
+				require.NoError(t, call(c, m, in), "%s after its dry run", name)
 			}
 
 			// Each refused member, alone with a valid value, is refused

@@ -176,7 +176,9 @@ func TestAWSCryptoSharesVaultPaths(t *testing.T) {
 	require.Equal(t, dk["Plaintext"], tb.aws("", "Decrypt", map[string]any{"CiphertextBlob": dk["CiphertextBlob"]})["Plaintext"])
 	require.NotContains(t, tb.aws("", "GenerateDataKeyWithoutPlaintext", map[string]any{"KeyId": id, "NumberOfBytes": 16}), "Plaintext")
 
-	tb.awsFails(excUnsupportedOperation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "DryRun": true})
+	status, out := tb.awsCall("", "aws", "TrentService.Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "DryRun": true})
+	require.Equal(t, http.StatusPreconditionFailed, status)
+	require.Equal(t, excDryRunOperation, out["__type"])
 	// A member the operation does not take is refused, never ignored: no
 	// batch through AWS, and a misspelt member is not silently dropped.
 	msg := tb.awsFails(excValidation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"),

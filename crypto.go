@@ -37,7 +37,9 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, 
 	if err := requireUsage(e, usage, op); err != nil {
 		return err
 	}
-	b.recordUse(ctx, req.Storage, e.KeyID, op)
+	if !isDryRun(ctx) {
+		b.recordUse(ctx, req.Storage, e.KeyID, op)
+	}
 	return nil
 }
 
@@ -251,8 +253,11 @@ func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.
 					item[k] = v
 				}
 			}
-			if key, ok := d.Raw["key_id"]; ok {
-				item["key_id"] = key
+			// The path's key and dry_run apply to every item.
+			for _, f := range []string{"key_id", "dry_run"} {
+				if v, ok := d.Raw[f]; ok {
+					item[f] = v
+				}
 			}
 			fd := &framework.FieldData{Raw: item, Schema: fields}
 			if err := fd.Validate(); err != nil {

@@ -59,6 +59,11 @@ func (b *backend) pathAWSRequest(ctx context.Context, req *logical.Request, _ *f
 		// the active node when it sees this error.
 		return nil, err
 	}
+	var ke *kmsError
+	if errors.As(err, &ke) && ke.Type == excDryRunOperation {
+		// A dry run's success: HTTP 412, as AWS sends it.
+		return awsResponse(ke.Status, map[string]any{"__type": ke.Type, "message": ke.Msg}), nil
+	}
 	if err != nil {
 		return b.awsError(err), nil
 	}

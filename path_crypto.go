@@ -56,7 +56,7 @@ func cryptoPath(pattern, name, summary, help string, fields map[string]*framewor
 		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: name},
 		Fields:       f,
 		Operations: map[logical.Operation]framework.OperationHandler{
-			logical.UpdateOperation: &framework.PathOperation{Callback: batchable(f, fn), Summary: summary},
+			logical.UpdateOperation: &framework.PathOperation{Callback: batchable(f, dryRunItem(fn)), Summary: summary},
 		},
 		HelpSynopsis:    summary,
 		HelpDescription: help,

@@ -19,11 +19,13 @@ func pathDataKeys(b *backend) []*framework.Path {
 		"number_of_bytes":    {Type: framework.TypeInt, Description: "Data key length, 1..1024 bytes; give this or key_spec."},
 		"encryption_context": fieldEncryptionContext,
 		"grant_tokens":       fieldGrantTokens,
+		"dry_run":            fieldDryRun,
 	}
 	pairFields := map[string]*framework.FieldSchema{
 		"key_pair_spec":      {Type: framework.TypeString, Description: "Key pair spec: " + keyspec.OneOf(keyspec.DataKeyPairSpecs()) + "."},
 		"encryption_context": fieldEncryptionContext,
 		"grant_tokens":       fieldGrantTokens,
+		"dry_run":            fieldDryRun,
 	}
 	path := func(pattern, verb, summary, help string, fields map[string]*framework.FieldSchema, h framework.OperationFunc) *framework.Path {
 		return &framework.Path{
@@ -31,7 +33,7 @@ func pathDataKeys(b *backend) []*framework.Path {
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: verb},
 			Fields:       withKey(fields),
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.UpdateOperation: &framework.PathOperation{Callback: h, Summary: summary},
+				logical.UpdateOperation: &framework.PathOperation{Callback: dryRunnable(h), Summary: summary},
 			},
 			HelpSynopsis:    summary,
 			HelpDescription: help,
@@ -121,6 +123,9 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		}
 		if _, err := b.config(ctx, req.Storage); err != nil {
 			return nil, err
+		}
+		if err := dryRunStop(ctx); err != nil {
+			return nil, err // a dry run takes no pair from the pool
 		}
 		pair, err := b.pool.get(spec)
 		if err != nil {

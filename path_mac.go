@@ -31,9 +31,10 @@ func pathMAC(b *backend) []*framework.Path {
 				"key_agreement_algorithm": {Type: framework.TypeString, Default: keyspec.AlgECDH, Description: "ECDH."},
 				"public_key":              {Type: framework.TypeString, Description: "The peer's public key: SubjectPublicKeyInfo DER, base64."},
 				"grant_tokens":            fieldGrantTokens,
+				"dry_run":                 fieldDryRun,
 			}),
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathDeriveSharedSecret,
+				logical.UpdateOperation: &framework.PathOperation{Callback: dryRunnable(b.pathDeriveSharedSecret),
 					Summary: "Derive an ECDH shared secret with a peer's public key (DeriveSharedSecret)."},
 			},
 			HelpSynopsis:    "Derive an ECDH shared secret (DeriveSharedSecret).",

@@ -415,3 +415,41 @@ func TestAWSExampleProgram(t *testing.T) {
 	require.Contains(t, string(out), "decrypted: total: 42 EUR")
 	require.Contains(t, string(out), "without the context: true")
 }
+
+// DryRun through the SDK: its typed DryRunOperationException for a request
+// that would succeed, the real call's exception otherwise, and no effect.
+func TestAWSSDKDryRun(t *testing.T) {
+	ctx := t.Context()
+	c := awsClient("kms", dev.token)
+	created, err := c.CreateKey(ctx, &kms.CreateKeyInput{})
+	require.NoError(t, err)
+	id := created.KeyMetadata.KeyId
+
+	_, err = c.Encrypt(ctx, &kms.EncryptInput{KeyId: id, Plaintext: []byte("x"), DryRun: aws.Bool(true)})
+	requireAPIError[*types.DryRunOperationException](t, err)
+	usage, err := c.GetKeyLastUsage(ctx, &kms.GetKeyLastUsageInput{KeyId: id})
+	require.NoError(t, err)
+	require.Empty(t, usage.KeyLastUsage.Operation, "a dry run is not key usage")
+	require.Nil(t, usage.KeyLastUsage.Timestamp)
+	_, err = c.Sign(ctx, &kms.SignInput{KeyId: id, Message: []byte("x"), SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256,
+		DryRun: aws.Bool(true)})
+	requireAPIError[*types.InvalidKeyUsageException](t, err)
+
+	_, err = c.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: id, GranteePrincipal: aws.String("entity:nobody"),
+		Operations: []types.GrantOperation{types.GrantOperationEncrypt}, DryRun: aws.Bool(true)})
+	requireAPIError[*types.DryRunOperationException](t, err)
+	grants, err := c.ListGrants(ctx, &kms.ListGrantsInput{KeyId: id})
+	require.NoError(t, err)
+	require.Empty(t, grants.Grants, "a dry-run grant is not stored")
+
+	_, err = c.DisableKey(ctx, &kms.DisableKeyInput{KeyId: id})
+	require.NoError(t, err)
+	_, err = c.Encrypt(ctx, &kms.EncryptInput{KeyId: id, Plaintext: []byte("x"), DryRun: aws.Bool(true)})
+	requireAPIError[*types.DisabledException](t, err)
+
+	// The Vault-style paths: dry_run, HTTP 412.
+	writeErr(t, "kms/encrypt/"+aws.ToString(id), map[string]any{"plaintext": "eA==", "dry_run": true}, 400, "DisabledException")
+	_, err = c.EnableKey(ctx, &kms.EnableKeyInput{KeyId: id})
+	require.NoError(t, err)
+	writeErr(t, "kms/encrypt/"+aws.ToString(id), map[string]any{"plaintext": "eA==", "dry_run": true}, 412, "DryRunOperationException")
+}
