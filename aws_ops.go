@@ -158,6 +158,10 @@ var awsOperations = map[string]awsOp{
 			usage := map[string]any{}
 			if op, ok := x.data["last_used_operation"]; ok {
 				usage["Operation"], usage["Timestamp"] = op, epoch(x.data["last_used_date"])
+				// Vault's request id: the audit log plays CloudTrail's part.
+				if id, ok := x.data["kms_request_id"]; ok {
+					usage["KmsRequestId"] = id
+				}
 			}
 			return map[string]any{"KeyId": x.data["key_id"], "KeyCreationDate": epoch(x.data["key_creation_date"]),
 				"TrackingStartDate": epoch(x.data["tracking_start_date"]), "KeyLastUsage": usage}

@@ -296,6 +296,23 @@ func TestAWSImportTokenIsABlob(t *testing.T) {
 		"EncryptedKeyMaterial": b64s("x"), "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"})
 }
 
+// KmsRequestId in key last usage is Vault's request id, the request.id of
+// the audit log entry of the request that used the key.
+func TestAWSKeyLastUsageRequestID(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	require.NotContains(t, tb.aws("", "GetKeyLastUsage", map[string]any{"KeyId": id})["KeyLastUsage"], "KmsRequestId")
+	req := &logical.Request{ID: "5f3a0c2e-audit-request-id", Operation: logical.UpdateOperation, Path: "aws", Storage: tb.storage,
+		Data: map[string]any{"KeyId": id, "Plaintext": b64s("x")}, Headers: map[string][]string{"X-Amz-Target": {"TrentService.Encrypt"}}}
+	resp, err := tb.HandleRequest(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.Data[logical.HTTPStatusCode])
+	usage := tb.aws("", "GetKeyLastUsage", map[string]any{"KeyId": id})["KeyLastUsage"].(map[string]any)
+	require.Equal(t, "Encrypt", usage["Operation"])
+	require.Equal(t, "5f3a0c2e-audit-request-id", usage["KmsRequestId"])
+	require.Equal(t, "5f3a0c2e-audit-request-id", tb.ok(logical.ReadOperation, "keys/"+id+"/last-usage", nil)["kms_request_id"])
+}
+
 // The AWS endpoint's cost over the Vault-style path it runs: member
 // renaming, JSON encoding of the response, and nothing else.
 func BenchmarkEncrypt(b *testing.B) {
