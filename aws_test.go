@@ -336,3 +336,67 @@ func BenchmarkEncrypt(b *testing.B) {
 		}
 	})
 }
+
+func TestAWSAliasNamesNeedThePrefix(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	for _, op := range []string{"CreateAlias", "UpdateAlias", "DeleteAlias"} {
+		msg := tb.awsFails(excValidation, "", op, map[string]any{"AliasName": "orders", "TargetKeyId": id})
+		require.Equal(t, `Alias must start with the prefix "alias/"`, msg)
+	}
+	// The Vault-style path keeps accepting the short form.
+	tb.ok(logical.CreateOperation, "aliases/orders", map[string]any{"target_key_id": id})
+	require.Equal(t, id, tb.aws("", "DescribeKey", map[string]any{"KeyId": "alias/orders"})["KeyMetadata"].(map[string]any)["KeyId"])
+}
+
+// An algorithm AWS defines but the key's spec does not offer is an
+// InvalidKeyUsageException, as each operation's API reference says; a name
+// AWS does not define is a ValidationException.
+func TestAWSAlgorithmTheKeyDoesNotOffer(t *testing.T) {
+	tb := newTestBackend(t)
+	sym := tb.createKey(nil)
+	ec := tb.createKey(map[string]any{"key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY"})
+	hmac := tb.createKey(map[string]any{"key_spec": "HMAC_256", "key_usage": "GENERATE_VERIFY_MAC"})
+	agree := tb.createKey(map[string]any{"key_spec": "ECC_NIST_P256", "key_usage": "KEY_AGREEMENT"})
+	blob := tb.aws("", "Encrypt", map[string]any{"KeyId": sym, "Plaintext": b64s("x")})["CiphertextBlob"]
+	msg, sig := b64s("m"), tb.aws("", "Sign", map[string]any{"KeyId": ec, "Message": b64s("m"), "SigningAlgorithm": "ECDSA_SHA_256"})["Signature"]
+	mac := tb.aws("", "GenerateMac", map[string]any{"KeyId": hmac, "Message": msg, "MacAlgorithm": "HMAC_SHA_256"})["Mac"]
+	for _, c := range []struct {
+		op   string
+		body map[string]any
+		exc  string
+	}{
+		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}, excInvalidKeyUsage},
+		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "SM2PKE"}, excInvalidKeyUsage},
+		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "AES_GCM"}, excValidation},
+		{"Decrypt", map[string]any{"KeyId": sym, "CiphertextBlob": blob, "EncryptionAlgorithm": "RSAES_OAEP_SHA_1"}, excInvalidKeyUsage},
+		{"ReEncrypt", map[string]any{"CiphertextBlob": blob, "DestinationKeyId": sym, "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_1"}, excInvalidKeyUsage},
+		{"ReEncrypt", map[string]any{"CiphertextBlob": blob, "SourceKeyId": sym, "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "DestinationKeyId": sym}, excInvalidKeyUsage},
+		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "ECDSA_SHA_384"}, excInvalidKeyUsage},
+		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "SM2DSA"}, excInvalidKeyUsage},
+		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "ECDSA_SHA_1"}, excValidation},
+		{"Verify", map[string]any{"KeyId": ec, "Message": msg, "Signature": sig, "SigningAlgorithm": "RSASSA_PSS_SHA_256"}, excInvalidKeyUsage},
+		{"GenerateMac", map[string]any{"KeyId": hmac, "Message": msg, "MacAlgorithm": "HMAC_SHA_512"}, excInvalidKeyUsage},
+		{"GenerateMac", map[string]any{"KeyId": hmac, "Message": msg, "MacAlgorithm": "HMAC_MD5"}, excValidation},
+		{"VerifyMac", map[string]any{"KeyId": hmac, "Message": msg, "Mac": mac, "MacAlgorithm": "HMAC_SHA_224"}, excInvalidKeyUsage},
+		{"DeriveSharedSecret", map[string]any{"KeyId": agree, "KeyAgreementAlgorithm": "ECDHE", "PublicKey": b64s("x")}, excValidation},
+		{"GenerateDataKeyPair", map[string]any{"KeyId": sym, "KeyPairSpec": "HMAC_256"}, excValidation},
+		{"GenerateDataKeyPair", map[string]any{"KeyId": ec, "KeyPairSpec": "ECC_NIST_P256"}, excInvalidKeyUsage},
+	} {
+		tb.awsFails(c.exc, "", c.op, c.body)
+	}
+}
+
+func TestAWSGetKeyRotationStatus(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	arn := "arn:aws:kms:us-east-1:000000000000:key/" + id
+	off := tb.aws("", "GetKeyRotationStatus", map[string]any{"KeyId": id})
+	require.Equal(t, map[string]any{"KeyId": arn, "KeyRotationEnabled": false}, off)
+	tb.aws("", "EnableKeyRotation", map[string]any{"KeyId": id, "RotationPeriodInDays": 100})
+	on := tb.aws("", "GetKeyRotationStatus", map[string]any{"KeyId": id})
+	require.Equal(t, arn, on["KeyId"])
+	require.Equal(t, true, on["KeyRotationEnabled"])
+	require.Equal(t, float64(100), on["RotationPeriodInDays"])
+	require.Equal(t, float64(tb.clock.Unix()+100*86400), on["NextRotationDate"])
+}

@@ -51,12 +51,19 @@ func requireUsage(e *keyEntry, usage keyspec.KeyUsage, op string) error {
 }
 
 // requireAlgorithm checks that alg is one the key offers for its usage.
+// As in AWS, an algorithm the key's spec does not offer is an
+// InvalidKeyUsageException; a name AWS does not define is a
+// ValidationException.
 func requireAlgorithm(e *keyEntry, kind, alg string, allowed []string) error {
-	if !keyspec.Contains(allowed, alg) {
-		return errValidation("%s algorithm %q is not valid for key '%s' (%s); valid %s algorithms: %s",
+	switch {
+	case keyspec.Contains(allowed, alg):
+		return nil
+	case keyspec.IsAWSAlgorithm(kind, alg):
+		return newErr(excInvalidKeyUsage, "%s algorithm %s is incompatible with key '%s' (%s); its %s algorithms: %s",
 			kind, alg, e.KeyID, e.KeySpec, kind, keyspec.OneOf(allowed))
 	}
-	return nil
+	return errValidation("%q is not a %s algorithm; valid %s algorithms for key '%s' (%s): %s",
+		alg, kind, kind, e.KeyID, e.KeySpec, keyspec.OneOf(allowed))
 }
 
 // mapCryptoErr turns keyspec's input errors into ValidationException.
@@ -71,7 +78,7 @@ func mapCryptoErr(err error) error {
 
 // encryptWith encrypts under the key's newest material.
 func (b *backend) encryptWith(e *keyEntry, alg string, plaintext []byte, ec map[string]string) ([]byte, error) {
-	if err := requireAlgorithm(e, "encryption", alg, e.spec.Encryption); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.spec.Encryption); err != nil {
 		return nil, err
 	}
 	if len(plaintext) < 1 || len(plaintext) > keyspec.MaxPlaintext {
@@ -106,7 +113,7 @@ func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, al
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := requireAlgorithm(e, "encryption", alg, e.spec.Encryption); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.spec.Encryption); err != nil {
 		return nil, nil, err
 	}
 	if len(ec) > 0 {
@@ -135,7 +142,7 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 		if e, err = b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens); err != nil {
 			return nil, nil, err
 		}
-		if err := requireAlgorithm(e, "encryption", keyspec.AlgSymmetricDefault, e.spec.Encryption); err != nil {
+		if err := requireAlgorithm(e, keyspec.KindEncryption, keyspec.AlgSymmetricDefault, e.spec.Encryption); err != nil {
 			return nil, nil, err
 		}
 		if parseErr != nil {

@@ -30,7 +30,7 @@ func TestDryRun(t *testing.T) {
 	// A refusal is the real call's: authorization, usage, input, state.
 	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "encrypt/"+id, enc)
 	tb.asFails(excValidation, "alice", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": "", "dry_run": true})
-	tb.asFails(excValidation, "alice", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "dry_run": true,
+	tb.asFails(excInvalidKeyUsage, "alice", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "dry_run": true,
 		"encryption_algorithm": "RSAES_OAEP_SHA_256"})
 	tb.asFails(excInvalidCiphertext, "alice", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": b64s("forged"), "dry_run": true})
 	tb.asFails(excInvalidKeyUsage, "admin", logical.UpdateOperation, "sign/"+id, map[string]any{"message": b64s("m"),

@@ -69,7 +69,7 @@ func (b *backend) macInput(ctx context.Context, req *logical.Request, d *framewo
 		return nil, "", nil, err
 	}
 	alg := d.Get("mac_algorithm").(string)
-	return e, alg, msg, requireAlgorithm(e, "MAC", alg, e.spec.MAC)
+	return e, alg, msg, requireAlgorithm(e, keyspec.KindMAC, alg, e.spec.MAC)
 }
 
 func (b *backend) generateMAC(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
@@ -119,7 +119,7 @@ func (b *backend) pathDeriveSharedSecret(ctx context.Context, req *logical.Reque
 		return nil, err
 	}
 	alg := d.Get("key_agreement_algorithm").(string)
-	if err := requireAlgorithm(e, "key agreement", alg, e.spec.KeyAgreement); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindKeyAgreement, alg, e.spec.KeyAgreement); err != nil {
 		return nil, err
 	}
 	_, k := e.latest()

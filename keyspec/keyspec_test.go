@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/asn1"
+	"reflect"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/stretchr/testify/require"
 )
 
@@ -177,4 +179,20 @@ func keysOf[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// The algorithm names are AWS's: those of the pinned AWS SDK's enums.
+func TestAWSAlgorithmNames(t *testing.T) {
+	names := func(vals any) []string {
+		var out []string
+		v := reflect.ValueOf(vals)
+		for i := range v.Len() {
+			out = append(out, v.Index(i).String())
+		}
+		return out
+	}
+	require.ElementsMatch(t, names(types.EncryptionAlgorithmSpec("").Values()), AWSAlgorithms(KindEncryption))
+	require.ElementsMatch(t, names(types.SigningAlgorithmSpec("").Values()), AWSAlgorithms(KindSigning))
+	require.ElementsMatch(t, names(types.MacAlgorithmSpec("").Values()), AWSAlgorithms(KindMAC))
+	require.ElementsMatch(t, names(types.KeyAgreementAlgorithmSpec("").Values()), AWSAlgorithms(KindKeyAgreement))
 }
