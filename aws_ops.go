@@ -74,7 +74,7 @@ var awsOperations = map[string]awsOp{
 	"GetPublicKey": {route: "keys/:key/public-key", op: logical.ReadOperation, members: mKeyTokens,
 		out: keyShape("PublicKey", "public_key", "KeySpec", "key_spec", "CustomerMasterKeySpec", "key_spec", "KeyUsage", "key_usage",
 			"EncryptionAlgorithms", "encryption_algorithms", "SigningAlgorithms", "signing_algorithms",
-			"KeyAgreementAlgorithms", "key_agreement_algorithms")},
+			"KeyAgreementAlgorithms", "key_agreement_algorithms", "EncapsulationAlgorithms", "encapsulation_algorithms")},
 	"GenerateMac": {route: "generate-mac/:key", op: logical.UpdateOperation, members: with(mCrypto, "Message", "MacAlgorithm"),
 		out: keyShape("Mac", "mac", "MacAlgorithm", "mac_algorithm")},
 	"VerifyMac": {route: "verify-mac/:key", op: logical.UpdateOperation, members: with(mCrypto, "Message", "MacAlgorithm", "Mac"),
@@ -84,6 +84,12 @@ var awsOperations = map[string]awsOp{
 	"DeriveSharedSecret": {route: "derive-shared-secret/:key", op: logical.UpdateOperation,
 		members: with(mCrypto, "KeyAgreementAlgorithm", "PublicKey", "Recipient"),
 		out:     keyShape("SharedSecret", "shared_secret", "KeyAgreementAlgorithm", "key_agreement_algorithm", "KeyOrigin", "key_origin")},
+	"Encapsulate": {route: "encapsulate/:key", op: logical.UpdateOperation, members: with(mCrypto, "EncapsulationAlgorithm"),
+		out: keyShape("SharedSecret", "shared_secret", "SharedSecretCiphertextBlob", "shared_secret_ciphertext_blob",
+			"EncapsulationAlgorithm", "encapsulation_algorithm")},
+	"Decapsulate": {route: "decapsulate/:key", op: logical.UpdateOperation,
+		members: with(mCrypto, "EncapsulationAlgorithm", "SharedSecretCiphertextBlob"),
+		out:     keyShape("SharedSecret", "shared_secret", "EncapsulationAlgorithm", "encapsulation_algorithm")},
 
 	// Data keys
 	"GenerateDataKey": {route: "data-key/plaintext/:key", op: logical.UpdateOperation, members: with(mDataKey, "Recipient"),
@@ -174,9 +180,10 @@ var (
 )
 
 // awsUnsupported are AWS KMS operations the plugin does not implement:
-// custom key stores, multi-Region keys and KEM keys have no counterpart.
+// custom key stores and multi-Region keys have no counterpart (Vault's
+// seals and replication play those parts).
 var awsUnsupported = map[string]bool{
 	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "DeleteCustomKeyStore": true,
 	"DescribeCustomKeyStores": true, "DisconnectCustomKeyStore": true, "UpdateCustomKeyStore": true,
-	"ReplicateKey": true, "UpdatePrimaryRegion": true, "Encapsulate": true, "Decapsulate": true,
+	"ReplicateKey": true, "UpdatePrimaryRegion": true,
 }

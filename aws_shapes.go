@@ -58,6 +58,8 @@ var awsMembers = map[string]func(v any, out map[string]any) error{
 	"MacAlgorithm":                   to("mac_algorithm"),
 	"NumberOfBytes":                  to("number_of_bytes"),
 	"KeyAgreementAlgorithm":          to("key_agreement_algorithm"),
+	"EncapsulationAlgorithm":         to("encapsulation_algorithm"),
+	"SharedSecretCiphertextBlob":     to("shared_secret_ciphertext_blob"),
 	"PublicKey":                      to("public_key"),
 	"TagKeys":                        to("tag_keys"),
 	"GranteePrincipal":               to("grantee_principal"),
@@ -303,6 +305,7 @@ func awsKeyMetadata(x awsOut) map[string]any {
 		"CustomerMasterKeySpec", "key_spec", "ExpirationModel", "expiration_model",
 		"EncryptionAlgorithms", "encryption_algorithms", "SigningAlgorithms", "signing_algorithms",
 		"MacAlgorithms", "mac_algorithms", "KeyAgreementAlgorithms", "key_agreement_algorithms",
+		"EncapsulationAlgorithms", "encapsulation_algorithms",
 		"PendingDeletionWindowInDays", "pending_deletion_window_in_days")(x)
 	m["AWSAccountId"] = x.account
 	m["MultiRegion"] = false

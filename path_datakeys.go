@@ -131,7 +131,7 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		if err != nil {
 			return nil, err
 		}
-		private, err := pair.Marshal() // PKCS#8 DER
+		private, err := pair.PrivateKeyPKCS8()
 		if err != nil {
 			return nil, err
 		}
@@ -173,5 +173,6 @@ encryption_context. Returns public_key (SubjectPublicKeyInfo DER, base64)
 and public_key_pem, private_key_ciphertext_blob (decrypt opens it), and on
 the plaintext path private_key_plaintext (PKCS#8 DER, base64) and
 private_key_pem. key_pair_spec: RSA_2048/3072/4096, ECC_NIST_P256/P384/P521,
-ECC_SECG_P256K1, ECC_NIST_EDWARDS25519.
+ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, ML_KEM_512/768/1024 (PKCS#8 in
+seed form).
 `

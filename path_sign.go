@@ -139,6 +139,7 @@ func (b *backend) pathPublicKeyRead(ctx context.Context, req *logical.Request, d
 	setIf(data, "encryption_algorithms", algs.Encryption)
 	setIf(data, "signing_algorithms", algs.Signing)
 	setIf(data, "key_agreement_algorithms", algs.KeyAgreement)
+	setIf(data, "encapsulation_algorithms", algs.Encapsulation)
 	return &logical.Response{Data: data}, nil
 }
 
