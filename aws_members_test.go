@@ -42,6 +42,7 @@ var honouredBy = map[string]string{
 	"EncapsulationAlgorithm":                "TestKEMPaths",
 	"SharedSecretCiphertextBlob":            "TestKEMPaths",
 	"DryRun":                                "TestDryRun",
+	"DryRunModifiers":                       "TestDryRun",
 	"GrantTokens":                           "TestPoliciesAndGrants",
 	"Limit":                                 "TestAWSKeyLifecycle",
 	"Marker":                                "TestAWSKeyLifecycle",
@@ -119,7 +120,7 @@ func refused(member string) bool {
 		return true
 	}
 	return slices.Contains([]string{"CustomKeyStoreId", "XksKeyId", "Recipient", "GranteeServicePrincipal", "RetiringServicePrincipal",
-		"DryRunModifiers", "ImportType", "KeyMaterialId", "KeyMaterialDescription", "Constraints.SourceArn"}, member)
+		"ImportType", "KeyMaterialId", "KeyMaterialDescription", "Constraints.SourceArn"}, member)
 }
 
 // sdkOperations are the SDK client's operations: method name and input type.
@@ -329,7 +330,7 @@ func TestAWSEveryMemberHonouredOrRefused(t *testing.T) {
 				require.NoError(t, call(c, m, clone(in, refusedHere)), "%s with every honoured member", name)
 			}
 			for _, p := range paths {
-				if !refused(p) && p != "DryRun" {
+				if !refused(p) && p != "DryRun" && p != "DryRunModifiers" {
 					require.True(t, covered[p], "no fixture of %s sets %s", name, p)
 				}
 			}
@@ -347,6 +348,13 @@ func TestAWSEveryMemberHonouredOrRefused(t *testing.T) {
 				require.Equal(t, http.StatusPreconditionFailed, re.HTTPStatusCode())
 				field(reflect.ValueOf(in), "DryRun").Set(reflect.ValueOf(aws.Bool(false)))
 				require.NoError(t, call(c, m, in), "%s after its dry run", name)
+				if slices.Contains(paths, "DryRunModifiers") {
+					// IGNORE_CIPHERTEXT checks access without opening the ciphertext.
+					field(reflect.ValueOf(in), "DryRun").Set(reflect.ValueOf(aws.Bool(true)))
+					field(reflect.ValueOf(in), "DryRunModifiers").Set(reflect.ValueOf([]types.DryRunModifierType{types.DryRunModifierTypeIgnoreCiphertext}))
+					field(reflect.ValueOf(in), "CiphertextBlob").Set(reflect.ValueOf([]byte("not a ciphertext")))
+					require.ErrorAs(t, call(c, m, in), &dry, "%s with IGNORE_CIPHERTEXT", name)
+				}
 			}
 
 			// Each refused member, alone with a valid value, is refused

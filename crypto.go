@@ -103,6 +103,9 @@ func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, al
 	if len(blob) < 1 || len(blob) > keyspec.MaxCiphertext {
 		return nil, nil, errValidation("ciphertext_blob must be 1 to %d bytes", keyspec.MaxCiphertext)
 	}
+	if ignoresCiphertext(ctx) {
+		return b.decryptAccess(ctx, req, ref, alg, ec, op, tokens)
+	}
 	if alg == keyspec.AlgSymmetricDefault {
 		return b.decryptSymmetric(ctx, req, ref, blob, ec, op, tokens)
 	}
@@ -125,6 +128,24 @@ func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, al
 		return nil, nil, newErr(excInvalidCiphertext, "the ciphertext is invalid for key '%s' with %s", e.KeyID, alg)
 	}
 	return e, pt, mapCryptoErr(err)
+}
+
+// decryptAccess is a dry run's decrypt that ignores the ciphertext: the
+// key named in the request is checked as a decrypt would check it. One
+// placeholder byte stands for the unknown plaintext, so that a ReEncrypt
+// still checks its destination.
+func (b *backend) decryptAccess(ctx context.Context, req *logical.Request, ref, alg string, ec map[string]string, op string, tokens []string) (*keyEntry, []byte, error) {
+	if ref == "" {
+		return nil, nil, errValidation("a dry run that ignores the ciphertext needs the key: give key_id (source_key_id for a re-encrypt)")
+	}
+	e, err := b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.spec.Encryption); err != nil {
+		return nil, nil, err
+	}
+	return e, []byte{0}, nil
 }
 
 func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, ref string, raw []byte, ec map[string]string, op string, tokens []string) (*keyEntry, []byte, error) {
@@ -260,8 +281,8 @@ func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.
 					item[k] = v
 				}
 			}
-			// The path's key and dry_run apply to every item.
-			for _, f := range []string{"key_id", "dry_run"} {
+			// The path's key and dry run apply to every item.
+			for _, f := range []string{"key_id", "dry_run", "dry_run_modifiers"} {
 				if v, ok := d.Raw[f]; ok {
 					item[f] = v
 				}

@@ -16,9 +16,24 @@ import (
 
 type dryRunKey struct{}
 
+// dryRunMode is what a dry run skips.
+type dryRunMode struct {
+	ignoreCiphertext bool // DryRunModifiers IGNORE_CIPHERTEXT: check access, not the ciphertext
+}
+
+// ignoreCiphertext is AWS's DryRunModifiers value for Decrypt and ReEncrypt.
+const ignoreCiphertext = "IGNORE_CIPHERTEXT"
+
 func isDryRun(ctx context.Context) bool {
-	v, _ := ctx.Value(dryRunKey{}).(bool)
-	return v
+	_, ok := ctx.Value(dryRunKey{}).(dryRunMode)
+	return ok
+}
+
+// ignoresCiphertext reports a dry run that checks access to the key named
+// in the request without opening the ciphertext.
+func ignoresCiphertext(ctx context.Context) bool {
+	m, _ := ctx.Value(dryRunKey{}).(dryRunMode)
+	return m.ignoreCiphertext
 }
 
 func errDryRun() error {
@@ -37,11 +52,24 @@ func dryRunStop(ctx context.Context) error {
 // dryRun runs fn, in a dry-run context if the request asks for one. A
 // refusal is the real call's refusal; success is DryRunOperationException.
 func dryRun(ctx context.Context, d *framework.FieldData, fn func(context.Context) error) error {
+	var mode dryRunMode
+	mods, hasMods := d.GetOk("dry_run_modifiers")
+	if hasMods {
+		for _, m := range mods.([]string) {
+			if m != ignoreCiphertext {
+				return errValidation("dry_run_modifiers: %q is not a dry run modifier; the one modifier is %s", m, ignoreCiphertext)
+			}
+			mode.ignoreCiphertext = true
+		}
+	}
 	v, ok := d.GetOk("dry_run")
 	if !ok || !v.(bool) {
+		if hasMods && len(mods.([]string)) > 0 {
+			return errValidation("dry_run_modifiers applies only with dry_run")
+		}
 		return fn(ctx)
 	}
-	if err := fn(context.WithValue(ctx, dryRunKey{}, true)); err != nil {
+	if err := fn(context.WithValue(ctx, dryRunKey{}, mode)); err != nil {
 		return err
 	}
 	return errDryRun()

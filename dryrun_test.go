@@ -49,6 +49,20 @@ func TestDryRun(t *testing.T) {
 	require.Contains(t, tb.asOK("alice", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "dry_run": false}),
 		"ciphertext_blob")
 
+	// IGNORE_CIPHERTEXT: access to the named key is checked, the
+	// ciphertext is not opened; without a key it cannot check anything.
+	ignore := map[string]any{"ciphertext_blob": b64s("forged"), "dry_run": true, "dry_run_modifiers": "IGNORE_CIPHERTEXT"}
+	tb.asFails(excDryRunOperation, "alice", logical.UpdateOperation, "decrypt/"+id, ignore)
+	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "decrypt/"+id, ignore)
+	tb.asFails(excValidation, "alice", logical.UpdateOperation, "decrypt", ignore)
+	tb.asFails(excValidation, "alice", logical.UpdateOperation, "decrypt/"+id, map[string]any{"ciphertext_blob": blob,
+		"dry_run_modifiers": "IGNORE_CIPHERTEXT"})
+	tb.asFails(excValidation, "alice", logical.UpdateOperation, "decrypt/"+id, map[string]any{"ciphertext_blob": blob, "dry_run": true,
+		"dry_run_modifiers": "IGNORE_KEY"})
+	status, out := tb.awsCall("alice", "aws", "TrentService.Decrypt", map[string]any{"KeyId": id, "CiphertextBlob": b64s("forged"),
+		"DryRun": true, "DryRunModifiers": []any{"IGNORE_CIPHERTEXT"}})
+	require.Equal(t, http.StatusPreconditionFailed, status, "%v", out)
+
 	// Batch: dry_run applies to every item, each answered on its own.
 	res := tb.asOK("alice", logical.UpdateOperation, "encrypt/"+id, map[string]any{"dry_run": true,
 		"batch_input": []any{map[string]any{"plaintext": b64s("a")}, map[string]any{"plaintext": ""}}})["batch_results"].([]map[string]any)
@@ -71,7 +85,7 @@ func TestDryRun(t *testing.T) {
 	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "data-key-pair/plaintext/"+id, map[string]any{"key_pair_spec": "ECC_NIST_P256", "dry_run": true})
 
 	// Through the AWS endpoint: HTTP 412 with AWS's exception.
-	status, out := tb.awsCall("alice", "aws", "TrentService.Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "DryRun": true})
+	status, out = tb.awsCall("alice", "aws", "TrentService.Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "DryRun": true})
 	require.Equal(t, http.StatusPreconditionFailed, status)
 	require.Equal(t, excDryRunOperation, out["__type"])
 	tb.awsFails(excAccessDenied, "carol", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "DryRun": true})

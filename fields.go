@@ -48,6 +48,10 @@ var (
 		Type:        framework.TypeBool,
 		Description: "Check the request (authorization, key state and usage, input) without performing it: success is a DryRunOperationException (HTTP 412), a refusal is the real call's.",
 	}
+	fieldDryRunModifiers = &framework.FieldSchema{
+		Type:        framework.TypeCommaStringSlice,
+		Description: "With dry_run: IGNORE_CIPHERTEXT checks access to the key named in the request (key_id, source_key_id) without opening the ciphertext.",
+	}
 	fieldTags = &framework.FieldSchema{
 		Type:        framework.TypeKVPairs,
 		Description: "Tags as key=value pairs (TagKey 1..128 characters, TagValue 0..256, at most 50 per key, aws: prefix reserved).",
