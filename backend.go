@@ -104,6 +104,7 @@ func newBackend() *backend {
 			pathDataKeys(b),
 			pathSign(b),
 			pathMAC(b),
+			pathKEM(b),
 			[]*framework.Path{pathAWS(b)},
 		),
 		InitializeFunc: b.initialize,

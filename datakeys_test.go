@@ -60,6 +60,9 @@ func TestDataKeyPairs(t *testing.T) {
 		wrapped := tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": d["private_key_ciphertext_blob"], "encryption_context": ctx})
 		require.Equal(t, priv, unb64(t, wrapped["plaintext"]), spec)
 		s, _ := keyspec.Lookup(spec)
+		if s.Family == keyspec.FamilyMLKEM {
+			continue // PKCS#8 in seed form, which x509 does not read: TestKEMDataKeyPairs
+		}
 		k, err := s.Parse(priv)
 		require.NoError(t, err, spec)
 		pub, err := k.PublicKeyDER()

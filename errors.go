@@ -48,6 +48,7 @@ const (
 	excExpiredImportToken   = "ExpiredImportTokenException"
 	excIncorrectKeyMaterial = "IncorrectKeyMaterialException"
 	excInvalidGrantID       = "InvalidGrantIdException"
+	excDryRunOperation      = "DryRunOperationException"
 )
 
 // statusFor maps an exception to its HTTP status: NotFound is 404 and
@@ -58,6 +59,8 @@ func statusFor(exc string) int {
 		return http.StatusNotFound
 	case excAccessDenied:
 		return http.StatusForbidden
+	case excDryRunOperation:
+		return http.StatusPreconditionFailed // AWS's status for a successful dry run
 	}
 	return http.StatusBadRequest
 }

@@ -34,6 +34,8 @@ const (
 	opGenerateDataKeyWP     = "GenerateDataKeyWithoutPlaintext"
 	opGenerateDataKeyPair   = "GenerateDataKeyPair"
 	opGenerateDataKeyPairWP = "GenerateDataKeyPairWithoutPlaintext"
+	opEncapsulate           = "Encapsulate"
+	opDecapsulate           = "Decapsulate"
 
 	opCreateGrant     = "CreateGrant"
 	opRetireGrant     = "RetireGrant"
@@ -82,6 +84,8 @@ var operations = map[string]opInfo{
 	opGenerateMac:           {grantable: true, usage: keyspec.GenerateVerifyMAC},
 	opVerifyMac:             {grantable: true, usage: keyspec.GenerateVerifyMAC},
 	opDeriveSharedSecret:    {grantable: true, usage: keyspec.KeyAgreement},
+	opEncapsulate:           {grantable: true, usage: keyspec.EncapsulateDecapsulate},
+	opDecapsulate:           {grantable: true, usage: keyspec.EncapsulateDecapsulate},
 	opDescribeKey:           {grantable: true},
 	opCreateGrant:           {grantable: true},
 	opRetireGrant:           {grantable: true},

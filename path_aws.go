@@ -59,6 +59,11 @@ func (b *backend) pathAWSRequest(ctx context.Context, req *logical.Request, _ *f
 		// the active node when it sees this error.
 		return nil, err
 	}
+	var ke *kmsError
+	if errors.As(err, &ke) && ke.Type == excDryRunOperation {
+		// A dry run's success: HTTP 412, as AWS sends it.
+		return awsResponse(ke.Status, map[string]any{"__type": ke.Type, "message": ke.Msg}), nil
+	}
 	if err != nil {
 		return b.awsError(err), nil
 	}
@@ -103,7 +108,7 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request, name string)
 		}
 		return nil, newErr(excUnknownOperation, "unknown operation %q", name)
 	}
-	data, err := op.fields(req.Data)
+	data, err := awsFields(name, req.Data, op.members)
 	if err != nil {
 		return nil, err
 	}
@@ -125,14 +130,17 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request, name string)
 	if err != nil {
 		return nil, err
 	}
-	out := awsOut{arns: c.arns(), account: orDefault(c.AccountID, defaultAccountID)}
+	out := awsOut{in: data, arns: c.arns(), account: orDefault(c.AccountID, defaultAccountID)}
 	if resp != nil {
 		out.data = resp.Data
 	}
-	if op.out == nil {
-		return map[string]any{}, nil
+	switch {
+	case op.outE != nil:
+		return op.outE(out)
+	case op.out != nil:
+		return op.out(out), nil
 	}
-	return op.out(out), nil
+	return map[string]any{}, nil
 }
 
 // resolveAWSRoutes finds, once, the path and handler serving each AWS

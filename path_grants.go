@@ -20,9 +20,10 @@ func pathKeyGrants(b *backend) []*framework.Path {
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "grant"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"grant_id": {Type: framework.TypeString, Required: true, Description: "Grant id."},
+				"dry_run":  fieldDryRun,
 			}),
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.DeleteOperation: &framework.PathOperation{Callback: b.pathGrantRevoke, Summary: "Revoke a grant (RevokeGrant).",
+				logical.DeleteOperation: &framework.PathOperation{Callback: dryRunnable(b.pathGrantRevoke), Summary: "Revoke a grant (RevokeGrant).",
 					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "revoke"}},
 			},
 			HelpSynopsis:    "Revoke a grant.",
@@ -39,12 +40,13 @@ func pathKeyGrants(b *backend) []*framework.Path {
 				"encryption_context_subset": {Type: framework.TypeKVPairs, Description: "Constraint: the request's encryption context must contain these pairs."},
 				"name":                      {Type: framework.TypeString, Description: "Grant name; the same name and parameters return the same grant."},
 				"grant_tokens":              fieldGrantTokens,
+				"dry_run":                   fieldDryRun,
 				"grant_id":                  {Type: framework.TypeString, Query: true, Description: "Only this grant (when listing)."},
 				"limit":                     fieldLimit,
 				"after":                     fieldAfter,
 			}),
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathGrantCreate, Summary: "Create a grant (CreateGrant).",
+				logical.UpdateOperation: &framework.PathOperation{Callback: dryRunnable(b.pathGrantCreate), Summary: "Create a grant (CreateGrant).",
 					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "create"}},
 				logical.ListOperation: &framework.PathOperation{Callback: b.pathGrantList, Summary: "List a key's grants (ListGrants).",
 					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"}},
@@ -64,9 +66,10 @@ func pathGrants(b *backend) []*framework.Path {
 				"grant_token": {Type: framework.TypeString, Description: "The grant's token; or give key_id and grant_id."},
 				"key_id":      {Type: framework.TypeString, Description: "Key id or ARN of the grant."},
 				"grant_id":    {Type: framework.TypeString, Description: "Grant id."},
+				"dry_run":     fieldDryRun,
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathGrantRetire, Summary: "Retire a grant (RetireGrant)."},
+				logical.UpdateOperation: &framework.PathOperation{Callback: dryRunnable(b.pathGrantRetire), Summary: "Retire a grant (RetireGrant)."},
 			},
 			HelpSynopsis:    "Retire a grant.",
 			HelpDescription: pathGrantsHelp,
@@ -221,6 +224,9 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	g.GrantID, g.KeyID, g.IssuingPrincipal, g.CreationDate = hex.EncodeToString(id), e.KeyID, who.String(), b.now().UTC()
+	if err := dryRunStop(ctx); err != nil {
+		return nil, err
+	}
 	if err := b.putGrant(ctx, req.Storage, x, g); err != nil {
 		return nil, err
 	}
@@ -402,6 +408,9 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 		if err := b.authorizeByPolicy(req, e, op); err != nil {
 			return err
 		}
+	}
+	if err := dryRunStop(ctx); err != nil {
+		return err
 	}
 	return b.deleteGrant(ctx, req.Storage, x, g)
 }

@@ -105,7 +105,7 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	switch origin {
 	case originAWSKMS:
 	case originExternal:
-		if spec.Family == keyspec.FamilyMLDSA {
+		if !spec.Importable() {
 			return nil, errUnsupported("key material cannot be imported for %s keys", spec.Name)
 		}
 	default:
@@ -469,6 +469,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 	setIf(data, "signing_algorithms", algs.Signing)
 	setIf(data, "mac_algorithms", algs.MAC)
 	setIf(data, "key_agreement_algorithms", algs.KeyAgreement)
+	setIf(data, "encapsulation_algorithms", algs.Encapsulation)
 	if e.ExpirationModel != "" {
 		data["expiration_model"] = e.ExpirationModel
 		if !e.ValidTo.IsZero() {

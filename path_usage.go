@@ -43,6 +43,9 @@ func (b *backend) pathLastUsageRead(ctx context.Context, req *logical.Request, d
 	if u != nil {
 		data["last_used_date"] = u.At.Format(time.RFC3339)
 		data["last_used_operation"] = usedOperationName(u.Operation)
+		if u.RequestID != "" {
+			data["kms_request_id"] = u.RequestID
+		}
 	}
 	return &logical.Response{Data: data}, nil
 }

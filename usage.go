@@ -19,6 +19,9 @@ const (
 type usageEntry struct {
 	Operation string    `json:"operation"`
 	At        time.Time `json:"at"`
+	// RequestID is Vault's request id (req.ID), the request.id of the
+	// audit log entry: KmsRequestId leads to it, as to CloudTrail in AWS.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 type usageRecord struct {
@@ -33,9 +36,9 @@ type usageTracker struct {
 	last map[string]usageRecord
 }
 
-// recordUse notes that op was admitted on key id, writing to storage at
-// most once per key per usagePersistEvery.
-func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op string) {
+// recordUse notes that op was admitted on key id by request requestID,
+// writing to storage at most once per key per usagePersistEvery.
+func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op, requestID string) {
 	now := b.now().UTC()
 	b.usage.mu.Lock()
 	if b.usage.last == nil {
@@ -43,6 +46,7 @@ func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op strin
 	}
 	r := b.usage.last[id]
 	r.Operation, r.At = op, now
+	r.RequestID = requestID
 	persist := now.Sub(r.persisted) >= usagePersistEvery
 	if persist {
 		r.persisted = now

@@ -27,7 +27,36 @@ const (
 	AlgHMACSHA512 = "HMAC_SHA_512"
 
 	AlgECDH = "ECDH"
+
+	AlgMLKEM = "ML_KEM"
 )
+
+// Algorithm kinds, as the request members that name an algorithm.
+const (
+	KindEncryption    = "encryption"
+	KindSigning       = "signing"
+	KindMAC           = "MAC"
+	KindKeyAgreement  = "key agreement"
+	KindEncapsulation = "encapsulation"
+)
+
+// awsAlgorithms is every algorithm name AWS KMS defines, by kind, those no
+// key spec here offers (SM2) included: naming one a key does not offer is
+// a key usage error, naming none of them an input error.
+var awsAlgorithms = map[string][]string{
+	KindEncryption: {AlgSymmetricDefault, AlgRSAESOAEPSHA1, AlgRSAESOAEPSHA256, "SM2PKE"},
+	KindSigning: {AlgRSASSAPSSSHA256, AlgRSASSAPSSSHA384, AlgRSASSAPSSSHA512, AlgRSASSAPKCS1SHA256, AlgRSASSAPKCS1SHA384,
+		AlgRSASSAPKCS1SHA512, AlgECDSASHA256, AlgECDSASHA384, AlgECDSASHA512, AlgEd25519SHA512, AlgEd25519PHSHA512, AlgMLDSASHAKE256, "SM2DSA"},
+	KindMAC:           {AlgHMACSHA224, AlgHMACSHA256, AlgHMACSHA384, AlgHMACSHA512},
+	KindKeyAgreement:  {AlgECDH},
+	KindEncapsulation: {AlgMLKEM},
+}
+
+// AWSAlgorithms returns every algorithm name AWS KMS defines of a kind.
+func AWSAlgorithms(kind string) []string { return awsAlgorithms[kind] }
+
+// IsAWSAlgorithm reports whether AWS KMS defines the algorithm of that kind.
+func IsAWSAlgorithm(kind, name string) bool { return Contains(awsAlgorithms[kind], name) }
 
 // Message types for Sign and Verify.
 const (

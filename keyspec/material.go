@@ -41,7 +41,8 @@ type Key struct {
 	signer crypto.Signer         // RSA, NIST ECDSA, Ed25519
 	k1     *secp256k1.PrivateKey // ECC_SECG_P256K1
 	mldsa  sign.PrivateKey       // ML_DSA_*
-	seed   []byte                // ML-DSA seed, the form we store
+	seed   []byte                // ML-DSA or ML-KEM seed, the form we store
+	kem    kemKey                // ML_KEM_*
 	// muKey is the same ML-DSA key in Go's implementation, which signs and
 	// verifies an external mu (circl computes mu itself); built on first use.
 	muKey func() (*mldsa.PrivateKey, error)
@@ -145,6 +146,11 @@ func (s *Spec) Generate(rand io.Reader) (*Key, error) {
 		if _, err = io.ReadFull(rand, seed); err == nil {
 			return s.parseMLDSASeed(seed)
 		}
+	case FamilyMLKEM:
+		seed := make([]byte, MLKEMSeedSize)
+		if _, err = io.ReadFull(rand, seed); err == nil {
+			return s.parseMLKEMSeed(seed)
+		}
 	default:
 		err = fmt.Errorf("no generator for key spec %s", s.Name)
 	}
@@ -156,12 +162,12 @@ func (s *Spec) Generate(rand io.Reader) (*Key, error) {
 
 // Marshal serialises the key material in its storage (and import) form:
 // the raw secret for symmetric and HMAC keys, PKCS#8 DER for RSA and ECC
-// keys, and the 32-byte seed for ML-DSA keys.
+// keys, the 32-byte seed for ML-DSA keys and the 64-byte seed for ML-KEM.
 func (k *Key) Marshal() ([]byte, error) {
 	switch k.Spec.Family {
 	case FamilySymmetric, FamilyHMAC:
 		return append([]byte(nil), k.secret...), nil
-	case FamilyMLDSA:
+	case FamilyMLDSA, FamilyMLKEM:
 		return append([]byte(nil), k.seed...), nil
 	case FamilySecp256k1:
 		return marshalSecp256k1PKCS8(k.k1)
@@ -183,6 +189,8 @@ func (s *Spec) Parse(material []byte) (*Key, error) {
 		return k, k.initAEAD()
 	case FamilyMLDSA:
 		return s.parseMLDSASeed(material)
+	case FamilyMLKEM:
+		return s.parseMLKEMSeed(material)
 	case FamilySecp256k1:
 		priv, err := parseSecp256k1PKCS8(material)
 		if err != nil {
@@ -241,6 +249,15 @@ func mldsaMuKey(spec string, seed []byte) (*mldsa.PrivateKey, error) {
 	return nil, fmt.Errorf("%s is not an ML-DSA key spec", spec)
 }
 
+// PrivateKeyPKCS8 is the private key as AWS's data key pairs return it:
+// PKCS#8 DER, for ML-KEM in seed form.
+func (k *Key) PrivateKeyPKCS8() ([]byte, error) {
+	if k.Spec.Family == FamilyMLKEM {
+		return k.marshalMLKEMPKCS8()
+	}
+	return k.Marshal()
+}
+
 // Equal reports whether two keys hold the same material.
 func (k *Key) Equal(o *Key) bool {
 	if k.Spec != o.Spec {
@@ -278,6 +295,8 @@ func (k *Key) PublicKeyDER() ([]byte, error) {
 			return nil, err
 		}
 		return marshalSPKI(mldsaOIDs[k.Spec.Name], nil, raw)
+	case FamilyMLKEM:
+		return marshalSPKI(mlkemOIDs[k.Spec.Name], nil, k.kem.encapsulationKey())
 	}
 	return x509.MarshalPKIXPublicKey(k.signer.Public())
 }
