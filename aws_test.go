@@ -224,7 +224,7 @@ func TestAWSGrantConstraints(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
 	id := tb.createKey(map[string]any{"policy": policyDoc(t,
-		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"*"}, "operations": []string{"CreateGrant", "ListGrants"}}),
+		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"*", "no_entity"}, "operations": []string{"CreateGrant", "ListGrants"}}),
 		"bypass_policy_lockout_safety_check": true})
 	tb.aws("", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
 		"Constraints": map[string]any{"EncryptionContextEquals": map[string]any{"dept": "x"}}})

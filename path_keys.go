@@ -363,7 +363,8 @@ func (b *backend) notAnActionPath(ctx context.Context, s logical.Storage, ref st
 	if err != nil {
 		return err
 	}
-	if id, alias, err := arns.parse(ref); err == nil && alias == "" && strings.Contains(id, "/") {
+	// Only an ARN: any other id with "/" is no key id at all (NotFound).
+	if id, alias, err := arns.parse(ref); err == nil && alias == "" && strings.HasPrefix(ref, "arn:") && strings.Contains(id, "/") {
 		return errIDOnly()
 	}
 	return nil
