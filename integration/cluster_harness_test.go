@@ -38,10 +38,16 @@ type vaultCluster struct {
 	key   string // the single unseal key share
 }
 
-// raftConfig keeps elections fast: performance_multiplier = 1 is raft's
+// config keeps elections fast: performance_multiplier = 1 is raft's
 // fastest timing (1 s heartbeat and election timeouts instead of 5 s with
 // the default multiplier of 5); Vault exposes no finer raft timeouts.
+// KMS_IT_RAFT_PERFORMANCE_MULTIPLIER overrides it, to measure failover
+// with other settings (Vault's default is 5).
 func (n *raftNode) config() string {
+	mult := "1"
+	if m := os.Getenv("KMS_IT_RAFT_PERFORMANCE_MULTIPLIER"); m != "" {
+		mult = m
+	}
 	return fmt.Sprintf(`plugin_directory = %q
 disable_mlock = true
 api_addr = "http://%s"
@@ -49,14 +55,14 @@ cluster_addr = "https://%s"
 storage "raft" {
   path = %q
   node_id = %q
-  performance_multiplier = 1
+  performance_multiplier = %s
 }
 listener "tcp" {
   address = %q
   cluster_address = %q
   tls_disable = true
 }
-`, n.pluginDir, n.addr, n.clusterAddr, n.raftDir, n.id, n.addr, n.clusterAddr)
+`, n.pluginDir, n.addr, n.clusterAddr, n.raftDir, n.id, mult, n.addr, n.clusterAddr)
 }
 
 // startCluster starts size raft nodes, initialises the first, joins and
