@@ -159,7 +159,9 @@ func dump(t *testing.T, c *api.Client, ids []string) map[string]any {
 		}
 		switch {
 		case err != nil:
-			out[name] = "error: " + err.Error()[strings.Index(err.Error(), "Code:"):]
+			// From the status on: the URL names the server asked.
+			msg := err.Error()
+			out[name] = "error: " + msg[max(0, strings.Index(msg, "Code:")):]
 		case s == nil:
 			out[name] = nil
 		default:
