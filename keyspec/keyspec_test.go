@@ -200,4 +200,12 @@ func TestAWSAlgorithmNames(t *testing.T) {
 	require.ElementsMatch(t, names(types.MacAlgorithmSpec("").Values()), AWSAlgorithms(KindMAC))
 	require.ElementsMatch(t, names(types.KeyAgreementAlgorithmSpec("").Values()), AWSAlgorithms(KindKeyAgreement))
 	require.ElementsMatch(t, names(types.EncapsulationAlgorithmSpec("").Values()), AWSAlgorithms(KindEncapsulation))
+	// Every key spec, usage and data key pair spec AWS has.
+	require.ElementsMatch(t, names(types.KeySpec("").Values()), Names())
+	require.ElementsMatch(t, names(types.DataKeyPairSpec("").Values()), DataKeyPairSpecs())
+	var usages []string
+	for _, u := range Usages() {
+		usages = append(usages, string(u))
+	}
+	require.ElementsMatch(t, names(types.KeyUsageType("").Values()), usages)
 }
