@@ -38,7 +38,7 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, 
 		return err
 	}
 	if !isDryRun(ctx) {
-		b.recordUse(ctx, req.Storage, e.KeyID, op, req.ID)
+		noteUse(ctx, func() { b.recordUse(ctx, req.Storage, e.KeyID, op, req.ID) })
 	}
 	return nil
 }
