@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -399,4 +400,28 @@ func TestAWSGetKeyRotationStatus(t *testing.T) {
 	require.Equal(t, true, on["KeyRotationEnabled"])
 	require.Equal(t, float64(100), on["RotationPeriodInDays"])
 	require.Equal(t, float64(tb.clock.Unix()+100*86400), on["NextRotationDate"])
+}
+
+// Last usage is the last successful use: a request the key admitted but
+// that then failed (a wrong algorithm, a signature that does not verify)
+// does not replace it.
+func TestAWSKeyLastUsageCountsOnlySuccess(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(map[string]any{"key_spec": "ECC_NIST_P256"})
+	send := func(reqID, op string, body map[string]any) int {
+		req := &logical.Request{ID: reqID, Operation: logical.UpdateOperation, Path: "aws", Storage: tb.storage, Data: body,
+			Headers: map[string][]string{"X-Amz-Target": {"TrentService." + op}}}
+		resp, err := tb.HandleRequest(context.Background(), req)
+		require.NoError(t, err)
+		return resp.Data[logical.HTTPStatusCode].(int)
+	}
+	require.Equal(t, http.StatusOK, send("good", "Sign", map[string]any{"KeyId": id, "Message": b64s("m"), "SigningAlgorithm": "ECDSA_SHA_256"}))
+	tb.advance(time.Hour)
+	require.Equal(t, http.StatusBadRequest, send("bad-alg", "Sign", map[string]any{"KeyId": id, "Message": b64s("m"), "SigningAlgorithm": "ECDSA_SHA_384"}))
+	require.Equal(t, http.StatusBadRequest, send("bad-sig", "Verify", map[string]any{"KeyId": id, "Message": b64s("m"),
+		"Signature": b64s("forged"), "SigningAlgorithm": "ECDSA_SHA_256"}))
+	usage := tb.aws("", "GetKeyLastUsage", map[string]any{"KeyId": id})["KeyLastUsage"].(map[string]any)
+	require.Equal(t, "good", usage["KmsRequestId"])
+	require.Equal(t, "Sign", usage["Operation"])
+	require.Equal(t, float64(tb.clock.Add(-time.Hour).Unix()), usage["Timestamp"])
 }

@@ -38,7 +38,7 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, 
 		return err
 	}
 	if !isDryRun(ctx) {
-		b.recordUse(ctx, req.Storage, e.KeyID, op, req.ID)
+		noteUse(ctx, func() { b.recordUse(ctx, req.Storage, e.KeyID, op, req.ID) })
 	}
 	return nil
 }
@@ -91,7 +91,7 @@ func (b *backend) encryptWith(e *keyEntry, alg string, plaintext []byte, ec map[
 	if len(ec) > 0 {
 		return nil, errValidation("an encryption context is supported only with symmetric keys")
 	}
-	ct, err := k.EncryptOAEP(alg, plaintext, b.random)
+	ct, err := k.EncryptAsymmetric(alg, plaintext, b.random)
 	return ct, mapCryptoErr(err)
 }
 
@@ -123,7 +123,7 @@ func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, al
 		return nil, nil, errValidation("an encryption context is supported only with symmetric keys")
 	}
 	_, k := e.latest()
-	pt, err := k.DecryptOAEP(alg, blob)
+	pt, err := k.DecryptAsymmetric(alg, blob)
 	if errors.Is(err, keyspec.ErrDecrypt) {
 		return nil, nil, newErr(excInvalidCiphertext, "the ciphertext is invalid for key '%s' with %s", e.KeyID, alg)
 	}

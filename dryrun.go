@@ -7,6 +7,25 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
+// Key usage counts only a request that succeeded, as AWS's last usage is
+// the last successful cryptographic operation: admit notes the use in the
+// request's usageNotes, and dryRun records the notes once the handler has
+// succeeded for real.
+
+type usageNotesKey struct{}
+
+// usageNotes are the key uses a request was admitted for.
+type usageNotes struct{ record []func() }
+
+// noteUse records use now, or, inside dryRun, once the request succeeds.
+func noteUse(ctx context.Context, use func()) {
+	if n, ok := ctx.Value(usageNotesKey{}).(*usageNotes); ok {
+		n.record = append(n.record, use)
+		return
+	}
+	use()
+}
+
 // DryRun, as AWS KMS has it: the request is checked exactly as the real
 // one (authorization, key state, key usage, input), but nothing is written
 // and nothing counts as key usage; success answers DryRunOperationException.
@@ -67,7 +86,14 @@ func dryRun(ctx context.Context, d *framework.FieldData, fn func(context.Context
 		if hasMods && len(mods.([]string)) > 0 {
 			return errValidation("dry_run_modifiers applies only with dry_run")
 		}
-		return fn(ctx)
+		notes := &usageNotes{}
+		if err := fn(context.WithValue(ctx, usageNotesKey{}, notes)); err != nil {
+			return err
+		}
+		for _, use := range notes.record {
+			use()
+		}
+		return nil
 	}
 	if err := fn(context.WithValue(ctx, dryRunKey{}, mode)); err != nil {
 		return err

@@ -4,6 +4,10 @@ import (
 	"crypto/mlkem"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -133,4 +137,41 @@ func TestAWSSDKMLKEM(t *testing.T) {
 	_, err = asn1.Unmarshal(pair.PublicKey, &spki)
 	require.NoError(t, err)
 	require.Equal(t, dk.EncapsulationKey().Bytes(), spki.PublicKey.Bytes, "the public key is the seed's")
+}
+
+// KmsRequestId in GetKeyLastUsage is the request.id of the request's entry
+// in Vault's audit log.
+func TestAWSSDKKmsRequestIdIsTheAuditEntry(t *testing.T) {
+	ctx := t.Context()
+	auditFile := filepath.Join(t.TempDir(), "audit.log")
+	path := unique("kmsaudit")
+	_, err := dev.client.Logical().Write("sys/audit/"+path, map[string]any{"type": "file", "options": map[string]any{"file_path": auditFile}})
+	require.NoError(t, err)
+	defer func() { _, _ = dev.client.Logical().Delete("sys/audit/" + path) }()
+
+	c := awsClient("kms", dev.token)
+	created, err := c.CreateKey(ctx, &kms.CreateKeyInput{})
+	require.NoError(t, err)
+	_, err = c.Encrypt(ctx, &kms.EncryptInput{KeyId: created.KeyMetadata.KeyId, Plaintext: []byte("x")})
+	require.NoError(t, err)
+	usage, err := c.GetKeyLastUsage(ctx, &kms.GetKeyLastUsageInput{KeyId: created.KeyMetadata.KeyId})
+	require.NoError(t, err)
+	require.Equal(t, types.KeyLastUsageTrackingOperationEncrypt, usage.KeyLastUsage.Operation)
+	id := aws.ToString(usage.KeyLastUsage.KmsRequestId)
+	require.NotEmpty(t, id)
+
+	raw, err := os.ReadFile(auditFile)
+	require.NoError(t, err)
+	found := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		var entry struct {
+			Type    string
+			Request struct{ ID, Path string }
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Request.ID == id {
+			require.Equal(t, "kms/aws", entry.Request.Path)
+			found = true
+		}
+	}
+	require.True(t, found, "the audit log has the request %s", id)
 }

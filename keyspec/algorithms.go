@@ -44,9 +44,9 @@ const (
 // key spec here offers (SM2) included: naming one a key does not offer is
 // a key usage error, naming none of them an input error.
 var awsAlgorithms = map[string][]string{
-	KindEncryption: {AlgSymmetricDefault, AlgRSAESOAEPSHA1, AlgRSAESOAEPSHA256, "SM2PKE"},
+	KindEncryption: {AlgSymmetricDefault, AlgRSAESOAEPSHA1, AlgRSAESOAEPSHA256, AlgSM2PKE},
 	KindSigning: {AlgRSASSAPSSSHA256, AlgRSASSAPSSSHA384, AlgRSASSAPSSSHA512, AlgRSASSAPKCS1SHA256, AlgRSASSAPKCS1SHA384,
-		AlgRSASSAPKCS1SHA512, AlgECDSASHA256, AlgECDSASHA384, AlgECDSASHA512, AlgEd25519SHA512, AlgEd25519PHSHA512, AlgMLDSASHAKE256, "SM2DSA"},
+		AlgRSASSAPKCS1SHA512, AlgECDSASHA256, AlgECDSASHA384, AlgECDSASHA512, AlgEd25519SHA512, AlgEd25519PHSHA512, AlgMLDSASHAKE256, AlgSM2DSA},
 	KindMAC:           {AlgHMACSHA224, AlgHMACSHA256, AlgHMACSHA384, AlgHMACSHA512},
 	KindKeyAgreement:  {AlgECDH},
 	KindEncapsulation: {AlgMLKEM},
@@ -100,6 +100,7 @@ const (
 	schemeEd25519
 	schemeEd25519ph
 	schemeMLDSA
+	schemeSM2
 )
 
 // SigningAlgorithm describes one AWS signing algorithm.
@@ -124,6 +125,7 @@ var signingAlgorithms = map[string]*SigningAlgorithm{
 	AlgEd25519SHA512:     {AlgEd25519SHA512, crypto.SHA512, schemeEd25519, []string{MessageRaw}},
 	AlgEd25519PHSHA512:   {AlgEd25519PHSHA512, crypto.SHA512, schemeEd25519ph, []string{MessageDigest}},
 	AlgMLDSASHAKE256:     {AlgMLDSASHAKE256, 0, schemeMLDSA, []string{MessageRaw, MessageExternalMu}},
+	AlgSM2DSA:            {AlgSM2DSA, 0, schemeSM2, rawOrDigest}, // SM3, which crypto.Hash lacks
 }
 
 var rawOrDigest = []string{MessageRaw, MessageDigest}

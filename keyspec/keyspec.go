@@ -32,6 +32,7 @@ const (
 	FamilyEd25519
 	FamilyMLDSA
 	FamilyMLKEM
+	FamilySM2
 	FamilyHMAC
 )
 
@@ -110,6 +111,9 @@ var specs = []*Spec{
 		Signing: []string{AlgMLDSASHAKE256}},
 	{Name: MLDSA87, Family: FamilyMLDSA, Usages: []KeyUsage{SignVerify}, Bits: 87,
 		Signing: []string{AlgMLDSASHAKE256}},
+	// AWS's China Regions.
+	{Name: SM2, Family: FamilySM2, Usages: []KeyUsage{SignVerify, EncryptDecrypt, KeyAgreement}, Bits: 256,
+		Encryption: []string{AlgSM2PKE}, Signing: []string{AlgSM2DSA}, KeyAgreement: []string{AlgECDH}, KeyPair: true},
 	// AWS offers ML-KEM data key pairs, but no import into ML-KEM keys.
 	{Name: MLKEM512, Family: FamilyMLKEM, Usages: []KeyUsage{EncapsulateDecapsulate}, Bits: 512,
 		Encapsulation: []string{AlgMLKEM}, KeyPair: true},

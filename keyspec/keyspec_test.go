@@ -25,6 +25,7 @@ var awsUsages = map[string][]KeyUsage{
 	"ML_DSA_44":             {SignVerify},
 	"ML_DSA_65":             {SignVerify},
 	"ML_DSA_87":             {SignVerify},
+	"SM2":                   {SignVerify, EncryptDecrypt, KeyAgreement},
 	"ML_KEM_512":            {EncapsulateDecapsulate},
 	"ML_KEM_768":            {EncapsulateDecapsulate},
 	"ML_KEM_1024":           {EncapsulateDecapsulate},
@@ -90,7 +91,7 @@ func TestOAEPLimits(t *testing.T) {
 
 func TestDataKeyPairSpecs(t *testing.T) {
 	require.ElementsMatch(t, []string{"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384",
-		"ECC_NIST_P521", "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519", "ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"}, DataKeyPairSpecs())
+		"ECC_NIST_P521", "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519", "SM2", "ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"}, DataKeyPairSpecs())
 }
 
 // Every spec generates material that survives Marshal/Parse, and every
@@ -199,4 +200,12 @@ func TestAWSAlgorithmNames(t *testing.T) {
 	require.ElementsMatch(t, names(types.MacAlgorithmSpec("").Values()), AWSAlgorithms(KindMAC))
 	require.ElementsMatch(t, names(types.KeyAgreementAlgorithmSpec("").Values()), AWSAlgorithms(KindKeyAgreement))
 	require.ElementsMatch(t, names(types.EncapsulationAlgorithmSpec("").Values()), AWSAlgorithms(KindEncapsulation))
+	// Every key spec, usage and data key pair spec AWS has.
+	require.ElementsMatch(t, names(types.KeySpec("").Values()), Names())
+	require.ElementsMatch(t, names(types.DataKeyPairSpec("").Values()), DataKeyPairSpecs())
+	var usages []string
+	for _, u := range Usages() {
+		usages = append(usages, string(u))
+	}
+	require.ElementsMatch(t, names(types.KeyUsageType("").Values()), usages)
 }

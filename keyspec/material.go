@@ -24,6 +24,7 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/emmansun/gmsm/sm2"
 
 	"github.com/openkms/vault-plugin-kms/keyspec/internal/mldsa"
 )
@@ -43,6 +44,7 @@ type Key struct {
 	mldsa  sign.PrivateKey       // ML_DSA_*
 	seed   []byte                // ML-DSA or ML-KEM seed, the form we store
 	kem    kemKey                // ML_KEM_*
+	sm2    *sm2.PrivateKey       // SM2
 	// muKey is the same ML-DSA key in Go's implementation, which signs and
 	// verifies an external mu (circl computes mu itself); built on first use.
 	muKey func() (*mldsa.PrivateKey, error)
@@ -146,6 +148,8 @@ func (s *Spec) Generate(rand io.Reader) (*Key, error) {
 		if _, err = io.ReadFull(rand, seed); err == nil {
 			return s.parseMLDSASeed(seed)
 		}
+	case FamilySM2:
+		k.sm2, err = generateSM2(rand)
 	case FamilyMLKEM:
 		seed := make([]byte, MLKEMSeedSize)
 		if _, err = io.ReadFull(rand, seed); err == nil {
@@ -171,6 +175,8 @@ func (k *Key) Marshal() ([]byte, error) {
 		return append([]byte(nil), k.seed...), nil
 	case FamilySecp256k1:
 		return marshalSecp256k1PKCS8(k.k1)
+	case FamilySM2:
+		return marshalSM2(k.sm2)
 	default:
 		return x509.MarshalPKCS8PrivateKey(k.signer)
 	}
@@ -191,6 +197,11 @@ func (s *Spec) Parse(material []byte) (*Key, error) {
 		return s.parseMLDSASeed(material)
 	case FamilyMLKEM:
 		return s.parseMLKEMSeed(material)
+	case FamilySM2:
+		if k.sm2, _ = parseSM2(material); k.sm2 == nil {
+			return nil, fmt.Errorf("%w: not a PKCS#8 SM2 private key", ErrIncorrectMaterial)
+		}
+		return k, nil
 	case FamilySecp256k1:
 		priv, err := parseSecp256k1PKCS8(material)
 		if err != nil {
@@ -277,6 +288,8 @@ func (k *Key) PublicKey() crypto.PublicKey {
 		return k.k1.PubKey()
 	case k.mldsa != nil:
 		return k.mldsa.Public()
+	case k.sm2 != nil:
+		return &k.sm2.PublicKey
 	}
 	return nil
 }
@@ -297,6 +310,8 @@ func (k *Key) PublicKeyDER() ([]byte, error) {
 		return marshalSPKI(mldsaOIDs[k.Spec.Name], nil, raw)
 	case FamilyMLKEM:
 		return marshalSPKI(mlkemOIDs[k.Spec.Name], nil, k.kem.encapsulationKey())
+	case FamilySM2:
+		return k.sm2PublicKeyDER()
 	}
 	return x509.MarshalPKIXPublicKey(k.signer.Public())
 }
