@@ -287,7 +287,7 @@ func childProcesses(ppid int, comm string) []int {
 		if err != nil {
 			continue
 		}
-		name, parent := procStat(pid)
+		name, parent, _, _ := procStat(pid)
 		if parent == ppid && name == comm {
 			out = append(out, pid)
 		}
@@ -296,27 +296,28 @@ func childProcesses(ppid int, comm string) []int {
 }
 
 func processName(pid int) string {
-	name, _ := procStat(pid)
+	name, _, _, _ := procStat(pid)
 	return name
 }
 
-// procStat reads a process's comm and parent PID from /proc/<pid>/stat.
-func procStat(pid int) (string, int) {
+// procStat reads a process's comm, parent PID and state from
+// /proc/<pid>/stat; comm may hold spaces, so the fields after ")" are split.
+func procStat(pid int) (comm string, ppid int, state byte, ok bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return "", 0
+		return "", 0, 0, false
 	}
 	s := string(b)
 	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
 	if open < 0 || closing < open {
-		return "", 0
+		return "", 0, 0, false
 	}
 	fields := strings.Fields(s[closing+1:])
 	if len(fields) < 2 {
-		return "", 0
+		return "", 0, 0, false
 	}
-	ppid, _ := strconv.Atoi(fields[1])
-	return s[open+1 : closing], ppid
+	ppid, err = strconv.Atoi(fields[1])
+	return s[open+1 : closing], ppid, fields[0][0], err == nil
 }
 
 // restartNode starts a killed or stopped node again with its data and

@@ -5,32 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
-
-// procStat returns a process's parent pid and state from /proc/<pid>/stat.
-func procStat(pid int) (ppid int, state byte, ok bool) {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	// pid (comm) state ppid ...; comm may hold spaces, so split after ")".
-	i := bytes.LastIndexByte(raw, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(raw[i+1:]))
-	if len(f) < 2 {
-		return 0, 0, false
-	}
-	ppid, err = strconv.Atoi(f[1])
-	return ppid, f[0][0], err == nil
-}
 
 // pluginChildren lists the pids of plugin processes whose parent is pid.
 func pluginChildren(t *testing.T, parent int) []int {
@@ -43,7 +23,7 @@ func pluginChildren(t *testing.T, parent int) []int {
 		if err != nil {
 			continue
 		}
-		if ppid, _, ok := procStat(pid); !ok || ppid != parent {
+		if _, ppid, _, ok := procStat(pid); !ok || ppid != parent {
 			continue
 		}
 		cmd, err := os.ReadFile(d + "/cmdline")
@@ -57,7 +37,7 @@ func pluginChildren(t *testing.T, parent int) []int {
 // alive reports whether a process runs; a zombie (exited, not yet reaped
 // by whoever inherited it) does not.
 func alive(pid int) bool {
-	_, state, ok := procStat(pid)
+	_, _, state, ok := procStat(pid)
 	return ok && state != 'Z' && state != 'X'
 }
 
@@ -89,7 +69,7 @@ func TestPluginExitsWhenVaultIsKilled(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for alive(pid) {
 		if time.Now().After(deadline) {
-			ppid, state, _ := procStat(pid)
+			_, ppid, state, _ := procStat(pid)
 			t.Fatalf("plugin %d still running 15s after Vault was killed (ppid %d, state %c)", pid, ppid, state)
 		}
 		time.Sleep(100 * time.Millisecond)
