@@ -25,15 +25,18 @@ dev: build deps
 dev-stop:
 	@if [ -f dev/vault.pid ]; then kill $$(cat dev/vault.pid) 2>/dev/null || true; rm -f dev/vault.pid; echo "dev Vault stopped"; fi
 
-# Every test: unit tests, the integration tests against a real Vault that
-# they start themselves, and a short fuzz run of the ciphertext parser.
+# Every test: unit tests (with the race detector), the integration tests
+# against a real Vault (and a raft cluster) that they start themselves, and
+# a short fuzz run of the ciphertext parser.
+UNIT_PKGS = $$(go list ./... | grep -v /integration)
 test: deps vet
+	go test -count=1 -race -timeout $(TEST_TIMEOUT) $(UNIT_PKGS)
 	VAULT_BINARY=$$(scripts/vault.sh) PLUGIN_VERSION=$(PLUGIN_VERSION) \
-		go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+		go test -count=1 -timeout $(TEST_TIMEOUT) ./integration/
 	$(MAKE) fuzz
 
 unit:
-	go test -count=1 ./keyspec/ .
+	go test -count=1 -race $(UNIT_PKGS)
 
 integration: deps
 	VAULT_BINARY=$$(scripts/vault.sh) PLUGIN_VERSION=$(PLUGIN_VERSION) \

@@ -16,7 +16,7 @@ func TestAliasResolveIsOneLookup(t *testing.T) {
 	for i := range 50 {
 		tb.ok(logical.UpdateOperation, fmt.Sprintf("aliases/other-%d", i), map[string]any{"target_key_id": id})
 	}
-	cs := &countingStorage{Storage: tb.storage}
+	cs := &callCountingStorage{Storage: tb.storage}
 	tb.storage = cs
 	tb.cache.reset()
 	tb.arns(context.Background(), cs) // the mount config is not the point here

@@ -49,6 +49,8 @@ type backend struct {
 	// mountLock serialises lazy loading of mount-wide state (configuration
 	// and the grant token key).
 	mountLock sync.Mutex
+	// retiringIndexed: grants made before the retiring index are indexed.
+	retiringIndexed atomic.Bool
 
 	// identities caches callers' principal sets; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).
@@ -102,6 +104,7 @@ func newBackend() *backend {
 			pathDataKeys(b),
 			pathSign(b),
 			pathMAC(b),
+			pathKEM(b),
 			[]*framework.Path{pathAWS(b)},
 		),
 		InitializeFunc: b.initialize,

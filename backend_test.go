@@ -197,8 +197,9 @@ func TestManagementRefusesAliases(t *testing.T) {
 	// Describe accepts the alias and the alias ARN.
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/alias/mgmt", nil)["key_id"])
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/arn:aws:kms:us-east-1:000000000000:alias/mgmt", nil)["key_id"])
-	// Management accepts the key ARN.
-	require.Equal(t, "Disabled", tb.ok(logical.UpdateOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id+"/disable", nil)["key_state"])
+	// Management paths take the key id only (the AWS endpoint takes the ARN).
+	tb.fails(excValidation, logical.UpdateOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id+"/disable", nil)
+	require.Equal(t, "Disabled", tb.ok(logical.UpdateOperation, "keys/"+id+"/disable", nil)["key_state"])
 }
 
 func TestARNConfiguration(t *testing.T) {
@@ -260,7 +261,8 @@ func TestListKeysPaging(t *testing.T) {
 	require.ElementsMatch(t, ids, seen)
 	require.IsIncreasing(t, seen)
 	info := d["key_info"].(map[string]any)
-	require.Contains(t, info[seen[4]], "key_spec")
+	require.Equal(t, map[string]any{"key_id": seen[4], "arn": "arn:aws:kms:us-east-1:000000000000:key/" + seen[4]}, info[seen[4]],
+		"ListKeys returns the key id and ARN only, as AWS")
 	tb.fails(excValidation, logical.ListOperation, "keys/", map[string]any{"limit": 1001})
 	tb.fails(excValidation, logical.ListOperation, "keys/", map[string]any{"limit": 0})
 }

@@ -84,7 +84,7 @@ func TestStaleKeyFillStandby(t *testing.T) {
 	require.Equal(t, uint32(2), tb.ok(logical.ReadOperation, "keys/"+id, nil)["current_key_version"])
 }
 
-const openPolicy = `{"statements":[{"sid":"new","effect":"Allow","principals":["*"],"operations":["*"]}]}`
+const openPolicy = `{"statements":[{"sid":"new","effect":"Allow","principals":["*","no_entity"],"operations":["*"]}]}`
 
 func TestStalePolicyFillActive(t *testing.T) {
 	tb := newTestBackend(t)

@@ -5,8 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -17,8 +19,16 @@ import (
 const (
 	grantStoragePrefix = "grant/" // grant/<key id>/<grant id>: grantEntry
 	grantTokenKeyPath  = "grant-token-key"
-	maxGrantsPerKey    = 50000
+	// retiring/<escaped principal>/<key id>/<grant id>: an empty entry per
+	// grant with a retiring principal, so ListRetirableGrants reads only
+	// that principal's grants. retiringIndexDone marks that grants made
+	// before the index existed have been indexed.
+	retiringStoragePrefix = "retiring/"
+	retiringIndexDone     = "retiring-index-v1"
 )
+
+// maxGrantsPerKey bounds a key's grants (a var so a test can lower it).
+var maxGrantsPerKey = 50000
 
 type grantEntry struct {
 	GrantID           string          `json:"grant_id"`
@@ -204,6 +214,11 @@ func (b *backend) putGrant(ctx context.Context, s logical.Storage, x *grantIndex
 	if err != nil {
 		return err
 	}
+	// The index entry first: one left behind by a failed grant write is
+	// skipped when listing, while a grant without its entry would be missed.
+	if err := putRetiring(ctx, s, g); err != nil {
+		return err
+	}
 	if err := s.Put(ctx, entry); err != nil {
 		b.cache.grants.invalidate(g.KeyID)
 		return err
@@ -218,8 +233,111 @@ func (b *backend) deleteGrant(ctx context.Context, s logical.Storage, x *grantIn
 		b.cache.grants.invalidate(g.KeyID)
 		return err
 	}
+	// The grant is gone: the cache says so before anything else can fail.
 	x.remove(g.GrantID)
 	b.cache.grants.put(g.KeyID, x)
+	if g.RetiringPrincipal != "" {
+		return s.Delete(ctx, retiringKey(g.RetiringPrincipal, g.KeyID, g.GrantID))
+	}
+	return nil
+}
+
+func retiringKey(principal, keyID, grantID string) string {
+	return retiringStoragePrefix + url.PathEscape(principal) + "/" + keyID + "/" + grantID
+}
+
+func putRetiring(ctx context.Context, s logical.Storage, g *grantEntry) error {
+	if g.RetiringPrincipal == "" {
+		return nil
+	}
+	return s.Put(ctx, &logical.StorageEntry{Key: retiringKey(g.RetiringPrincipal, g.KeyID, g.GrantID)})
+}
+
+// retirableGrants reads the grants whose retiring principal is p, from the
+// retiring index. An index entry whose grant is gone (a retire racing the
+// one-time backfill) is skipped.
+func (b *backend) retirableGrants(ctx context.Context, s logical.Storage, p string) ([]*grantEntry, error) {
+	if err := b.backfillRetiring(ctx, s); err != nil {
+		return nil, err
+	}
+	prefix := retiringStoragePrefix + url.PathEscape(p) + "/"
+	keys, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []*grantEntry
+	for _, k := range keys {
+		ids, err := s.List(ctx, prefix+k)
+		if err != nil {
+			return nil, err
+		}
+		keyID := strings.TrimSuffix(k, "/")
+		for _, id := range ids {
+			g, err := readGrant(ctx, s, keyID, id)
+			if err != nil {
+				return nil, err
+			}
+			if g != nil && g.RetiringPrincipal == p {
+				out = append(out, g)
+			}
+		}
+	}
+	return out, nil
+}
+
+func readGrant(ctx context.Context, s logical.Storage, keyID, grantID string) (*grantEntry, error) {
+	raw, err := s.Get(ctx, grantStoragePrefix+keyID+"/"+grantID)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	g := &grantEntry{}
+	if err := raw.DecodeJSON(g); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// backfillRetiring indexes, once, the grants made before the retiring
+// index existed. On a performance standby the write fails with
+// ErrReadOnly, and Vault forwards the request to the active node.
+func (b *backend) backfillRetiring(ctx context.Context, s logical.Storage) error {
+	if b.retiringIndexed.Load() {
+		return nil
+	}
+	b.mountLock.Lock()
+	defer b.mountLock.Unlock()
+	done, err := s.Get(ctx, retiringIndexDone)
+	if err != nil {
+		return err
+	}
+	if done == nil {
+		keys, err := s.List(ctx, grantStoragePrefix)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			keyID := strings.TrimSuffix(k, "/")
+			ids, err := s.List(ctx, grantStoragePrefix+k)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				g, err := readGrant(ctx, s, keyID, id)
+				if err != nil {
+					return err
+				}
+				if g != nil {
+					if err := putRetiring(ctx, s, g); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := s.Put(ctx, &logical.StorageEntry{Key: retiringIndexDone, Value: []byte("1")}); err != nil {
+			return err
+		}
+	}
+	b.retiringIndexed.Store(true)
 	return nil
 }
 
@@ -231,6 +349,15 @@ func (b *backend) deleteAllGrants(ctx context.Context, s logical.Storage, keyID 
 		return err
 	}
 	for _, id := range ids {
+		g, err := readGrant(ctx, s, keyID, id)
+		if err != nil {
+			return err
+		}
+		if g != nil && g.RetiringPrincipal != "" {
+			if err := s.Delete(ctx, retiringKey(g.RetiringPrincipal, keyID, id)); err != nil {
+				return err
+			}
+		}
 		if err := s.Delete(ctx, prefix+id); err != nil {
 			b.cache.grants.invalidate(keyID)
 			return err
@@ -241,8 +368,9 @@ func (b *backend) deleteAllGrants(ctx context.Context, s logical.Storage, keyID 
 }
 
 // Grant tokens are "v1.<key id>.<grant id>.<mac>", base64url, where mac is
-// an HMAC-SHA256 under a per-mount secret: a forged or altered token fails
-// without a storage lookup.
+// an HMAC-SHA256 under a key derived from a per-mount secret for grant
+// tokens (tokenMAC): a forged or altered token fails without a storage
+// lookup.
 func (b *backend) tokenKey(ctx context.Context, s logical.Storage) ([]byte, error) {
 	if k := b.cache.tokenKey.Load(); k != nil {
 		return *k, nil
@@ -269,9 +397,26 @@ func (b *backend) tokenKey(ctx context.Context, s logical.Storage) ([]byte, erro
 	return key, nil
 }
 
-func tokenMAC(key []byte, keyID, grantID string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(keyID + "." + grantID))
+// Token purposes. Each MACs under its own key, derived from the mount's
+// token key and the purpose's label, so a token of one purpose can never
+// verify as a token of another (a grant token as an import token, say).
+const (
+	purposeGrantToken  = "vault-plugin-kms/grant-token/v1"
+	purposeImportToken = "vault-plugin-kms/import-token/v1"
+)
+
+// tokenMAC is HMAC-SHA256, under the purpose's key, of the fields, each
+// length-prefixed so no two field lists share an encoding.
+func tokenMAC(key []byte, purpose string, fields ...string) string {
+	d := hmac.New(sha256.New, key)
+	d.Write([]byte(purpose))
+	m := hmac.New(sha256.New, d.Sum(nil))
+	for _, f := range fields {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		m.Write(n[:])
+		m.Write([]byte(f))
+	}
 	return hex.EncodeToString(m.Sum(nil))
 }
 
@@ -280,7 +425,7 @@ func (b *backend) grantToken(ctx context.Context, s logical.Storage, g *grantEnt
 	if err != nil {
 		return "", err
 	}
-	raw := "v1." + g.KeyID + "." + g.GrantID + "." + tokenMAC(key, g.KeyID, g.GrantID)
+	raw := "v1." + g.KeyID + "." + g.GrantID + "." + tokenMAC(key, purposeGrantToken, g.KeyID, g.GrantID)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw)), nil
 }
 
@@ -299,7 +444,7 @@ func (b *backend) parseGrantToken(ctx context.Context, s logical.Storage, token 
 	if err != nil {
 		return "", "", err
 	}
-	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, parts[1], parts[2]))) {
+	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, purposeGrantToken, parts[1], parts[2]))) {
 		return "", "", invalid
 	}
 	return parts[1], parts[2], nil

@@ -91,3 +91,23 @@ func (b *backend) sweepCreate(ctx context.Context, s logical.Storage, id string)
 	}
 	return b.destroyKey(ctx, s, id, "removed a key whose creation did not finish")
 }
+
+// hideUnfinishedCreates adds to gone the keys whose CreateKey has not
+// finished, for listings that do not read every key. creating/ is empty
+// but for creates in progress or interrupted.
+func (b *backend) hideUnfinishedCreates(ctx context.Context, s logical.Storage, gone map[string]bool) error {
+	ids, err := s.List(ctx, creatingStoragePrefix)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		e, err := b.getKey(ctx, s, id)
+		if err != nil {
+			return err
+		}
+		if e == nil || e.Creating {
+			gone[id] = true
+		}
+	}
+	return nil
+}

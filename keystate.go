@@ -38,6 +38,8 @@ const (
 	opGenerateDataKeyWP     = "GenerateDataKeyWithoutPlaintext"
 	opGenerateDataKeyPair   = "GenerateDataKeyPair"
 	opGenerateDataKeyPairWP = "GenerateDataKeyPairWithoutPlaintext"
+	opEncapsulate           = "Encapsulate"
+	opDecapsulate           = "Decapsulate"
 
 	opCreateGrant     = "CreateGrant"
 	opRetireGrant     = "RetireGrant"
@@ -86,6 +88,8 @@ var operations = map[string]opInfo{
 	opGenerateMac:           {grantable: true, usage: keyspec.GenerateVerifyMAC},
 	opVerifyMac:             {grantable: true, usage: keyspec.GenerateVerifyMAC},
 	opDeriveSharedSecret:    {grantable: true, usage: keyspec.KeyAgreement},
+	opEncapsulate:           {grantable: true, usage: keyspec.EncapsulateDecapsulate},
+	opDecapsulate:           {grantable: true, usage: keyspec.EncapsulateDecapsulate},
 	opDescribeKey:           {grantable: true},
 	opCreateGrant:           {grantable: true},
 	opRetireGrant:           {grantable: true},
@@ -96,6 +100,8 @@ var operations = map[string]opInfo{
 	opEnableKeyRotation: {}, opDisableKeyRotation: {}, opGetKeyRotationStatus: {}, opRotateKeyOnDemand: {},
 	opListKeyRotations: {}, opGetParametersForImport: {}, opImportKeyMaterial: {}, opDeleteImportedKeyMaterial: {},
 	opGetKeyLastUsage: {},
+	// Alias changes are authorized on the keys they touch, as in AWS.
+	opCreateAlias: {}, opUpdateAlias: {}, opDeleteAlias: {},
 }
 
 func isOperation(op string) bool {

@@ -120,7 +120,7 @@ func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *
 	if err := validateAliasName(name); err != nil {
 		return nil, err
 	}
-	e, err := b.aliasTarget(ctx, req.Storage, d, opCreateAlias)
+	e, err := b.aliasTarget(ctx, req, d, opCreateAlias)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *
 
 func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := normalizeAliasName(d.Get("name").(string))
-	e, err := b.aliasTarget(ctx, req.Storage, d, opUpdateAlias)
+	e, err := b.aliasTarget(ctx, req, d, opUpdateAlias)
 	if err != nil {
 		return nil, err
 	}
@@ -152,11 +152,21 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 	if cur == nil {
 		return nil, errNotFound("alias %s does not exist", name)
 	}
+	old, err := b.getKey(ctx, req.Storage, cur.TargetKeyID)
+	if err != nil {
+		return nil, err
+	}
+	// As in AWS, repointing an alias needs UpdateAlias on the key it leaves
+	// too: otherwise anyone could move another key's alias to their own
+	// key and receive what its users encrypt under the alias.
+	if old != nil {
+		if err := b.authorize(ctx, req, old, opUpdateAlias, nil, nil); err != nil {
+			return nil, err
+		}
+	}
 	// AWS: the new key must be of the same type and usage as the old one,
 	// so code using the alias keeps working.
-	if old, err := b.getKey(ctx, req.Storage, cur.TargetKeyID); err != nil {
-		return nil, err
-	} else if old != nil && (old.spec.Type() != e.spec.Type() || old.KeyUsage != e.KeyUsage) {
+	if old != nil && (old.spec.Type() != e.spec.Type() || old.KeyUsage != e.KeyUsage) {
 		return nil, errValidation("alias %s points to a %s %s key; the new key %s is a %s %s key",
 			name, old.spec.Type(), old.KeyUsage, e.KeyID, e.spec.Type(), e.KeyUsage)
 	}
@@ -178,17 +188,31 @@ func (b *backend) pathAliasDelete(ctx context.Context, req *logical.Request, d *
 	if a == nil {
 		return nil, errNotFound("alias %s does not exist", name)
 	}
+	// An alias whose key is gone has no policy left to ask.
+	target, err := b.getKey(ctx, req.Storage, a.TargetKeyID)
+	if err != nil {
+		return nil, err
+	}
+	if target != nil {
+		if err := b.authorize(ctx, req, target, opDeleteAlias, nil, nil); err != nil {
+			return nil, err
+		}
+	}
 	return nil, b.deleteAlias(ctx, req.Storage, a)
 }
 
-// aliasTarget resolves target_key_id and checks the key's state allows op.
-func (b *backend) aliasTarget(ctx context.Context, s logical.Storage, d *framework.FieldData, op string) (*keyEntry, error) {
+// aliasTarget resolves target_key_id and checks that the key policy allows
+// the caller op on it and that the key's state allows op.
+func (b *backend) aliasTarget(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, error) {
 	ref := d.Get("target_key_id").(string)
 	if ref == "" {
 		return nil, errValidation("target_key_id is required")
 	}
-	e, err := b.resolveKey(ctx, s, ref, false)
+	e, err := b.resolveKey(ctx, req.Storage, ref, false)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.authorize(ctx, req, e, op, nil, nil); err != nil {
 		return nil, err
 	}
 	return e, checkState(e, op)

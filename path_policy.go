@@ -21,7 +21,7 @@ var (
 func pathPolicy(b *backend) []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      "keys/" + keyRef + "/policy$",
+			Pattern:      "keys/" + keyIDRef + "/policy$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-policy"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"policy": fieldPolicy, "bypass_policy_lockout_safety_check": fieldBypassLockout,
@@ -37,7 +37,7 @@ func pathPolicy(b *backend) []*framework.Path {
 			HelpDescription: pathPolicyHelp,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/policies/?$",
+			Pattern:      "keys/" + keyIDRef + "/policies/?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-policies"},
 			Fields:       withKey(nil),
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -157,12 +157,14 @@ func (b *backend) checkLockout(req *logical.Request, p *keyPolicy, bypass bool) 
 const pathPolicyHelp = `
 Every key has one policy, named default. A policy is a JSON document of
 statements, each with an effect (Allow or Deny), principals
-(entity:<id>, entity_name:<name>, group:<name>, group_id:<id>, or *),
+(entity:<id>, entity_name:<name>, group:<name>, group_id:<id>, no_entity
+for tokens without an entity, or *, which in an Allow statement means
+callers with an entity),
 operations (AWS names such as Encrypt, Decrypt, CreateGrant, or *), and
 optional conditions on the encryption context (encryption_context_equals,
 encryption_context_subset). Deny wins; otherwise an Allow statement or an
 active grant admits the caller. The default policy allows every caller that
-Vault's ACL lets through. A new policy that would lock the caller out of
+Vault's ACL lets through (* and no_entity). A new policy that would lock the caller out of
 PutKeyPolicy is refused unless bypass_policy_lockout_safety_check is set;
 an operator with sudo on policy-recovery/<key id> can always replace it.
 `

@@ -14,7 +14,7 @@ import (
 func pathRotation(b *backend) []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      "keys/" + keyRef + "/rotation$",
+			Pattern:      "keys/" + keyIDRef + "/rotation$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-rotation"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"rotation_period_days": {Type: framework.TypeInt, Default: keyspec.DefaultRotationDays,
@@ -32,7 +32,7 @@ func pathRotation(b *backend) []*framework.Path {
 			HelpDescription: pathRotationHelp,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/rotate$",
+			Pattern:      "keys/" + keyIDRef + "/rotate$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "rotate", OperationSuffix: "key"},
 			Fields:       withKey(nil),
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -42,7 +42,7 @@ func pathRotation(b *backend) []*framework.Path {
 			HelpDescription: pathRotationHelp,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/rotations/?$",
+			Pattern:      "keys/" + keyIDRef + "/rotations/?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "list", OperationSuffix: "key-rotations"},
 			Fields:       withKey(pagingFields),
 			Operations: map[logical.Operation]framework.OperationHandler{

@@ -208,7 +208,7 @@ func TestGetKeyLastUsage(t *testing.T) {
 	// It is an operation of its own in key policies.
 	withIdentities(tb)
 	doc := policyDoc(t, map[string]any{"sid": "describe", "effect": "Allow", "principals": []string{"entity:ops"}, "operations": []string{"DescribeKey"}},
-		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"*"}, "operations": []string{"PutKeyPolicy"}})
+		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"PutKeyPolicy"}})
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
 	tb.asFails(excAccessDenied, "ops", logical.ReadOperation, "keys/"+id+"/last-usage", nil)
 }

@@ -420,6 +420,9 @@ func (b *backend) resolveKey(ctx context.Context, s logical.Storage, ref string,
 		return nil, err
 	}
 	id, alias, err := arns.parse(ref)
+	if err == nil {
+		err = checkKeyRef(id, alias)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -143,28 +143,28 @@ func (f *faultStorage) Delete(ctx context.Context, key string) error {
 	return f.Storage.Delete(ctx, key)
 }
 
-// countingStorage counts storage calls.
-type countingStorage struct {
+// callCountingStorage counts storage calls.
+type callCountingStorage struct {
 	logical.Storage
 	mu         sync.Mutex
 	gets, list int
 }
 
-func (c *countingStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+func (c *callCountingStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
 	c.mu.Lock()
 	c.gets++
 	c.mu.Unlock()
 	return c.Storage.Get(ctx, key)
 }
 
-func (c *countingStorage) List(ctx context.Context, prefix string) ([]string, error) {
+func (c *callCountingStorage) List(ctx context.Context, prefix string) ([]string, error) {
 	c.mu.Lock()
 	c.list++
 	c.mu.Unlock()
 	return c.Storage.List(ctx, prefix)
 }
 
-func (c *countingStorage) reset() (gets, lists int) {
+func (c *callCountingStorage) reset() (gets, lists int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	gets, lists = c.gets, c.list

@@ -2,8 +2,6 @@ package kms
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +19,9 @@ const (
 type usageEntry struct {
 	Operation string    `json:"operation"`
 	At        time.Time `json:"at"`
+	// RequestID is Vault's request id (req.ID), the request.id of the
+	// audit log entry: KmsRequestId leads to it, as to CloudTrail in AWS.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 type usageRecord struct {
@@ -35,14 +36,9 @@ type usageTracker struct {
 	last map[string]usageRecord
 }
 
-// recordUse notes that op was admitted on key id, writing to storage at
-// most once per key per usagePersistEvery. On a node that cannot write (a
-// performance standby) that write fails with ErrReadOnly; recordUse then
-// returns ErrReadOnly so that the request, not yet served, is forwarded by
-// Vault to the active node, which serves it and records the use. So at
-// most one request per key per minute is forwarded, and the stored last
-// usage lags real use by at most usagePersistEvery on every node.
-func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op string) error {
+// recordUse notes that op was admitted on key id by request requestID,
+// writing to storage at most once per key per usagePersistEvery.
+func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op, requestID string) {
 	now := b.now().UTC()
 	b.usage.mu.Lock()
 	if b.usage.last == nil {
@@ -50,6 +46,7 @@ func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op strin
 	}
 	r := b.usage.last[id]
 	r.Operation, r.At = op, now
+	r.RequestID = requestID
 	persist := now.Sub(r.persisted) >= usagePersistEvery
 	if persist {
 		r.persisted = now
@@ -57,28 +54,43 @@ func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op strin
 	b.usage.last[id] = r
 	b.usage.mu.Unlock()
 	if !persist {
-		return nil
+		return
 	}
 	entry, err := logical.StorageEntryJSON(usageStoragePrefix+id, &r.usageEntry)
 	if err == nil {
 		err = s.Put(ctx, entry)
 	}
-	switch {
-	case err == nil:
-		return nil
-	case isReadOnly(err):
-		return logical.ErrReadOnly
+	if err != nil {
+		// A performance standby cannot write; its requests still count on
+		// the active node's next write for the key, and in memory here.
+		b.Logger().Debug("could not persist key last usage", "key_id", id, "error", err)
 	}
-	// Another storage failure must not fail the operation: the next use
-	// after usagePersistEvery tries again.
-	b.Logger().Warn("could not persist key last usage", "key_id", id, "error", err)
-	return nil
 }
 
-// isReadOnly recognises ErrReadOnly, also as the bare message that
-// storage errors become across the plugin's gRPC connection.
-func isReadOnly(err error) bool {
-	return errors.Is(err, logical.ErrReadOnly) || strings.Contains(err.Error(), logical.ErrReadOnly.Error())
+// forwardForUsage is called before a cryptographic operation is served.
+// A node that cannot write (a performance standby) cannot persist key last
+// usage; when the key's record is due to be written (at most once a minute
+// per key) it answers ErrReadOnly before doing any work, so Vault forwards
+// that request to the active node, which serves it and records the use.
+// The stored last usage thus reflects standby traffic too, with the same
+// one-minute resolution.
+func (b *backend) forwardForUsage(id string) error {
+	if b.WriteSafeReplicationState() {
+		return nil
+	}
+	now := b.now().UTC()
+	b.usage.mu.Lock()
+	defer b.usage.mu.Unlock()
+	if b.usage.last == nil {
+		b.usage.last = map[string]usageRecord{}
+	}
+	r := b.usage.last[id]
+	if now.Sub(r.persisted) < usagePersistEvery {
+		return nil
+	}
+	r.persisted = now
+	b.usage.last[id] = r
+	return logical.ErrReadOnly
 }
 
 // lastUse returns the newest of the in-memory and the stored last usage.
@@ -97,7 +109,7 @@ func (b *backend) lastUse(ctx context.Context, s logical.Storage, id string) (*u
 			return nil, err
 		}
 	}
-	if ok && (stored == nil || !r.At.Before(stored.At)) {
+	if ok && !r.At.IsZero() && (stored == nil || !r.At.Before(stored.At)) {
 		return &r.usageEntry, nil
 	}
 	return stored, nil

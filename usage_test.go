@@ -5,9 +5,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 )
+
+func standby(tb *testBackend) {
+	conf := logical.TestBackendConfig()
+	conf.System = &logical.StaticSystemView{ReplicationStateVal: consts.ReplicationPerformanceStandby}
+	require.NoError(tb.t, tb.Setup(context.Background(), conf))
+}
+
+func active(tb *testBackend) {
+	require.NoError(tb.t, tb.Setup(context.Background(), logical.TestBackendConfig()))
+}
 
 // On a performance standby (read-only storage) a use whose record is due
 // to be persisted is refused with ErrReadOnly before any work, so Vault
@@ -18,6 +29,7 @@ func TestUsageOnReadOnlyStandby(t *testing.T) {
 	blob := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
 	fs := withFaults(tb)
 	fs.readOnly = true
+	standby(tb)
 	tb.advance(usagePersistEvery)
 
 	_, err := tb.do(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
@@ -33,7 +45,8 @@ func TestUsageOnReadOnlyStandby(t *testing.T) {
 	_, err = tb.HandleRequest(context.Background(), req)
 	require.ErrorIs(t, err, logical.ErrReadOnly, "the AWS endpoint forwards too")
 
-	// Other storage failures do not fail the operation.
+	// The active node: other storage failures do not fail the operation.
+	active(tb)
 	fs.readOnly = false
 	fs.prefix = usageStoragePrefix
 	tb.advance(time.Hour)
