@@ -1,12 +1,18 @@
 package kms
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 // withFaults puts a faultStorage in front of the test backend's storage.
@@ -141,4 +147,75 @@ func TestRotationFaults(t *testing.T) {
 		require.Equal(t, true, r["key_rotation_enabled"], name)
 		require.Len(t, storageKeys(t, tb.storage, rotationStoragePrefix), 1, name)
 	}
+}
+
+// ImportKeyMaterial with an expiry writes its index entry and the key: a
+// failure at any step is the storage's error, the key stays PendingImport
+// with no material (or is complete), and a retry imports.
+func TestImportFaults(t *testing.T) {
+	material := bytes.Repeat([]byte{7}, 32)
+	for n := 1; ; n++ {
+		tb := newTestBackend(t)
+		fs := withFaults(tb)
+		id := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL"})["key_id"].(string)
+		imp := func() error {
+			pub, token := tb.importParams(id, "RSAES_OAEP_SHA_256")
+			wrapped, err := keyspec.WrapKeyMaterial(pub, "RSAES_OAEP_SHA_256", material, rand.Reader)
+			require.NoError(t, err)
+			_, err = tb.do(logical.UpdateOperation, "keys/"+id+"/import", map[string]any{
+				"encrypted_key_material": base64.StdEncoding.EncodeToString(wrapped), "import_token": token,
+				"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": tb.now().Add(time.Hour).Format(time.RFC3339)})
+			return err
+		}
+		pub, token := tb.importParams(id, "RSAES_OAEP_SHA_256")
+		wrapped, err := keyspec.WrapKeyMaterial(pub, "RSAES_OAEP_SHA_256", material, rand.Reader)
+		require.NoError(t, err)
+		fs.arm(n, false)
+		_, err = tb.do(logical.UpdateOperation, "keys/"+id+"/import", map[string]any{
+			"encrypted_key_material": base64.StdEncoding.EncodeToString(wrapped), "import_token": token,
+			"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": tb.now().Add(time.Hour).Format(time.RFC3339)})
+		done := fs.writes() < n
+		fs.arm(0, false)
+		name := fmt.Sprintf("write %d", n)
+		if !done {
+			require.ErrorIs(t, err, errInjected, name)
+			tb.restart()
+			d := tb.ok(logical.ReadOperation, "keys/"+id, nil)
+			require.Equal(t, "PendingImport", d["key_state"], name)
+			tb.fails(excInvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+			tb.runPeriodic() // a leftover expiry entry is harmless
+			require.NoError(t, imp(), name)
+		} else {
+			require.NoError(t, err)
+		}
+		tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+		tb.advance(time.Hour)
+		tb.runPeriodic()
+		require.Equal(t, "PendingImport", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"], name)
+		if done {
+			t.Logf("%d write points", n-1)
+			break
+		}
+	}
+}
+
+// A failing storage read is the storage's error, never a panic.
+func TestStorageReadFaults(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(map[string]any{"alias": "r"})
+	fs := withFaults(tb)
+	tb.restart()
+	fs.getPrefix = keyStoragePrefix
+	for _, path := range []string{"encrypt/" + id, "encrypt/alias/r"} {
+		_, err := tb.do(logical.UpdateOperation, path, map[string]any{"plaintext": b64s("x")})
+		require.ErrorIs(t, err, errInjected, path)
+	}
+	_, err := tb.do(logical.UpdateOperation, "keys/"+id+"/rotate", nil)
+	require.ErrorIs(t, err, errInjected)
+	fs.getPrefix = aliasStoragePrefix
+	tb.restart()
+	_, err = tb.do(logical.ReadOperation, "keys/alias/r", nil)
+	require.ErrorIs(t, err, errInjected)
+	fs.getPrefix = ""
+	tb.ok(logical.UpdateOperation, "encrypt/alias/r", map[string]any{"plaintext": b64s("x")})
 }

@@ -95,6 +95,18 @@ type faultStorage struct {
 	readOnly bool
 	// crash fails every write from the Nth on, as if the process died.
 	crash bool
+	// getPrefix fails every read of keys with this prefix.
+	getPrefix string
+}
+
+func (f *faultStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+	f.mu.Lock()
+	fail := f.getPrefix != "" && strings.HasPrefix(key, f.getPrefix)
+	f.mu.Unlock()
+	if fail {
+		return nil, errInjected
+	}
+	return f.Storage.Get(ctx, key)
 }
 
 func (f *faultStorage) arm(n int, crash bool) {
