@@ -75,10 +75,14 @@ func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op, requ
 // The stored last usage thus reflects standby traffic too, with the same
 // one-minute resolution.
 func (b *backend) forwardForUsage(id string) error {
-	if b.WriteSafeReplicationState() {
+	now := b.now().UTC()
+	b.usage.mu.Lock()
+	due := now.Sub(b.usage.last[id].persisted) >= usagePersistEvery
+	b.usage.mu.Unlock()
+	// The replication state is two calls to Vault: ask only when due.
+	if !due || b.WriteSafeReplicationState() {
 		return nil
 	}
-	now := b.now().UTC()
 	b.usage.mu.Lock()
 	defer b.usage.mu.Unlock()
 	if b.usage.last == nil {
@@ -86,7 +90,7 @@ func (b *backend) forwardForUsage(id string) error {
 	}
 	r := b.usage.last[id]
 	if now.Sub(r.persisted) < usagePersistEvery {
-		return nil
+		return nil // another request is being forwarded
 	}
 	r.persisted = now
 	b.usage.last[id] = r
