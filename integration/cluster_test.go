@@ -180,7 +180,7 @@ func policyAllowingAllBut(but ...string) string {
 			ops = append(ops, `"`+o+`"`)
 		}
 	}
-	return `{"statements": [{"sid": "all-but-` + strings.Join(but, "-") + `", "effect": "Allow", "principals": ["*"], "operations": [` + strings.Join(ops, ", ") + `]}]}`
+	return `{"statements": [{"sid": "all-but-` + strings.Join(but, "-") + `", "effect": "Allow", "principals": ["*", "no_entity"], "operations": [` + strings.Join(ops, ", ") + `]}]}`
 }
 
 // countLogLines counts the lines of a node's Vault log that match re.
