@@ -287,7 +287,7 @@ func childProcesses(ppid int, comm string) []int {
 		if err != nil {
 			continue
 		}
-		name, parent := procStat(pid)
+		name, parent := procCommAndParent(pid)
 		if parent == ppid && name == comm {
 			out = append(out, pid)
 		}
@@ -296,12 +296,12 @@ func childProcesses(ppid int, comm string) []int {
 }
 
 func processName(pid int) string {
-	name, _ := procStat(pid)
+	name, _ := procCommAndParent(pid)
 	return name
 }
 
-// procStat reads a process's comm and parent PID from /proc/<pid>/stat.
-func procStat(pid int) (string, int) {
+// procCommAndParent reads a process's comm and parent PID from /proc/<pid>/stat.
+func procCommAndParent(pid int) (string, int) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return "", 0
