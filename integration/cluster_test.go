@@ -168,7 +168,7 @@ func importMaterial(t *testing.T, c *api.Client, id string, material []byte, ext
 }
 
 // policyAllowingAllBut is a key policy that allows every operation but
-// those named to everybody (the root token is principal "*").
+// those named to everybody, entity-less tokens such as root included.
 func policyAllowingAllBut(but ...string) string {
 	var ops []string
 	for _, o := range []string{"Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
@@ -180,7 +180,7 @@ func policyAllowingAllBut(but ...string) string {
 			ops = append(ops, `"`+o+`"`)
 		}
 	}
-	return `{"statements": [{"sid": "all-but-` + strings.Join(but, "-") + `", "effect": "Allow", "principals": ["*"], "operations": [` + strings.Join(ops, ", ") + `]}]}`
+	return `{"statements": [{"sid": "all-but-` + strings.Join(but, "-") + `", "effect": "Allow", "principals": ["*", "no_entity"], "operations": [` + strings.Join(ops, ", ") + `]}]}`
 }
 
 // countLogLines counts the lines of a node's Vault log that match re.
