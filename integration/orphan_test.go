@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// procStat returns a process's parent pid and state from /proc/<pid>/stat.
-func procStat(pid int) (ppid int, state byte, ok bool) {
+// procStatus returns a process's parent pid and state from /proc/<pid>/stat.
+func procStatus(pid int) (ppid int, state byte, ok bool) {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, 0, false
@@ -43,7 +43,7 @@ func pluginChildren(t *testing.T, parent int) []int {
 		if err != nil {
 			continue
 		}
-		if ppid, _, ok := procStat(pid); !ok || ppid != parent {
+		if ppid, _, ok := procStatus(pid); !ok || ppid != parent {
 			continue
 		}
 		cmd, err := os.ReadFile(d + "/cmdline")
@@ -57,7 +57,7 @@ func pluginChildren(t *testing.T, parent int) []int {
 // alive reports whether a process runs; a zombie (exited, not yet reaped
 // by whoever inherited it) does not.
 func alive(pid int) bool {
-	_, state, ok := procStat(pid)
+	_, state, ok := procStatus(pid)
 	return ok && state != 'Z' && state != 'X'
 }
 
@@ -89,7 +89,7 @@ func TestPluginExitsWhenVaultIsKilled(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for alive(pid) {
 		if time.Now().After(deadline) {
-			ppid, state, _ := procStat(pid)
+			ppid, state, _ := procStatus(pid)
 			t.Fatalf("plugin %d still running 15s after Vault was killed (ppid %d, state %c)", pid, ppid, state)
 		}
 		time.Sleep(100 * time.Millisecond)
