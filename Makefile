@@ -27,7 +27,7 @@ dev-stop:
 
 # Every test: unit tests (with the race detector), the integration tests
 # against a real Vault (and a raft cluster) that they start themselves, and
-# a short fuzz run of the ciphertext parser.
+# a short run of every fuzz target.
 UNIT_PKGS = $$(go list ./... | grep -v /integration)
 test: deps vet
 	go test -count=1 -race -timeout $(TEST_TIMEOUT) $(UNIT_PKGS)
@@ -42,9 +42,16 @@ integration: deps
 	VAULT_BINARY=$$(scripts/vault.sh) PLUGIN_VERSION=$(PLUGIN_VERSION) \
 		go test -count=1 -timeout $(TEST_TIMEOUT) -v ./integration/
 
-FUZZTIME ?= 20s
+# Each fuzz target runs for a few seconds (go test -fuzz takes one target
+# per run): package:target:time. About a minute in all.
+FUZZ_TARGETS ?= ./ciphertext/:FuzzParse:10s ./ciphertext/:FuzzContext:8s .:FuzzParsePolicy:8s \
+	.:FuzzGrantToken:8s .:FuzzImportToken:8s .:FuzzAWSRequest:8s
 fuzz:
-	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./ciphertext/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; time=$${rest#*:}; \
+		echo "fuzz $$name in $$pkg for $$time"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $$time $$pkg; \
+	done
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
