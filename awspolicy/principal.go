@@ -1,0 +1,228 @@
+package awspolicy
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Account is the mount's partition and account id: the "own account" of
+// the principal mapping.
+type Account struct {
+	Partition string
+	ID        string
+}
+
+// Caller is a Vault identity as the evaluator sees it.
+type Caller struct {
+	EntityID   string
+	EntityName string
+	GroupNames []string
+	GroupIDs   []string
+	// Metadata is the entity's metadata, answered as aws:PrincipalTag/<k>.
+	Metadata map[string]string
+	// EntityLess is a non-root token without an entity: no wildcard or
+	// account principal admits it, but Deny statements still apply.
+	EntityLess bool
+	// Root is the root token (which has no entity either).
+	Root bool
+}
+
+// String names the caller for logs and errors.
+func (c *Caller) String() string {
+	switch {
+	case c.EntityID != "":
+		return "entity:" + c.EntityID
+	case c.Root:
+		return "the root token"
+	}
+	return "a token with no entity"
+}
+
+type principalKind int
+
+const (
+	kindAnyone principalKind = iota
+	kindAccount
+	kindUser
+	kindRole
+	kindEntity
+	kindEntityName
+	kindGroup
+	kindGroupID
+	// kindNobody is a principal that is stored as given but matches no
+	// Vault identity: another account, or an AWS service.
+	kindNobody
+)
+
+// Principal is one parsed principal: "*", an IAM ARN, a bare account id,
+// or a Vault identity (entity:<id>, entity_name:<n>, group:<n>,
+// group_id:<id>).
+type Principal struct {
+	raw       string
+	kind      principalKind
+	value     string // name or id for the identity kinds
+	partition string // for kindAccount
+	account   string // for kindAccount, kindUser, kindRole
+}
+
+var (
+	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	// arn:<partition>:<iam|sts>::<account>:<resource>
+	principalARNPattern = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):(iam|sts)::([0-9]{12}):(.+)$`)
+	iamNamePattern      = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
+)
+
+// ParsePrincipal validates one principal string as grants take them (their
+// grantee_principal and retiring_principal): an IAM ARN or bare account id,
+// or one of the Vault forms. "*" is not a principal here.
+func ParsePrincipal(s string) (Principal, error) {
+	if s == "*" {
+		return Principal{}, fmt.Errorf("the principal * is not allowed here")
+	}
+	if p, ok, err := parseVaultForm(s); ok {
+		return p, err
+	}
+	return parseAWSPrincipal(s)
+}
+
+func parseVaultForm(s string) (Principal, bool, error) {
+	kind, value, ok := strings.Cut(s, ":")
+	if !ok {
+		return Principal{}, false, nil
+	}
+	k := map[string]principalKind{"entity": kindEntity, "entity_name": kindEntityName, "group": kindGroup, "group_id": kindGroupID}
+	pk, known := k[kind]
+	if !known {
+		return Principal{}, false, nil
+	}
+	if value == "" {
+		return Principal{}, true, fmt.Errorf("principal %q names no %s", s, kind)
+	}
+	return Principal{raw: s, kind: pk, value: value}, true, nil
+}
+
+// parseAWSPrincipal reads a value of Principal's "AWS" key.
+func parseAWSPrincipal(s string) (Principal, error) {
+	if s == "*" {
+		return Principal{raw: s, kind: kindAnyone}, nil
+	}
+	if accountIDPattern.MatchString(s) {
+		return Principal{raw: s, kind: kindAccount, account: s}, nil
+	}
+	bad := fmt.Errorf("principal %q must be *, a 12-digit account id, an IAM ARN (arn:<partition>:iam::<account>:root, :user/<name>, :role/<name>, arn:<partition>:sts::<account>:assumed-role/<role>/<session>) or entity:<id>, entity_name:<name>, group:<name>, group_id:<id>", s)
+	m := principalARNPattern.FindStringSubmatch(s)
+	if m == nil || strings.ContainsAny(s, "*?") {
+		return Principal{}, bad
+	}
+	p := Principal{raw: s, partition: m[1], account: m[3]}
+	service, resource := m[2], m[4]
+	// IAM names may carry a path (user/division/alice): the name is the
+	// last segment, as IAM's own ARNs put it.
+	name := func(prefix string) (string, bool) {
+		rest, ok := strings.CutPrefix(resource, prefix)
+		if !ok {
+			return "", false
+		}
+		n := rest[strings.LastIndex(rest, "/")+1:]
+		return n, iamNamePattern.MatchString(n)
+	}
+	switch {
+	case service == "iam" && resource == "root":
+		p.kind = kindAccount
+	case service == "iam" && strings.HasPrefix(resource, "user/"):
+		n, ok := name("user/")
+		if !ok {
+			return Principal{}, bad
+		}
+		p.kind, p.value = kindUser, n
+	case service == "iam" && strings.HasPrefix(resource, "role/"):
+		n, ok := name("role/")
+		if !ok {
+			return Principal{}, bad
+		}
+		p.kind, p.value = kindRole, n
+	case service == "sts" && strings.HasPrefix(resource, "assumed-role/"):
+		parts := strings.Split(strings.TrimPrefix(resource, "assumed-role/"), "/")
+		if len(parts) != 2 || !iamNamePattern.MatchString(parts[0]) || parts[1] == "" {
+			return Principal{}, bad
+		}
+		p.kind, p.value = kindRole, parts[0]
+	default:
+		return Principal{}, bad
+	}
+	return p, nil
+}
+
+// String is the principal as it was written.
+func (p Principal) String() string { return p.raw }
+
+// Key is the Vault identity the principal stands for when the mount's
+// account is acct, in the Vault form ("entity_name:alice",
+// "group:payments", ...), "*" for the wildcard and the own account's root,
+// and "" when it matches nobody. It lets the root package index grants.
+func (p Principal) Key(acct Account) string {
+	switch p.kind {
+	case kindAnyone:
+		return "*"
+	case kindAccount:
+		if p.ownAccount(acct) {
+			return "*"
+		}
+	case kindUser:
+		if p.ownAccount(acct) {
+			return "entity_name:" + p.value
+		}
+	case kindRole:
+		if p.ownAccount(acct) {
+			return "group:" + p.value
+		}
+	case kindEntity, kindEntityName, kindGroup, kindGroupID:
+		return p.raw
+	}
+	return ""
+}
+
+func (p Principal) ownAccount(acct Account) bool {
+	return p.account == acct.ID && (p.partition == "" || p.partition == acct.Partition)
+}
+
+// Matches reports whether the principal names the caller in an Allow
+// statement or a grant: the wildcard and the account do not admit an
+// entity-less token.
+func (p Principal) Matches(c *Caller, acct Account) bool {
+	return p.matches(c, acct, false)
+}
+
+// matches applies the mapping table; broad is true for Deny statements,
+// where the wildcard and the account also catch entity-less tokens.
+func (p Principal) matches(c *Caller, acct Account, broad bool) bool {
+	switch p.kind {
+	case kindAnyone:
+		return broad || !c.EntityLess || c.Root
+	case kindAccount:
+		return p.ownAccount(acct) && (broad || !c.EntityLess || c.Root)
+	case kindUser:
+		return p.ownAccount(acct) && c.EntityID != "" && c.EntityName == p.value
+	case kindRole:
+		return p.ownAccount(acct) && c.EntityID != "" && contains(c.GroupNames, p.value)
+	case kindEntity:
+		return c.EntityID != "" && c.EntityID == p.value
+	case kindEntityName:
+		return c.EntityID != "" && c.EntityName == p.value
+	case kindGroup:
+		return c.EntityID != "" && contains(c.GroupNames, p.value)
+	case kindGroupID:
+		return c.EntityID != "" && contains(c.GroupIDs, p.value)
+	}
+	return false
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
