@@ -73,7 +73,11 @@ func (b *backend) pathPolicyRead(ctx context.Context, req *logical.Request, d *f
 	}
 	doc := e.Policy
 	if doc == "" {
-		doc = defaultPolicyJSON
+		cfg, err := b.config(ctx, req.Storage)
+		if err != nil {
+			return nil, err
+		}
+		doc = defaultAWSPolicyText(cfg.account())
 	}
 	return &logical.Response{Data: map[string]any{"key_id": e.KeyID, "policy_name": "default", "policy": doc}}, nil
 }
@@ -94,10 +98,12 @@ func (b *backend) pathPolicyWrite(ctx context.Context, req *logical.Request, d *
 	if err != nil {
 		return nil, err
 	}
-	if err := b.checkLockout(req, p, d.Get("bypass_policy_lockout_safety_check").(bool)); err != nil {
-		return nil, err
-	}
+	bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
+	ctx = withAttrs(ctx, func(a *requestAttrs) { a.BypassLockout = &bypass })
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opPutKeyPolicy, func(e *keyEntry) error {
+		if err := b.checkLockout(ctx, req, p, e, bypass); err != nil {
+			return err
+		}
 		e.setPolicy(doc, p)
 		return nil
 	})
@@ -138,8 +144,9 @@ func readPolicy(d *framework.FieldData) (string, *keyPolicy, error) {
 }
 
 // checkLockout is AWS's policy lockout safety check: a policy that would
-// not let the caller put the policy again is refused unless bypassed.
-func (b *backend) checkLockout(req *logical.Request, p *keyPolicy, bypass bool) error {
+// not let the caller put the policy again is refused unless bypassed. e is
+// the key, or for CreateKey a key entry not stored yet.
+func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *keyPolicy, e *keyEntry, bypass bool) error {
 	if bypass {
 		return nil
 	}
@@ -147,7 +154,13 @@ func (b *backend) checkLockout(req *logical.Request, p *keyPolicy, bypass bool) 
 	if err != nil {
 		return err
 	}
-	if v, _ := p.evaluate(who, opPutKeyPolicy, nil, false); v != allowed {
+	probe := *e
+	probe.Policy, probe.policy = "-", p
+	v, _, err := b.evaluatePolicy(ctx, req, &probe, who, opPutKeyPolicy, nil)
+	if err != nil {
+		return err
+	}
+	if v != allowed {
 		return newErr(excMalformedPolicy,
 			"the new key policy will not allow %s to update the key policy in the future; set bypass_policy_lockout_safety_check to apply it anyway", who)
 	}

@@ -150,3 +150,18 @@ func (s *Statement) matchesConditions(keys Keys, vars bool) bool {
 	}
 	return true
 }
+
+// References reports whether a condition of the policy tests the key
+// (name compared without case), so that a costly key is computed only
+// when some statement asks for it.
+func (p *Policy) References(name string) bool {
+	name = strings.ToLower(name)
+	for _, s := range p.Statements {
+		for _, c := range s.conditions {
+			if c.key == name {
+				return true
+			}
+		}
+	}
+	return false
+}

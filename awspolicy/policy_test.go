@@ -314,7 +314,7 @@ func TestParsePrincipal(t *testing.T) {
 			t.Errorf("ParsePrincipal(%q): %v, want ok=%v", tc.in, err, tc.ok)
 			continue
 		}
-		if err == nil && (p.Key(own) != tc.key || p.String() != tc.in) {
+		if err == nil && (p.Key(own) != tc.key || p.String() != tc.in || tc.key != "" && p.IndexKey() != tc.key) {
 			t.Errorf("ParsePrincipal(%q): key %q string %q, want key %q", tc.in, p.Key(own), p.String(), tc.key)
 		}
 	}
@@ -325,5 +325,12 @@ func TestParsePrincipal(t *testing.T) {
 	acct, _ := ParsePrincipal("111122223333")
 	if !acct.Matches(bob, own) || acct.Matches(entityLess, own) || acct.Matches(bob, Account{Partition: "aws", ID: "444455556666"}) {
 		t.Error("the account principal should match entity callers of its own account only")
+	}
+}
+
+func TestReferences(t *testing.T) {
+	p := mustParse(t, `{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/app-*"}}}}`)
+	if !p.References("kms:ResourceAliases") || p.References("kms:RequestAlias") {
+		t.Error("References")
 	}
 }

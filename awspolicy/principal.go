@@ -42,7 +42,11 @@ func (c *Caller) String() string {
 type principalKind int
 
 const (
-	kindAnyone principalKind = iota
+	// kindNobody is a principal that is stored as given but matches no
+	// Vault identity: another account, or an AWS service. It is the zero
+	// value, so an unparsed Principal matches nobody.
+	kindNobody principalKind = iota
+	kindAnyone
 	kindAccount
 	kindUser
 	kindRole
@@ -50,9 +54,6 @@ const (
 	kindEntityName
 	kindGroup
 	kindGroupID
-	// kindNobody is a principal that is stored as given but matches no
-	// Vault identity: another account, or an AWS service.
-	kindNobody
 )
 
 // Principal is one parsed principal: "*", an IAM ARN, a bare account id,
@@ -181,6 +182,22 @@ func (p Principal) Key(acct Account) string {
 		return p.raw
 	}
 	return ""
+}
+
+// IndexKey is Key without the account check, for an index that is built
+// once and checked with Matches on use: "*" for the wildcard and any
+// account, the Vault form for users, roles and Vault principals, and the
+// principal itself for the others.
+func (p Principal) IndexKey() string {
+	switch p.kind {
+	case kindAnyone, kindAccount:
+		return "*"
+	case kindUser:
+		return "entity_name:" + p.value
+	case kindRole:
+		return "group:" + p.value
+	}
+	return p.raw
 }
 
 func (p Principal) ownAccount(acct Account) bool {
