@@ -111,12 +111,12 @@ func TestAWSPolicyMalformed(t *testing.T) {
 	withIdentities(tb)
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
 	for doc, element := range map[string]string{
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Foo":1}]}`:            "Statement[0].Foo",
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Frobnicate","Resource":"*"}]}`:           "Statement[0].Action",
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"alice"},"Action":"kms:*","Resource":"*"}]}`:       "Statement[0].Principal",
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":"x"}]}`:    "Statement[0].Condition",
-		`{"Version":"1999-01-01","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`:                    "Version",
-		`{"version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`:                    "version",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Foo":1}]}`:                                   "Statement[0].Foo",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Frobnicate","Resource":"*"}]}`:                                  "Statement[0].Action",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"alice"},"Action":"kms:*","Resource":"*"}]}`:                               "Statement[0].Principal",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":"x"}]}`:                           "Statement[0].Condition",
+		`{"Version":"1999-01-01","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`:                                           "Version",
+		`{"version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`:                                           "version",
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}],"Id":"` + strings.Repeat("x", 33000) + `"}`: "larger than",
 	} {
 		_, err := tb.as("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
