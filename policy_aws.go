@@ -100,7 +100,6 @@ type requestAttrs struct {
 	PendingWindowDays  int
 	RotationPeriodDays int
 	BypassLockout      *bool
-	ReEncryptOnSameKey *bool
 }
 
 type attrsKey struct{}
@@ -219,9 +218,6 @@ func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *ke
 	}
 	if a.BypassLockout != nil {
 		k.Add("kms:BypassPolicyLockoutSafetyCheck", strconv.FormatBool(*a.BypassLockout))
-	}
-	if a.ReEncryptOnSameKey != nil {
-		k.Add("kms:ReEncryptOnSameKey", strconv.FormatBool(*a.ReEncryptOnSameKey))
 	}
 	if e != nil {
 		set("kms:KeySpec", e.KeySpec)
