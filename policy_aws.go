@@ -251,7 +251,11 @@ func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *ke
 	k.Add("aws:CurrentTime", now.Format(time.RFC3339))
 	k.Add("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
 	if conn := req.Connection; conn != nil {
-		if ip := net.ParseIP(conn.RemoteAddr); ip != nil {
+		host := conn.RemoteAddr
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if ip := net.ParseIP(host); ip != nil {
 			k.Add("aws:SourceIp", ip.String())
 		}
 		k.Add("aws:SecureTransport", strconv.FormatBool(conn.ConnState != nil))

@@ -204,3 +204,17 @@ func TestAWSSDKPolicyLanguage(t *testing.T) {
 		Operations: []types.GrantOperation{types.GrantOperationEncrypt}})
 	requireErrorCode(t, err, "ValidationException")
 }
+
+// Global condition keys from the request as Vault saw it: the client's
+// address and the transport, through a real Vault's plugin boundary.
+func TestAWSPolicySourceIPAndTransport(t *testing.T) {
+	users, arns := iamIdentities(t)
+	alice := users["alice"]
+	admin := `{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"kms:*","Resource":"*","Condition":{"Null":{"aws:username":"true"}}}`
+	id := write(t, "kms/keys", map[string]any{"policy": awsPolicy(admin,
+		`{"Sid":"local","Effect":"Allow","Principal":{"AWS":"`+arns["alice"]+`"},"Action":"kms:Encrypt","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"},"Bool":{"aws:SecureTransport":"false"}}}`)}).Data["key_id"].(string)
+	alice.mustWrite(t, "kms/encrypt/"+id, map[string]any{"plaintext": b64([]byte("x"))})
+	write(t, "kms/keys/"+id+"/policy", map[string]any{"policy": awsPolicy(admin,
+		`{"Sid":"remote","Effect":"Allow","Principal":{"AWS":"`+arns["alice"]+`"},"Action":"kms:Encrypt","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}`)})
+	alice.refused(t, http.StatusForbidden, "AccessDeniedException", "kms/encrypt/"+id, map[string]any{"plaintext": b64([]byte("x"))})
+}
