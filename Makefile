@@ -5,7 +5,7 @@ PLUGIN_BIN     := $(PLUGIN_DIR)/vault-plugin-kms
 GO_LDFLAGS     := -X github.com/openkms/vault-plugin-kms.Version=$(PLUGIN_VERSION)
 TEST_TIMEOUT   ?= 60m
 
-.PHONY: all build vault deps dev dev-stop test unit integration fuzz bench fmt vet clean
+.PHONY: all build vault deps dev dev-stop proxy proxy-stop test unit integration fuzz bench fmt vet clean
 
 all: build
 
@@ -25,9 +25,17 @@ dev: build deps
 dev-stop:
 	@if [ -f dev/vault.pid ]; then kill $$(cat dev/vault.pid) 2>/dev/null || true; rm -f dev/vault.pid; echo "dev Vault stopped"; fi
 
+# Vault Proxy in front of the dev Vault, adding the token, for unmodified
+# AWS tools (AWS_ENDPOINT_URL_KMS=http://127.0.0.1:8100/v1/kms/aws).
+proxy:
+	@scripts/proxy.sh
+
+proxy-stop:
+	@if [ -f dev/proxy.pid ]; then kill $$(cat dev/proxy.pid) 2>/dev/null || true; rm -f dev/proxy.pid dev/proxy-token; echo "Vault Proxy stopped"; fi
+
 # Every test: unit tests (with the race detector), the integration tests
 # against a real Vault (and a raft cluster) that they start themselves, and
-# a short fuzz run of the ciphertext parser.
+# a short fuzz run of the ciphertext and key policy parsers.
 UNIT_PKGS = $$(go list ./... | grep -v /integration)
 test: deps vet
 	go test -count=1 -race -timeout $(TEST_TIMEOUT) $(UNIT_PKGS)
@@ -45,6 +53,7 @@ integration: deps
 FUZZTIME ?= 20s
 fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./ciphertext/
+	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./awspolicy/
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
