@@ -227,3 +227,27 @@ func TestLegacyAndAWSPoliciesCoexist(t *testing.T) {
 	requireKMSError(t, err, excMalformedPolicy) // bob may put, but would lock himself out
 	require.NoError(t, context.Background().Err())
 }
+
+// A batch request's algorithms are per item: the condition key is absent,
+// so a condition on it does not hold (and a ...IfExists one does).
+func TestAWSPolicyBatchLeavesAlgorithmAbsent(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := awsDoc(
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"alg","Effect":"Allow","Principal":{"AWS":"`+iam+`user/bob"},"Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}}}`,
+		`{"Sid":"alg-if-exists","Effect":"Allow","Principal":{"AWS":"`+iam+`user/carol"},"Action":"kms:Encrypt","Resource":"*","Condition":{"StringEqualsIfExists":{"kms:EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}}}`,
+	)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+	tb.asOK("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	batch := map[string]any{"batch_input": []any{map[string]any{"plaintext": b64s("x")}}}
+	for who, want := range map[string]string{"bob": excAccessDenied, "carol": ""} {
+		res := tb.asOK(who, logical.UpdateOperation, "encrypt/"+id, batch)["batch_results"].([]map[string]any)
+		require.Len(t, res, 1)
+		if want == "" {
+			require.NotEmpty(t, res[0]["ciphertext_blob"], who)
+		} else {
+			require.Equal(t, want, res[0]["error_type"], who)
+		}
+	}
+}

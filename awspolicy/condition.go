@@ -218,6 +218,9 @@ type condition struct {
 	ifExists bool
 	key      string // lower-cased
 	values   []string
+	// compiled holds the values as patterns when none has a policy
+	// variable, so evaluation does not rebuild them.
+	compiled []pattern
 }
 
 // parseOperator reads "ForAnyValue:StringLikeIfExists" and the like.
@@ -257,6 +260,12 @@ func parseOperator(name string) (*condition, error) {
 func (c *condition) validate(vars bool) error {
 	if len(c.values) == 0 {
 		return fmt.Errorf("condition key %s has no values", c.key)
+	}
+	if c.op != nil && !(vars && c.op.vars && containsVariable(c.values)) {
+		for _, v := range c.values {
+			p, _ := substitute(v, nil, false, c.op.like)
+			c.compiled = append(c.compiled, p)
+		}
 	}
 	for _, v := range c.values {
 		switch {
@@ -300,10 +309,13 @@ func (c *condition) eval(keys Keys, vars bool) bool {
 		}
 		return c.op.negated
 	}
-	pols := make([]pattern, 0, len(c.values))
-	for _, v := range c.values {
-		if p, ok := substitute(v, keys, vars && c.op.vars, c.op.like); ok {
-			pols = append(pols, p)
+	pols := c.compiled
+	if pols == nil {
+		pols = make([]pattern, 0, len(c.values))
+		for _, v := range c.values {
+			if p, ok := substitute(v, keys, vars && c.op.vars, c.op.like); ok {
+				pols = append(pols, p)
+			}
 		}
 	}
 	one := func(req string) bool {
@@ -392,4 +404,13 @@ func substitute(v string, keys Keys, vars, isGlob bool) (pattern, bool) {
 	}
 	add(v)
 	return p, true
+}
+
+func containsVariable(values []string) bool {
+	for _, v := range values {
+		if strings.Contains(v, "${") {
+			return true
+		}
+	}
+	return false
 }

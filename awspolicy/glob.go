@@ -1,6 +1,9 @@
 package awspolicy
 
-import "unicode"
+import (
+	"strings"
+	"unicode"
+)
 
 // pattern is a glob whose wildcards (* and ?) are marked, so that text
 // substituted from a policy variable, or ${*}, matches literally.
@@ -37,8 +40,15 @@ func (p pattern) match(s string, fold bool) bool {
 	eq := func(a, b rune) bool {
 		return a == b || fold && unicode.ToLower(a) == unicode.ToLower(b)
 	}
-	sr := []rune(s)
 	pr := p.r
+	// Fast path: a pattern without wildcards is a comparison.
+	if !p.hasWild() {
+		if fold {
+			return strings.EqualFold(string(pr), s)
+		}
+		return string(pr) == s
+	}
+	sr := []rune(s)
 	star := func(i int) bool { return i < len(pr) && p.wild[i] && pr[i] == '*' }
 	pi, si := 0, 0
 	last, mark := -1, 0
@@ -63,4 +73,13 @@ func (p pattern) match(s string, fold bool) bool {
 		pi++
 	}
 	return pi == len(pr)
+}
+
+func (p pattern) hasWild() bool {
+	for _, w := range p.wild {
+		if w {
+			return true
+		}
+	}
+	return false
 }
