@@ -373,7 +373,11 @@ func fieldAttrs(ctx context.Context, d *framework.FieldData) context.Context {
 		}
 		a.PendingWindowDays = num("pending_window_days")
 		a.RotationPeriodDays = num("rotation_period_days")
-		a.RequestAlias = requestAlias(str("key_id"))
+		// ReEncrypt names two keys; which alias was meant for which
+		// authorization is not known here, so neither is answered.
+		if _, twoKeys := d.Schema["source_key_id"]; !twoKeys {
+			a.RequestAlias = requestAlias(str("key_id"))
+		}
 	})
 }
 

@@ -16,6 +16,9 @@ type Keys map[string][]string
 // Add appends values to a key, lower-casing its name as IAM compares
 // condition key names without case.
 func (k Keys) Add(name string, values ...string) {
+	if len(values) == 0 {
+		return
+	}
 	n := strings.ToLower(name)
 	k[n] = append(k[n], values...)
 }
@@ -92,6 +95,9 @@ func date(test func(a, b int) bool) func(string, pattern) bool {
 // arnLike compares ARNs part by part (arn:partition:service:region:account:resource),
 // each part a glob, as ArnLike and ArnEquals do.
 func arnLike(req string, pol pattern) bool {
+	if len(pol.r) == 1 && pol.wild[0] && pol.r[0] == '*' {
+		return true
+	}
 	rp := strings.SplitN(req, ":", 6)
 	if len(rp) != 6 {
 		return false

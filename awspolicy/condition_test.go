@@ -107,6 +107,8 @@ func conditionCases() []conditionCase {
 		{"ArnEquals", `{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:user/alice"}}`, arn, true},
 		{"ArnEquals miss", `{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:user/bob"}}`, arn, false},
 		{"ArnLike", `{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:user/*"}}`, arn, true},
+		{"ArnLike star", `{"ArnLike":{"aws:PrincipalArn":"*"}}`, arn, true},
+		{"ArnNotLike star", `{"ArnNotLike":{"aws:PrincipalArn":"*"}}`, arn, false},
 		{"ArnLike part globs", `{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::1111*:user/al?ce"}}`, arn, true},
 		{"ArnLike miss", `{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/*"}}`, arn, false},
 		{"ArnNotEquals", `{"ArnNotEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:user/bob"}}`, arn, true},

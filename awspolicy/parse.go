@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
@@ -150,7 +151,7 @@ func object(raw []byte, what string) (map[string]json.RawMessage, error) {
 	if err := dec.Decode(&m); err != nil || m == nil {
 		return nil, malformed("", "%s is not a JSON object", what)
 	}
-	if _, err := dec.Token(); err == nil {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, malformed("", "%s has data after the document", what)
 	}
 	return m, nil
