@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 // policyActions are the action names an AWS key policy may use after
@@ -80,17 +81,19 @@ func (c *configEntry) account() awspolicy.Account {
 // test beyond the encryption context. Handlers attach them to the context
 // (withAttrs) before authorizing, so authorize keeps its signature.
 type requestAttrs struct {
-	EncryptionAlgorithm   string
-	SigningAlgorithm      string
-	MacAlgorithm          string
-	KeyAgreementAlgorithm string
-	MessageType           string
-	DataKeyPairSpec       string
-	RequestAlias          string
-	WrappingAlgorithm     string
-	WrappingKeySpec       string
-	ExpirationModel       string
-	ValidTo               time.Time
+	EncryptionAlgorithm string
+	// ReEncrypt's two algorithms, for ReEncryptFrom and ReEncryptTo.
+	SourceEncryptionAlgorithm, DestinationEncryptionAlgorithm string
+	SigningAlgorithm                                          string
+	MacAlgorithm                                              string
+	KeyAgreementAlgorithm                                     string
+	MessageType                                               string
+	DataKeyPairSpec                                           string
+	RequestAlias                                              string
+	WrappingAlgorithm                                         string
+	WrappingKeySpec                                           string
+	ExpirationModel                                           string
+	ValidTo                                                   time.Time
 	// Grant parameters, for CreateGrant.
 	GrantOperations     []string
 	GrantConstraintType string
@@ -187,7 +190,17 @@ func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *ke
 		sort.Strings(names)
 		k.Add("kms:EncryptionContextKeys", names...)
 	}
-	set("kms:EncryptionAlgorithm", a.EncryptionAlgorithm)
+	switch r.op {
+	case opReEncryptFrom:
+		set("kms:EncryptionAlgorithm", a.SourceEncryptionAlgorithm)
+	case opReEncryptTo:
+		set("kms:EncryptionAlgorithm", a.DestinationEncryptionAlgorithm)
+	case opGenerateDataKey, opGenerateDataKeyWP, opGenerateDataKeyPair, opGenerateDataKeyPairWP:
+		// Data keys are wrapped under a symmetric key, always so.
+		set("kms:EncryptionAlgorithm", keyspec.AlgSymmetricDefault)
+	default:
+		set("kms:EncryptionAlgorithm", a.EncryptionAlgorithm)
+	}
 	set("kms:SigningAlgorithm", a.SigningAlgorithm)
 	set("kms:MacAlgorithm", a.MacAlgorithm)
 	set("kms:KeyAgreementAlgorithm", a.KeyAgreementAlgorithm)
@@ -281,7 +294,9 @@ func (s principalSet) caller() *awspolicy.Caller {
 	}
 	if c.EntityID == "" {
 		// Until tokens without an entity are told from the root token,
-		// every one of them is treated as the plugin always has: as "*".
+		// every one of them is treated as the plugin always has (as "*"):
+		// Root is set for all of them. Once principalSet tells them
+		// apart, set Root for the root token only.
 		c.EntityLess, c.Root = true, true
 	}
 	return c
@@ -360,6 +375,8 @@ func fieldAttrs(ctx context.Context, d *framework.FieldData) context.Context {
 	}
 	return withAttrs(ctx, func(a *requestAttrs) {
 		a.EncryptionAlgorithm = str("encryption_algorithm")
+		a.SourceEncryptionAlgorithm = str("source_encryption_algorithm")
+		a.DestinationEncryptionAlgorithm = str("destination_encryption_algorithm")
 		a.SigningAlgorithm = str("signing_algorithm")
 		a.MacAlgorithm = str("mac_algorithm")
 		a.KeyAgreementAlgorithm = str("key_agreement_algorithm")

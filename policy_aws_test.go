@@ -251,3 +251,23 @@ func TestAWSPolicyBatchLeavesAlgorithmAbsent(t *testing.T) {
 		}
 	}
 }
+
+// kms:EncryptionAlgorithm on ReEncrypt is the source algorithm for
+// ReEncryptFrom and the destination one for ReEncryptTo; on data keys it
+// is SYMMETRIC_DEFAULT.
+func TestAWSPolicyReEncryptAndDataKeyAlgorithms(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := awsDoc(
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"bob","Effect":"Allow","Principal":{"AWS":"`+iam+`user/bob"},"Action":["kms:ReEncrypt*","kms:GenerateDataKey"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}}}`,
+	)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+	rsa := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc, "key_spec": "RSA_2048", "key_usage": "ENCRYPT_DECRYPT"})["key_id"].(string)
+	blob := tb.asOK("admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
+	tb.asOK("bob", logical.UpdateOperation, "re-encrypt/"+id, map[string]any{"ciphertext_blob": blob})
+	tb.asOK("admin", logical.UpdateOperation, "re-encrypt/"+rsa, map[string]any{"ciphertext_blob": blob, "destination_encryption_algorithm": "RSAES_OAEP_SHA_256"})
+	_, err := tb.as("bob", logical.UpdateOperation, "re-encrypt/"+rsa, map[string]any{"ciphertext_blob": blob, "destination_encryption_algorithm": "RSAES_OAEP_SHA_256"})
+	requireKMSError(t, err, excAccessDenied)
+	tb.asOK("bob", logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
+}
