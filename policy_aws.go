@@ -249,10 +249,9 @@ func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *ke
 		}
 	}
 	// Global keys.
+	// Every caller is of the mount's account, as the account principal says.
+	k.Add("kms:CallerAccount", r.account.ID)
 	c := r.who.caller()
-	if !c.EntityLess || c.Root {
-		k.Add("kms:CallerAccount", r.account.ID)
-	}
 	if c.EntityName != "" {
 		k.Add("aws:PrincipalArn", "arn:"+r.account.Partition+":iam::"+r.account.ID+":user/"+c.EntityName)
 		k.Add("aws:username", c.EntityName)
@@ -292,13 +291,8 @@ func (s principalSet) caller() *awspolicy.Caller {
 			c.GroupIDs = append(c.GroupIDs, v)
 		}
 	}
-	if c.EntityID == "" {
-		// Until tokens without an entity are told from the root token,
-		// every one of them is treated as the plugin always has (as "*"):
-		// Root is set for all of them. Once principalSet tells them
-		// apart, set Root for the root token only.
-		c.EntityLess, c.Root = true, true
-	}
+	// principalNoEntity: orphan and root tokens alike.
+	c.EntityLess = c.EntityID == ""
 	return c
 }
 

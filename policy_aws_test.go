@@ -271,3 +271,30 @@ func TestAWSPolicyReEncryptAndDataKeyAlgorithms(t *testing.T) {
 	requireKMSError(t, err, excAccessDenied)
 	tb.asOK("bob", logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
 }
+
+// Tokens without an entity (no_entity: orphan and root tokens) in AWS
+// documents: "*" in an Allow does not admit them, the account and
+// {"Vault": "no_entity"} do, a Deny "*" refuses them.
+func TestAWSPolicyEntityLessCaller(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	admin := `{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	tb.asOK("", logical.ReadOperation, "keys/"+id, nil) // the default policy names the account
+	for principal, allowed := range map[string]bool{`"*"`: false, `{"AWS":"*"}`: false, `{"AWS":"000000000000"}`: true,
+		`{"AWS":"arn:aws:iam::000000000000:root"}`: true, `{"Vault":"no_entity"}`: true, `{"AWS":"arn:aws:iam::111122223333:root"}`: false} {
+		doc := awsDoc(admin, `{"Effect":"Allow","Principal":`+principal+`,"Action":"kms:DescribeKey","Resource":"*"}`)
+		tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
+		if _, err := tb.as("", logical.ReadOperation, "keys/"+id, nil); allowed {
+			require.NoError(t, err, principal)
+		} else {
+			requireKMSError(t, err, excAccessDenied)
+		}
+	}
+	deny := awsDoc(admin, `{"Effect":"Allow","Principal":{"AWS":"000000000000"},"Action":"kms:*","Resource":"*"}`,
+		`{"Effect":"Deny","Principal":"*","Action":"kms:DescribeKey","Resource":"*"}`)
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": deny, "bypass_policy_lockout_safety_check": true})
+	_, err := tb.as("", logical.ReadOperation, "keys/"+id, nil)
+	requireKMSError(t, err, excAccessDenied)
+	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "no_entity", "operations": "Encrypt"})
+}

@@ -12,8 +12,9 @@
 // partition and account id:
 //
 //	Principal                                          Vault caller it names
-//	"*", {"AWS": "*"}                                  anyone
-//	arn:<partition>:iam::<account>:root, <account>     anyone Vault's ACL admits (own account only)
+//	arn:<partition>:iam::<account>:root, <account>     every caller Vault's ACL admits (own account only),
+//	                                                   tokens without an entity included
+//	"*", {"AWS": "*"}                                  in Allow: every caller with an entity; in Deny: every caller
 //	arn:<partition>:iam::<account>:user/<name>         the entity named <name>
 //	arn:<partition>:iam::<account>:role/<name>         members of the group named <name>
 //	arn:<partition>:sts::<account>:assumed-role/<role>/<session>
@@ -21,10 +22,12 @@
 //	a principal of another account, {"Service": ...}   nobody (kept as written)
 //	{"Vault": "entity:<id>"}, "entity_name:<name>",
 //	"group:<name>", "group_id:<id>"                    that entity or group's members
+//	{"Vault": "no_entity"}                             every token without an entity
 //
-// "Anyone" and the account admit, in an Allow statement, only callers with
-// an entity and the root token: a non-root token without an entity is
-// allowed only where it is named, but every Deny statement applies to it.
+// A token without an entity (orphan and root tokens alike: Vault does not
+// tell a plugin which) is thus allowed only where the account or no_entity
+// is named, as the account stands for "whatever Vault's ACL admits", while
+// every Deny statement applies to it.
 //
 // Conditions follow IAM's rules: operators are ANDed, keys under an
 // operator are ANDed, a key's policy values are ORed (NORed for a negated
@@ -102,7 +105,7 @@ func (s *Statement) matchesPrincipal(r *Request, deny bool) bool {
 		// Everyone but the listed principals: the exceptions are read
 		// narrowly, and an Allow never admits an entity-less token by
 		// exclusion.
-		if !deny && c.EntityLess && !c.Root {
+		if !deny && c.EntityLess {
 			return false
 		}
 		for _, p := range s.principals {

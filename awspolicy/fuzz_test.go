@@ -13,7 +13,7 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	callers := []*Caller{alice, bob, entityLess, root, {}}
+	callers := []*Caller{alice, bob, entityLess, {}}
 	k := keys("kms:EncryptionContextKeys", []string{"a", "b"}, "x", "1", "n", "1", "aws:CurrentTime", "2026-01-01T00:00:00Z",
 		"aws:PrincipalArn", "arn:aws:iam::111122223333:user/alice", "aws:username", "alice", "aws:SourceIp", "10.1.1.1", "aws:SecureTransport", "true")
 	f.Fuzz(func(t *testing.T, doc string) {

@@ -294,7 +294,7 @@ func parsePrincipals(raw json.RawMessage) ([]Principal, error) {
 				}
 			case "Vault":
 				if p, ok, err = parseVaultForm(v); !ok {
-					err = fmt.Errorf("Vault principal %q must be entity:<id>, entity_name:<name>, group:<name> or group_id:<id>", v)
+					err = fmt.Errorf("Vault principal %q must be entity:<id>, entity_name:<name>, group:<name>, group_id:<id> or no_entity", v)
 				}
 			case "Service":
 				// AWS service principals are kept but match no Vault identity.

@@ -10,7 +10,6 @@ var (
 	alice      = &Caller{EntityID: "id-alice", EntityName: "alice", GroupNames: []string{"payments"}, GroupIDs: []string{"gid-payments"}}
 	bob        = &Caller{EntityID: "id-bob", EntityName: "bob"}
 	entityLess = &Caller{EntityLess: true}
-	root       = &Caller{EntityLess: true, Root: true}
 )
 
 func mustParse(t *testing.T, doc string) *Policy {
@@ -135,10 +134,11 @@ func TestPrincipalMapping(t *testing.T) {
 		principal string
 		allowed   []*Caller
 	}{
-		{`"*"`, []*Caller{alice, bob, other, root}},
-		{`{"AWS":"*"}`, []*Caller{alice, bob, other, root}},
-		{`{"AWS":"arn:aws:iam::111122223333:root"}`, []*Caller{alice, bob, other, root}},
-		{`{"AWS":"111122223333"}`, []*Caller{alice, bob, other, root}},
+		{`"*"`, []*Caller{alice, bob, other}},
+		{`{"AWS":"*"}`, []*Caller{alice, bob, other}},
+		{`{"AWS":"arn:aws:iam::111122223333:root"}`, []*Caller{alice, bob, other, entityLess}},
+		{`{"AWS":"111122223333"}`, []*Caller{alice, bob, other, entityLess}},
+		{`{"Vault":"no_entity"}`, []*Caller{entityLess}},
 		{`{"AWS":"arn:aws:iam::444455556666:root"}`, nil},
 		{`{"AWS":"444455556666"}`, nil},
 		{`{"AWS":"arn:aws-cn:iam::111122223333:root"}`, nil},
@@ -159,7 +159,7 @@ func TestPrincipalMapping(t *testing.T) {
 	}
 	for _, tc := range tests {
 		p := mustParse(t, `{"Statement":{"Effect":"Allow","Principal":`+tc.principal+`,"Action":"kms:Encrypt","Resource":"*"}}`)
-		for _, c := range []*Caller{alice, bob, other, root, entityLess} {
+		for _, c := range []*Caller{alice, bob, other, entityLess} {
 			want := NoDecision
 			for _, a := range tc.allowed {
 				if a == c {
@@ -173,39 +173,39 @@ func TestPrincipalMapping(t *testing.T) {
 	}
 }
 
-// A non-root token without an entity is admitted by no wildcard or account
-// principal, but every Deny applies to it.
+// A token without an entity is admitted by the account (which delegates to
+// Vault's ACL) and by no_entity, never by the wildcard; every Deny applies
+// to it.
 func TestEntityLessCaller(t *testing.T) {
-	for _, principal := range []string{`"*"`, `{"AWS":"*"}`, `{"AWS":"arn:aws:iam::111122223333:root"}`, `{"AWS":"111122223333"}`} {
+	for principal, want := range map[string]Decision{`"*"`: NoDecision, `{"AWS":"*"}`: NoDecision,
+		`{"AWS":"arn:aws:iam::111122223333:root"}`: Allow, `{"AWS":"111122223333"}`: Allow, `{"Vault":"no_entity"}`: Allow} {
 		allow := mustParse(t, `{"Statement":{"Effect":"Allow","Principal":`+principal+`,"Action":"kms:*","Resource":"*"}}`)
-		if got := eval(allow, entityLess, "Encrypt"); got != NoDecision {
-			t.Errorf("Allow %s admits an entity-less token: %v", principal, got)
+		if got := eval(allow, entityLess, "Encrypt"); got != want {
+			t.Errorf("Allow %s, entity-less caller: %v, want %v", principal, got, want)
 		}
-		if got := eval(allow, root, "Encrypt"); got != Allow {
-			t.Errorf("Allow %s refuses the root token: %v", principal, got)
-		}
-		deny := mustParse(t, `{"Statement":[{"Effect":"Allow","Principal":{"Vault":"entity:x"},"Action":"kms:*","Resource":"*"},{"Effect":"Deny","Principal":`+principal+`,"Action":"kms:*","Resource":"*"}]}`)
-		for _, c := range []*Caller{entityLess, root, alice} {
-			if got := eval(deny, c, "Encrypt"); got != Deny {
-				t.Errorf("Deny %s does not apply to %s: %v", principal, c, got)
-			}
+		deny := mustParse(t, `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"},{"Effect":"Deny","Principal":`+principal+`,"Action":"kms:*","Resource":"*"}]}`)
+		if got := eval(deny, entityLess, "Encrypt"); got != Deny {
+			t.Errorf("Deny %s does not apply to an entity-less caller: %v", principal, got)
 		}
 	}
-	// NotPrincipal: an Allow to everyone-but-bob admits no entity-less
-	// token; a Deny to everyone-but-the-account still catches it.
+	if got := eval(mustParse(t, `{"Statement":{"Effect":"Allow","Principal":{"Vault":"no_entity"},"Action":"kms:*","Resource":"*"}}`), alice, "Encrypt"); got != NoDecision {
+		t.Errorf("no_entity admits an entity: %v", got)
+	}
+	// NotPrincipal: an Allow to everyone-but-bob is a wildcard and admits
+	// no entity-less token; a Deny to everyone-but-bob catches it.
 	notBob := mustParse(t, `{"Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/bob"},"Action":"kms:*","Resource":"*"}}`)
-	for c, want := range map[*Caller]Decision{alice: Allow, bob: NoDecision, entityLess: NoDecision, root: Allow} {
+	for c, want := range map[*Caller]Decision{alice: Allow, bob: NoDecision, entityLess: NoDecision} {
 		if got := eval(notBob, c, "Encrypt"); got != want {
 			t.Errorf("Allow NotPrincipal bob, %s: %v, want %v", c, got, want)
 		}
 	}
-	denyOthers := mustParse(t, `{"Statement":{"Effect":"Deny","NotPrincipal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"}}`)
-	for c, want := range map[*Caller]Decision{alice: NoDecision, root: NoDecision, entityLess: Deny} {
+	denyOthers := mustParse(t, `{"Statement":{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/bob"},"Action":"kms:*","Resource":"*"}}`)
+	for c, want := range map[*Caller]Decision{alice: Deny, bob: NoDecision, entityLess: Deny} {
 		if got := eval(denyOthers, c, "Encrypt"); got != want {
-			t.Errorf("Deny NotPrincipal account, %s: %v, want %v", c, got, want)
+			t.Errorf("Deny NotPrincipal bob, %s: %v, want %v", c, got, want)
 		}
 	}
-	// Named explicitly, nothing changes: a nil caller is entity-less.
+	// A nil caller is entity-less.
 	if d, _ := mustParse(t, `{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}`).Evaluate(&Request{Action: "Encrypt", Resource: keyARN, Account: own}); d != NoDecision {
 		t.Errorf("nil caller: %v", d)
 	}
@@ -301,6 +301,7 @@ func TestParsePrincipal(t *testing.T) {
 		{"arn:aws:iam::444455556666:user/alice", "", true},
 		{"arn:aws-us-gov:iam::111122223333:user/alice", "", true},
 		{"*", "", false},
+		{"no_entity", "", false},
 		{"entity:", "", false},
 		{"user:alice", "", false},
 		{"alice", "", false},
@@ -325,8 +326,8 @@ func TestParsePrincipal(t *testing.T) {
 		t.Error("role/payments should match alice only")
 	}
 	acct, _ := ParsePrincipal("111122223333")
-	if !acct.Matches(bob, own) || acct.Matches(entityLess, own) || acct.Matches(bob, Account{Partition: "aws", ID: "444455556666"}) {
-		t.Error("the account principal should match entity callers of its own account only")
+	if !acct.Matches(bob, own) || !acct.Matches(entityLess, own) || acct.Matches(bob, Account{Partition: "aws", ID: "444455556666"}) {
+		t.Error("the account principal should match the callers of its own account only")
 	}
 }
 

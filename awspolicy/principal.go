@@ -13,6 +13,9 @@ type Account struct {
 	ID        string
 }
 
+// NoEntity names, in the Vault form, every token without an entity.
+const NoEntity = "no_entity"
+
 // Caller is a Vault identity as the evaluator sees it.
 type Caller struct {
 	EntityID   string
@@ -21,22 +24,19 @@ type Caller struct {
 	GroupIDs   []string
 	// Metadata is the entity's metadata, answered as aws:PrincipalTag/<k>.
 	Metadata map[string]string
-	// EntityLess is a non-root token without an entity: no wildcard or
-	// account principal admits it, but Deny statements still apply.
+	// EntityLess is a token without an entity (an orphan or a root token:
+	// Vault does not tell a plugin which). "*" in an Allow statement does
+	// not admit it; the account, or {"Vault": "no_entity"}, does; every
+	// Deny applies to it.
 	EntityLess bool
-	// Root is the root token (which has no entity either).
-	Root bool
 }
 
 // String names the caller for logs and errors.
 func (c *Caller) String() string {
-	switch {
-	case c.EntityID != "":
+	if c.EntityID != "" {
 		return "entity:" + c.EntityID
-	case c.Root:
-		return "the root token"
 	}
-	return "a token with no entity"
+	return "a token with no entity (" + NoEntity + ")"
 }
 
 type principalKind int
@@ -54,6 +54,7 @@ const (
 	kindEntityName
 	kindGroup
 	kindGroupID
+	kindNoEntity
 )
 
 // Principal is one parsed principal: "*", an IAM ARN, a bare account id,
@@ -78,8 +79,8 @@ var (
 // grantee_principal and retiring_principal): an IAM ARN or bare account id,
 // or one of the Vault forms. "*" is not a principal here.
 func ParsePrincipal(s string) (Principal, error) {
-	if s == "*" {
-		return Principal{}, fmt.Errorf("the principal * is not allowed here")
+	if s == "*" || s == NoEntity {
+		return Principal{}, fmt.Errorf("the principal %s is not allowed here: a grant names one identity", s)
 	}
 	if p, ok, err := parseVaultForm(s); ok {
 		return p, err
@@ -88,6 +89,9 @@ func ParsePrincipal(s string) (Principal, error) {
 }
 
 func parseVaultForm(s string) (Principal, bool, error) {
+	if s == NoEntity {
+		return Principal{raw: s, kind: kindNoEntity}, true, nil
+	}
 	kind, value, ok := strings.Cut(s, ":")
 	if !ok {
 		return Principal{}, false, nil
@@ -178,7 +182,7 @@ func (p Principal) Key(acct Account) string {
 		if p.ownAccount(acct) {
 			return "group:" + p.value
 		}
-	case kindEntity, kindEntityName, kindGroup, kindGroupID:
+	case kindEntity, kindEntityName, kindGroup, kindGroupID, kindNoEntity:
 		return p.raw
 	}
 	return ""
@@ -205,20 +209,22 @@ func (p Principal) ownAccount(acct Account) bool {
 }
 
 // Matches reports whether the principal names the caller in an Allow
-// statement or a grant: the wildcard and the account do not admit an
-// entity-less token.
+// statement or a grant: the wildcard does not admit an entity-less token.
 func (p Principal) Matches(c *Caller, acct Account) bool {
 	return p.matches(c, acct, false)
 }
 
 // matches applies the mapping table; broad is true for Deny statements,
-// where the wildcard and the account also catch entity-less tokens.
+// where the wildcard also catches entity-less tokens.
 func (p Principal) matches(c *Caller, acct Account, broad bool) bool {
 	switch p.kind {
 	case kindAnyone:
-		return broad || !c.EntityLess || c.Root
+		return broad || !c.EntityLess
 	case kindAccount:
-		return p.ownAccount(acct) && (broad || !c.EntityLess || c.Root)
+		// The account delegates to Vault's ACL, which admitted the caller.
+		return p.ownAccount(acct)
+	case kindNoEntity:
+		return c.EntityLess
 	case kindUser:
 		return p.ownAccount(acct) && c.EntityID != "" && c.EntityName == p.value
 	case kindRole:
