@@ -5,7 +5,7 @@ PLUGIN_BIN     := $(PLUGIN_DIR)/vault-plugin-kms
 GO_LDFLAGS     := -X github.com/openkms/vault-plugin-kms.Version=$(PLUGIN_VERSION)
 TEST_TIMEOUT   ?= 60m
 
-.PHONY: all build vault deps dev dev-stop test unit integration fuzz bench fmt vet clean
+.PHONY: all build vault deps dev dev-stop proxy proxy-stop test unit integration fuzz bench fmt vet clean
 
 all: build
 
@@ -24,6 +24,14 @@ dev: build deps
 
 dev-stop:
 	@if [ -f dev/vault.pid ]; then kill $$(cat dev/vault.pid) 2>/dev/null || true; rm -f dev/vault.pid; echo "dev Vault stopped"; fi
+
+# Vault Proxy in front of the dev Vault, adding the token, for unmodified
+# AWS tools (AWS_ENDPOINT_URL_KMS=http://127.0.0.1:8100/v1/kms/aws).
+proxy:
+	@scripts/proxy.sh
+
+proxy-stop:
+	@if [ -f dev/proxy.pid ]; then kill $$(cat dev/proxy.pid) 2>/dev/null || true; rm -f dev/proxy.pid dev/proxy-token; echo "Vault Proxy stopped"; fi
 
 # Every test: unit tests (with the race detector), the integration tests
 # against a real Vault (and a raft cluster) that they start themselves, and
@@ -45,7 +53,8 @@ integration: deps
 # Each fuzz target runs for a few seconds (go test -fuzz takes one target
 # per run): package:target:time. About a minute in all.
 FUZZ_TARGETS ?= ./ciphertext/:FuzzParse:10s ./ciphertext/:FuzzContext:8s .:FuzzParsePolicy:8s \
-	.:FuzzGrantToken:8s .:FuzzImportToken:8s .:FuzzAWSRequest:8s
+	.:FuzzGrantToken:8s .:FuzzImportToken:8s .:FuzzAWSRequest:8s \
+	./awspolicy/:FuzzParse:8s
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; time=$${rest#*:}; \
