@@ -72,7 +72,11 @@ func (b *backend) identityFromVault(entityID string) (principalSet, error) {
 	for _, g := range groups {
 		names = append(names, "group:"+g.Name, "group_id:"+g.ID)
 	}
-	return principalSet{names: names}, nil
+	set := principalSet{names: names}
+	if ent != nil {
+		set.metadata = ent.Metadata
+	}
+	return set, nil
 }
 
 // authorize is the plugin's gate, after Vault's ACL: the key policy's Deny
@@ -87,7 +91,11 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 		return err
 	}
 	hasContext := operations[op].context
-	switch b.policyDecision(e, who, op, ec, hasContext) {
+	verdict, err := b.policyDecision(ctx, req, e, who, op, ec)
+	if err != nil {
+		return err
+	}
+	switch verdict {
 	case denied:
 		return accessDenied(e, op, who)
 	case allowed:
@@ -97,7 +105,7 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 	if err != nil {
 		return err
 	}
-	if g := x.find(who, op, ec, hasContext); g != nil {
+	if g := x.find(who, op, ec, hasContext, b.mountAccount()); g != nil {
 		b.logDecision(e, op, who, "allow", "grant "+g.GrantID)
 		return nil
 	}
@@ -107,26 +115,33 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 
 // policyDecision applies the key policy alone, logging the decision it
 // makes; noDecision leaves the caller to grants or to refusal.
-func (b *backend) policyDecision(e *keyEntry, who principalSet, op string, ec map[string]string, hasContext bool) decision {
-	verdict, by := e.keyPolicy().evaluate(who, op, ec, hasContext)
+func (b *backend) policyDecision(ctx context.Context, req *logical.Request, e *keyEntry, who principalSet, op string, ec map[string]string) (decision, error) {
+	verdict, by, err := b.evaluatePolicy(ctx, req, e, who, op, ec)
+	if err != nil {
+		return noDecision, err
+	}
 	switch verdict {
 	case denied:
 		b.logDecision(e, op, who, "deny", "policy statement "+by)
 	case allowed:
 		b.logDecision(e, op, who, "allow", "policy statement "+by)
 	}
-	return verdict
+	return verdict, nil
 }
 
 // authorizeByPolicy admits the caller only if the key policy allows op:
 // for operations where a grant on the key must not count, such as retiring
 // a grant other than the caller's own.
-func (b *backend) authorizeByPolicy(req *logical.Request, e *keyEntry, op string) error {
+func (b *backend) authorizeByPolicy(ctx context.Context, req *logical.Request, e *keyEntry, op string) error {
 	who, err := b.principals(req)
 	if err != nil {
 		return err
 	}
-	if b.policyDecision(e, who, op, nil, false) == allowed {
+	verdict, err := b.policyDecision(ctx, req, e, who, op, nil)
+	if err != nil {
+		return err
+	}
+	if verdict == allowed {
 		return nil
 	}
 	b.logDecision(e, op, who, "deny", "no policy statement allows it")

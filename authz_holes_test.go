@@ -148,7 +148,7 @@ func TestManagementPathsRefuseKeyARN(t *testing.T) {
 		require.ErrorAs(t, err, &ke, "%s %s: %v %v", c.op, c.path, err, resp)
 		require.Equal(t, excValidation, ke.Type, "%s %s: %v", c.op, c.path, err)
 	}
-	require.Equal(t, defaultPolicyJSON, tb.ok(logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"])
+	require.Equal(t, defaultAWSPolicyText((&configEntry{}).account()), tb.ok(logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"])
 	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
 	// Describe keeps the key ARN, the alias and the alias ARN; crypto paths too.
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/"+arn, nil)["key_id"])

@@ -113,6 +113,7 @@ func newBackend() *backend {
 		PeriodicFunc:   b.periodic,
 		RunningVersion: Version,
 	}
+	withPolicyAttrs(b.Backend.Paths)
 	return b
 }
 

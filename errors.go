@@ -144,3 +144,15 @@ func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 	}
 	return resp, err
 }
+
+// HandleExistenceCheck is the framework's, except that a client error from
+// the lookup (an alias name storage refuses, say) means "does not exist":
+// Vault answers any existence-check error with a 500, while the handler
+// that runs next refuses the same input with its exception.
+func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request) (bool, bool, error) {
+	found, exists, err := b.Backend.HandleExistenceCheck(ctx, req)
+	if err != nil && found && !errors.Is(err, logical.ErrReadOnly) && classify(err) != nil {
+		return true, false, nil
+	}
+	return found, exists, err
+}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 const (
@@ -40,6 +42,19 @@ type grantEntry struct {
 	Operations        []string        `json:"operations"`
 	Constraints       *contextMatcher `json:"constraints,omitempty"`
 	CreationDate      time.Time       `json:"creation_date"`
+
+	// grantee is GranteePrincipal parsed, when the index holds the grant.
+	grantee awspolicy.Principal
+}
+
+// granteeKey is the index key of a grantee: its Vault identity, so that
+// an IAM ARN and the Vault form of the same identity meet in one list.
+func granteeKey(principal string) (string, awspolicy.Principal) {
+	p, err := awspolicy.ParsePrincipal(principal)
+	if err != nil {
+		return principal, p
+	}
+	return p.IndexKey(), p
 }
 
 // sameParameters is AWS's test for an idempotent CreateGrant.
@@ -72,7 +87,9 @@ func (x *grantIndex) add(g *grantEntry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.byID[g.GrantID] = g
-	x.byGrantee[g.GranteePrincipal] = append(x.byGrantee[g.GranteePrincipal], g)
+	key, p := granteeKey(g.GranteePrincipal)
+	g.grantee = p
+	x.byGrantee[key] = append(x.byGrantee[key], g)
 }
 
 func (x *grantIndex) remove(id string) {
@@ -83,7 +100,8 @@ func (x *grantIndex) remove(id string) {
 		return
 	}
 	delete(x.byID, id)
-	list := x.byGrantee[g.GranteePrincipal]
+	key, _ := granteeKey(g.GranteePrincipal)
+	list := x.byGrantee[key]
 	out := make([]*grantEntry, 0, len(list))
 	for _, o := range list {
 		if o.GrantID != id {
@@ -91,9 +109,9 @@ func (x *grantIndex) remove(id string) {
 		}
 	}
 	if len(out) == 0 {
-		delete(x.byGrantee, g.GranteePrincipal)
+		delete(x.byGrantee, key)
 	} else {
-		x.byGrantee[g.GranteePrincipal] = out
+		x.byGrantee[key] = out
 	}
 }
 
@@ -119,14 +137,16 @@ func (x *grantIndex) count() int {
 	return len(x.byID)
 }
 
-// find returns one of the caller's grants that allow op with context ec.
-func (x *grantIndex) find(who principalSet, op string, ec map[string]string, hasContext bool) *grantEntry {
+// find returns one of the caller's grants that allow op with context ec;
+// acct is the mount's account, which ARN grantees must belong to.
+func (x *grantIndex) find(who principalSet, op string, ec map[string]string, hasContext bool, acct awspolicy.Account) *grantEntry {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	c := who.caller()
 	for _, p := range who.names {
 		for _, g := range x.byGrantee[p] {
 			// Constraints apply only to operations that take a context.
-			if hasOperation(g.Operations, op) && (!hasContext || g.Constraints.matches(ec, true)) {
+			if hasOperation(g.Operations, op) && (!hasContext || g.Constraints.matches(ec, true)) && g.grantee.Matches(c, acct) {
 				return g
 			}
 		}
@@ -450,13 +470,18 @@ func (b *backend) parseGrantToken(ctx context.Context, s logical.Storage, token 
 	return parts[1], parts[2], nil
 }
 
-// forGrantee lists the grants whose grantee is one of the caller's names.
-func (x *grantIndex) forGrantee(who principalSet) []*grantEntry {
+// forGrantee lists the grants whose grantee is the caller.
+func (x *grantIndex) forGrantee(who principalSet, acct awspolicy.Account) []*grantEntry {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	var out []*grantEntry
+	c := who.caller()
 	for _, p := range who.names {
-		out = append(out, x.byGrantee[p]...)
+		for _, g := range x.byGrantee[p] {
+			if g.grantee.Matches(c, acct) {
+				out = append(out, g)
+			}
+		}
 	}
 	return out
 }

@@ -192,3 +192,37 @@ func TestClassify(t *testing.T) {
 		require.Nil(t, classify(err), "%v", err)
 	}
 }
+
+// refusingStorage fails reads as Vault's storage fails a refused path.
+type refusingStorage struct {
+	logical.Storage
+	err error
+}
+
+func (s refusingStorage) List(context.Context, string) ([]string, error) { return nil, s.err }
+
+func (s refusingStorage) Get(context.Context, string) (*logical.StorageEntry, error) {
+	return nil, s.err
+}
+
+// An existence check whose lookup storage refuses as the client's fault is
+// "does not exist" (Vault would turn the error into a 500); a server fault
+// stays an error.
+func TestExistenceCheckClientError(t *testing.T) {
+	tb := newTestBackend(t)
+	for _, c := range []struct {
+		err     error
+		wantErr bool
+	}{{logical.ErrRelativePath, false}, {errors.New("rpc error: key contains invalid UTF-8 characters"), false}, {errors.New("disk on fire"), true}} {
+		req := &logical.Request{Operation: logical.CreateOperation, Path: "aliases/alias/x",
+			Storage: refusingStorage{Storage: tb.storage, err: c.err}}
+		found, exists, err := tb.HandleExistenceCheck(context.Background(), req)
+		require.True(t, found)
+		require.False(t, exists)
+		if c.wantErr {
+			require.Error(t, err)
+		} else {
+			require.NoError(t, err, "%v", c.err)
+		}
+	}
+}

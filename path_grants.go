@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 func pathKeyGrants(b *backend) []*framework.Path {
@@ -33,8 +35,8 @@ func pathKeyGrants(b *backend) []*framework.Path {
 			Pattern:      "keys/" + keyIDRef + "/grants/?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "grants"},
 			Fields: withKey(map[string]*framework.FieldSchema{
-				"grantee_principal":         {Type: framework.TypeString, Description: "Who the grant is for: entity:<id>, entity_name:<name>, group:<name> or group_id:<id>. Filters the list when listing."},
-				"retiring_principal":        {Type: framework.TypeString, Description: "Who may retire the grant."},
+				"grantee_principal":         {Type: framework.TypeString, Description: "Who the grant is for: an IAM ARN (arn:aws:iam::<account>:user/<entity name>, :role/<group name>, :root) or entity:<id>, entity_name:<name>, group:<name>, group_id:<id>. Filters the list when listing."},
+				"retiring_principal":        {Type: framework.TypeString, Description: "Who may retire the grant (same forms as grantee_principal)."},
 				"operations":                {Type: framework.TypeCommaStringSlice, Description: "AWS operation names the grant allows."},
 				"encryption_context_equals": {Type: framework.TypeKVPairs, Description: "Constraint: the request's encryption context must equal this."},
 				"encryption_context_subset": {Type: framework.TypeKVPairs, Description: "Constraint: the request's encryption context must contain these pairs."},
@@ -104,11 +106,11 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 	if g.GranteePrincipal == "" {
 		return nil, errValidation("grantee_principal is required")
 	}
-	if err := validatePrincipal(g.GranteePrincipal, false); err != nil {
+	if _, err := awspolicy.ParsePrincipal(g.GranteePrincipal); err != nil {
 		return nil, errValidation("grantee_principal: %s", err)
 	}
 	if g.RetiringPrincipal != "" {
-		if err := validatePrincipal(g.RetiringPrincipal, false); err != nil {
+		if _, err := awspolicy.ParsePrincipal(g.RetiringPrincipal); err != nil {
 			return nil, errValidation("retiring_principal: %s", err)
 		}
 	}
@@ -252,7 +254,20 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 	if err != nil {
 		return err
 	}
-	verdict, by := e.keyPolicy().evaluate(who, opCreateGrant, nil, false)
+	ctx = withAttrs(ctx, func(a *requestAttrs) {
+		a.GrantOperations, a.GranteePrincipal, a.RetiringPrincipal = g.Operations, g.GranteePrincipal, g.RetiringPrincipal
+		switch {
+		case g.Constraints == nil:
+		case g.Constraints.Equals != nil:
+			a.GrantConstraintType = "EncryptionContextEquals"
+		default:
+			a.GrantConstraintType = "EncryptionContextSubset"
+		}
+	})
+	verdict, by, err := b.evaluatePolicy(ctx, req, e, who, opCreateGrant, nil)
+	if err != nil {
+		return err
+	}
 	switch verdict {
 	case denied:
 		b.logDecision(e, opCreateGrant, who, "deny", "policy statement "+by)
@@ -261,7 +276,7 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 		b.logDecision(e, opCreateGrant, who, "allow", "policy statement "+by)
 		return nil
 	}
-	for _, parent := range x.forGrantee(who) {
+	for _, parent := range x.forGrantee(who, b.mountAccount()) {
 		if !hasOperation(parent.Operations, opCreateGrant) {
 			continue
 		}
@@ -345,7 +360,7 @@ func grantData(g *grantEntry) map[string]any {
 // retiring index, never other keys' grants.
 func (b *backend) pathGrantListRetirable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	who := d.Get("retiring_principal").(string)
-	if err := validatePrincipal(who, false); err != nil {
+	if _, err := awspolicy.ParsePrincipal(who); err != nil {
 		return nil, errValidation("retiring_principal: %s", err)
 	}
 	all, err := b.retirableGrants(ctx, req.Storage, who)
@@ -399,13 +414,14 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 	if err != nil {
 		return err
 	}
+	acct := b.mountAccount()
 	switch {
-	case op == opRetireGrant && g.RetiringPrincipal != "" && who.has(g.RetiringPrincipal):
+	case op == opRetireGrant && g.RetiringPrincipal != "" && principalMatches(g.RetiringPrincipal, who, acct):
 		b.logDecision(e, op, who, "allow", "retiring principal of grant "+g.GrantID)
-	case op == opRetireGrant && who.has(g.GranteePrincipal) && hasOperation(g.Operations, opRetireGrant):
+	case op == opRetireGrant && principalMatches(g.GranteePrincipal, who, acct) && hasOperation(g.Operations, opRetireGrant):
 		b.logDecision(e, op, who, "allow", "grantee of grant "+g.GrantID+", which includes RetireGrant")
 	default:
-		if err := b.authorizeByPolicy(req, e, op); err != nil {
+		if err := b.authorizeByPolicy(ctx, req, e, op); err != nil {
 			return err
 		}
 	}
@@ -416,8 +432,8 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 }
 
 const pathGrantsHelp = `
-Grants give a principal (entity:<id>, entity_name:<name>, group:<name>,
-group_id:<id>) some operations on one key, as AWS KMS grants do, on top of
+Grants give a principal (an IAM ARN mapped as in key policies, or
+entity:<id>, entity_name:<name>, group:<name>, group_id:<id>) some operations on one key, as AWS KMS grants do, on top of
 the key policy. Create one by writing keys/<key>/grants with
 grantee_principal and operations (and optionally retiring_principal, an
 encryption-context constraint, name); it works on the very next request,

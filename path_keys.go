@@ -126,7 +126,9 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 		if policy, err = parsePolicy(policyDoc); err != nil {
 			return nil, err
 		}
-		if err := b.checkLockout(req, policy, d.Get("bypass_policy_lockout_safety_check").(bool)); err != nil {
+		bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
+		probe := &keyEntry{KeySpec: spec.Name, KeyUsage: usage, Origin: origin}
+		if err := b.checkLockout(withAttrs(ctx, func(a *requestAttrs) { a.BypassLockout = &bypass }), req, policy, probe, bypass); err != nil {
 			return nil, err
 		}
 	}

@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
-// A key policy: statements that allow or deny operations to principals,
-// optionally only for some encryption contexts. Deny wins.
+// A key policy: an AWS key policy document (aws), or a document of the
+// plugin's first format, whose statements allow or deny operations to
+// principals, optionally only for some encryption contexts. Deny wins.
 type keyPolicy struct {
 	Statements []policyStatement `json:"statements"`
+
+	aws *awspolicy.Policy
 }
 
 type policyStatement struct {
@@ -37,10 +42,11 @@ const (
 	maxPolicyBytes = 32 * 1024 // AWS's key policy size limit
 )
 
-// defaultPolicyJSON lets every caller that Vault's ACL lets through use the
-// key, as AWS's default policy delegates to IAM.
-// It names principalNoEntity too, since * in an Allow statement does not
-// match callers without an entity.
+// defaultPolicyJSON is the first format's default policy: it lets every
+// caller that Vault's ACL lets through use the key. It names
+// principalNoEntity too, since * in an Allow statement does not match
+// callers without an entity. Keys without a policy now get AWS's default
+// policy (defaultAWSPolicyText), which means the same.
 const defaultPolicyJSON = `{"statements":[{"sid":"DelegateToVaultACL","effect":"Allow","principals":["*","no_entity"],"operations":["*"]}]}`
 
 // matches reports whether ec satisfies the matcher. A matcher applies only
@@ -78,9 +84,13 @@ func (m *contextMatcher) equal(o *contextMatcher) bool {
 	return bytes.Equal(a, b)
 }
 
-// parsePolicy reads and validates a policy document. Every problem is a
-// MalformedPolicyDocumentException naming what is wrong.
+// parsePolicy reads and validates a policy document, an AWS one or one of
+// the first format. Every problem is a MalformedPolicyDocumentException
+// naming what is wrong.
 func parsePolicy(doc string) (*keyPolicy, error) {
+	if !isLegacyPolicy(doc) {
+		return parseAWSPolicy(doc)
+	}
 	malformed := func(format string, args ...any) error {
 		return newErr(excMalformedPolicy, format, args...)
 	}
@@ -130,8 +140,9 @@ func parsePolicy(doc string) (*keyPolicy, error) {
 	return p, nil
 }
 
-// validatePrincipal checks one principal: entity:<id>, entity_name:<name>,
-// group:<name>, group_id:<id>, or (when wildcard) * and no_entity.
+// validatePrincipal checks one principal of the first policy format:
+// entity:<id>, entity_name:<name>, group:<name>, group_id:<id>, or (when
+// wildcard) * and no_entity.
 func validatePrincipal(p string, wildcard bool) error {
 	if p == "*" || p == principalNoEntity {
 		if wildcard {
@@ -202,10 +213,12 @@ func (p *keyPolicy) evaluate(who principalSet, op string, ec map[string]string, 
 
 // principalSet is everything a caller is known as: when the token has an
 // entity, *, entity:<id>, entity_name:<name>, group:<name> and
-// group_id:<id> for each of its groups; without an entity, only
+// group_id:<id> for each of its groups, and the entity's metadata (which
+// AWS policies test as aws:PrincipalTag/<key>); without an entity, only
 // principalNoEntity.
 type principalSet struct {
-	names []string
+	names    []string
+	metadata map[string]string
 }
 
 // principalNoEntity is every caller whose token has no entity (orphan and

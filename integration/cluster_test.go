@@ -168,7 +168,7 @@ func importMaterial(t *testing.T, c *api.Client, id string, material []byte, ext
 }
 
 // policyAllowingAllBut is a key policy that allows every operation but
-// those named to everybody (the root token is principal "*").
+// those named to everybody, entity-less tokens such as root included.
 func policyAllowingAllBut(but ...string) string {
 	var ops []string
 	for _, o := range []string{"Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",

@@ -47,12 +47,15 @@ func TestPluginKilledUnderLoad(t *testing.T) {
 	killedAt := time.Now()
 	require.NoError(t, syscall.Kill(pids[0], syscall.SIGKILL))
 	deadline := time.Now().Add(30 * time.Second)
+	var backAt time.Time
 	for time.Now().Before(deadline) {
 		if now := v.pluginPIDs(); len(now) == 1 && now[0] != pids[0] {
+			backAt = time.Now()
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
+	require.False(t, backAt.IsZero(), "Vault started the plugin again")
 	time.Sleep(2 * time.Second)
 	load.halt()
 
@@ -62,12 +65,15 @@ func TestPluginKilledUnderLoad(t *testing.T) {
 	recovered, failed, kinds := load.outage(killedAt)
 	t.Logf("plugin kill -9: %d of %d requests failed (%v); served again %.2f s after the kill", failed, len(load.all), kinds, recovered.Seconds())
 	require.Positive(t, recovered)
-	require.LessOrEqual(t, failed, 2*workers, "only the requests in flight (one per client, and one each finding the plugin gone) fail")
+	// Only requests in flight while the plugin was down fail: none that
+	// started once the new process had had a moment to be dispensed.
 	for _, r := range load.all {
 		if r.err != nil {
-			require.Less(t, r.start, killedAt.Add(3*time.Second), "a request started well after the kill failed: %v", r.err)
+			require.Less(t, r.start, backAt.Add(time.Second), "a request started %.1f s after the plugin came back failed: %v",
+				r.start.Sub(backAt).Seconds(), r.err)
 		}
 	}
+	t.Logf("the new plugin process was seen %.2f s after the kill", backAt.Sub(killedAt).Seconds())
 	for kind := range kinds {
 		require.Equal(t, "HTTP 500", kind, "a dead plugin is a server fault")
 	}
