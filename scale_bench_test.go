@@ -37,7 +37,9 @@ func readHeap() heapUse {
 	return heapUse{int64(m.HeapInuse), int64(m.HeapAlloc)}
 }
 
-func (h heapUse) since(before heapUse) heapUse { return heapUse{h.inuse - before.inuse, h.alloc - before.alloc} }
+func (h heapUse) since(before heapUse) heapUse {
+	return heapUse{h.inuse - before.inuse, h.alloc - before.alloc}
+}
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
 
