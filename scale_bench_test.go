@@ -207,6 +207,7 @@ func BenchmarkScaleColdKey(b *testing.B) {
 // with no grant, is refused; cold-index is grantee's encrypt right after
 // the key's grant index was dropped (it is read from storage again);
 // create-grant is CreateGrant by admin for a new grantee each time.
+// index-MiB and index-B/grant are the heap of the key's loaded grant index.
 func BenchmarkScaleGrants(b *testing.B) {
 	ctx := context.Background()
 	for _, others := range []int{0, 1000, 49999} {
@@ -221,6 +222,12 @@ func BenchmarkScaleGrants(b *testing.B) {
 			seedGrants(b, tb, id, others)
 			tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
 				"grantee_principal": "entity:grantee", "operations": "Encrypt,Decrypt"})
+			tb.cache.grants.reset()
+			before := readHeap()
+			x, err := tb.grants(ctx, tb.storage, id)
+			require.NoError(b, err)
+			index := readHeap().since(before)
+			require.Equal(b, others+1, x.count())
 			data := map[string]any{"plaintext": b64s("a 32-byte message for benchmarks")}
 			b.Run("grantee", func(b *testing.B) {
 				for b.Loop() {
@@ -228,6 +235,8 @@ func BenchmarkScaleGrants(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric(mib(index.inuse), "index-MiB")
+				b.ReportMetric(float64(index.alloc)/float64(others+1), "index-B/grant")
 			})
 			b.Run("stranger", func(b *testing.B) {
 				for b.Loop() {
