@@ -70,7 +70,8 @@ func (discardStorage) Put(context.Context, *logical.StorageEntry) error { return
 // the last-usage records. Reported once per case on the hot sub-benchmark:
 // cache-MiB and cache-B/key (heap growth from reading all N keys, after
 // GC, per cached key), cached (keys in the cache), usage-MiB and
-// usage-B/key (recordUse for all N keys, as N first encrypts do).
+// usage-B/key (recordUse for all N keys, as N first encrypts spread over
+// an hour make them; records persisted over a minute ago are pruned).
 // hot encrypts one key again and again (always cached); spread encrypts a
 // key chosen at random among all N (a miss whenever N > key_cache_size).
 //
@@ -106,7 +107,10 @@ func BenchmarkScaleKeyCache(b *testing.B) {
 					cacheBytes := readHeap().since(before)
 					cached := tb.cache.keys.len()
 					before = readHeap()
+					// The N first uses spread over an hour.
+					step := time.Hour / time.Duration(n)
 					for _, id := range ids {
+						tb.advance(step)
 						tb.recordUse(ctx, discardStorage{s}, id, opEncrypt, "")
 					}
 					usageBytes := readHeap().since(before).inuse

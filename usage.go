@@ -34,6 +34,28 @@ type usageRecord struct {
 type usageTracker struct {
 	mu   sync.Mutex
 	last map[string]usageRecord
+	// pruneAt is the size at which records persisted over a minute ago
+	// are dropped: their key's next use writes storage anyway, so memory
+	// follows the keys used in the last minute, not every key ever used.
+	pruneAt int
+}
+
+// usagePruneMin is the fewest records the tracker prunes at.
+const usagePruneMin = 10000
+
+// set stores id's record (the caller holds mu), pruning when the map has
+// doubled since the last prune: amortised O(1) per key.
+func (t *usageTracker) set(id string, r usageRecord, now time.Time) {
+	t.last[id] = r
+	if len(t.last) < max(t.pruneAt, usagePruneMin) {
+		return
+	}
+	for k, o := range t.last {
+		if now.Sub(o.persisted) >= usagePersistEvery {
+			delete(t.last, k)
+		}
+	}
+	t.pruneAt = 2 * len(t.last)
 }
 
 // recordUse notes that op was admitted on key id by request requestID,
@@ -51,7 +73,7 @@ func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op, requ
 	if persist {
 		r.persisted = now
 	}
-	b.usage.last[id] = r
+	b.usage.set(id, r, now)
 	b.usage.mu.Unlock()
 	if !persist {
 		return
@@ -93,7 +115,7 @@ func (b *backend) forwardForUsage(id string) error {
 		return nil // another request is being forwarded
 	}
 	r.persisted = now
-	b.usage.last[id] = r
+	b.usage.set(id, r, now)
 	return logical.ErrReadOnly
 }
 
