@@ -19,10 +19,13 @@ func main() {
 	}
 	tlsConfig := apiClientMeta.GetTLSConfig()
 	tlsProviderFunc := api.VaultPluginTLSProvider(tlsConfig)
+	logger := pluginLogger()
+	servePprof(logger)
 
 	if err := plugin.ServeMultiplex(&plugin.ServeOpts{
 		BackendFactoryFunc: kms.Factory,
 		TLSProviderFunc:    tlsProviderFunc,
+		Logger:             logger,
 	}); err != nil {
 		fatal(err)
 	}
