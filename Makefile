@@ -5,7 +5,7 @@ PLUGIN_BIN     := $(PLUGIN_DIR)/vault-plugin-kms
 GO_LDFLAGS     := -X github.com/openkms/vault-plugin-kms.Version=$(PLUGIN_VERSION)
 TEST_TIMEOUT   ?= 60m
 
-.PHONY: all build vault deps dev dev-stop test unit integration fuzz bench fmt vet clean
+.PHONY: all build vault deps dev dev-stop test unit integration fuzz bench bench-tools gobench fmt vet clean
 
 all: build
 
@@ -43,7 +43,20 @@ FUZZTIME ?= 20s
 fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./ciphertext/
 
-bench:
+# The end-to-end benchmark: the plugin, the floor plugin (an external plugin
+# that only echoes) and Transit in one dev Vault, driven by cmd/kms-bench;
+# writes the table and memory figures into BENCHMARKS.md. BENCH=suite or
+# BENCH=memory runs one half; BENCH_ARGS go to kms-bench (e.g. -d 10s).
+BENCH ?= all
+bench: build bench-tools
+	PLUGIN_VERSION=$(PLUGIN_VERSION) scripts/bench.sh $(BENCH) $(BENCH_ARGS)
+
+bench-tools:
+	go build -o $(PLUGIN_DIR)/floor-plugin ./cmd/floor-plugin
+	go build -o bin/kms-bench ./cmd/kms-bench
+
+# The Go micro-benchmarks (no Vault).
+gobench:
 	go test -run '^$$' -bench . -benchmem ./...
 
 fmt:
