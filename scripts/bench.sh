@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # make bench: a dev-mode Vault of its own (127.0.0.1:8210 unless
-# VAULT_BENCH_ADDR is set) with the KMS plugin at kms/, Transit at transit/
+# VAULT_BENCH_ADDR is set; Vault also takes the next port for its cluster
+# listener, and the plugin's pprof listener is on 8219) with the KMS plugin at kms/, Transit at transit/
 # and the floor plugin (cmd/floor-plugin, one echo path) at floor/, driven by
 # cmd/kms-bench. `scripts/bench.sh suite` writes the table into
 # BENCHMARKS.md, `memory` the plugin's heap and RSS after large batches,
-# `all` (the default) both. Extra arguments go to `kms-bench suite`;
+# `all` (the default) both; `serve` keeps the set-up running for profiling
+# (pprof of the plugin on the pprof address, of Vault on sys/pprof) until
+# interrupted. Extra arguments go to `kms-bench suite`;
 # BENCH_MEMORY_ARGS to `kms-bench memory`. Vault stops
 # when the script ends; its log is in bench/vault.log (ignored by git).
 set -euo pipefail
@@ -14,7 +17,7 @@ vault_bin=$("$root/scripts/vault.sh")
 plugin_dir="$root/bin/plugins"
 version="${PLUGIN_VERSION:?}"
 addr="${VAULT_BENCH_ADDR:-127.0.0.1:8210}"
-pprof_addr="${VAULT_BENCH_PPROF_ADDR:-127.0.0.1:8211}"
+pprof_addr="${VAULT_BENCH_PPROF_ADDR:-127.0.0.1:8219}"
 state="$root/bin/bench"
 mkdir -p "$state"
 for bin in vault-plugin-kms floor-plugin; do
@@ -57,4 +60,8 @@ if [ "$mode" = memory ] || [ "$mode" = all ]; then
   [ -n "$pid" ] || { echo "plugin process not found" >&2; exit 1; }
   # shellcheck disable=SC2086
   "$bench" memory -pid "$pid" -pprof "$pprof_addr" -update "$root/BENCHMARKS.md" ${BENCH_MEMORY_ARGS:-}
+fi
+if [ "$mode" = serve ]; then
+  echo "VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=root; plugin pprof: http://$pprof_addr/debug/pprof/ (Ctrl-C stops)"
+  wait $vault_pid
 fi

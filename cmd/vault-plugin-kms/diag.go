@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 
 	hclog "github.com/hashicorp/go-hclog"
@@ -22,7 +25,49 @@ const (
 	// (off by default). Bind it to loopback: profiles show code paths and
 	// timings, and the listener has no authentication.
 	envPprof = "VAULT_KMS_PPROF_ADDR"
+	// envMemoryLimit is the plugin's soft memory limit, in GOMEMLIMIT's
+	// syntax (for example 256MiB). GOMEMLIMIT itself would also bind Vault,
+	// whose environment the plugin inherits; this one binds the plugin only.
+	envMemoryLimit = "VAULT_KMS_MEMORY_LIMIT"
 )
+
+// setMemoryLimit applies envMemoryLimit. Go then collects garbage and
+// returns freed memory to the OS before the process grows past the limit,
+// instead of letting the heap reach twice its live size after a burst of
+// large batches.
+func setMemoryLimit(logger hclog.Logger) {
+	v := strings.TrimSpace(os.Getenv(envMemoryLimit))
+	if v == "" {
+		return
+	}
+	n, err := parseBytes(v)
+	if err != nil {
+		logger.Error("memory limit not set", "value", v, "error", err)
+		return
+	}
+	debug.SetMemoryLimit(n)
+	logger.Info("memory limit set", "bytes", n)
+}
+
+// parseBytes reads a byte count with an optional B, KiB, MiB, GiB or TiB
+// suffix, as GOMEMLIMIT does.
+func parseBytes(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("want a positive number of bytes with an optional B, KiB, MiB, GiB or TiB suffix")
+	}
+	return n * mult, nil
+}
 
 // pluginLogger is the logger handed to the SDK, in the SDK's format (JSON on
 // stderr, which Vault parses) at the configured level.

@@ -43,3 +43,15 @@ func TestPprofIsOptIn(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(body), "goroutine profile")
 }
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"256MiB": 256 << 20, "1GiB": 1 << 30, "1000": 1000, "12B": 12, "4KiB": 4096} {
+		got, err := parseBytes(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "MiB", "-1MiB", "0", "12MB", "lots", "99999999999TiB"} {
+		_, err := parseBytes(in)
+		require.Error(t, err, in)
+	}
+}

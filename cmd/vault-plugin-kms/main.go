@@ -21,6 +21,7 @@ func main() {
 	tlsProviderFunc := api.VaultPluginTLSProvider(tlsConfig)
 	logger := pluginLogger()
 	servePprof(logger)
+	setMemoryLimit(logger)
 
 	if err := plugin.ServeMultiplex(&plugin.ServeOpts{
 		BackendFactoryFunc: kms.Factory,
