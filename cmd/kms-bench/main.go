@@ -153,6 +153,7 @@ func memory(args []string) error {
 	size := fs.Int("size", 4096, "plaintext bytes per item")
 	idle := fs.Duration("idle", 30*time.Second, "idle time before the last reading")
 	update := fs.String("update", "", "write the figures into this Markdown file")
+	block := fs.String("block", "memory", "name of the block to write in that file")
 	_ = fs.Parse(args)
 	if *pid == 0 {
 		return fmt.Errorf("-pid is required")
@@ -208,12 +209,16 @@ func memory(args []string) error {
 	if err := reading(fmt.Sprintf("%s idle later", *idle)); err != nil {
 		return err
 	}
-	out := bench.Stamp(ctx, cl, load) + fmt.Sprintf("\n%d sequential batch encrypts of %d items x %d bytes.\n\n", *batches, *items, *size) +
+	limit := os.Getenv("VAULT_KMS_MEMORY_LIMIT")
+	if limit == "" {
+		limit = "none"
+	}
+	out := bench.Stamp(ctx, cl, load) + fmt.Sprintf("\n%d sequential batch encrypts of %d items x %d bytes; VAULT_KMS_MEMORY_LIMIT %s.\n\n", *batches, *items, *size, limit) +
 		"| when | RSS | peak RSS (VmHWM) | heap in use (HeapAlloc) | heap from OS (HeapSys) | heap returned (HeapReleased) |\n|---|---:|---:|---:|---:|---:|\n" +
 		strings.Join(lines, "\n") + "\n"
 	fmt.Println(out)
 	if *update != "" {
-		return bench.ReplaceBlock(*update, "memory", out)
+		return bench.ReplaceBlock(*update, *block, out)
 	}
 	return nil
 }
