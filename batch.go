@@ -65,6 +65,9 @@ func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.
 		if err := forEachParallel(ctx, len(items), run); err != nil {
 			return nil, err
 		}
+		if len(items) >= largeBatchItems {
+			idleRelease.arm()
+		}
 		return &logical.Response{Data: map[string]any{"batch_results": results}}, nil
 	}
 }

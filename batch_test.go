@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
@@ -226,4 +227,18 @@ func TestForEachParallel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.ErrorIs(t, forEachParallel(ctx, 10, func(int) error { return nil }), context.Canceled)
+}
+
+func TestMemoryReleaseAfterLargeBatches(t *testing.T) {
+	var released atomic.Int32
+	r := &memoryReleaser{delay: 50 * time.Millisecond, release: func() { released.Add(1) }}
+	for range 5 {
+		r.arm() // a burst re-arms, it does not queue releases
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.Eventually(t, func() bool { return released.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	require.EqualValues(t, 1, released.Load(), "one release for one burst")
+	r.arm()
+	require.Eventually(t, func() bool { return released.Load() == 2 }, 5*time.Second, 10*time.Millisecond)
 }

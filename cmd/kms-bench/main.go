@@ -49,7 +49,7 @@ func usage() {
 	os.Exit(2)
 }
 
-func client(fs *flag.FlagSet, args []string, c int) (*bench.Client, error) {
+func client(c int) (*bench.Client, error) {
 	addr, token := os.Getenv("VAULT_ADDR"), os.Getenv("VAULT_TOKEN")
 	if addr == "" || token == "" {
 		return nil, fmt.Errorf("set VAULT_ADDR and VAULT_TOKEN")
@@ -76,7 +76,7 @@ func run(args []string) error {
 			return err
 		}
 	}
-	cl, err := client(fs, args, *c)
+	cl, err := client(*c)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func suite(args []string) error {
 		cs = append(cs, n)
 		maxC = max(maxC, n)
 	}
-	cl, err := client(fs, args, maxC)
+	cl, err := client(maxC)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func memory(args []string) error {
 	if *pid == 0 {
 		return fmt.Errorf("-pid is required")
 	}
-	cl, err := client(fs, args, 1)
+	cl, err := client(1)
 	if err != nil {
 		return err
 	}
