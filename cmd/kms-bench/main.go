@@ -98,6 +98,7 @@ func suite(args []string) error {
 	floor := fs.String("floor", "floor", "mount of the floor plugin (empty: none)")
 	only := fs.String("only", "", "run only rows whose name contains this")
 	update := fs.String("update", "", "write the table into this Markdown file")
+	block := fs.String("block", "table", "name of the block to write in that file")
 	_ = fs.Parse(args)
 	var cs []int
 	maxC := 1
@@ -138,7 +139,7 @@ func suite(args []string) error {
 	fmt.Println(stamp)
 	fmt.Println(table)
 	if *update != "" {
-		return bench.ReplaceBlock(*update, "table", stamp+"\n"+table)
+		return bench.ReplaceBlock(*update, *block, stamp+"\n"+table)
 	}
 	return nil
 }
