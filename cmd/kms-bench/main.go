@@ -135,7 +135,7 @@ func suite(args []string) error {
 		return err
 	}
 	table := bench.Table(res)
-	stamp := bench.Stamp(ctx, cl, load) + fmt.Sprintf("Each cell: %s closed-loop after %s of warm-up.\n", *d, *warmup)
+	stamp := bench.Stamp(ctx, cl, load) + fmt.Sprintf("Each cell: %s closed-loop per engine, in 4 slices interleaved with the other engines, after %s of warm-up.\n", *d, *warmup)
 	fmt.Println(stamp)
 	fmt.Println(table)
 	if *update != "" {

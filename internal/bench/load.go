@@ -74,6 +74,33 @@ type Result struct {
 	FirstErr string
 	Elapsed  time.Duration
 	P50, P99 time.Duration
+	lat      []time.Duration // sorted
+}
+
+// merge adds up runs of the same request (the slices of an interleaved
+// measurement).
+func merge(rs ...Result) Result {
+	var out Result
+	for _, r := range rs {
+		out.Ops += r.Ops
+		out.Errors += r.Errors
+		if out.FirstErr == "" {
+			out.FirstErr = r.FirstErr
+		}
+		out.Elapsed += r.Elapsed
+		out.lat = append(out.lat, r.lat...)
+	}
+	out.percentiles()
+	return out
+}
+
+func (r *Result) percentiles() {
+	if len(r.lat) == 0 {
+		return
+	}
+	slices.Sort(r.lat)
+	r.P50 = r.lat[len(r.lat)*50/100]
+	r.P99 = r.lat[min(len(r.lat)*99/100, len(r.lat)-1)]
 }
 
 // OpsPerSec is successful requests per second.
@@ -169,11 +196,7 @@ func (c *Client) run(ctx context.Context, req Request, l Load) Result {
 		}()
 	}
 	wg.Wait()
-	r := Result{Ops: len(all), Errors: errs, FirstErr: firstErr, Elapsed: time.Since(start)}
-	if len(all) > 0 {
-		slices.Sort(all)
-		r.P50 = all[len(all)*50/100]
-		r.P99 = all[min(len(all)*99/100, len(all)-1)]
-	}
+	r := Result{Ops: len(all), Errors: errs, FirstErr: firstErr, Elapsed: time.Since(start), lat: all}
+	r.percentiles()
 	return r
 }
