@@ -26,7 +26,9 @@ dev-stop:
 	@if [ -f dev/vault.pid ]; then kill $$(cat dev/vault.pid) 2>/dev/null || true; rm -f dev/vault.pid; echo "dev Vault stopped"; fi
 
 # Every test: unit tests, the integration tests against a real Vault that
-# they start themselves, and a short fuzz run of the ciphertext parser.
+# they start themselves (among them a one-second smoke run of `make bench`'s
+# harness, TestBenchHarnessSmoke), and a short fuzz run of the ciphertext
+# parser.
 test: deps vet
 	VAULT_BINARY=$$(scripts/vault.sh) PLUGIN_VERSION=$(PLUGIN_VERSION) \
 		go test -count=1 -timeout $(TEST_TIMEOUT) ./...

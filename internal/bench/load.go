@@ -30,6 +30,7 @@ func NewClient(addr, token string, c int) *Client {
 
 // Request is one Vault API call, against /v1/<Path>.
 type Request struct {
+	Method string // POST if empty
 	Path   string
 	Body   []byte
 	Header map[string]string
@@ -37,7 +38,11 @@ type Request struct {
 
 // Do sends req once and returns the status and body.
 func (c *Client) Do(ctx context.Context, req Request) (int, []byte, error) {
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Addr+"/v1/"+req.Path, bytes.NewReader(req.Body))
+	method := req.Method
+	if method == "" {
+		method = http.MethodPost
+	}
+	r, err := http.NewRequestWithContext(ctx, method, c.Addr+"/v1/"+req.Path, bytes.NewReader(req.Body))
 	if err != nil {
 		return 0, nil, err
 	}

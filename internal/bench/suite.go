@@ -179,7 +179,7 @@ func (c *Client) Rows(ctx context.Context, m Mounts) ([]*Row, error) {
 				if time.Now().After(deadline) {
 					return fmt.Errorf("the RSA_2048 pool did not fill to %d in 5 minutes", n)
 				}
-				_, raw, err := c.Do(ctx, Request{Path: kms("config")})
+				_, raw, err := c.Do(ctx, Request{Method: "GET", Path: kms("config")})
 				if err != nil {
 					return err
 				}
