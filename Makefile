@@ -5,7 +5,7 @@ PLUGIN_BIN     := $(PLUGIN_DIR)/vault-plugin-kms
 GO_LDFLAGS     := -X github.com/openkms/vault-plugin-kms.Version=$(PLUGIN_VERSION)
 TEST_TIMEOUT   ?= 60m
 
-.PHONY: all build vault deps dev dev-stop test unit integration fuzz bench bench-tools gobench fmt vet clean
+.PHONY: all build vault deps dev dev-stop proxy proxy-stop test unit integration fuzz bench bench-tools gobench fmt vet clean
 
 all: build
 
@@ -25,25 +25,43 @@ dev: build deps
 dev-stop:
 	@if [ -f dev/vault.pid ]; then kill $$(cat dev/vault.pid) 2>/dev/null || true; rm -f dev/vault.pid; echo "dev Vault stopped"; fi
 
-# Every test: unit tests, the integration tests against a real Vault that
-# they start themselves (among them a one-second smoke run of `make bench`'s
-# harness, TestBenchHarnessSmoke), and a short fuzz run of the ciphertext
-# parser.
+# Vault Proxy in front of the dev Vault, adding the token, for unmodified
+# AWS tools (AWS_ENDPOINT_URL_KMS=http://127.0.0.1:8100/v1/kms/aws).
+proxy:
+	@scripts/proxy.sh
+
+proxy-stop:
+	@if [ -f dev/proxy.pid ]; then kill $$(cat dev/proxy.pid) 2>/dev/null || true; rm -f dev/proxy.pid dev/proxy-token; echo "Vault Proxy stopped"; fi
+
+# Every test: unit tests (with the race detector), the integration tests
+# against a real Vault (and a raft cluster) that they start themselves
+# (among them a one-second smoke run of `make bench`'s harness,
+# TestBenchHarnessSmoke), and a short run of every fuzz target.
+UNIT_PKGS = $$(go list ./... | grep -v /integration)
 test: deps vet
+	go test -count=1 -race -timeout $(TEST_TIMEOUT) $(UNIT_PKGS)
 	VAULT_BINARY=$$(scripts/vault.sh) PLUGIN_VERSION=$(PLUGIN_VERSION) \
-		go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+		go test -count=1 -timeout $(TEST_TIMEOUT) ./integration/
 	$(MAKE) fuzz
 
 unit:
-	go test -count=1 ./keyspec/ .
+	go test -count=1 -race $(UNIT_PKGS)
 
 integration: deps
 	VAULT_BINARY=$$(scripts/vault.sh) PLUGIN_VERSION=$(PLUGIN_VERSION) \
 		go test -count=1 -timeout $(TEST_TIMEOUT) -v ./integration/
 
-FUZZTIME ?= 20s
+# Each fuzz target runs for a few seconds (go test -fuzz takes one target
+# per run): package:target:time. About a minute in all.
+FUZZ_TARGETS ?= ./ciphertext/:FuzzParse:10s ./ciphertext/:FuzzContext:8s .:FuzzParsePolicy:8s \
+	.:FuzzGrantToken:8s .:FuzzImportToken:8s .:FuzzAWSRequest:8s \
+	./awspolicy/:FuzzParse:8s
 fuzz:
-	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./ciphertext/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; time=$${rest#*:}; \
+		echo "fuzz $$name in $$pkg for $$time"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $$time $$pkg; \
+	done
 
 # The end-to-end benchmark: the plugin, the floor plugin (an external plugin
 # that only echoes) and Transit in one dev Vault, driven by cmd/kms-bench;

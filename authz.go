@@ -25,11 +25,14 @@ type identityCache struct {
 }
 
 // principals returns everything the request's caller is known as. A token
-// without an entity (a root token, for one) is only "*".
+// without an entity (an orphan token, a root token) is principalNoEntity.
+// Vault tells a plugin neither a token's policies nor whether it is a root
+// token, so every entity-less token is treated alike; root remains the
+// operator through sudo on policy-recovery/ and the default policy.
 func (b *backend) principals(req *logical.Request) (principalSet, error) {
 	id := req.EntityID
 	if id == "" {
-		return principalSet{names: []string{"*"}}, nil
+		return principalSet{names: []string{principalNoEntity}}, nil
 	}
 	now := time.Now()
 	b.identities.mu.Lock()
@@ -69,7 +72,11 @@ func (b *backend) identityFromVault(entityID string) (principalSet, error) {
 	for _, g := range groups {
 		names = append(names, "group:"+g.Name, "group_id:"+g.ID)
 	}
-	return principalSet{names: names}, nil
+	set := principalSet{names: names}
+	if ent != nil {
+		set.metadata = ent.Metadata
+	}
+	return set, nil
 }
 
 // authorize is the plugin's gate, after Vault's ACL: the key policy's Deny
@@ -84,24 +91,60 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 		return err
 	}
 	hasContext := operations[op].context
-	verdict, by := e.keyPolicy().evaluate(who, op, ec, hasContext)
+	verdict, err := b.policyDecision(ctx, req, e, who, op, ec)
+	if err != nil {
+		return err
+	}
 	switch verdict {
 	case denied:
-		b.logDecision(e, op, who, "deny", "policy statement "+by)
 		return accessDenied(e, op, who)
 	case allowed:
-		b.logDecision(e, op, who, "allow", "policy statement "+by)
 		return nil
 	}
 	x, err := b.grants(ctx, req.Storage, e.KeyID)
 	if err != nil {
 		return err
 	}
-	if g := x.find(who, op, ec, hasContext); g != nil {
+	if g := x.find(who, op, ec, hasContext, b.mountAccount()); g != nil {
 		b.logDecision(e, op, who, "allow", "grant "+g.GrantID)
 		return nil
 	}
 	b.logDecision(e, op, who, "deny", "no statement or grant allows it")
+	return accessDenied(e, op, who)
+}
+
+// policyDecision applies the key policy alone, logging the decision it
+// makes; noDecision leaves the caller to grants or to refusal.
+func (b *backend) policyDecision(ctx context.Context, req *logical.Request, e *keyEntry, who principalSet, op string, ec map[string]string) (decision, error) {
+	verdict, by, err := b.evaluatePolicy(ctx, req, e, who, op, ec)
+	if err != nil {
+		return noDecision, err
+	}
+	switch verdict {
+	case denied:
+		b.logDecision(e, op, who, "deny", "policy statement "+by)
+	case allowed:
+		b.logDecision(e, op, who, "allow", "policy statement "+by)
+	}
+	return verdict, nil
+}
+
+// authorizeByPolicy admits the caller only if the key policy allows op:
+// for operations where a grant on the key must not count, such as retiring
+// a grant other than the caller's own.
+func (b *backend) authorizeByPolicy(ctx context.Context, req *logical.Request, e *keyEntry, op string) error {
+	who, err := b.principals(req)
+	if err != nil {
+		return err
+	}
+	verdict, err := b.policyDecision(ctx, req, e, who, op, nil)
+	if err != nil {
+		return err
+	}
+	if verdict == allowed {
+		return nil
+	}
+	b.logDecision(e, op, who, "deny", "no policy statement allows it")
 	return accessDenied(e, op, who)
 }
 

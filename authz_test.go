@@ -58,7 +58,7 @@ func TestPolicyEvaluate(t *testing.T) {
 	bob := set("entity:bob", "entity_name:bob")
 	admin := set("entity:admin")
 	mallory := set("entity:mallory", "group:payments")
-	root := set()
+	root := principalSet{names: []string{principalNoEntity}}
 	cases := []struct {
 		who  principalSet
 		op   string
@@ -78,6 +78,7 @@ func TestPolicyEvaluate(t *testing.T) {
 		{admin, opScheduleKeyDeletion, nil, allowed, "admin"},
 		{mallory, opEncrypt, nil, denied, "no-mallory"},
 		{root, opEncrypt, nil, noDecision, ""},
+		{root, opDecrypt, map[string]string{"class": "secret"}, denied, "no-secret-ctx"}, // Deny * matches no_entity
 	}
 	for i, c := range cases {
 		got, by := p.evaluate(c.who, c.op, c.ec, operations[c.op].context)
@@ -172,7 +173,7 @@ func TestPoliciesAndGrants(t *testing.T) {
 	require.NoError(t, enc("alice", nil))
 	requireKMSError(t, enc("bob", nil), excAccessDenied)
 	requireKMSError(t, enc("mallory", nil), excAccessDenied) // in payments, but denied
-	requireKMSError(t, enc("", nil), excAccessDenied)        // a root token matches only *
+	requireKMSError(t, enc("", nil), excAccessDenied)        // a token without an entity is only no_entity
 	tb.asFails(excAccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
 
 	// A grant gives bob Encrypt under a context constraint.

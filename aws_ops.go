@@ -10,18 +10,21 @@ import (
 type awsOp struct {
 	route   string // the Vault-style path, as the docs name it
 	op      logical.Operation
-	members []string // the AWS request members the operation takes
+	members []string // every AWS request member of the operation: each is honoured or refused (awsMembers)
 	out     func(awsOut) map[string]any
+	// outE is out for a reshaping that can refuse the request (paging
+	// done here rather than by the Vault-style path).
+	outE func(awsOut) (map[string]any, error)
 }
-
-func (o awsOp) fields(in map[string]any) (map[string]any, error) { return awsFields(in, o.members) }
 
 // Request members by operation family.
 var (
 	mKey       = []string{"KeyId"}
 	mKeyTokens = []string{"KeyId", "GrantTokens"}
-	mList      = []string{"Limit", "Marker"}
-	mKeyList   = []string{"KeyId", "Limit", "Marker"}
+	// A cryptographic operation: key, grant tokens and DryRun.
+	mCrypto  = []string{"KeyId", "GrantTokens", "DryRun"}
+	mList    = []string{"Limit", "Marker"}
+	mKeyList = []string{"KeyId", "Limit", "Marker"}
 )
 
 func with(base []string, more ...string) []string {
@@ -33,7 +36,8 @@ func with(base []string, more ...string) []string {
 var awsOperations = map[string]awsOp{
 	// Keys
 	"CreateKey": {route: "keys", op: logical.UpdateOperation, out: awsKeyMetadata,
-		members: []string{"Description", "KeyUsage", "KeySpec", "CustomerMasterKeySpec", "Origin", "Policy", "BypassPolicyLockoutSafetyCheck", "Tags"}},
+		members: []string{"Description", "KeyUsage", "KeySpec", "CustomerMasterKeySpec", "Origin", "Policy", "BypassPolicyLockoutSafetyCheck", "Tags",
+			"CustomKeyStoreId", "XksKeyId", "MultiRegion"}},
 	"DescribeKey":          {route: "keys/:key", op: logical.ReadOperation, members: mKeyTokens, out: awsKeyMetadata},
 	"ListKeys":             {route: "keys", op: logical.ListOperation, members: mList, out: awsListKeys},
 	"UpdateKeyDescription": {route: "keys/:key", op: logical.UpdateOperation, members: with(mKey, "Description")},
@@ -49,44 +53,50 @@ var awsOperations = map[string]awsOp{
 
 	// Cryptographic operations
 	"Encrypt": {route: "encrypt/:key", op: logical.UpdateOperation,
-		members: with(mKeyTokens, "Plaintext", "EncryptionContext", "EncryptionAlgorithm"),
+		members: with(mCrypto, "Plaintext", "EncryptionContext", "EncryptionAlgorithm"),
 		out:     keyShape("CiphertextBlob", "ciphertext_blob", "EncryptionAlgorithm", "encryption_algorithm")},
 	"Decrypt": {route: "decrypt", op: logical.UpdateOperation,
-		members: with(mKeyTokens, "CiphertextBlob", "EncryptionContext", "EncryptionAlgorithm"),
+		members: with(mCrypto, "CiphertextBlob", "EncryptionContext", "EncryptionAlgorithm", "DryRunModifiers", "Recipient"),
 		out:     keyShape("Plaintext", "plaintext", "EncryptionAlgorithm", "encryption_algorithm")},
 	"ReEncrypt": {route: "re-encrypt/:key", op: logical.UpdateOperation,
 		members: []string{"CiphertextBlob", "SourceEncryptionContext", "SourceKeyId", "DestinationKeyId", "DestinationEncryptionContext",
-			"SourceEncryptionAlgorithm", "DestinationEncryptionAlgorithm", "GrantTokens"},
+			"SourceEncryptionAlgorithm", "DestinationEncryptionAlgorithm", "GrantTokens", "DryRun", "DryRunModifiers"},
 		out: func(x awsOut) map[string]any {
 			m := keyShape("CiphertextBlob", "ciphertext_blob", "SourceEncryptionAlgorithm", "source_encryption_algorithm",
 				"DestinationEncryptionAlgorithm", "destination_encryption_algorithm")(x)
 			m["SourceKeyId"] = x.keyARN("source_key_id")
 			return m
 		}},
-	"Sign": {route: "sign/:key", op: logical.UpdateOperation, members: with(mKeyTokens, "Message", "MessageType", "SigningAlgorithm"),
+	"Sign": {route: "sign/:key", op: logical.UpdateOperation, members: with(mCrypto, "Message", "MessageType", "SigningAlgorithm"),
 		out: keyShape("Signature", "signature", "SigningAlgorithm", "signing_algorithm")},
-	"Verify": {route: "verify/:key", op: logical.UpdateOperation, members: with(mKeyTokens, "Message", "MessageType", "Signature", "SigningAlgorithm"),
+	"Verify": {route: "verify/:key", op: logical.UpdateOperation, members: with(mCrypto, "Message", "MessageType", "Signature", "SigningAlgorithm"),
 		out: keyShape("SignatureValid", "signature_valid", "SigningAlgorithm", "signing_algorithm")},
 	"GetPublicKey": {route: "keys/:key/public-key", op: logical.ReadOperation, members: mKeyTokens,
 		out: keyShape("PublicKey", "public_key", "KeySpec", "key_spec", "CustomerMasterKeySpec", "key_spec", "KeyUsage", "key_usage",
 			"EncryptionAlgorithms", "encryption_algorithms", "SigningAlgorithms", "signing_algorithms",
-			"KeyAgreementAlgorithms", "key_agreement_algorithms")},
-	"GenerateMac": {route: "generate-mac/:key", op: logical.UpdateOperation, members: with(mKeyTokens, "Message", "MacAlgorithm"),
+			"KeyAgreementAlgorithms", "key_agreement_algorithms", "EncapsulationAlgorithms", "encapsulation_algorithms")},
+	"GenerateMac": {route: "generate-mac/:key", op: logical.UpdateOperation, members: with(mCrypto, "Message", "MacAlgorithm"),
 		out: keyShape("Mac", "mac", "MacAlgorithm", "mac_algorithm")},
-	"VerifyMac": {route: "verify-mac/:key", op: logical.UpdateOperation, members: with(mKeyTokens, "Message", "MacAlgorithm", "Mac"),
+	"VerifyMac": {route: "verify-mac/:key", op: logical.UpdateOperation, members: with(mCrypto, "Message", "MacAlgorithm", "Mac"),
 		out: keyShape("MacValid", "mac_valid", "MacAlgorithm", "mac_algorithm")},
-	"GenerateRandom": {route: "random", op: logical.UpdateOperation, members: []string{"NumberOfBytes"},
+	"GenerateRandom": {route: "random", op: logical.UpdateOperation, members: []string{"NumberOfBytes", "CustomKeyStoreId", "Recipient"},
 		out: func(x awsOut) map[string]any { return map[string]any{"Plaintext": x.data["plaintext"]} }},
 	"DeriveSharedSecret": {route: "derive-shared-secret/:key", op: logical.UpdateOperation,
-		members: with(mKeyTokens, "KeyAgreementAlgorithm", "PublicKey"),
+		members: with(mCrypto, "KeyAgreementAlgorithm", "PublicKey", "Recipient"),
 		out:     keyShape("SharedSecret", "shared_secret", "KeyAgreementAlgorithm", "key_agreement_algorithm", "KeyOrigin", "key_origin")},
+	"Encapsulate": {route: "encapsulate/:key", op: logical.UpdateOperation, members: with(mCrypto, "EncapsulationAlgorithm"),
+		out: keyShape("SharedSecret", "shared_secret", "SharedSecretCiphertextBlob", "shared_secret_ciphertext_blob",
+			"EncapsulationAlgorithm", "encapsulation_algorithm")},
+	"Decapsulate": {route: "decapsulate/:key", op: logical.UpdateOperation,
+		members: with(mCrypto, "EncapsulationAlgorithm", "SharedSecretCiphertextBlob"),
+		out:     keyShape("SharedSecret", "shared_secret", "EncapsulationAlgorithm", "encapsulation_algorithm")},
 
 	// Data keys
-	"GenerateDataKey": {route: "data-key/plaintext/:key", op: logical.UpdateOperation, members: mDataKey,
+	"GenerateDataKey": {route: "data-key/plaintext/:key", op: logical.UpdateOperation, members: with(mDataKey, "Recipient"),
 		out: keyShape("CiphertextBlob", "ciphertext_blob", "Plaintext", "plaintext")},
 	"GenerateDataKeyWithoutPlaintext": {route: "data-key/wrapped/:key", op: logical.UpdateOperation, members: mDataKey,
 		out: keyShape("CiphertextBlob", "ciphertext_blob")},
-	"GenerateDataKeyPair": {route: "data-key-pair/plaintext/:key", op: logical.UpdateOperation, members: mDataKeyPair,
+	"GenerateDataKeyPair": {route: "data-key-pair/plaintext/:key", op: logical.UpdateOperation, members: with(mDataKeyPair, "Recipient"),
 		out: keyShape("KeyPairSpec", "key_pair_spec", "PublicKey", "public_key", "PrivateKeyCiphertextBlob", "private_key_ciphertext_blob",
 			"PrivateKeyPlaintext", "private_key_plaintext")},
 	"GenerateDataKeyPairWithoutPlaintext": {route: "data-key-pair/wrapped/:key", op: logical.UpdateOperation, members: mDataKeyPair,
@@ -100,7 +110,7 @@ var awsOperations = map[string]awsOp{
 	"TagResource":   {route: "keys/:key/tags", op: logical.UpdateOperation, members: with(mKey, "Tags")},
 	"UntagResource": {route: "keys/:key/untag", op: logical.UpdateOperation, members: with(mKey, "TagKeys")},
 	// A key has at most 50 tags, AWS's largest page, so one page holds them.
-	"ListResourceTags": {route: "keys/:key/tags", op: logical.ReadOperation, members: mKey, out: awsListTags},
+	"ListResourceTags": {route: "keys/:key/tags", op: logical.ReadOperation, members: mKeyList, outE: awsListTags},
 
 	// Key policies and grants
 	"GetKeyPolicy": {route: "keys/:key/policy", op: logical.ReadOperation, members: with(mKey, "PolicyName"),
@@ -112,14 +122,15 @@ var awsOperations = map[string]awsOp{
 			return map[string]any{"PolicyNames": x.data["keys"], "Truncated": false}
 		}},
 	"CreateGrant": {route: "keys/:key/grants", op: logical.UpdateOperation,
-		members: with(mKeyTokens, "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name"),
-		out:     shape("GrantId", "grant_id", "GrantToken", "grant_token")},
-	"ListGrants": {route: "keys/:key/grants", op: logical.ListOperation, members: with(mKeyList, "GrantId", "GranteePrincipal"),
+		members: with(mKeyTokens, "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name",
+			"GranteeServicePrincipal", "RetiringServicePrincipal", "DryRun"),
+		out: shape("GrantId", "grant_id", "GrantToken", "grant_token")},
+	"ListGrants": {route: "keys/:key/grants", op: logical.ListOperation, members: with(mKeyList, "GrantId", "GranteePrincipal", "GranteeServicePrincipal"),
 		out: awsListGrants},
-	"ListRetirableGrants": {route: "grants/retirable", op: logical.ListOperation, members: with(mList, "RetiringPrincipal"),
+	"ListRetirableGrants": {route: "grants/retirable", op: logical.ListOperation, members: with(mList, "RetiringPrincipal", "RetiringServicePrincipal"),
 		out: awsListGrants},
-	"RetireGrant": {route: "grants/retire", op: logical.UpdateOperation, members: []string{"GrantToken", "KeyId", "GrantId"}},
-	"RevokeGrant": {route: "keys/:key/grants/:grant_id", op: logical.DeleteOperation, members: []string{"KeyId", "GrantId"}},
+	"RetireGrant": {route: "grants/retire", op: logical.UpdateOperation, members: []string{"GrantToken", "KeyId", "GrantId", "DryRun"}},
+	"RevokeGrant": {route: "keys/:key/grants/:grant_id", op: logical.DeleteOperation, members: []string{"KeyId", "GrantId", "DryRun"}},
 
 	// Rotation and import
 	"EnableKeyRotation":  {route: "keys/:key/rotation", op: logical.UpdateOperation, members: with(mKey, "RotationPeriodInDays")},
@@ -134,7 +145,7 @@ var awsOperations = map[string]awsOp{
 		}},
 	"RotateKeyOnDemand": {route: "keys/:key/rotate", op: logical.UpdateOperation, members: mKey,
 		out: func(x awsOut) map[string]any { return map[string]any{"KeyId": x.data["key_id"]} }},
-	"ListKeyRotations": {route: "keys/:key/rotations", op: logical.ListOperation, members: mKeyList, out: awsListRotations},
+	"ListKeyRotations": {route: "keys/:key/rotations", op: logical.ListOperation, members: with(mKeyList, "IncludeKeyMaterial"), out: awsListRotations},
 	"GetParametersForImport": {route: "keys/:key/import-parameters", op: logical.UpdateOperation,
 		members: with(mKey, "WrappingAlgorithm", "WrappingKeySpec"),
 		out: func(x awsOut) map[string]any {
@@ -144,14 +155,19 @@ var awsOperations = map[string]awsOp{
 			return m
 		}},
 	"ImportKeyMaterial": {route: "keys/:key/import", op: logical.UpdateOperation,
-		members: with(mKey, "ImportToken", "EncryptedKeyMaterial", "ExpirationModel", "ValidTo"),
-		out:     keyShape()},
-	"DeleteImportedKeyMaterial": {route: "keys/:key/import", op: logical.DeleteOperation, members: mKey},
+		members: with(mKey, "ImportToken", "EncryptedKeyMaterial", "ExpirationModel", "ValidTo",
+			"ImportType", "KeyMaterialId", "KeyMaterialDescription"),
+		out: keyShape()},
+	"DeleteImportedKeyMaterial": {route: "keys/:key/import", op: logical.DeleteOperation, members: with(mKey, "KeyMaterialId")},
 	"GetKeyLastUsage": {route: "keys/:key/last-usage", op: logical.ReadOperation, members: mKey,
 		out: func(x awsOut) map[string]any {
 			usage := map[string]any{}
 			if op, ok := x.data["last_used_operation"]; ok {
 				usage["Operation"], usage["Timestamp"] = op, epoch(x.data["last_used_date"])
+				// Vault's request id: the audit log plays CloudTrail's part.
+				if id, ok := x.data["kms_request_id"]; ok {
+					usage["KmsRequestId"] = id
+				}
 			}
 			return map[string]any{"KeyId": x.data["key_id"], "KeyCreationDate": epoch(x.data["key_creation_date"]),
 				"TrackingStartDate": epoch(x.data["tracking_start_date"]), "KeyLastUsage": usage}
@@ -159,14 +175,15 @@ var awsOperations = map[string]awsOp{
 }
 
 var (
-	mDataKey     = with(mKeyTokens, "EncryptionContext", "NumberOfBytes", "KeySpec")
-	mDataKeyPair = with(mKeyTokens, "EncryptionContext", "KeyPairSpec")
+	mDataKey     = with(mCrypto, "EncryptionContext", "NumberOfBytes", "KeySpec")
+	mDataKeyPair = with(mCrypto, "EncryptionContext", "KeyPairSpec")
 )
 
 // awsUnsupported are AWS KMS operations the plugin does not implement:
-// custom key stores, multi-Region keys and KEM keys have no counterpart.
+// custom key stores and multi-Region keys have no counterpart (Vault's
+// seals and replication play those parts).
 var awsUnsupported = map[string]bool{
 	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "DeleteCustomKeyStore": true,
 	"DescribeCustomKeyStores": true, "DisconnectCustomKeyStore": true, "UpdateCustomKeyStore": true,
-	"ReplicateKey": true, "UpdatePrimaryRegion": true, "Encapsulate": true, "Decapsulate": true,
+	"ReplicateKey": true, "UpdatePrimaryRegion": true,
 }

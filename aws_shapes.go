@@ -3,10 +3,15 @@ package kms
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 // AWS wire shapes: request members to the Vault-style fields, and the
@@ -21,7 +26,7 @@ var awsMembers = map[string]func(v any, out map[string]any) error{
 	"DestinationKeyId":               to("key_id"),
 	"SourceKeyId":                    to("source_key_id"),
 	"TargetKeyId":                    to("target_key_id"),
-	"AliasName":                      to("name"),
+	"AliasName":                      aliasNameIn,
 	"Description":                    to("description"),
 	"KeyUsage":                       to("key_usage"),
 	"KeySpec":                        to("key_spec"),
@@ -34,6 +39,8 @@ var awsMembers = map[string]func(v any, out map[string]any) error{
 	"PendingWindowInDays":            to("pending_window_days"),
 	"RotationPeriodInDays":           to("rotation_period_days"),
 	"Limit":                          to("limit"),
+	"DryRun":                         to("dry_run"),
+	"DryRunModifiers":                to("dry_run_modifiers"),
 	"Marker":                         to("after"),
 	"GrantTokens":                    to("grant_tokens"),
 	"Plaintext":                      to("plaintext"),
@@ -52,6 +59,8 @@ var awsMembers = map[string]func(v any, out map[string]any) error{
 	"MacAlgorithm":                   to("mac_algorithm"),
 	"NumberOfBytes":                  to("number_of_bytes"),
 	"KeyAgreementAlgorithm":          to("key_agreement_algorithm"),
+	"EncapsulationAlgorithm":         to("encapsulation_algorithm"),
+	"SharedSecretCiphertextBlob":     to("shared_secret_ciphertext_blob"),
 	"PublicKey":                      to("public_key"),
 	"TagKeys":                        to("tag_keys"),
 	"GranteePrincipal":               to("grantee_principal"),
@@ -79,9 +88,56 @@ var awsMembers = map[string]func(v any, out map[string]any) error{
 	},
 }
 
-// awsRefused are AWS request members with no counterpart here: a request
-// that sets one is refused rather than silently doing something else.
-var awsRefused = []string{"DryRun", "Recipient", "CustomKeyStoreId", "XksKeyId", "MultiRegion"}
+// Members the plugin refuses: it has no counterpart for them, and
+// ignoring one would do something else than the caller asked (a grant
+// without its SourceArn constraint is broader than the one requested).
+// Each is listed in the members of the operations that take it, so a
+// request naming it is refused with the reason instead of as unknown.
+func init() {
+	custom := "custom key stores have no counterpart here: Vault's seal protects the key material"
+	oneMaterial := "a key holds one imported key material in this plugin (several key materials per key are not supported)"
+	noServices := "there are no AWS services behind this plugin, so no service principal can act on a key; name a Vault principal instead"
+	for name, f := range map[string]func(any, map[string]any) error{
+		"CustomKeyStoreId":         refuse(excUnsupportedOperation, custom),
+		"XksKeyId":                 refuse(excUnsupportedOperation, custom),
+		"MultiRegion":              refuseUnless(false, excUnsupportedOperation, "multi-Region keys have no counterpart here: Vault's replication copies keys"),
+		"Recipient":                refuse(excUnsupportedOperation, "there are no Nitro Enclaves behind this plugin to attest a Recipient"),
+		"GranteeServicePrincipal":  refuse(excValidation, noServices),
+		"RetiringServicePrincipal": refuse(excValidation, noServices),
+		"ImportType":               refuse(excUnsupportedOperation, oneMaterial),
+		"KeyMaterialId":            refuse(excUnsupportedOperation, oneMaterial),
+		"KeyMaterialDescription":   refuse(excUnsupportedOperation, oneMaterial),
+		"IncludeKeyMaterial":       refuseUnless("ROTATIONS_ONLY", excUnsupportedOperation, oneMaterial),
+	} {
+		awsMembers[name] = named(name, f)
+	}
+}
+
+// named makes a member's refusal name the member.
+func named(name string, f func(any, map[string]any) error) func(any, map[string]any) error {
+	return func(v any, out map[string]any) error {
+		err := f(v, out)
+		var ke *kmsError
+		if errors.As(err, &ke) {
+			return newErr(ke.Type, "%s: %s", name, ke.Msg)
+		}
+		return err
+	}
+}
+
+func refuse(exc, why string) func(any, map[string]any) error {
+	return func(any, map[string]any) error { return newErr(exc, "%s", why) }
+}
+
+// refuseUnless accepts the one value that asks for what the plugin does.
+func refuseUnless(ok any, exc, why string) func(any, map[string]any) error {
+	return func(v any, _ map[string]any) error {
+		if v == ok {
+			return nil
+		}
+		return newErr(exc, "%s", why)
+	}
+}
 
 func to(field string) func(any, map[string]any) error {
 	return func(v any, out map[string]any) error {
@@ -90,18 +146,22 @@ func to(field string) func(any, map[string]any) error {
 	}
 }
 
-// awsFields turns an AWS request body into the Vault-style path's fields,
-// taking only the operation's members.
-func awsFields(in map[string]any, members []string) (map[string]any, error) {
-	for _, name := range awsRefused {
-		if v, ok := in[name]; ok && v != false && v != nil && v != "" {
-			return nil, errUnsupported("%s is not supported by this plugin", name)
-		}
+// awsFields turns an AWS request body into the Vault-style path's fields.
+// A member the operation does not take is refused, never ignored: a
+// misspelt or newer member would otherwise be silently dropped.
+func awsFields(op string, in map[string]any, members []string) (map[string]any, error) {
+	names := make([]string, 0, len(in))
+	for name := range in {
+		names = append(names, name)
 	}
+	sort.Strings(names) // the same request is refused for the same member
 	out := map[string]any{}
-	for _, name := range members {
-		v, ok := in[name]
-		if !ok || v == nil {
+	for _, name := range names {
+		if !slices.Contains(members, name) {
+			return nil, errValidation("%s is not a member of %s's request", name, op)
+		}
+		v := in[name]
+		if v == nil {
 			continue
 		}
 		if err := awsMembers[name](v, out); err != nil {
@@ -109,6 +169,17 @@ func awsFields(in map[string]any, members []string) (map[string]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// aliasNameIn takes AWS's alias names, which always carry the alias/
+// prefix (the Vault-style path also accepts the short form).
+func aliasNameIn(v any, out map[string]any) error {
+	s, ok := v.(string)
+	if !ok || !strings.HasPrefix(s, "alias/") {
+		return errValidation(`Alias must start with the prefix "alias/"`)
+	}
+	out["name"] = s
+	return nil
 }
 
 func tagsIn(v any, out map[string]any) error {
@@ -135,11 +206,18 @@ func constraintsIn(v any, out map[string]any) error {
 	if !ok {
 		return errValidation("Constraints must be an object")
 	}
-	if m, ok := c["EncryptionContextEquals"]; ok {
-		out["encryption_context_equals"] = m
-	}
-	if m, ok := c["EncryptionContextSubset"]; ok {
-		out["encryption_context_subset"] = m
+	for name, m := range c {
+		switch name {
+		case "EncryptionContextEquals":
+			out["encryption_context_equals"] = m
+		case "EncryptionContextSubset":
+			out["encryption_context_subset"] = m
+		case "SourceArn":
+			// Dropping it would store a grant usable from anywhere.
+			return errValidation("Constraints.SourceArn: there are no AWS services behind this plugin, so a grant cannot be constrained to one")
+		default:
+			return errValidation("Constraints.%s is not a grant constraint", name)
+		}
 	}
 	return nil
 }
@@ -167,6 +245,7 @@ func validToIn(v any, out map[string]any) error {
 
 // awsOut is a Vault-style response on its way to AWS's shape.
 type awsOut struct {
+	in      map[string]any // the Vault-style fields of the request
 	data    map[string]any
 	arns    arnScheme
 	account string
@@ -226,6 +305,7 @@ func awsKeyMetadata(x awsOut) map[string]any {
 		"CustomerMasterKeySpec", "key_spec", "ExpirationModel", "expiration_model",
 		"EncryptionAlgorithms", "encryption_algorithms", "SigningAlgorithms", "signing_algorithms",
 		"MacAlgorithms", "mac_algorithms", "KeyAgreementAlgorithms", "key_agreement_algorithms",
+		"EncapsulationAlgorithms", "encapsulation_algorithms",
 		"PendingDeletionWindowInDays", "pending_deletion_window_in_days")(x)
 	m["AWSAccountId"] = x.account
 	m["MultiRegion"] = false
@@ -288,16 +368,37 @@ func awsListRotations(x awsOut) map[string]any {
 	})
 }
 
-func awsListTags(x awsOut) map[string]any {
+func awsListTags(x awsOut) (map[string]any, error) {
 	tags, _ := x.data["tags"].(map[string]any)
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	list := make([]any, 0, len(keys))
-	for _, k := range keys {
+	// AWS pages tags by 1..50 (default 50, a key's most): the Vault-style
+	// path returns them all, so the page is cut here.
+	limit := keyspec.MaxTags
+	if v, ok := x.in["limit"]; ok {
+		n, err := strconv.Atoi(fmt.Sprint(v))
+		if err != nil || n < 1 || n > keyspec.MaxTags {
+			return nil, errValidation("Limit must be between 1 and %d", keyspec.MaxTags)
+		}
+		limit = n
+	}
+	start := 0
+	if m, ok := x.in["after"].(string); ok && m != "" {
+		if start = sort.SearchStrings(keys, m); start < len(keys) && keys[start] == m {
+			start++
+		}
+	}
+	end := min(start+limit, len(keys))
+	list := make([]any, 0, end-start)
+	for _, k := range keys[start:end] {
 		list = append(list, map[string]any{"TagKey": k, "TagValue": tags[k]})
 	}
-	return map[string]any{"Tags": list, "Truncated": false}
+	out := map[string]any{"Tags": list, "Truncated": end < len(keys)}
+	if end < len(keys) {
+		out["NextMarker"] = keys[end-1]
+	}
+	return out, nil
 }

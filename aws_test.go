@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -176,10 +177,79 @@ func TestAWSCryptoSharesVaultPaths(t *testing.T) {
 	require.Equal(t, dk["Plaintext"], tb.aws("", "Decrypt", map[string]any{"CiphertextBlob": dk["CiphertextBlob"]})["Plaintext"])
 	require.NotContains(t, tb.aws("", "GenerateDataKeyWithoutPlaintext", map[string]any{"KeyId": id, "NumberOfBytes": 16}), "Plaintext")
 
-	tb.awsFails(excUnsupportedOperation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "DryRun": true})
-	// Members of other operations are not taken: no batch through AWS.
-	out := tb.aws("", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "batch_input": []any{map[string]any{"plaintext": b64s("y")}}})
-	require.Contains(t, out, "CiphertextBlob")
+	status, out := tb.awsCall("", "aws", "TrentService.Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "DryRun": true})
+	require.Equal(t, http.StatusPreconditionFailed, status)
+	require.Equal(t, excDryRunOperation, out["__type"])
+	// A member the operation does not take is refused, never ignored: no
+	// batch through AWS, and a misspelt member is not silently dropped.
+	msg := tb.awsFails(excValidation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"),
+		"batch_input": []any{map[string]any{"plaintext": b64s("y")}}})
+	require.Contains(t, msg, "batch_input is not a member of Encrypt")
+	tb.awsFails(excValidation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "EncryptionContex": ec})
+}
+
+func TestAWSRefusedMembers(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	// A grant constrained to an AWS service source would be stored without
+	// that constraint, broader than asked: refused, saying why.
+	msg := tb.awsFails(excValidation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
+		"Constraints": map[string]any{"SourceArn": "arn:aws:s3:::bucket"}})
+	require.Contains(t, msg, "Constraints.SourceArn")
+	require.Contains(t, msg, "no AWS services")
+	for _, m := range []string{"GranteeServicePrincipal", "RetiringServicePrincipal"} {
+		msg := tb.awsFails(excValidation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob",
+			"Operations": []any{"Encrypt"}, m: "s3.amazonaws.com"})
+		require.Contains(t, msg, m)
+	}
+	tb.awsFails(excValidation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
+		"Constraints": map[string]any{"EncryptionContextSuperset": map[string]any{"a": "b"}}})
+	require.Empty(t, tb.aws("", "ListGrants", map[string]any{"KeyId": id})["Grants"], "no refused grant was stored")
+
+	// MultiRegion false and CustomerMasterKeySpec ask for what the plugin does.
+	md := tb.aws("", "CreateKey", map[string]any{"MultiRegion": false, "CustomerMasterKeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"})["KeyMetadata"].(map[string]any)
+	require.Equal(t, "HMAC_256", md["KeySpec"])
+	require.Equal(t, false, md["MultiRegion"])
+	tb.awsFails(excUnsupportedOperation, "", "CreateKey", map[string]any{"MultiRegion": true})
+	// ROTATIONS_ONLY is what ListKeyRotations lists; ALL_KEY_MATERIAL is not served.
+	require.Contains(t, tb.aws("", "ListKeyRotations", map[string]any{"KeyId": id, "IncludeKeyMaterial": "ROTATIONS_ONLY"}), "Rotations")
+	msg = tb.awsFails(excUnsupportedOperation, "", "ListKeyRotations", map[string]any{"KeyId": id, "IncludeKeyMaterial": "ALL_KEY_MATERIAL"})
+	require.Contains(t, msg, "IncludeKeyMaterial")
+	for _, m := range []string{"ImportType", "KeyMaterialId", "KeyMaterialDescription"} {
+		msg := tb.awsFails(excUnsupportedOperation, "", "ImportKeyMaterial", map[string]any{"KeyId": id, m: "x"})
+		require.Contains(t, msg, m)
+	}
+}
+
+func TestAWSGrantConstraints(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	id := tb.createKey(map[string]any{"policy": policyDoc(t,
+		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"*", "no_entity"}, "operations": []string{"CreateGrant", "ListGrants"}}),
+		"bypass_policy_lockout_safety_check": true})
+	tb.aws("", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
+		"Constraints": map[string]any{"EncryptionContextEquals": map[string]any{"dept": "x"}}})
+	tb.aws("", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:carol", "Operations": []any{"Encrypt"}})
+	tb.aws("bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "EncryptionContext": map[string]any{"dept": "x"}})
+	tb.awsFails(excAccessDenied, "bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"),
+		"EncryptionContext": map[string]any{"dept": "x", "more": "y"}})
+	// ListGrants filters by GranteePrincipal.
+	grants := tb.aws("", "ListGrants", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob"})["Grants"].([]any)
+	require.Len(t, grants, 1)
+	require.Equal(t, map[string]any{"EncryptionContextEquals": map[string]any{"dept": "x"}}, grants[0].(map[string]any)["Constraints"])
+}
+
+func TestAWSListResourceTagsPages(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(map[string]any{"tags": map[string]any{"a": "1", "b": "2", "c": "3"}})
+	page := tb.aws("", "ListResourceTags", map[string]any{"KeyId": id, "Limit": 2})
+	require.Equal(t, []any{map[string]any{"TagKey": "a", "TagValue": "1"}, map[string]any{"TagKey": "b", "TagValue": "2"}}, page["Tags"])
+	require.Equal(t, true, page["Truncated"])
+	rest := tb.aws("", "ListResourceTags", map[string]any{"KeyId": id, "Marker": page["NextMarker"]})
+	require.Equal(t, []any{map[string]any{"TagKey": "c", "TagValue": "3"}}, rest["Tags"])
+	require.Equal(t, false, rest["Truncated"])
+	require.NotContains(t, rest, "NextMarker")
+	tb.awsFails(excValidation, "", "ListResourceTags", map[string]any{"KeyId": id, "Limit": 51})
 }
 
 func TestAWSAuthorizationIsTheCallers(t *testing.T) {
@@ -227,6 +297,23 @@ func TestAWSImportTokenIsABlob(t *testing.T) {
 		"EncryptedKeyMaterial": b64s("x"), "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"})
 }
 
+// KmsRequestId in key last usage is Vault's request id, the request.id of
+// the audit log entry of the request that used the key.
+func TestAWSKeyLastUsageRequestID(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	require.NotContains(t, tb.aws("", "GetKeyLastUsage", map[string]any{"KeyId": id})["KeyLastUsage"], "KmsRequestId")
+	req := &logical.Request{ID: "5f3a0c2e-audit-request-id", Operation: logical.UpdateOperation, Path: "aws", Storage: tb.storage,
+		Data: map[string]any{"KeyId": id, "Plaintext": b64s("x")}, Headers: map[string][]string{"X-Amz-Target": {"TrentService.Encrypt"}}}
+	resp, err := tb.HandleRequest(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.Data[logical.HTTPStatusCode])
+	usage := tb.aws("", "GetKeyLastUsage", map[string]any{"KeyId": id})["KeyLastUsage"].(map[string]any)
+	require.Equal(t, "Encrypt", usage["Operation"])
+	require.Equal(t, "5f3a0c2e-audit-request-id", usage["KmsRequestId"])
+	require.Equal(t, "5f3a0c2e-audit-request-id", tb.ok(logical.ReadOperation, "keys/"+id+"/last-usage", nil)["kms_request_id"])
+}
+
 // The AWS endpoint's cost over the Vault-style path it runs: member
 // renaming, JSON encoding of the response, and nothing else.
 func BenchmarkEncrypt(b *testing.B) {
@@ -249,4 +336,92 @@ func BenchmarkEncrypt(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestAWSAliasNamesNeedThePrefix(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	for _, op := range []string{"CreateAlias", "UpdateAlias", "DeleteAlias"} {
+		msg := tb.awsFails(excValidation, "", op, map[string]any{"AliasName": "orders", "TargetKeyId": id})
+		require.Equal(t, `Alias must start with the prefix "alias/"`, msg)
+	}
+	// The Vault-style path keeps accepting the short form.
+	tb.ok(logical.CreateOperation, "aliases/orders", map[string]any{"target_key_id": id})
+	require.Equal(t, id, tb.aws("", "DescribeKey", map[string]any{"KeyId": "alias/orders"})["KeyMetadata"].(map[string]any)["KeyId"])
+}
+
+// An algorithm AWS defines but the key's spec does not offer is an
+// InvalidKeyUsageException, as each operation's API reference says; a name
+// AWS does not define is a ValidationException.
+func TestAWSAlgorithmTheKeyDoesNotOffer(t *testing.T) {
+	tb := newTestBackend(t)
+	sym := tb.createKey(nil)
+	ec := tb.createKey(map[string]any{"key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY"})
+	hmac := tb.createKey(map[string]any{"key_spec": "HMAC_256", "key_usage": "GENERATE_VERIFY_MAC"})
+	agree := tb.createKey(map[string]any{"key_spec": "ECC_NIST_P256", "key_usage": "KEY_AGREEMENT"})
+	blob := tb.aws("", "Encrypt", map[string]any{"KeyId": sym, "Plaintext": b64s("x")})["CiphertextBlob"]
+	msg, sig := b64s("m"), tb.aws("", "Sign", map[string]any{"KeyId": ec, "Message": b64s("m"), "SigningAlgorithm": "ECDSA_SHA_256"})["Signature"]
+	mac := tb.aws("", "GenerateMac", map[string]any{"KeyId": hmac, "Message": msg, "MacAlgorithm": "HMAC_SHA_256"})["Mac"]
+	for _, c := range []struct {
+		op   string
+		body map[string]any
+		exc  string
+	}{
+		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}, excInvalidKeyUsage},
+		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "SM2PKE"}, excInvalidKeyUsage},
+		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "AES_GCM"}, excValidation},
+		{"Decrypt", map[string]any{"KeyId": sym, "CiphertextBlob": blob, "EncryptionAlgorithm": "RSAES_OAEP_SHA_1"}, excInvalidKeyUsage},
+		{"ReEncrypt", map[string]any{"CiphertextBlob": blob, "DestinationKeyId": sym, "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_1"}, excInvalidKeyUsage},
+		{"ReEncrypt", map[string]any{"CiphertextBlob": blob, "SourceKeyId": sym, "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "DestinationKeyId": sym}, excInvalidKeyUsage},
+		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "ECDSA_SHA_384"}, excInvalidKeyUsage},
+		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "SM2DSA"}, excInvalidKeyUsage},
+		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "ECDSA_SHA_1"}, excValidation},
+		{"Verify", map[string]any{"KeyId": ec, "Message": msg, "Signature": sig, "SigningAlgorithm": "RSASSA_PSS_SHA_256"}, excInvalidKeyUsage},
+		{"GenerateMac", map[string]any{"KeyId": hmac, "Message": msg, "MacAlgorithm": "HMAC_SHA_512"}, excInvalidKeyUsage},
+		{"GenerateMac", map[string]any{"KeyId": hmac, "Message": msg, "MacAlgorithm": "HMAC_MD5"}, excValidation},
+		{"VerifyMac", map[string]any{"KeyId": hmac, "Message": msg, "Mac": mac, "MacAlgorithm": "HMAC_SHA_224"}, excInvalidKeyUsage},
+		{"DeriveSharedSecret", map[string]any{"KeyId": agree, "KeyAgreementAlgorithm": "ECDHE", "PublicKey": b64s("x")}, excValidation},
+		{"GenerateDataKeyPair", map[string]any{"KeyId": sym, "KeyPairSpec": "HMAC_256"}, excValidation},
+		{"GenerateDataKeyPair", map[string]any{"KeyId": ec, "KeyPairSpec": "ECC_NIST_P256"}, excInvalidKeyUsage},
+	} {
+		tb.awsFails(c.exc, "", c.op, c.body)
+	}
+}
+
+func TestAWSGetKeyRotationStatus(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	arn := "arn:aws:kms:us-east-1:000000000000:key/" + id
+	off := tb.aws("", "GetKeyRotationStatus", map[string]any{"KeyId": id})
+	require.Equal(t, map[string]any{"KeyId": arn, "KeyRotationEnabled": false}, off)
+	tb.aws("", "EnableKeyRotation", map[string]any{"KeyId": id, "RotationPeriodInDays": 100})
+	on := tb.aws("", "GetKeyRotationStatus", map[string]any{"KeyId": id})
+	require.Equal(t, arn, on["KeyId"])
+	require.Equal(t, true, on["KeyRotationEnabled"])
+	require.Equal(t, float64(100), on["RotationPeriodInDays"])
+	require.Equal(t, float64(tb.clock.Unix()+100*86400), on["NextRotationDate"])
+}
+
+// Last usage is the last successful use: a request the key admitted but
+// that then failed (a wrong algorithm, a signature that does not verify)
+// does not replace it.
+func TestAWSKeyLastUsageCountsOnlySuccess(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(map[string]any{"key_spec": "ECC_NIST_P256"})
+	send := func(reqID, op string, body map[string]any) int {
+		req := &logical.Request{ID: reqID, Operation: logical.UpdateOperation, Path: "aws", Storage: tb.storage, Data: body,
+			Headers: map[string][]string{"X-Amz-Target": {"TrentService." + op}}}
+		resp, err := tb.HandleRequest(context.Background(), req)
+		require.NoError(t, err)
+		return resp.Data[logical.HTTPStatusCode].(int)
+	}
+	require.Equal(t, http.StatusOK, send("good", "Sign", map[string]any{"KeyId": id, "Message": b64s("m"), "SigningAlgorithm": "ECDSA_SHA_256"}))
+	tb.advance(time.Hour)
+	require.Equal(t, http.StatusBadRequest, send("bad-alg", "Sign", map[string]any{"KeyId": id, "Message": b64s("m"), "SigningAlgorithm": "ECDSA_SHA_384"}))
+	require.Equal(t, http.StatusBadRequest, send("bad-sig", "Verify", map[string]any{"KeyId": id, "Message": b64s("m"),
+		"Signature": b64s("forged"), "SigningAlgorithm": "ECDSA_SHA_256"}))
+	usage := tb.aws("", "GetKeyLastUsage", map[string]any{"KeyId": id})["KeyLastUsage"].(map[string]any)
+	require.Equal(t, "good", usage["KmsRequestId"])
+	require.Equal(t, "Sign", usage["Operation"])
+	require.Equal(t, float64(tb.clock.Add(-time.Hour).Unix()), usage["Timestamp"])
 }

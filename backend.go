@@ -6,6 +6,7 @@ package kms
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -53,6 +53,8 @@ type backend struct {
 	// mountLock serialises lazy loading of mount-wide state (configuration
 	// and the grant token key).
 	mountLock sync.Mutex
+	// retiringIndexed: grants made before the retiring index are indexed.
+	retiringIndexed atomic.Bool
 
 	// identities caches callers' principal sets; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).
@@ -106,6 +108,7 @@ func newBackend() *backend {
 			pathDataKeys(b),
 			pathSign(b),
 			pathMAC(b),
+			pathKEM(b),
 			[]*framework.Path{pathAWS(b)},
 		),
 		InitializeFunc: b.initialize,
@@ -114,6 +117,7 @@ func newBackend() *backend {
 		PeriodicFunc:   b.periodic,
 		RunningVersion: Version,
 	}
+	withPolicyAttrs(b.Backend.Paths)
 	return b
 }
 
@@ -125,12 +129,12 @@ var Version = "v0.1.0"
 func (b *backend) invalidate(_ context.Context, key string) {
 	switch {
 	case strings.HasPrefix(key, keyStoragePrefix):
-		b.cache.dropKey(strings.TrimPrefix(key, keyStoragePrefix))
-	case strings.HasPrefix(key, aliasStoragePrefix):
-		b.cache.dropAliases()
+		b.cache.keys.invalidate(strings.TrimPrefix(key, keyStoragePrefix))
+	case strings.HasPrefix(key, aliasStoragePrefix), strings.HasPrefix(key, aliasIndexPrefix):
+		b.invalidateAlias(key)
 	case strings.HasPrefix(key, grantStoragePrefix):
 		keyID, _, _ := strings.Cut(strings.TrimPrefix(key, grantStoragePrefix), "/")
-		b.cache.grants.Delete(keyID)
+		b.cache.grants.invalidate(keyID)
 	case strings.HasPrefix(key, rotationStoragePrefix):
 		b.rotations.invalidate()
 	case key == configStorageKey:
@@ -140,10 +144,16 @@ func (b *backend) invalidate(_ context.Context, key string) {
 	}
 }
 
-// initialize loads the configuration so the key pool starts filling.
+// initialize loads the configuration so the key pool starts filling, and
+// indexes aliases by key once for mounts that predate the index.
 func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
-	_, err := b.config(ctx, req.Storage)
-	return err
+	if _, err := b.config(ctx, req.Storage); err != nil {
+		return err
+	}
+	if !b.WriteSafeReplicationState() {
+		return nil
+	}
+	return b.indexAliases(ctx, req.Storage)
 }
 
 func (b *backend) clean(context.Context) {
@@ -151,18 +161,21 @@ func (b *backend) clean(context.Context) {
 	b.cache.reset()
 }
 
-// periodic runs about once a minute on the node that may write storage.
+// periodic runs about once a minute. It works wherever this node may write
+// the mount's storage: the active node of a primary, or a local mount of a
+// performance secondary; never on a performance standby or DR secondary.
+// The sweeps are independent: one failing does not stop the others.
 func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
-	if b.System().ReplicationState().HasState(consts.ReplicationPerformanceSecondary | consts.ReplicationPerformanceStandby) {
+	if !b.WriteSafeReplicationState() {
 		return nil
 	}
-	if err := b.deleteDueKeys(ctx, req.Storage); err != nil {
-		return err
-	}
-	if err := b.expireImportedMaterial(ctx, req.Storage); err != nil {
-		return err
-	}
-	return b.rotateDueKeys(ctx, req.Storage)
+	s := req.Storage
+	return errors.Join(
+		b.deleteDueKeys(ctx, s),
+		b.sweepUnfinishedCreates(ctx, s),
+		b.expireImportedMaterial(ctx, s),
+		b.rotateDueKeys(ctx, s),
+	)
 }
 
 const backendHelp = `

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 )
@@ -196,8 +197,9 @@ func TestManagementRefusesAliases(t *testing.T) {
 	// Describe accepts the alias and the alias ARN.
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/alias/mgmt", nil)["key_id"])
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/arn:aws:kms:us-east-1:000000000000:alias/mgmt", nil)["key_id"])
-	// Management accepts the key ARN.
-	require.Equal(t, "Disabled", tb.ok(logical.UpdateOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id+"/disable", nil)["key_state"])
+	// Management paths take the key id only (the AWS endpoint takes the ARN).
+	tb.fails(excValidation, logical.UpdateOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id+"/disable", nil)
+	require.Equal(t, "Disabled", tb.ok(logical.UpdateOperation, "keys/"+id+"/disable", nil)["key_state"])
 }
 
 func TestARNConfiguration(t *testing.T) {
@@ -259,7 +261,8 @@ func TestListKeysPaging(t *testing.T) {
 	require.ElementsMatch(t, ids, seen)
 	require.IsIncreasing(t, seen)
 	info := d["key_info"].(map[string]any)
-	require.Contains(t, info[seen[4]], "key_spec")
+	require.Equal(t, map[string]any{"key_id": seen[4], "arn": "arn:aws:kms:us-east-1:000000000000:key/" + seen[4]}, info[seen[4]],
+		"ListKeys returns the key id and ARN only, as AWS")
 	tb.fails(excValidation, logical.ListOperation, "keys/", map[string]any{"limit": 1001})
 	tb.fails(excValidation, logical.ListOperation, "keys/", map[string]any{"limit": 0})
 }
@@ -381,4 +384,52 @@ func TestConcurrentTagWrites(t *testing.T) {
 	}
 	wg.Wait()
 	require.Len(t, tb.ok(logical.ReadOperation, "keys/"+id+"/tags", nil)["tags"], 20)
+}
+
+// The periodic sweeps run where this node may write the mount (the
+// active node, or a local mount of a performance secondary), never on a
+// performance standby, and one failing does not stop the others.
+func TestPeriodicWhereWritable(t *testing.T) {
+	for name, tc := range map[string]struct {
+		state consts.ReplicationState
+		local bool
+		runs  bool
+	}{
+		"primary":                   {0, false, true},
+		"perf secondary local":      {consts.ReplicationPerformanceSecondary, true, true},
+		"perf secondary replicated": {consts.ReplicationPerformanceSecondary, false, false},
+		"perf standby":              {consts.ReplicationPerformanceStandby, false, false},
+		"perf standby local":        {consts.ReplicationPerformanceStandby, true, false},
+	} {
+		tb := newTestBackend(t)
+		id := tb.createKey(nil)
+		tb.ok(logical.UpdateOperation, "keys/"+id+"/rotation", map[string]any{"rotation_period_days": 90})
+		tb.advance(91 * 24 * time.Hour)
+		conf := logical.TestBackendConfig()
+		conf.System = &logical.StaticSystemView{ReplicationStateVal: tc.state, LocalMountVal: tc.local}
+		require.NoError(t, tb.Setup(context.Background(), conf))
+		tb.runPeriodic()
+		want := uint32(1)
+		if tc.runs {
+			want = 2
+		}
+		require.Equal(t, want, tb.ok(logical.ReadOperation, "keys/"+id, nil)["current_key_version"], name)
+	}
+}
+
+func TestPeriodicSweepsIndependent(t *testing.T) {
+	tb := newTestBackend(t)
+	fs := withFaults(tb)
+	doomed := tb.createKey(nil)
+	rotating := tb.createKey(nil)
+	tb.ok(logical.UpdateOperation, "keys/"+rotating+"/rotation", map[string]any{"rotation_period_days": 90})
+	tb.ok(logical.UpdateOperation, "keys/"+doomed+"/schedule-deletion", map[string]any{"pending_window_days": 7})
+	tb.advance(91 * 24 * time.Hour)
+	fs.prefix = keyStoragePrefix + doomed // the deletion sweep fails
+	err := tb.periodic(context.Background(), &logical.Request{Storage: tb.storage})
+	require.ErrorIs(t, err, errInjected)
+	require.Equal(t, uint32(2), tb.ok(logical.ReadOperation, "keys/"+rotating, nil)["current_key_version"])
+	fs.prefix = ""
+	tb.runPeriodic()
+	require.Empty(t, storageKeys(t, tb.storage, deletionStoragePrefix))
 }

@@ -72,9 +72,12 @@ func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.
 	}
 }
 
+// batchForced are the top-level fields an item cannot override: the path's
+// key, and a dry run (no item may escape it).
+var batchForced = map[string]bool{"key_id": true, "dry_run": true, "dry_run_modifiers": true}
+
 // batchDefaults returns the top-level fields of a batch request, which
-// items inherit. The path's key_id is among them, and always wins: an item
-// cannot name another key than the path's.
+// items inherit unless they set their own (batchForced apart).
 func batchDefaults(d *framework.FieldData) map[string]any {
 	defaults := make(map[string]any, len(d.Raw))
 	for k, v := range d.Raw {
@@ -98,7 +101,7 @@ func batchItem(i int, it any, defaults map[string]any, fields map[string]*framew
 		}
 	}
 	for k, v := range defaults {
-		if _, set := item[k]; !set || k == "key_id" {
+		if _, set := item[k]; !set || batchForced[k] {
 			item[k] = v
 		}
 	}

@@ -31,13 +31,18 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, 
 	if err := b.authorize(ctx, req, e, op, ec, tokens); err != nil {
 		return err
 	}
-	if err := checkState(e, op); err != nil {
+	if err := checkStateAt(e, op, b.now()); err != nil {
 		return err
 	}
 	if err := requireUsage(e, usage, op); err != nil {
 		return err
 	}
-	b.recordUse(ctx, req.Storage, e.KeyID, op)
+	if !isDryRun(ctx) {
+		if err := b.forwardForUsage(e.KeyID); err != nil {
+			return err
+		}
+		noteUse(ctx, func() { b.recordUse(ctx, req.Storage, e.KeyID, op, req.ID) })
+	}
 	return nil
 }
 
@@ -49,12 +54,19 @@ func requireUsage(e *keyEntry, usage keyspec.KeyUsage, op string) error {
 }
 
 // requireAlgorithm checks that alg is one the key offers for its usage.
+// As in AWS, an algorithm the key's spec does not offer is an
+// InvalidKeyUsageException; a name AWS does not define is a
+// ValidationException.
 func requireAlgorithm(e *keyEntry, kind, alg string, allowed []string) error {
-	if !keyspec.Contains(allowed, alg) {
-		return errValidation("%s algorithm %q is not valid for key '%s' (%s); valid %s algorithms: %s",
+	switch {
+	case keyspec.Contains(allowed, alg):
+		return nil
+	case keyspec.IsAWSAlgorithm(kind, alg):
+		return newErr(excInvalidKeyUsage, "%s algorithm %s is incompatible with key '%s' (%s); its %s algorithms: %s",
 			kind, alg, e.KeyID, e.KeySpec, kind, keyspec.OneOf(allowed))
 	}
-	return nil
+	return errValidation("%q is not a %s algorithm; valid %s algorithms for key '%s' (%s): %s",
+		alg, kind, kind, e.KeyID, e.KeySpec, keyspec.OneOf(allowed))
 }
 
 // mapCryptoErr turns keyspec's input errors into ValidationException.
@@ -69,7 +81,7 @@ func mapCryptoErr(err error) error {
 
 // encryptWith encrypts under the key's newest material.
 func (b *backend) encryptWith(e *keyEntry, alg string, plaintext []byte, ec map[string]string) ([]byte, error) {
-	if err := requireAlgorithm(e, "encryption", alg, e.spec.Encryption); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.spec.Encryption); err != nil {
 		return nil, err
 	}
 	if len(plaintext) < 1 || len(plaintext) > keyspec.MaxPlaintext {
@@ -77,12 +89,12 @@ func (b *backend) encryptWith(e *keyEntry, alg string, plaintext []byte, ec map[
 	}
 	v, k := e.latest()
 	if alg == keyspec.AlgSymmetricDefault {
-		return ciphertext.Seal(k.AEAD(), e.KeyID, v, ec, plaintext, b.random)
+		return ciphertext.Seal(k, e.KeyID, v, ec, plaintext, b.random)
 	}
 	if len(ec) > 0 {
 		return nil, errValidation("an encryption context is supported only with symmetric keys")
 	}
-	ct, err := k.EncryptOAEP(alg, plaintext, b.random)
+	ct, err := k.EncryptAsymmetric(alg, plaintext, b.random)
 	return ct, mapCryptoErr(err)
 }
 
@@ -94,6 +106,9 @@ func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, al
 	if len(blob) < 1 || len(blob) > keyspec.MaxCiphertext {
 		return nil, nil, errValidation("ciphertext_blob must be 1 to %d bytes", keyspec.MaxCiphertext)
 	}
+	if ignoresCiphertext(ctx) {
+		return b.decryptAccess(ctx, req, ref, alg, ec, op, tokens)
+	}
 	if alg == keyspec.AlgSymmetricDefault {
 		return b.decryptSymmetric(ctx, req, ref, blob, ec, op, tokens)
 	}
@@ -104,18 +119,36 @@ func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, al
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := requireAlgorithm(e, "encryption", alg, e.spec.Encryption); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.spec.Encryption); err != nil {
 		return nil, nil, err
 	}
 	if len(ec) > 0 {
 		return nil, nil, errValidation("an encryption context is supported only with symmetric keys")
 	}
 	_, k := e.latest()
-	pt, err := k.DecryptOAEP(alg, blob)
+	pt, err := k.DecryptAsymmetric(alg, blob)
 	if errors.Is(err, keyspec.ErrDecrypt) {
 		return nil, nil, newErr(excInvalidCiphertext, "the ciphertext is invalid for key '%s' with %s", e.KeyID, alg)
 	}
 	return e, pt, mapCryptoErr(err)
+}
+
+// decryptAccess is a dry run's decrypt that ignores the ciphertext: the
+// key named in the request is checked as a decrypt would check it. One
+// placeholder byte stands for the unknown plaintext, so that a ReEncrypt
+// still checks its destination.
+func (b *backend) decryptAccess(ctx context.Context, req *logical.Request, ref, alg string, ec map[string]string, op string, tokens []string) (*keyEntry, []byte, error) {
+	if ref == "" {
+		return nil, nil, errValidation("a dry run that ignores the ciphertext needs the key: give key_id (source_key_id for a re-encrypt)")
+	}
+	e, err := b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.spec.Encryption); err != nil {
+		return nil, nil, err
+	}
+	return e, []byte{0}, nil
 }
 
 func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, ref string, raw []byte, ec map[string]string, op string, tokens []string) (*keyEntry, []byte, error) {
@@ -133,7 +166,7 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 		if e, err = b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens); err != nil {
 			return nil, nil, err
 		}
-		if err := requireAlgorithm(e, "encryption", keyspec.AlgSymmetricDefault, e.spec.Encryption); err != nil {
+		if err := requireAlgorithm(e, keyspec.KindEncryption, keyspec.AlgSymmetricDefault, e.spec.Encryption); err != nil {
 			return nil, nil, err
 		}
 		if parseErr != nil {
@@ -159,10 +192,10 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 		}
 	}
 	k, ok := e.version(blob.KeyVersion)
-	if !ok || k.AEAD() == nil {
+	if !ok {
 		return nil, nil, invalid()
 	}
-	pt, err := blob.Open(k.AEAD(), ec)
+	pt, err := blob.Open(k, ec)
 	if err != nil {
 		return nil, nil, invalid()
 	}

@@ -66,7 +66,7 @@ func TestEncryptRefusals(t *testing.T) {
 	tb.fails(excValidation, logical.UpdateOperation, "encrypt/"+id, map[string]any{})
 	tb.fails(excValidation, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": base64.StdEncoding.EncodeToString(make([]byte, 4097))})
 	tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": base64.StdEncoding.EncodeToString(make([]byte, 4096))})
-	tb.fails(excValidation, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt, "encryption_algorithm": "RSAES_OAEP_SHA_1"})
+	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt, "encryption_algorithm": "RSAES_OAEP_SHA_1"})
 	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "encrypt/"+signer, map[string]any{"plaintext": pt})
 	tb.fails(excNotFound, logical.UpdateOperation, "encrypt/alias/none", map[string]any{"plaintext": pt})
 	tb.fails(excValidation, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt, "grant_tokens": []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}})
@@ -90,13 +90,13 @@ func TestRSAEncryption(t *testing.T) {
 		tb.fails(excValidation, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": base64.StdEncoding.EncodeToString(make([]byte, max+1)), "encryption_algorithm": alg})
 		// RSA ciphertext needs the key and the algorithm.
 		tb.fails(excValidation, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct, "encryption_algorithm": alg})
-		tb.fails(excValidation, logical.UpdateOperation, "decrypt/"+id, map[string]any{"ciphertext_blob": ct})
+		tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "decrypt/"+id, map[string]any{"ciphertext_blob": ct})
 		raw := unb64(t, ct)
 		raw[10] ^= 1
 		tb.fails(excInvalidCiphertext, logical.UpdateOperation, "decrypt/"+id, map[string]any{"ciphertext_blob": base64.StdEncoding.EncodeToString(raw), "encryption_algorithm": alg})
 	}
 	tb.fails(excValidation, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "encryption_algorithm": "RSAES_OAEP_SHA_256", "encryption_context": map[string]any{"a": "b"}})
-	tb.fails(excValidation, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 }
 
 func TestReEncrypt(t *testing.T) {
@@ -139,7 +139,7 @@ func TestSignVerifyPaths(t *testing.T) {
 	require.Equal(t, true, v["signature_valid"])
 	tb.fails(excInvalidSignature, logical.UpdateOperation, "verify/"+id, map[string]any{"message": b64s("pay 99 to bob"), "signing_algorithm": "ECDSA_SHA_384", "signature": sig})
 
-	e := tb.fails(excValidation, logical.UpdateOperation, "sign/"+id, map[string]any{"message": msg, "signing_algorithm": "ECDSA_SHA_256"})
+	e := tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "sign/"+id, map[string]any{"message": msg, "signing_algorithm": "ECDSA_SHA_256"})
 	require.Contains(t, e.Msg, "ECDSA_SHA_384", "the error lists the valid algorithms")
 	tb.fails(excValidation, logical.UpdateOperation, "sign/"+id, map[string]any{"message": msg})
 	tb.fails(excValidation, logical.UpdateOperation, "sign/"+id, map[string]any{"message": msg, "signing_algorithm": "ECDSA_SHA_384", "message_type": "DIGEST"})
@@ -172,7 +172,7 @@ func TestMACPaths(t *testing.T) {
 	require.Len(t, unb64(t, mac), 48)
 	require.Equal(t, true, tb.ok(logical.UpdateOperation, "verify-mac/"+id, map[string]any{"message": msg, "mac_algorithm": "HMAC_SHA_384", "mac": mac})["mac_valid"])
 	tb.fails(excInvalidMac, logical.UpdateOperation, "verify-mac/"+id, map[string]any{"message": b64s("other"), "mac_algorithm": "HMAC_SHA_384", "mac": mac})
-	tb.fails(excValidation, logical.UpdateOperation, "generate-mac/"+id, map[string]any{"message": msg, "mac_algorithm": "HMAC_SHA_256"})
+	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "generate-mac/"+id, map[string]any{"message": msg, "mac_algorithm": "HMAC_SHA_256"})
 	tb.fails(excValidation, logical.UpdateOperation, "generate-mac/"+id, map[string]any{"message": msg})
 	sym := tb.createKey(nil)
 	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "generate-mac/"+sym, map[string]any{"message": msg, "mac_algorithm": "HMAC_SHA_256"})

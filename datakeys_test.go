@@ -60,12 +60,15 @@ func TestDataKeyPairs(t *testing.T) {
 		wrapped := tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": d["private_key_ciphertext_blob"], "encryption_context": ctx})
 		require.Equal(t, priv, unb64(t, wrapped["plaintext"]), spec)
 		s, _ := keyspec.Lookup(spec)
+		if s.Family == keyspec.FamilyMLKEM {
+			continue // PKCS#8 in seed form, which x509 does not read: TestKEMDataKeyPairs
+		}
 		k, err := s.Parse(priv)
 		require.NoError(t, err, spec)
 		pub, err := k.PublicKeyDER()
 		require.NoError(t, err)
 		require.Equal(t, pub, unb64(t, d["public_key"]), "%s: the public key belongs to the private key", spec)
-		if spec != keyspec.ECCSecgP256K1 {
+		if spec != keyspec.ECCSecgP256K1 && spec != keyspec.SM2 { // crypto/x509 reads neither
 			_, err = x509.ParsePKCS8PrivateKey(priv)
 			require.NoError(t, err, spec)
 		}

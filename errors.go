@@ -1,8 +1,14 @@
 package kms
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/hashicorp/vault/sdk/physical"
 )
 
 // kmsError is the plugin's one error type: it carries AWS's exception name
@@ -42,6 +48,7 @@ const (
 	excExpiredImportToken   = "ExpiredImportTokenException"
 	excIncorrectKeyMaterial = "IncorrectKeyMaterialException"
 	excInvalidGrantID       = "InvalidGrantIdException"
+	excDryRunOperation      = "DryRunOperationException"
 )
 
 // statusFor maps an exception to its HTTP status: NotFound is 404 and
@@ -52,6 +59,8 @@ func statusFor(exc string) int {
 		return http.StatusNotFound
 	case excAccessDenied:
 		return http.StatusForbidden
+	case excDryRunOperation:
+		return http.StatusPreconditionFailed // AWS's status for a successful dry run
 	}
 	return http.StatusBadRequest
 }
@@ -69,4 +78,81 @@ func errInvalidState(format string, args ...any) error {
 }
 func errUnsupported(format string, args ...any) error {
 	return newErr(excUnsupportedOperation, format, args...)
+}
+
+// Client errors the SDK and Vault's storage return as plain errors. Across
+// the plugin's gRPC boundary a storage error is only its message, so they
+// are recognised by message as well as by identity.
+var sdkClientErrors = []error{
+	logical.ErrRelativePath,
+	physical.ErrRelativePath,
+	physical.ErrNonUTF8,
+	physical.ErrNonPrintable,
+	logical.ErrInvalidRequest,
+}
+
+// classify gives an error that is not a kmsError the AWS exception a
+// client should see when it is the client's fault, and returns nil when it
+// is a server fault (storage down, a corrupt entry, a bug): only those are
+// a 500.
+func classify(err error) *kmsError {
+	var ke *kmsError
+	if errors.As(err, &ke) {
+		return ke
+	}
+	for _, c := range sdkClientErrors {
+		if errors.Is(err, c) || strings.Contains(err.Error(), c.Error()) {
+			return newErr(excValidation, "%s", err)
+		}
+	}
+	var bad *logical.StatusBadRequest
+	if errors.As(err, &bad) {
+		return newErr(excValidation, "%s", bad.Err)
+	}
+	var coded logical.HTTPCodedError
+	if errors.As(err, &coded) && coded.Code() >= 400 && coded.Code() < 500 {
+		exc := excValidation
+		switch coded.Code() {
+		case http.StatusNotFound:
+			exc = excNotFound
+		case http.StatusForbidden:
+			exc = excAccessDenied
+		}
+		return &kmsError{Type: exc, Status: coded.Code(), Msg: coded.Error()}
+	}
+	return nil
+}
+
+// HandleRequest is the framework's, with the client errors of the SDK
+// (classify) answered as the AWS exception they are, so the Vault-style
+// paths name an exception for every refusal, as the AWS endpoint does.
+// Errors Vault itself acts on pass unchanged: ErrReadOnly (Vault forwards
+// the request to the active node), unsupported path or operation.
+func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	resp, err := b.Backend.HandleRequest(ctx, req)
+	switch {
+	case err == nil, errors.Is(err, logical.ErrReadOnly), errors.Is(err, logical.ErrUnsupportedPath),
+		errors.Is(err, logical.ErrUnsupportedOperation), errors.Is(err, logical.ErrPermissionDenied):
+		return resp, err
+	}
+	if errors.Is(err, logical.ErrInvalidRequest) && resp != nil && resp.IsError() {
+		// The framework's refusal of a field: the message is in resp.
+		return nil, newErr(excValidation, "%s", resp.Error())
+	}
+	if ke := classify(err); ke != nil {
+		return nil, ke
+	}
+	return resp, err
+}
+
+// HandleExistenceCheck is the framework's, except that a client error from
+// the lookup (an alias name storage refuses, say) means "does not exist":
+// Vault answers any existence-check error with a 500, while the handler
+// that runs next refuses the same input with its exception.
+func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request) (bool, bool, error) {
+	found, exists, err := b.Backend.HandleExistenceCheck(ctx, req)
+	if err != nil && found && !errors.Is(err, logical.ErrReadOnly) && classify(err) != nil {
+		return true, false, nil
+	}
+	return found, exists, err
 }

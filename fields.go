@@ -14,11 +14,18 @@ import (
 // the bare keys/<key> path (framework matches in registration order).
 const keyRef = "(?P<key_id>.+)"
 
+// keyIDRef captures the key of a management path: a key id, never a
+// segment with "/". A key ARN contains "/", so accepting it would let
+// kms/keys/arn:...:key/<id>/policy sidestep a Vault ACL rule written as
+// kms/keys/+/policy. The AWS endpoint, which has no path per key, still
+// takes the ARN.
+const keyIDRef = "(?P<key_id>[^/]+)"
+
 // Shared field schemas, built once.
 var (
 	fieldKeyID = &framework.FieldSchema{
 		Type:        framework.TypeString,
-		Description: "Key id, key ARN, alias name (alias/...) or alias ARN. Management operations accept only the key id or key ARN, as in AWS.",
+		Description: "Key id, key ARN, alias name (alias/...) or alias ARN. Management paths take the key id only (the AWS endpoint also the key ARN).",
 		Required:    true,
 	}
 	fieldLimit = &framework.FieldSchema{
@@ -44,6 +51,14 @@ var (
 		Type:        framework.TypeSlice,
 		Description: "A list of items, each with the operation's fields (not key_id, which the path gives); at most 1000. Results come in batch_results, in order, each with its own error.",
 	}
+	fieldDryRun = &framework.FieldSchema{
+		Type:        framework.TypeBool,
+		Description: "Check the request (authorization, key state and usage, input) without performing it: success is a DryRunOperationException (HTTP 412), a refusal is the real call's.",
+	}
+	fieldDryRunModifiers = &framework.FieldSchema{
+		Type:        framework.TypeCommaStringSlice,
+		Description: "With dry_run: IGNORE_CIPHERTEXT checks access to the key named in the request (key_id, source_key_id) without opening the ciphertext.",
+	}
 	fieldTags = &framework.FieldSchema{
 		Type:        framework.TypeKVPairs,
 		Description: "Tags as key=value pairs (TagKey 1..128 characters, TagValue 0..256, at most 50 per key, aws: prefix reserved).",
@@ -51,10 +66,11 @@ var (
 )
 
 // cryptoFields returns the fields every cryptographic operation on a key
-// takes (key_id, grant_tokens, batch_input) and the given ones.
+// takes (key_id, grant_tokens, dry_run, batch_input) and the given ones.
 func cryptoFields(fields map[string]*framework.FieldSchema) map[string]*framework.FieldSchema {
 	out := withKey(fields)
 	out["grant_tokens"] = fieldGrantTokens
+	out["dry_run"] = fieldDryRun
 	out["batch_input"] = fieldBatchInput
 	return out
 }

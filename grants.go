@@ -5,20 +5,32 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 const (
 	grantStoragePrefix = "grant/" // grant/<key id>/<grant id>: grantEntry
 	grantTokenKeyPath  = "grant-token-key"
-	maxGrantsPerKey    = 50000
+	// retiring/<escaped principal>/<key id>/<grant id>: an empty entry per
+	// grant with a retiring principal, so ListRetirableGrants reads only
+	// that principal's grants. retiringIndexDone marks that grants made
+	// before the index existed have been indexed.
+	retiringStoragePrefix = "retiring/"
+	retiringIndexDone     = "retiring-index-v1"
 )
+
+// maxGrantsPerKey bounds a key's grants (a var so a test can lower it).
+var maxGrantsPerKey = 50000
 
 type grantEntry struct {
 	GrantID           string          `json:"grant_id"`
@@ -30,6 +42,19 @@ type grantEntry struct {
 	Operations        []string        `json:"operations"`
 	Constraints       *contextMatcher `json:"constraints,omitempty"`
 	CreationDate      time.Time       `json:"creation_date"`
+
+	// grantee is GranteePrincipal parsed, when the index holds the grant.
+	grantee awspolicy.Principal
+}
+
+// granteeKey is the index key of a grantee: its Vault identity, so that
+// an IAM ARN and the Vault form of the same identity meet in one list.
+func granteeKey(principal string) (string, awspolicy.Principal) {
+	p, err := awspolicy.ParsePrincipal(principal)
+	if err != nil {
+		return principal, p
+	}
+	return p.IndexKey(), p
 }
 
 // sameParameters is AWS's test for an idempotent CreateGrant.
@@ -62,7 +87,9 @@ func (x *grantIndex) add(g *grantEntry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.byID[g.GrantID] = g
-	x.byGrantee[g.GranteePrincipal] = append(x.byGrantee[g.GranteePrincipal], g)
+	key, p := granteeKey(g.GranteePrincipal)
+	g.grantee = p
+	x.byGrantee[key] = append(x.byGrantee[key], g)
 }
 
 func (x *grantIndex) remove(id string) {
@@ -73,7 +100,8 @@ func (x *grantIndex) remove(id string) {
 		return
 	}
 	delete(x.byID, id)
-	list := x.byGrantee[g.GranteePrincipal]
+	key, _ := granteeKey(g.GranteePrincipal)
+	list := x.byGrantee[key]
 	out := make([]*grantEntry, 0, len(list))
 	for _, o := range list {
 		if o.GrantID != id {
@@ -81,9 +109,9 @@ func (x *grantIndex) remove(id string) {
 		}
 	}
 	if len(out) == 0 {
-		delete(x.byGrantee, g.GranteePrincipal)
+		delete(x.byGrantee, key)
 	} else {
-		x.byGrantee[g.GranteePrincipal] = out
+		x.byGrantee[key] = out
 	}
 }
 
@@ -109,14 +137,16 @@ func (x *grantIndex) count() int {
 	return len(x.byID)
 }
 
-// find returns one of the caller's grants that allow op with context ec.
-func (x *grantIndex) find(who principalSet, op string, ec map[string]string, hasContext bool) *grantEntry {
+// find returns one of the caller's grants that allow op with context ec;
+// acct is the mount's account, which ARN grantees must belong to.
+func (x *grantIndex) find(who principalSet, op string, ec map[string]string, hasContext bool, acct awspolicy.Account) *grantEntry {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	c := who.caller()
 	for _, p := range who.names {
 		for _, g := range x.byGrantee[p] {
 			// Constraints apply only to operations that take a context.
-			if hasOperation(g.Operations, op) && (!hasContext || g.Constraints.matches(ec, true)) {
+			if hasOperation(g.Operations, op) && (!hasContext || g.Constraints.matches(ec, true)) && g.grantee.Matches(c, acct) {
 				return g
 			}
 		}
@@ -124,12 +154,57 @@ func (x *grantIndex) find(who principalSet, op string, ec map[string]string, has
 	return nil
 }
 
-// grants returns a key's grant index, loading it on first use. Invalidate
-// drops it when another node changes the key's grants.
+// grants returns a key's grant index, loading it on first use. A load that
+// raced with a grant write or an Invalidate is not cached.
 func (b *backend) grants(ctx context.Context, s logical.Storage, keyID string) (*grantIndex, error) {
-	if v, ok := b.cache.grants.Load(keyID); ok {
-		return v.(*grantIndex), nil
+	if x, ok := b.cache.grants.get(keyID); ok {
+		return x, nil
 	}
+	t := b.cache.grants.ticket()
+	x, err := readGrants(ctx, s, keyID)
+	if err != nil {
+		return nil, err
+	}
+	b.cache.grants.fill(keyID, t, x)
+	return x, nil
+}
+
+// lockedGrants returns a key's grant index for a read-modify-write, under
+// the key's lock. Grant entries are immutable (created, then deleted), so
+// the cached index is current exactly when it holds the grant ids storage
+// lists: one List checks it, and a mismatch reloads from storage.
+func (b *backend) lockedGrants(ctx context.Context, s logical.Storage, keyID string) (*grantIndex, error) {
+	t := b.cache.grants.ticket()
+	ids, err := s.List(ctx, grantStoragePrefix+keyID+"/")
+	if err != nil {
+		return nil, err
+	}
+	if x, ok := b.cache.grants.get(keyID); ok && x.hasExactly(ids) {
+		return x, nil
+	}
+	x, err := readGrants(ctx, s, keyID)
+	if err != nil {
+		return nil, err
+	}
+	b.cache.grants.fill(keyID, t, x)
+	return x, nil
+}
+
+func (x *grantIndex) hasExactly(ids []string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if len(ids) != len(x.byID) {
+		return false
+	}
+	for _, id := range ids {
+		if _, ok := x.byID[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func readGrants(ctx context.Context, s logical.Storage, keyID string) (*grantIndex, error) {
 	prefix := grantStoragePrefix + keyID + "/"
 	ids, err := s.List(ctx, prefix)
 	if err != nil {
@@ -150,8 +225,7 @@ func (b *backend) grants(ctx context.Context, s logical.Storage, keyID string) (
 		}
 		x.add(g)
 	}
-	v, _ := b.cache.grants.LoadOrStore(keyID, x)
-	return v.(*grantIndex), nil
+	return x, nil
 }
 
 // putGrant and deleteGrant run under the key's lock.
@@ -160,18 +234,130 @@ func (b *backend) putGrant(ctx context.Context, s logical.Storage, x *grantIndex
 	if err != nil {
 		return err
 	}
+	// The index entry first: one left behind by a failed grant write is
+	// skipped when listing, while a grant without its entry would be missed.
+	if err := putRetiring(ctx, s, g); err != nil {
+		return err
+	}
 	if err := s.Put(ctx, entry); err != nil {
+		b.cache.grants.invalidate(g.KeyID)
 		return err
 	}
 	x.add(g)
+	b.cache.grants.put(g.KeyID, x)
 	return nil
 }
 
 func (b *backend) deleteGrant(ctx context.Context, s logical.Storage, x *grantIndex, g *grantEntry) error {
 	if err := s.Delete(ctx, grantStoragePrefix+g.KeyID+"/"+g.GrantID); err != nil {
+		b.cache.grants.invalidate(g.KeyID)
 		return err
 	}
+	// The grant is gone: the cache says so before anything else can fail.
 	x.remove(g.GrantID)
+	b.cache.grants.put(g.KeyID, x)
+	if g.RetiringPrincipal != "" {
+		return s.Delete(ctx, retiringKey(g.RetiringPrincipal, g.KeyID, g.GrantID))
+	}
+	return nil
+}
+
+func retiringKey(principal, keyID, grantID string) string {
+	return retiringStoragePrefix + url.PathEscape(principal) + "/" + keyID + "/" + grantID
+}
+
+func putRetiring(ctx context.Context, s logical.Storage, g *grantEntry) error {
+	if g.RetiringPrincipal == "" {
+		return nil
+	}
+	return s.Put(ctx, &logical.StorageEntry{Key: retiringKey(g.RetiringPrincipal, g.KeyID, g.GrantID)})
+}
+
+// retirableGrants reads the grants whose retiring principal is p, from the
+// retiring index. An index entry whose grant is gone (a retire racing the
+// one-time backfill) is skipped.
+func (b *backend) retirableGrants(ctx context.Context, s logical.Storage, p string) ([]*grantEntry, error) {
+	if err := b.backfillRetiring(ctx, s); err != nil {
+		return nil, err
+	}
+	prefix := retiringStoragePrefix + url.PathEscape(p) + "/"
+	keys, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []*grantEntry
+	for _, k := range keys {
+		ids, err := s.List(ctx, prefix+k)
+		if err != nil {
+			return nil, err
+		}
+		keyID := strings.TrimSuffix(k, "/")
+		for _, id := range ids {
+			g, err := readGrant(ctx, s, keyID, id)
+			if err != nil {
+				return nil, err
+			}
+			if g != nil && g.RetiringPrincipal == p {
+				out = append(out, g)
+			}
+		}
+	}
+	return out, nil
+}
+
+func readGrant(ctx context.Context, s logical.Storage, keyID, grantID string) (*grantEntry, error) {
+	raw, err := s.Get(ctx, grantStoragePrefix+keyID+"/"+grantID)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	g := &grantEntry{}
+	if err := raw.DecodeJSON(g); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// backfillRetiring indexes, once, the grants made before the retiring
+// index existed. On a performance standby the write fails with
+// ErrReadOnly, and Vault forwards the request to the active node.
+func (b *backend) backfillRetiring(ctx context.Context, s logical.Storage) error {
+	if b.retiringIndexed.Load() {
+		return nil
+	}
+	b.mountLock.Lock()
+	defer b.mountLock.Unlock()
+	done, err := s.Get(ctx, retiringIndexDone)
+	if err != nil {
+		return err
+	}
+	if done == nil {
+		keys, err := s.List(ctx, grantStoragePrefix)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			keyID := strings.TrimSuffix(k, "/")
+			ids, err := s.List(ctx, grantStoragePrefix+k)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				g, err := readGrant(ctx, s, keyID, id)
+				if err != nil {
+					return err
+				}
+				if g != nil {
+					if err := putRetiring(ctx, s, g); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := s.Put(ctx, &logical.StorageEntry{Key: retiringIndexDone, Value: []byte("1")}); err != nil {
+			return err
+		}
+	}
+	b.retiringIndexed.Store(true)
 	return nil
 }
 
@@ -183,17 +369,28 @@ func (b *backend) deleteAllGrants(ctx context.Context, s logical.Storage, keyID 
 		return err
 	}
 	for _, id := range ids {
+		g, err := readGrant(ctx, s, keyID, id)
+		if err != nil {
+			return err
+		}
+		if g != nil && g.RetiringPrincipal != "" {
+			if err := s.Delete(ctx, retiringKey(g.RetiringPrincipal, keyID, id)); err != nil {
+				return err
+			}
+		}
 		if err := s.Delete(ctx, prefix+id); err != nil {
+			b.cache.grants.invalidate(keyID)
 			return err
 		}
 	}
-	b.cache.grants.Delete(keyID)
+	b.cache.grants.invalidate(keyID)
 	return nil
 }
 
 // Grant tokens are "v1.<key id>.<grant id>.<mac>", base64url, where mac is
-// an HMAC-SHA256 under a per-mount secret: a forged or altered token fails
-// without a storage lookup.
+// an HMAC-SHA256 under a key derived from a per-mount secret for grant
+// tokens (tokenMAC): a forged or altered token fails without a storage
+// lookup.
 func (b *backend) tokenKey(ctx context.Context, s logical.Storage) ([]byte, error) {
 	if k := b.cache.tokenKey.Load(); k != nil {
 		return *k, nil
@@ -220,9 +417,26 @@ func (b *backend) tokenKey(ctx context.Context, s logical.Storage) ([]byte, erro
 	return key, nil
 }
 
-func tokenMAC(key []byte, keyID, grantID string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(keyID + "." + grantID))
+// Token purposes. Each MACs under its own key, derived from the mount's
+// token key and the purpose's label, so a token of one purpose can never
+// verify as a token of another (a grant token as an import token, say).
+const (
+	purposeGrantToken  = "vault-plugin-kms/grant-token/v1"
+	purposeImportToken = "vault-plugin-kms/import-token/v1"
+)
+
+// tokenMAC is HMAC-SHA256, under the purpose's key, of the fields, each
+// length-prefixed so no two field lists share an encoding.
+func tokenMAC(key []byte, purpose string, fields ...string) string {
+	d := hmac.New(sha256.New, key)
+	d.Write([]byte(purpose))
+	m := hmac.New(sha256.New, d.Sum(nil))
+	for _, f := range fields {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		m.Write(n[:])
+		m.Write([]byte(f))
+	}
 	return hex.EncodeToString(m.Sum(nil))
 }
 
@@ -231,7 +445,7 @@ func (b *backend) grantToken(ctx context.Context, s logical.Storage, g *grantEnt
 	if err != nil {
 		return "", err
 	}
-	raw := "v1." + g.KeyID + "." + g.GrantID + "." + tokenMAC(key, g.KeyID, g.GrantID)
+	raw := "v1." + g.KeyID + "." + g.GrantID + "." + tokenMAC(key, purposeGrantToken, g.KeyID, g.GrantID)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw)), nil
 }
 
@@ -250,19 +464,24 @@ func (b *backend) parseGrantToken(ctx context.Context, s logical.Storage, token 
 	if err != nil {
 		return "", "", err
 	}
-	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, parts[1], parts[2]))) {
+	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, purposeGrantToken, parts[1], parts[2]))) {
 		return "", "", invalid
 	}
 	return parts[1], parts[2], nil
 }
 
-// forGrantee lists the grants whose grantee is one of the caller's names.
-func (x *grantIndex) forGrantee(who principalSet) []*grantEntry {
+// forGrantee lists the grants whose grantee is the caller.
+func (x *grantIndex) forGrantee(who principalSet, acct awspolicy.Account) []*grantEntry {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	var out []*grantEntry
+	c := who.caller()
 	for _, p := range who.names {
-		out = append(out, x.byGrantee[p]...)
+		for _, g := range x.byGrantee[p] {
+			if g.grantee.Matches(c, acct) {
+				out = append(out, g)
+			}
+		}
 	}
 	return out
 }

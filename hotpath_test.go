@@ -9,18 +9,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// countingStorage counts the reads that reach storage.
-type countingStorage struct {
+// readCountingStorage counts the reads that reach storage.
+type readCountingStorage struct {
 	logical.Storage
 	gets, lists atomic.Int64
 }
 
-func (s *countingStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+func (s *readCountingStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
 	s.gets.Add(1)
 	return s.Storage.Get(ctx, key)
 }
 
-func (s *countingStorage) List(ctx context.Context, prefix string) ([]string, error) {
+func (s *readCountingStorage) List(ctx context.Context, prefix string) ([]string, error) {
 	s.lists.Add(1)
 	return s.Storage.List(ctx, prefix)
 }
@@ -30,7 +30,7 @@ func (s *countingStorage) List(ctx context.Context, prefix string) ([]string, er
 // grants, the aliases and the configuration are cached.
 func TestHotPathReadsNoStorage(t *testing.T) {
 	tb := newTestBackend(t)
-	cs := &countingStorage{Storage: tb.storage}
+	cs := &readCountingStorage{Storage: tb.storage}
 	tb.storage = cs
 	sym := tb.createKey(map[string]any{"alias": "alias/hot"})
 	ecc := tb.createKey(map[string]any{"key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY"})

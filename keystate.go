@@ -1,6 +1,10 @@
 package kms
 
-import "github.com/openkms/vault-plugin-kms/keyspec"
+import (
+	"time"
+
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
 
 // AWS KMS operation names. They name key-state rules here, and later the
 // operations that key policies and grants allow.
@@ -34,6 +38,8 @@ const (
 	opGenerateDataKeyWP     = "GenerateDataKeyWithoutPlaintext"
 	opGenerateDataKeyPair   = "GenerateDataKeyPair"
 	opGenerateDataKeyPairWP = "GenerateDataKeyPairWithoutPlaintext"
+	opEncapsulate           = "Encapsulate"
+	opDecapsulate           = "Decapsulate"
 
 	opCreateGrant     = "CreateGrant"
 	opRetireGrant     = "RetireGrant"
@@ -82,6 +88,8 @@ var operations = map[string]opInfo{
 	opGenerateMac:           {grantable: true, usage: keyspec.GenerateVerifyMAC},
 	opVerifyMac:             {grantable: true, usage: keyspec.GenerateVerifyMAC},
 	opDeriveSharedSecret:    {grantable: true, usage: keyspec.KeyAgreement},
+	opEncapsulate:           {grantable: true, usage: keyspec.EncapsulateDecapsulate},
+	opDecapsulate:           {grantable: true, usage: keyspec.EncapsulateDecapsulate},
 	opDescribeKey:           {grantable: true},
 	opCreateGrant:           {grantable: true},
 	opRetireGrant:           {grantable: true},
@@ -92,6 +100,8 @@ var operations = map[string]opInfo{
 	opEnableKeyRotation: {}, opDisableKeyRotation: {}, opGetKeyRotationStatus: {}, opRotateKeyOnDemand: {},
 	opListKeyRotations: {}, opGetParametersForImport: {}, opImportKeyMaterial: {}, opDeleteImportedKeyMaterial: {},
 	opGetKeyLastUsage: {},
+	// Alias changes are authorized on the keys they touch, as in AWS.
+	opCreateAlias: {}, opUpdateAlias: {}, opDeleteAlias: {},
 }
 
 func isOperation(op string) bool {
@@ -169,4 +179,20 @@ func checkState(e *keyEntry, op string) error {
 		}
 	}
 	return errInvalidState("%s is not allowed on key '%s' in state %s", op, e.KeyID, e.State)
+}
+
+// checkStateAt is checkState at time now. Imported key material whose
+// valid_to has passed is gone for every cryptographic operation from that
+// instant, as in AWS, even before the periodic sweep deletes it (the sweep
+// only cleans up).
+func checkStateAt(e *keyEntry, op string, now time.Time) error {
+	if err := checkState(e, op); err != nil {
+		return err
+	}
+	_, managed := stateRules[op]
+	if !managed && e.ExpirationModel == expirationExpires && !now.Before(e.ValidTo) {
+		return errInvalidState("the imported key material of key '%s' expired at %s; %s needs key material",
+			e.KeyID, e.ValidTo.UTC().Format(time.RFC3339), op)
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package kms
 import (
 	"context"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -61,34 +60,25 @@ func pathAliases(b *backend) []*framework.Path {
 }
 
 func (b *backend) aliasExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	m, err := b.aliases(ctx, req.Storage)
-	if err != nil {
-		return false, err
-	}
-	_, ok := m[normalizeAliasName(d.Get("name").(string))]
-	return ok, nil
+	a, err := b.liveAlias(ctx, req.Storage, normalizeAliasName(d.Get("name").(string)))
+	return a != nil, err
 }
 
 func (b *backend) pathAliasList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	m, err := b.aliases(ctx, req.Storage)
-	if err != nil {
-		return nil, err
-	}
-	var keyID string
+	var all []string
+	var err error
 	if ref := d.Get("key_id").(string); ref != "" {
 		e, err := b.resolveKey(ctx, req.Storage, ref, false)
 		if err != nil {
 			return nil, err
 		}
-		keyID = e.KeyID
-	}
-	var all []string
-	for name, a := range m {
-		if keyID == "" || a.TargetKeyID == keyID {
-			all = append(all, name)
+		all, err = b.aliasesOf(ctx, req.Storage, e.KeyID)
+		if err != nil {
+			return nil, err
 		}
+	} else if all, err = aliasNames(ctx, req.Storage); err != nil {
+		return nil, err
 	}
-	sort.Strings(all)
 	names, next, err := page(all, d)
 	if err != nil {
 		return nil, err
@@ -98,20 +88,28 @@ func (b *backend) pathAliasList(ctx context.Context, req *logical.Request, d *fr
 		return nil, err
 	}
 	info := make(map[string]any, len(names))
+	shown := make([]string, 0, len(names))
 	for _, n := range names {
-		info[n] = aliasData(arns, m[n])
+		a, err := b.liveAlias(ctx, req.Storage, n)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
+			info[n] = aliasData(arns, a)
+			shown = append(shown, n)
+		}
 	}
+	names = shown
 	return listResponse(names, info, next), nil
 }
 
 func (b *backend) pathAliasRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := normalizeAliasName(d.Get("name").(string))
-	m, err := b.aliases(ctx, req.Storage)
+	a, err := b.liveAlias(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
-	a, ok := m[name]
-	if !ok {
+	if a == nil {
 		return nil, errNotFound("alias %s does not exist", name)
 	}
 	return b.aliasResponse(ctx, req.Storage, a)
@@ -122,22 +120,18 @@ func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *
 	if err := validateAliasName(name); err != nil {
 		return nil, err
 	}
-	e, err := b.aliasTarget(ctx, req.Storage, d, opCreateAlias)
+	e, err := b.aliasTarget(ctx, req, d, opCreateAlias)
 	if err != nil {
 		return nil, err
 	}
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
-	m, err := b.aliases(ctx, req.Storage)
-	if err != nil {
+	if err := b.aliasFree(ctx, req.Storage, name); err != nil {
 		return nil, err
-	}
-	if _, taken := m[name]; taken {
-		return nil, newErr(excAlreadyExists, "alias %s already exists", name)
 	}
 	now := b.now().UTC()
 	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: now, UpdatedAt: now}
-	if err := b.putAlias(ctx, req.Storage, a); err != nil {
+	if err := b.putAlias(ctx, req.Storage, a, ""); err != nil {
 		return nil, err
 	}
 	return b.aliasResponse(ctx, req.Storage, a)
@@ -145,30 +139,39 @@ func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *
 
 func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := normalizeAliasName(d.Get("name").(string))
-	e, err := b.aliasTarget(ctx, req.Storage, d, opUpdateAlias)
+	e, err := b.aliasTarget(ctx, req, d, opUpdateAlias)
 	if err != nil {
 		return nil, err
 	}
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
-	m, err := b.aliases(ctx, req.Storage)
+	cur, err := readAlias(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
-	cur, ok := m[name]
-	if !ok {
+	if cur == nil {
 		return nil, errNotFound("alias %s does not exist", name)
+	}
+	old, err := b.getKey(ctx, req.Storage, cur.TargetKeyID)
+	if err != nil {
+		return nil, err
+	}
+	// As in AWS, repointing an alias needs UpdateAlias on the key it leaves
+	// too: otherwise anyone could move another key's alias to their own
+	// key and receive what its users encrypt under the alias.
+	if old != nil {
+		if err := b.authorize(ctx, req, old, opUpdateAlias, nil, nil); err != nil {
+			return nil, err
+		}
 	}
 	// AWS: the new key must be of the same type and usage as the old one,
 	// so code using the alias keeps working.
-	if old, err := b.getKey(ctx, req.Storage, cur.TargetKeyID); err != nil {
-		return nil, err
-	} else if old != nil && (old.spec.Type() != e.spec.Type() || old.KeyUsage != e.KeyUsage) {
+	if old != nil && (old.spec.Type() != e.spec.Type() || old.KeyUsage != e.KeyUsage) {
 		return nil, errValidation("alias %s points to a %s %s key; the new key %s is a %s %s key",
 			name, old.spec.Type(), old.KeyUsage, e.KeyID, e.spec.Type(), e.KeyUsage)
 	}
 	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: cur.CreatedAt, UpdatedAt: b.now().UTC()}
-	if err := b.putAlias(ctx, req.Storage, a); err != nil {
+	if err := b.putAlias(ctx, req.Storage, a, cur.TargetKeyID); err != nil {
 		return nil, err
 	}
 	return b.aliasResponse(ctx, req.Storage, a)
@@ -178,24 +181,38 @@ func (b *backend) pathAliasDelete(ctx context.Context, req *logical.Request, d *
 	name := normalizeAliasName(d.Get("name").(string))
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
-	m, err := b.aliases(ctx, req.Storage)
+	a, err := readAlias(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := m[name]; !ok {
+	if a == nil {
 		return nil, errNotFound("alias %s does not exist", name)
 	}
-	return nil, b.deleteAlias(ctx, req.Storage, name)
+	// An alias whose key is gone has no policy left to ask.
+	target, err := b.getKey(ctx, req.Storage, a.TargetKeyID)
+	if err != nil {
+		return nil, err
+	}
+	if target != nil {
+		if err := b.authorize(ctx, req, target, opDeleteAlias, nil, nil); err != nil {
+			return nil, err
+		}
+	}
+	return nil, b.deleteAlias(ctx, req.Storage, a)
 }
 
-// aliasTarget resolves target_key_id and checks the key's state allows op.
-func (b *backend) aliasTarget(ctx context.Context, s logical.Storage, d *framework.FieldData, op string) (*keyEntry, error) {
+// aliasTarget resolves target_key_id and checks that the key policy allows
+// the caller op on it and that the key's state allows op.
+func (b *backend) aliasTarget(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, error) {
 	ref := d.Get("target_key_id").(string)
 	if ref == "" {
 		return nil, errValidation("target_key_id is required")
 	}
-	e, err := b.resolveKey(ctx, s, ref, false)
+	e, err := b.resolveKey(ctx, req.Storage, ref, false)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.authorize(ctx, req, e, op, nil, nil); err != nil {
 		return nil, err
 	}
 	return e, checkState(e, op)

@@ -59,6 +59,11 @@ func (b *backend) pathAWSRequest(ctx context.Context, req *logical.Request, _ *f
 		// the active node when it sees this error.
 		return nil, err
 	}
+	var ke *kmsError
+	if errors.As(err, &ke) && ke.Type == excDryRunOperation {
+		// A dry run's success: HTTP 412, as AWS sends it.
+		return awsResponse(ke.Status, map[string]any{"__type": ke.Type, "message": ke.Msg}), nil
+	}
 	if err != nil {
 		return b.awsError(err), nil
 	}
@@ -103,7 +108,7 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request, name string)
 		}
 		return nil, newErr(excUnknownOperation, "unknown operation %q", name)
 	}
-	data, err := op.fields(req.Data)
+	data, err := awsFields(name, req.Data, op.members)
 	if err != nil {
 		return nil, err
 	}
@@ -125,14 +130,17 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request, name string)
 	if err != nil {
 		return nil, err
 	}
-	out := awsOut{arns: c.arns(), account: orDefault(c.AccountID, defaultAccountID)}
+	out := awsOut{in: data, arns: c.arns(), account: orDefault(c.AccountID, defaultAccountID)}
 	if resp != nil {
 		out.data = resp.Data
 	}
-	if op.out == nil {
-		return map[string]any{}, nil
+	switch {
+	case op.outE != nil:
+		return op.outE(out)
+	case op.out != nil:
+		return op.out(out), nil
 	}
-	return op.out(out), nil
+	return map[string]any{}, nil
 }
 
 // resolveAWSRoutes finds, once, the path and handler serving each AWS
@@ -151,11 +159,11 @@ func (b *backend) resolveAWSRoutes() error {
 
 // awsError is an AWS error body: {"__type": "<Exception>", "message": ...}.
 // Like AWS KMS, every refusal is HTTP 400 (AccessDeniedException too); the
-// SDKs raise the typed exception from __type. Errors that are not refusals
-// are logged and answered KMSInternalException (500), with no detail.
+// SDKs raise the typed exception from __type. The SDK's own client errors
+// are refusals too (classify); only server faults are logged and answered
+// KMSInternalException (500), with no detail.
 func (b *backend) awsError(err error) *logical.Response {
-	var ke *kmsError
-	if errors.As(err, &ke) {
+	if ke := classify(err); ke != nil {
 		return awsResponse(http.StatusBadRequest, map[string]any{"__type": ke.Type, "message": ke.Msg})
 	}
 	b.Logger().Error("AWS protocol request failed", "error", err)

@@ -26,6 +26,25 @@ type configEntry struct {
 	Partition string `json:"partition,omitempty"`
 	Region    string `json:"region,omitempty"`
 	AccountID string `json:"account_id,omitempty"`
+
+	// KeyCacheSize bounds the parsed keys cached in memory; 0 means
+	// defaultKeyCacheSize.
+	KeyCacheSize int `json:"key_cache_size,omitempty"`
+}
+
+// The key cache is an LRU of parsed keys. A parsed key with a few versions
+// takes from about 1 KiB (symmetric) to about 10 KiB (RSA 4096), so the
+// default keeps the cache under about 1 GiB, half of a 2 GiB plugin.
+const (
+	defaultKeyCacheSize = 100000
+	minKeyCacheSize     = 10
+)
+
+func (c *configEntry) keyCacheSize() int {
+	if c.KeyCacheSize == 0 {
+		return defaultKeyCacheSize
+	}
+	return c.KeyCacheSize
 }
 
 // Defaults of the ARN parts, like local-kms's KMS_REGION/KMS_ACCOUNT_ID.
@@ -67,6 +86,8 @@ func pathConfig(b *backend) *framework.Path {
 				Description: "Region in the mount's ARNs (default " + defaultRegion + ")."},
 			"account_id": {Type: framework.TypeString,
 				Description: "12-digit account id in the mount's ARNs (default " + defaultAccountID + ")."},
+			"key_cache_size": {Type: framework.TypeInt,
+				Description: "Parsed keys kept in memory (LRU), at least " + strconv.Itoa(minKeyCacheSize) + "; 0 restores the default " + strconv.Itoa(defaultKeyCacheSize) + "."},
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation:   &framework.PathOperation{Callback: b.pathConfigRead, Summary: "Read the mount's configuration."},
@@ -99,6 +120,7 @@ func (b *backend) config(ctx context.Context, s logical.Storage) (*configEntry, 
 		}
 	}
 	b.pool.configure(c.DataKeyPairPool)
+	b.cache.setKeyLimit(c.keyCacheSize())
 	b.cfg.Store(c)
 	return c, nil
 }
@@ -150,6 +172,13 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 			*f.dst = v
 		}
 	}
+	if raw, ok := d.GetOk("key_cache_size"); ok {
+		n := raw.(int)
+		if n != 0 && n < minKeyCacheSize {
+			return nil, errValidation("key_cache_size must be at least %d (or 0 for the default %d)", minKeyCacheSize, defaultKeyCacheSize)
+		}
+		next.KeyCacheSize = n
+	}
 	entry, err := logical.StorageEntryJSON(configStorageKey, &next)
 	if err != nil {
 		return nil, err
@@ -160,6 +189,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	b.pool.configure(next.DataKeyPairPool)
+	b.cache.setKeyLimit(next.keyCacheSize())
 	b.cfg.Store(&next)
 	return &logical.Response{Data: b.configData(&next)}, nil
 }
@@ -179,6 +209,7 @@ func (b *backend) configData(c *configEntry) map[string]any {
 		"region":         orDefault(c.Region, defaultRegion),
 		"account_id":     orDefault(c.AccountID, defaultAccountID),
 		"key_arn_format": string(c.arns()) + "key/<key id>",
+		"key_cache_size": c.keyCacheSize(),
 	}
 }
 
@@ -189,6 +220,10 @@ aliases: arn:<partition>:kms:<region>:<account_id>:key/<key id> and
 other parts does not name a key of this mount (NotFoundException), so
 changing them after clients stored ARNs breaks those ARNs; key ids and
 alias names keep working.
+
+key_cache_size bounds the parsed keys kept in memory (least recently used
+first out; default 100000, about 1 GiB at most); a key not cached is read
+from storage and parsed again on its next use.
 
 data_key_pair_pool keeps pre-generated key pairs in memory for the data key
 pair operations, per key pair spec (for example RSA_4096=4), so a request

@@ -14,6 +14,7 @@ func pathCrypto(b *backend) []*framework.Path {
 		Description: "SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256."}
 	blob := &framework.FieldSchema{Type: framework.TypeString, Description: "Ciphertext blob, base64."}
 	decryptFields := map[string]*framework.FieldSchema{
+		"dry_run_modifiers":    fieldDryRunModifiers,
 		"ciphertext_blob":      blob,
 		"encryption_context":   fieldEncryptionContext,
 		"encryption_algorithm": encAlg,
@@ -34,6 +35,7 @@ func pathCrypto(b *backend) []*framework.Path {
 		decrypt,
 		cryptoPath("re-encrypt/"+keyRef, "re-encrypt", "Decrypt and encrypt again under the destination key in the path (ReEncrypt).", pathReEncryptHelp,
 			map[string]*framework.FieldSchema{
+				"dry_run_modifiers":                fieldDryRunModifiers,
 				"ciphertext_blob":                  blob,
 				"source_key_id":                    {Type: framework.TypeString, Description: "Source key; required for RSA ciphertext."},
 				"source_encryption_context":        fieldEncryptionContext,
@@ -56,7 +58,7 @@ func cryptoPath(pattern, name, summary, help string, fields map[string]*framewor
 		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: name},
 		Fields:       f,
 		Operations: map[logical.Operation]framework.OperationHandler{
-			logical.UpdateOperation: &framework.PathOperation{Callback: batchable(f, fn), Summary: summary},
+			logical.UpdateOperation: &framework.PathOperation{Callback: batchable(f, dryRunItem(fn)), Summary: summary},
 		},
 		HelpSynopsis:    summary,
 		HelpDescription: help,

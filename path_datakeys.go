@@ -19,11 +19,13 @@ func pathDataKeys(b *backend) []*framework.Path {
 		"number_of_bytes":    {Type: framework.TypeInt, Description: "Data key length, 1..1024 bytes; give this or key_spec."},
 		"encryption_context": fieldEncryptionContext,
 		"grant_tokens":       fieldGrantTokens,
+		"dry_run":            fieldDryRun,
 	}
 	pairFields := map[string]*framework.FieldSchema{
 		"key_pair_spec":      {Type: framework.TypeString, Description: "Key pair spec: " + keyspec.OneOf(keyspec.DataKeyPairSpecs()) + "."},
 		"encryption_context": fieldEncryptionContext,
 		"grant_tokens":       fieldGrantTokens,
+		"dry_run":            fieldDryRun,
 	}
 	path := func(pattern, verb, summary, help string, fields map[string]*framework.FieldSchema, h framework.OperationFunc) *framework.Path {
 		return &framework.Path{
@@ -31,7 +33,7 @@ func pathDataKeys(b *backend) []*framework.Path {
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: verb},
 			Fields:       withKey(fields),
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.UpdateOperation: &framework.PathOperation{Callback: h, Summary: summary},
+				logical.UpdateOperation: &framework.PathOperation{Callback: dryRunnable(h), Summary: summary},
 			},
 			HelpSynopsis:    summary,
 			HelpDescription: help,
@@ -122,11 +124,14 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		if _, err := b.config(ctx, req.Storage); err != nil {
 			return nil, err
 		}
+		if err := dryRunStop(ctx); err != nil {
+			return nil, err // a dry run takes no pair from the pool
+		}
 		pair, err := b.pool.get(spec)
 		if err != nil {
 			return nil, err
 		}
-		private, err := pair.Marshal() // PKCS#8 DER
+		private, err := pair.PrivateKeyPKCS8()
 		if err != nil {
 			return nil, err
 		}
@@ -168,5 +173,6 @@ encryption_context. Returns public_key (SubjectPublicKeyInfo DER, base64)
 and public_key_pem, private_key_ciphertext_blob (decrypt opens it), and on
 the plaintext path private_key_plaintext (PKCS#8 DER, base64) and
 private_key_pem. key_pair_spec: RSA_2048/3072/4096, ECC_NIST_P256/P384/P521,
-ECC_SECG_P256K1, ECC_NIST_EDWARDS25519.
+ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, ML_KEM_512/768/1024 (PKCS#8 in
+seed form).
 `

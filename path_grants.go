@@ -7,43 +7,48 @@ import (
 	"regexp"
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 func pathKeyGrants(b *backend) []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      "keys/" + keyRef + "/grants/(?P<grant_id>[^/]+)$",
+			Pattern:      "keys/" + keyIDRef + "/grants/(?P<grant_id>[^/]+)$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "grant"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"grant_id": {Type: framework.TypeString, Required: true, Description: "Grant id."},
+				"dry_run":  fieldDryRun,
 			}),
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.DeleteOperation: &framework.PathOperation{Callback: b.pathGrantRevoke, Summary: "Revoke a grant (RevokeGrant).",
+				logical.DeleteOperation: &framework.PathOperation{Callback: dryRunnable(b.pathGrantRevoke), Summary: "Revoke a grant (RevokeGrant).",
 					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "revoke"}},
 			},
 			HelpSynopsis:    "Revoke a grant.",
 			HelpDescription: pathGrantsHelp,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/grants/?$",
+			Pattern:      "keys/" + keyIDRef + "/grants/?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "grants"},
 			Fields: withKey(map[string]*framework.FieldSchema{
-				"grantee_principal":         {Type: framework.TypeString, Description: "Who the grant is for: entity:<id>, entity_name:<name>, group:<name> or group_id:<id>. Filters the list when listing."},
-				"retiring_principal":        {Type: framework.TypeString, Description: "Who may retire the grant."},
+				"grantee_principal":         {Type: framework.TypeString, Description: "Who the grant is for: an IAM ARN (arn:aws:iam::<account>:user/<entity name>, :role/<group name>, :root) or entity:<id>, entity_name:<name>, group:<name>, group_id:<id>. Filters the list when listing."},
+				"retiring_principal":        {Type: framework.TypeString, Description: "Who may retire the grant (same forms as grantee_principal)."},
 				"operations":                {Type: framework.TypeCommaStringSlice, Description: "AWS operation names the grant allows."},
 				"encryption_context_equals": {Type: framework.TypeKVPairs, Description: "Constraint: the request's encryption context must equal this."},
 				"encryption_context_subset": {Type: framework.TypeKVPairs, Description: "Constraint: the request's encryption context must contain these pairs."},
 				"name":                      {Type: framework.TypeString, Description: "Grant name; the same name and parameters return the same grant."},
 				"grant_tokens":              fieldGrantTokens,
+				"dry_run":                   fieldDryRun,
 				"grant_id":                  {Type: framework.TypeString, Query: true, Description: "Only this grant (when listing)."},
 				"limit":                     fieldLimit,
 				"after":                     fieldAfter,
 			}),
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathGrantCreate, Summary: "Create a grant (CreateGrant).",
+				logical.UpdateOperation: &framework.PathOperation{Callback: dryRunnable(b.pathGrantCreate), Summary: "Create a grant (CreateGrant).",
 					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "create"}},
 				logical.ListOperation: &framework.PathOperation{Callback: b.pathGrantList, Summary: "List a key's grants (ListGrants).",
 					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"}},
@@ -63,9 +68,10 @@ func pathGrants(b *backend) []*framework.Path {
 				"grant_token": {Type: framework.TypeString, Description: "The grant's token; or give key_id and grant_id."},
 				"key_id":      {Type: framework.TypeString, Description: "Key id or ARN of the grant."},
 				"grant_id":    {Type: framework.TypeString, Description: "Grant id."},
+				"dry_run":     fieldDryRun,
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathGrantRetire, Summary: "Retire a grant (RetireGrant)."},
+				logical.UpdateOperation: &framework.PathOperation{Callback: dryRunnable(b.pathGrantRetire), Summary: "Retire a grant (RetireGrant)."},
 			},
 			HelpSynopsis:    "Retire a grant.",
 			HelpDescription: pathGrantsHelp,
@@ -100,11 +106,11 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 	if g.GranteePrincipal == "" {
 		return nil, errValidation("grantee_principal is required")
 	}
-	if err := validatePrincipal(g.GranteePrincipal, false); err != nil {
+	if _, err := awspolicy.ParsePrincipal(g.GranteePrincipal); err != nil {
 		return nil, errValidation("grantee_principal: %s", err)
 	}
 	if g.RetiringPrincipal != "" {
-		if err := validatePrincipal(g.RetiringPrincipal, false); err != nil {
+		if _, err := awspolicy.ParsePrincipal(g.RetiringPrincipal); err != nil {
 			return nil, errValidation("retiring_principal: %s", err)
 		}
 	}
@@ -114,12 +120,25 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 	if len(g.Operations) == 0 {
 		return nil, errValidation("operations is required")
 	}
+	if n := grantableCount(); len(g.Operations) > n {
+		return nil, errValidation("operations lists %d operations; a grant allows at most the %d grantable ones", len(g.Operations), n)
+	}
+	seen := map[string]bool{}
 	for _, op := range g.Operations {
 		if !operations[op].grantable {
 			return nil, errValidation("%q is not an operation a grant can allow", op)
 		}
+		if seen[op] {
+			return nil, errValidation("operations lists %s more than once", op)
+		}
+		seen[op] = true
 	}
 	eq, sub := d.Get("encryption_context_equals").(map[string]string), d.Get("encryption_context_subset").(map[string]string)
+	for _, c := range []map[string]string{eq, sub} {
+		if err := checkConstraint(c); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case len(eq) > 0 && len(sub) > 0:
 		return nil, errValidation("give at most one of encryption_context_equals and encryption_context_subset")
@@ -129,6 +148,34 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 		g.Constraints = &contextMatcher{Subset: sub}
 	}
 	return g, nil
+}
+
+// AWS's bounds on a grant constraint's encryption context.
+const (
+	maxConstraintPairs = 8
+	maxConstraintChars = 384
+)
+
+func checkConstraint(c map[string]string) error {
+	if len(c) > maxConstraintPairs {
+		return errValidation("a grant constraint has at most %d encryption context pairs, got %d", maxConstraintPairs, len(c))
+	}
+	for k, v := range c {
+		if k == "" || utf8.RuneCountInString(k) > maxConstraintChars || utf8.RuneCountInString(v) > maxConstraintChars {
+			return errValidation("grant constraint keys must be 1..%d characters and values at most %d", maxConstraintChars, maxConstraintChars)
+		}
+	}
+	return nil
+}
+
+func grantableCount() int {
+	n := 0
+	for _, o := range operations {
+		if o.grantable {
+			n++
+		}
+	}
+	return n
 }
 
 func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -150,7 +197,7 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 			return nil, errValidation("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
 		}
 	}
-	x, err := b.grants(ctx, req.Storage, e.KeyID)
+	x, err := b.lockedGrants(ctx, req.Storage, e.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +226,9 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	g.GrantID, g.KeyID, g.IssuingPrincipal, g.CreationDate = hex.EncodeToString(id), e.KeyID, who.String(), b.now().UTC()
+	if err := dryRunStop(ctx); err != nil {
+		return nil, err
+	}
 	if err := b.putGrant(ctx, req.Storage, x, g); err != nil {
 		return nil, err
 	}
@@ -204,7 +254,20 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 	if err != nil {
 		return err
 	}
-	verdict, by := e.keyPolicy().evaluate(who, opCreateGrant, nil, false)
+	ctx = withAttrs(ctx, func(a *requestAttrs) {
+		a.GrantOperations, a.GranteePrincipal, a.RetiringPrincipal = g.Operations, g.GranteePrincipal, g.RetiringPrincipal
+		switch {
+		case g.Constraints == nil:
+		case g.Constraints.Equals != nil:
+			a.GrantConstraintType = "EncryptionContextEquals"
+		default:
+			a.GrantConstraintType = "EncryptionContextSubset"
+		}
+	})
+	verdict, by, err := b.evaluatePolicy(ctx, req, e, who, opCreateGrant, nil)
+	if err != nil {
+		return err
+	}
 	switch verdict {
 	case denied:
 		b.logDecision(e, opCreateGrant, who, "deny", "policy statement "+by)
@@ -213,7 +276,7 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 		b.logDecision(e, opCreateGrant, who, "allow", "policy statement "+by)
 		return nil
 	}
-	for _, parent := range x.forGrantee(who) {
+	for _, parent := range x.forGrantee(who, b.mountAccount()) {
 		if !hasOperation(parent.Operations, opCreateGrant) {
 			continue
 		}
@@ -243,6 +306,11 @@ func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *fr
 		return nil, err
 	}
 	id, grantee := d.Get("grant_id").(string), d.Get("grantee_principal").(string)
+	if id != "" {
+		if err := checkGrantID(id); err != nil {
+			return nil, err
+		}
+	}
 	return b.grantList(x.all(), d, func(g *grantEntry) bool {
 		return (id == "" || g.GrantID == id) && (grantee == "" || g.GranteePrincipal == grantee)
 	})
@@ -288,25 +356,16 @@ func grantData(g *grantEntry) map[string]any {
 	return data
 }
 
-// pathGrantListRetirable scans every key's grants: AWS's
-// ListRetirableGrants is rare, and an index by retiring principal would
-// cost a second write on every CreateGrant.
+// pathGrantListRetirable reads the retiring principal's grants from the
+// retiring index, never other keys' grants.
 func (b *backend) pathGrantListRetirable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	who := d.Get("retiring_principal").(string)
-	if err := validatePrincipal(who, false); err != nil {
+	if _, err := awspolicy.ParsePrincipal(who); err != nil {
 		return nil, errValidation("retiring_principal: %s", err)
 	}
-	ids, err := req.Storage.List(ctx, keyStoragePrefix)
+	all, err := b.retirableGrants(ctx, req.Storage, who)
 	if err != nil {
 		return nil, err
-	}
-	var all []*grantEntry
-	for _, id := range ids {
-		x, err := b.grants(ctx, req.Storage, id)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, x.all()...)
 	}
 	return b.grantList(all, d, func(g *grantEntry) bool { return g.RetiringPrincipal == who })
 }
@@ -330,15 +389,20 @@ func (b *backend) pathGrantRevoke(ctx context.Context, req *logical.Request, d *
 }
 
 // removeGrant retires or revokes a grant. Retiring is allowed to the
-// grant's retiring principal, to its grantee when it includes RetireGrant,
-// and by the key policy; revoking only by the key policy.
+// grant's retiring principal, to its grantee when that same grant includes
+// RetireGrant, and by the key policy; revoking only by the key policy. Some
+// other grant including RetireGrant does not count: it would let any such
+// grantee retire every grant on the key.
 func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, grantID, op string) error {
+	if err := checkGrantID(grantID); err != nil {
+		return err
+	}
 	e, unlock, err := b.lockedKey(ctx, req.Storage, ref)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	x, err := b.grants(ctx, req.Storage, e.KeyID)
+	x, err := b.lockedGrants(ctx, req.Storage, e.KeyID)
 	if err != nil {
 		return err
 	}
@@ -350,18 +414,26 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 	if err != nil {
 		return err
 	}
-	retiring := op == opRetireGrant && g.RetiringPrincipal != "" && who.has(g.RetiringPrincipal)
-	if retiring {
+	acct := b.mountAccount()
+	switch {
+	case op == opRetireGrant && g.RetiringPrincipal != "" && principalMatches(g.RetiringPrincipal, who, acct):
 		b.logDecision(e, op, who, "allow", "retiring principal of grant "+g.GrantID)
-	} else if err := b.authorize(ctx, req, e, op, nil, nil); err != nil {
+	case op == opRetireGrant && principalMatches(g.GranteePrincipal, who, acct) && hasOperation(g.Operations, opRetireGrant):
+		b.logDecision(e, op, who, "allow", "grantee of grant "+g.GrantID+", which includes RetireGrant")
+	default:
+		if err := b.authorizeByPolicy(ctx, req, e, op); err != nil {
+			return err
+		}
+	}
+	if err := dryRunStop(ctx); err != nil {
 		return err
 	}
 	return b.deleteGrant(ctx, req.Storage, x, g)
 }
 
 const pathGrantsHelp = `
-Grants give a principal (entity:<id>, entity_name:<name>, group:<name>,
-group_id:<id>) some operations on one key, as AWS KMS grants do, on top of
+Grants give a principal (an IAM ARN mapped as in key policies, or
+entity:<id>, entity_name:<name>, group:<name>, group_id:<id>) some operations on one key, as AWS KMS grants do, on top of
 the key policy. Create one by writing keys/<key>/grants with
 grantee_principal and operations (and optionally retiring_principal, an
 encryption-context constraint, name); it works on the very next request,

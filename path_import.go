@@ -43,7 +43,7 @@ type expiryEntry struct {
 func pathImport(b *backend) []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      "keys/" + keyRef + "/import-parameters$",
+			Pattern:      "keys/" + keyIDRef + "/import-parameters$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "get", OperationSuffix: "import-parameters"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"wrapping_key_spec":  {Type: framework.TypeString, Default: keyspec.RSA2048, Description: "RSA_2048, RSA_3072 or RSA_4096."},
@@ -56,7 +56,7 @@ func pathImport(b *backend) []*framework.Path {
 			HelpDescription: pathImportHelp,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/import$",
+			Pattern:      "keys/" + keyIDRef + "/import$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-material"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"encrypted_key_material": {Type: framework.TypeString, Description: "Key material wrapped with the wrapping key, base64."},
@@ -92,29 +92,35 @@ func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request
 		return nil, errValidation("wrapping_algorithm must be one of %s", keyspec.OneOf(keyspec.WrappingAlgorithms()))
 	}
 	spec, _ := keyspec.Lookup(specName)
-	wrapping, err := spec.Generate(b.random)
-	if err != nil {
-		return nil, err
-	}
-	priv, err := wrapping.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	pub, err := wrapping.PublicKeyDER()
-	if err != nil {
-		return nil, err
-	}
-	tokenID := make([]byte, 16)
-	if _, err := io.ReadFull(b.random, tokenID); err != nil {
-		return nil, err
-	}
-	ie := &importEntry{TokenID: hex.EncodeToString(tokenID), WrappingKey: priv, KeySpec: specName, Algorithm: alg,
-		ValidTo: b.now().UTC().Add(keyspec.ImportTokenValidityHours * time.Hour)}
-	var token string
+	var (
+		pub   []byte
+		ie    *importEntry
+		token string
+	)
+	// The wrapping key (up to a second of CPU for RSA_4096) is generated
+	// only once the key is resolved, the caller authorized and the state
+	// checked: an unknown key or a denied caller costs nothing.
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opGetParametersForImport, func(e *keyEntry) error {
 		if err := requireExternal(e); err != nil {
 			return err
 		}
+		wrapping, err := spec.Generate(b.random)
+		if err != nil {
+			return err
+		}
+		priv, err := wrapping.Marshal()
+		if err != nil {
+			return err
+		}
+		if pub, err = wrapping.PublicKeyDER(); err != nil {
+			return err
+		}
+		tokenID := make([]byte, 16)
+		if _, err := io.ReadFull(b.random, tokenID); err != nil {
+			return err
+		}
+		ie = &importEntry{TokenID: hex.EncodeToString(tokenID), WrappingKey: priv, KeySpec: specName, Algorithm: alg,
+			ValidTo: b.now().UTC().Add(keyspec.ImportTokenValidityHours * time.Hour)}
 		// A newer request replaces the older parameters: their token stops working.
 		entry, err := logical.StorageEntryJSON(importStoragePrefix+e.KeyID, ie)
 		if err != nil {
@@ -127,7 +133,7 @@ func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request
 		if err != nil {
 			return err
 		}
-		raw := "i1." + e.KeyID + "." + ie.TokenID + "." + tokenMAC(key, "import:"+e.KeyID, ie.TokenID)
+		raw := "i1." + e.KeyID + "." + ie.TokenID + "." + tokenMAC(key, purposeImportToken, e.KeyID, ie.TokenID)
 		token = base64.RawURLEncoding.EncodeToString([]byte(raw))
 		return nil
 	})
@@ -156,7 +162,7 @@ func (b *backend) checkImportToken(ctx context.Context, s logical.Storage, keyID
 	if err != nil {
 		return nil, err
 	}
-	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, "import:"+keyID, parts[2]))) {
+	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, purposeImportToken, keyID, parts[2]))) {
 		return nil, invalid
 	}
 	stored, err := s.Get(ctx, importStoragePrefix+keyID)
@@ -302,7 +308,7 @@ func (b *backend) expireImportedMaterial(ctx context.Context, s logical.Storage)
 func (b *backend) expireIfDue(ctx context.Context, s logical.Storage, id string) error {
 	unlock := b.lockKey(id)
 	defer unlock()
-	e, err := b.getKey(ctx, s, id)
+	e, err := b.loadKey(ctx, s, id)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 func pathKeys(b *backend) []*framework.Path {
 	keyAction := func(suffix, op, summary string, fields map[string]*framework.FieldSchema, h framework.OperationFunc) *framework.Path {
 		return &framework.Path{
-			Pattern:      "keys/" + keyRef + "/" + suffix + "$",
+			Pattern:      "keys/" + keyIDRef + "/" + suffix + "$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: strings.ReplaceAll(suffix, "-", "_")},
 			Fields:       withKey(fields),
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -104,7 +105,7 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	switch origin {
 	case originAWSKMS:
 	case originExternal:
-		if spec.Family == keyspec.FamilyMLDSA {
+		if !spec.Importable() {
 			return nil, errUnsupported("key material cannot be imported for %s keys", spec.Name)
 		}
 	default:
@@ -125,7 +126,9 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 		if policy, err = parsePolicy(policyDoc); err != nil {
 			return nil, err
 		}
-		if err := b.checkLockout(req, policy, d.Get("bypass_policy_lockout_safety_check").(bool)); err != nil {
+		bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
+		probe := &keyEntry{KeySpec: spec.Name, KeyUsage: usage, Origin: origin}
+		if err := b.checkLockout(withAttrs(ctx, func(a *requestAttrs) { a.BypassLockout = &bypass }), req, policy, probe, bypass); err != nil {
 			return nil, err
 		}
 	}
@@ -163,45 +166,45 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 
 	unlock := b.lockKey(id)
 	defer unlock()
-	if alias != "" {
-		// Hold the alias lock across both writes so the name cannot be
-		// taken between the uniqueness check and the alias write.
-		b.aliasLock.Lock()
-		defer b.aliasLock.Unlock()
-		m, err := b.aliases(ctx, req.Storage)
-		if err != nil {
+	if alias == "" {
+		// Tags and policy live in the key entry: one write.
+		if err := b.putKey(ctx, req.Storage, e); err != nil {
 			return nil, err
 		}
-		if _, taken := m[alias]; taken {
-			return nil, newErr(excAlreadyExists, "alias %s already exists", alias)
-		}
+		return b.keyResponse(ctx, req.Storage, e)
 	}
-	if err := b.putKey(ctx, req.Storage, e); err != nil {
+	// Hold the alias lock across the writes so the name cannot be taken
+	// between the check and the alias write.
+	b.aliasLock.Lock()
+	defer b.aliasLock.Unlock()
+	if err := b.aliasFree(ctx, req.Storage, alias); err != nil {
 		return nil, err
 	}
-	if alias != "" {
-		if err := b.putAlias(ctx, req.Storage, &aliasEntry{Name: alias, TargetKeyID: id, CreatedAt: now, UpdatedAt: now}); err != nil {
-			return nil, err
-		}
+	if err := b.createWithAlias(ctx, req.Storage, e, &aliasEntry{Name: alias, TargetKeyID: id, CreatedAt: now, UpdatedAt: now}); err != nil {
+		return nil, err
 	}
 	return b.keyResponse(ctx, req.Storage, e)
 }
 
+// pathKeyList is AWS's ListKeys: the id and ARN of every key, nothing
+// more (describe is per key and authorized). It reads the key index and
+// the small deletion index, never the keys themselves.
 func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	ids, err := req.Storage.List(ctx, keyStoragePrefix)
 	if err != nil {
 		return nil, err
 	}
+	gone, err := b.dueDeletions(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.hideUnfinishedCreates(ctx, req.Storage, gone); err != nil {
+		return nil, err
+	}
 	live := ids[:0]
-	entries := make(map[string]*keyEntry, len(ids))
 	for _, id := range ids {
-		e, err := b.getKey(ctx, req.Storage, id)
-		if err != nil {
-			return nil, err
-		}
-		if e != nil && !b.isDeleted(e) {
+		if !gone[id] {
 			live = append(live, id)
-			entries[id] = e
 		}
 	}
 	names, next, err := page(live, d)
@@ -214,17 +217,47 @@ func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *fram
 	}
 	info := make(map[string]any, len(names))
 	for _, id := range names {
-		e := entries[id]
-		info[id] = map[string]any{
-			"arn": arns.key(id), "key_spec": e.KeySpec, "key_usage": e.KeyUsage,
-			"key_state": e.State, "description": e.Description,
-		}
+		info[id] = map[string]any{"key_id": id, "arn": arns.key(id)}
 	}
 	return listResponse(names, info, next), nil
 }
 
+// dueDeletions returns the keys whose deletion window has ended but which
+// the periodic sweep has not destroyed yet: gone for every caller.
+func (b *backend) dueDeletions(ctx context.Context, s logical.Storage) (map[string]bool, error) {
+	ids, err := s.List(ctx, deletionStoragePrefix)
+	if err != nil {
+		return nil, err
+	}
+	due := map[string]bool{}
+	for _, id := range ids {
+		raw, err := s.Get(ctx, deletionStoragePrefix+id)
+		if err != nil {
+			return nil, err
+		}
+		if raw == nil {
+			continue
+		}
+		var de deletionEntry
+		if err := raw.DecodeJSON(&de); err != nil {
+			return nil, err
+		}
+		if !b.now().Before(de.DeletionDate) {
+			due[id] = true
+		}
+	}
+	return due, nil
+}
+
 func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	if err := b.notAnActionPath(ctx, req.Storage, d.Get("key_id").(string)); err != nil {
+		return nil, err
+	}
 	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), true)
+	if isNotFound(err) && endsInAction(d.Get("key_id").(string)) {
+		// keys/alias/x/tags: an alias, which a management path refuses.
+		return nil, errIDOnly()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +282,12 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 }
 
 func (b *backend) pathKeyUpdateDescription(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	// The Vault-style path takes the key id only, as every management path
+	// (see keyIDRef); the AWS endpoint runs this handler on the route
+	// keys/:key and still takes the ARN.
+	if strings.Contains(strings.TrimPrefix(req.Path, "keys/"), "/") {
+		return nil, errIDOnly()
+	}
 	raw, ok := d.GetOk("description")
 	if !ok {
 		return nil, errValidation("description is required")
@@ -317,17 +356,56 @@ func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Reques
 	})
 }
 
+// notAnActionPath refuses, on describe, a key ARN with more path after the
+// key id: keys/arn:...:key/<id>/policy reaches describe because management
+// paths take the key id only, and must fail as such, not as an unknown key.
+func (b *backend) notAnActionPath(ctx context.Context, s logical.Storage, ref string) error {
+	arns, err := b.arns(ctx, s)
+	if err != nil {
+		return err
+	}
+	// Only an ARN: any other id with "/" is no key id at all (NotFound).
+	if id, alias, err := arns.parse(ref); err == nil && alias == "" && strings.HasPrefix(ref, "arn:") && strings.Contains(id, "/") {
+		return errIDOnly()
+	}
+	return nil
+}
+
+// readActions are the keys/<key>/<action> paths that can be read: a read
+// of one with an alias or ARN lands on describe.
+var readActions = map[string]bool{"policy": true, "tags": true, "rotation": true, "last-usage": true}
+
+func endsInAction(ref string) bool {
+	i := strings.LastIndex(ref, "/")
+	return i >= 0 && readActions[ref[i+1:]]
+}
+
+func isNotFound(err error) bool {
+	var ke *kmsError
+	return errors.As(err, &ke) && ke.Type == excNotFound
+}
+
+func errIDOnly() error {
+	return errValidation("keys/<key>/... management paths, and updating keys/<key>, take the key id only, " +
+		"not a key ARN or an alias: Vault ACL rules such as kms/keys/+/policy must match them")
+}
+
 // lockedKey resolves a key reference (key id or key ARN), locks the key and
-// reads it again under the lock, so that a read-modify-write starts from
-// the newest entry. The caller must call unlock.
+// reads it again from storage (never the cache) under the lock, so that a
+// read-modify-write starts from the stored entry. The caller must call unlock.
 func (b *backend) lockedKey(ctx context.Context, s logical.Storage, ref string) (e *keyEntry, unlock func(), err error) {
 	if e, err = b.resolveKey(ctx, s, ref, false); err != nil {
 		return nil, nil, err
 	}
 	unlock = b.lockKey(e.KeyID)
-	if e, err = b.resolveKey(ctx, s, e.KeyID, false); err != nil {
+	id := e.KeyID
+	if e, err = b.loadKey(ctx, s, id); err != nil {
 		unlock()
 		return nil, nil, err
+	}
+	if e == nil || b.isDeleted(e) {
+		unlock()
+		return nil, nil, errNotFound("key '%s' does not exist", id)
 	}
 	return e, unlock, nil
 }
@@ -336,6 +414,12 @@ func (b *backend) lockedKey(ctx context.Context, s logical.Storage, ref string) 
 // checks the operation against the caller and the key state, applies
 // change to a clone and stores the clone.
 func (b *backend) modifyKey(ctx context.Context, req *logical.Request, ref, op string, change func(*keyEntry) error) (*keyEntry, error) {
+	return b.modifyKeyThen(ctx, req, ref, op, change, nil)
+}
+
+// modifyKeyThen is modifyKey with a step run after the key is stored,
+// still under the key's lock (index entries that must follow the key).
+func (b *backend) modifyKeyThen(ctx context.Context, req *logical.Request, ref, op string, change, after func(*keyEntry) error) (*keyEntry, error) {
 	s := req.Storage
 	e, unlock, err := b.lockedKey(ctx, s, ref)
 	if err != nil {
@@ -355,6 +439,11 @@ func (b *backend) modifyKey(ctx context.Context, req *logical.Request, ref, op s
 	if err := b.putKey(ctx, s, c); err != nil {
 		return nil, err
 	}
+	if after != nil {
+		if err := after(c); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -369,7 +458,7 @@ func (b *backend) modifyKeyResponse(ctx context.Context, req *logical.Request, d
 // keyResponse is AWS's KeyMetadata in Vault's snake_case, plus the key's
 // aliases, which AWS users otherwise need a second call for.
 func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntry) (*logical.Response, error) {
-	m, err := b.aliases(ctx, s)
+	aliases, err := b.aliasesOf(ctx, s, e.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +478,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 		"enabled":       e.State == stateEnabled,
 		"origin":        e.Origin,
 		"key_manager":   "CUSTOMER",
-		"aliases":       nonNil(aliasesOf(m, e.KeyID)),
+		"aliases":       nonNil(aliases),
 	}
 	if v, _ := e.latest(); v > 0 {
 		data["current_key_version"] = v
@@ -398,6 +487,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 	setIf(data, "signing_algorithms", algs.Signing)
 	setIf(data, "mac_algorithms", algs.MAC)
 	setIf(data, "key_agreement_algorithms", algs.KeyAgreement)
+	setIf(data, "encapsulation_algorithms", algs.Encapsulation)
 	if e.ExpirationModel != "" {
 		data["expiration_model"] = e.ExpirationModel
 		if !e.ValidTo.IsZero() {
@@ -453,5 +543,5 @@ const keyActionHelp = `
 Key state changes follow AWS KMS: a disabled key refuses cryptographic
 operations; a key pending deletion refuses everything but describe and
 cancel-deletion, and is destroyed when its window (7..30 days) ends.
-These operations accept only the key id or key ARN, not an alias.
+These paths take the key id only (the AWS endpoint also the key ARN).
 `

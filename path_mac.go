@@ -31,9 +31,10 @@ func pathMAC(b *backend) []*framework.Path {
 				"key_agreement_algorithm": {Type: framework.TypeString, Default: keyspec.AlgECDH, Description: "ECDH."},
 				"public_key":              {Type: framework.TypeString, Description: "The peer's public key: SubjectPublicKeyInfo DER, base64."},
 				"grant_tokens":            fieldGrantTokens,
+				"dry_run":                 fieldDryRun,
 			}),
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathDeriveSharedSecret,
+				logical.UpdateOperation: &framework.PathOperation{Callback: dryRunnable(b.pathDeriveSharedSecret),
 					Summary: "Derive an ECDH shared secret with a peer's public key (DeriveSharedSecret)."},
 			},
 			HelpSynopsis:    "Derive an ECDH shared secret (DeriveSharedSecret).",
@@ -68,7 +69,7 @@ func (b *backend) macInput(ctx context.Context, req *logical.Request, d *framewo
 		return nil, "", nil, err
 	}
 	alg := d.Get("mac_algorithm").(string)
-	return e, alg, msg, requireAlgorithm(e, "MAC", alg, e.spec.MAC)
+	return e, alg, msg, requireAlgorithm(e, keyspec.KindMAC, alg, e.spec.MAC)
 }
 
 func (b *backend) generateMAC(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
@@ -118,7 +119,7 @@ func (b *backend) pathDeriveSharedSecret(ctx context.Context, req *logical.Reque
 		return nil, err
 	}
 	alg := d.Get("key_agreement_algorithm").(string)
-	if err := requireAlgorithm(e, "key agreement", alg, e.spec.KeyAgreement); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindKeyAgreement, alg, e.spec.KeyAgreement); err != nil {
 		return nil, err
 	}
 	_, k := e.latest()

@@ -13,7 +13,7 @@ const policyRecoveryPrefix = "policy-recovery/"
 
 var (
 	fieldPolicy = &framework.FieldSchema{Type: framework.TypeString,
-		Description: `Key policy document (JSON): {"statements":[{"sid":"...","effect":"Allow|Deny","principals":["group:payments"],"operations":["Encrypt"],"conditions":{"encryption_context_subset":{"k":"v"}}}]}.`}
+		Description: `Key policy document (JSON), AWS's language: {"Version":"2012-10-17","Statement":[{"Sid":"...","Effect":"Allow|Deny","Principal":{"AWS":"arn:aws:iam::<account>:role/payments"},"Action":["kms:Encrypt"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:k":"v"}}}]}. The first format {"statements":[...]} is still accepted.`}
 	fieldBypassLockout = &framework.FieldSchema{Type: framework.TypeBool,
 		Description: "Skip the check that the caller could still change the policy afterwards."}
 )
@@ -21,7 +21,7 @@ var (
 func pathPolicy(b *backend) []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      "keys/" + keyRef + "/policy$",
+			Pattern:      "keys/" + keyIDRef + "/policy$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-policy"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"policy": fieldPolicy, "bypass_policy_lockout_safety_check": fieldBypassLockout,
@@ -37,7 +37,7 @@ func pathPolicy(b *backend) []*framework.Path {
 			HelpDescription: pathPolicyHelp,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/policies/?$",
+			Pattern:      "keys/" + keyIDRef + "/policies/?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-policies"},
 			Fields:       withKey(nil),
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -73,7 +73,11 @@ func (b *backend) pathPolicyRead(ctx context.Context, req *logical.Request, d *f
 	}
 	doc := e.Policy
 	if doc == "" {
-		doc = defaultPolicyJSON
+		cfg, err := b.config(ctx, req.Storage)
+		if err != nil {
+			return nil, err
+		}
+		doc = defaultAWSPolicyText(cfg.account())
 	}
 	return &logical.Response{Data: map[string]any{"key_id": e.KeyID, "policy_name": "default", "policy": doc}}, nil
 }
@@ -94,10 +98,12 @@ func (b *backend) pathPolicyWrite(ctx context.Context, req *logical.Request, d *
 	if err != nil {
 		return nil, err
 	}
-	if err := b.checkLockout(req, p, d.Get("bypass_policy_lockout_safety_check").(bool)); err != nil {
-		return nil, err
-	}
+	bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
+	ctx = withAttrs(ctx, func(a *requestAttrs) { a.BypassLockout = &bypass })
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opPutKeyPolicy, func(e *keyEntry) error {
+		if err := b.checkLockout(ctx, req, p, e, bypass); err != nil {
+			return err
+		}
 		e.setPolicy(doc, p)
 		return nil
 	})
@@ -138,8 +144,9 @@ func readPolicy(d *framework.FieldData) (string, *keyPolicy, error) {
 }
 
 // checkLockout is AWS's policy lockout safety check: a policy that would
-// not let the caller put the policy again is refused unless bypassed.
-func (b *backend) checkLockout(req *logical.Request, p *keyPolicy, bypass bool) error {
+// not let the caller put the policy again is refused unless bypassed. e is
+// the key, or for CreateKey a key entry not stored yet.
+func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *keyPolicy, e *keyEntry, bypass bool) error {
 	if bypass {
 		return nil
 	}
@@ -147,7 +154,13 @@ func (b *backend) checkLockout(req *logical.Request, p *keyPolicy, bypass bool) 
 	if err != nil {
 		return err
 	}
-	if v, _ := p.evaluate(who, opPutKeyPolicy, nil, false); v != allowed {
+	probe := *e
+	probe.Policy, probe.policy = "-", p
+	v, _, err := b.evaluatePolicy(ctx, req, &probe, who, opPutKeyPolicy, nil)
+	if err != nil {
+		return err
+	}
+	if v != allowed {
 		return newErr(excMalformedPolicy,
 			"the new key policy will not allow %s to update the key policy in the future; set bypass_policy_lockout_safety_check to apply it anyway", who)
 	}
@@ -155,14 +168,21 @@ func (b *backend) checkLockout(req *logical.Request, p *keyPolicy, bypass bool) 
 }
 
 const pathPolicyHelp = `
-Every key has one policy, named default. A policy is a JSON document of
-statements, each with an effect (Allow or Deny), principals
-(entity:<id>, entity_name:<name>, group:<name>, group_id:<id>, or *),
-operations (AWS names such as Encrypt, Decrypt, CreateGrant, or *), and
-optional conditions on the encryption context (encryption_context_equals,
-encryption_context_subset). Deny wins; otherwise an Allow statement or an
-active grant admits the caller. The default policy allows every caller that
-Vault's ACL lets through. A new policy that would lock the caller out of
-PutKeyPolicy is refused unless bypass_policy_lockout_safety_check is set;
+Every key has one policy, named default: an AWS key policy document
+(Version, Statement with Sid, Effect, Principal/NotPrincipal,
+Action/NotAction, Resource/NotResource, Condition), stored and returned as
+given. IAM principals name Vault identities: the mount's account root (or
+account id) is every caller Vault's ACL admits, tokens without an entity
+included; user/<name> the entity named <name>, role/<name> and
+assumed-role/<name>/... the members of the group <name>; "*" in an Allow
+statement callers with an entity. {"Vault": ["entity:<id>",
+"entity_name:<n>", "group:<n>", "group_id:<id>", "no_entity"]} names them
+directly. Conditions use IAM's operators and the kms: and aws: keys the
+plugin can answer. Deny wins; otherwise an Allow statement or an active
+grant admits the caller. A key without a policy has AWS's default policy,
+which delegates to Vault's ACL. A new policy that would lock the caller out
+of PutKeyPolicy is refused unless bypass_policy_lockout_safety_check is set;
 an operator with sudo on policy-recovery/<key id> can always replace it.
+The plugin's first format ({"statements":[...]}, with principals such as
+entity:<id>, no_entity and *) is still accepted.
 `

@@ -14,7 +14,7 @@ import (
 func pathRotation(b *backend) []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      "keys/" + keyRef + "/rotation$",
+			Pattern:      "keys/" + keyIDRef + "/rotation$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-rotation"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"rotation_period_days": {Type: framework.TypeInt, Default: keyspec.DefaultRotationDays,
@@ -32,7 +32,7 @@ func pathRotation(b *backend) []*framework.Path {
 			HelpDescription: pathRotationHelp,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/rotate$",
+			Pattern:      "keys/" + keyIDRef + "/rotate$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "rotate", OperationSuffix: "key"},
 			Fields:       withKey(nil),
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -42,7 +42,7 @@ func pathRotation(b *backend) []*framework.Path {
 			HelpDescription: pathRotationHelp,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/rotations/?$",
+			Pattern:      "keys/" + keyIDRef + "/rotations/?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "list", OperationSuffix: "key-rotations"},
 			Fields:       withKey(pagingFields),
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -90,7 +90,7 @@ func (b *backend) pathRotationEnable(ctx context.Context, req *logical.Request, 
 	if days < keyspec.MinRotationDays || days > keyspec.MaxRotationDays {
 		return nil, errValidation("rotation_period_days must be between %d and %d", keyspec.MinRotationDays, keyspec.MaxRotationDays)
 	}
-	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opEnableKeyRotation, func(e *keyEntry) error {
+	_, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opEnableKeyRotation, func(e *keyEntry) error {
 		if err := rotatable(e); err != nil {
 			return err
 		}
@@ -98,29 +98,30 @@ func (b *backend) pathRotationEnable(ctx context.Context, req *logical.Request, 
 		last := e.Versions[len(e.Versions)-1].CreatedAt
 		e.RotationPeriodDays = days
 		e.NextRotation = last.Add(time.Duration(days) * 24 * time.Hour)
-		return nil
+		// Under the key's lock, before the key: an index entry without
+		// rotation enabled is harmless (rotateIfDue removes it), an
+		// enabled key without one would never rotate.
+		return b.scheduleRotation(ctx, req.Storage, e)
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := b.scheduleRotation(ctx, req.Storage, e); err != nil {
 		return nil, err
 	}
 	return b.pathRotationRead(ctx, req, d)
 }
 
 func (b *backend) pathRotationDisable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opDisableKeyRotation, func(e *keyEntry) error {
+	// The index entry goes after the key, still under the key's lock (see
+	// pathRotationEnable for the order).
+	_, err := b.modifyKeyThen(ctx, req, d.Get("key_id").(string), opDisableKeyRotation, func(e *keyEntry) error {
 		if err := rotatable(e); err != nil {
 			return err
 		}
 		e.RotationPeriodDays, e.NextRotation = 0, time.Time{}
 		return nil
+	}, func(e *keyEntry) error {
+		return b.scheduleRotation(ctx, req.Storage, e)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return nil, b.scheduleRotation(ctx, req.Storage, e)
+	return nil, err
 }
 
 func (b *backend) pathRotateOnDemand(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

@@ -64,7 +64,7 @@ func (b *backend) signingInput(ctx context.Context, req *logical.Request, d *fra
 	if name == "" {
 		return nil, nil, nil, "", errValidation("signing_algorithm is required; valid signing algorithms for key '%s': %s", e.KeyID, keyspec.OneOf(e.spec.Signing))
 	}
-	if err := requireAlgorithm(e, "signing", name, e.spec.Signing); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindSigning, name, e.spec.Signing); err != nil {
 		return nil, nil, nil, "", err
 	}
 	alg, _ := keyspec.LookupSigning(name)
@@ -120,7 +120,7 @@ func (b *backend) pathPublicKeyRead(ctx context.Context, req *logical.Request, d
 	if e.spec.Symmetric() {
 		return nil, errUnsupported("key '%s' is a %s key and has no public key", e.KeyID, e.KeySpec)
 	}
-	if err := checkState(e, opGetPublicKey); err != nil {
+	if err := checkStateAt(e, opGetPublicKey, b.now()); err != nil {
 		return nil, err
 	}
 	_, k := e.latest()
@@ -139,6 +139,7 @@ func (b *backend) pathPublicKeyRead(ctx context.Context, req *logical.Request, d
 	setIf(data, "encryption_algorithms", algs.Encryption)
 	setIf(data, "signing_algorithms", algs.Signing)
 	setIf(data, "key_agreement_algorithms", algs.KeyAgreement)
+	setIf(data, "encapsulation_algorithms", algs.Encapsulation)
 	return &logical.Response{Data: data}, nil
 }
 

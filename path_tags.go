@@ -16,7 +16,7 @@ import (
 func pathTags(b *backend) []*framework.Path {
 	return []*framework.Path{
 		{
-			Pattern:      "keys/" + keyRef + "/tags$",
+			Pattern:      "keys/" + keyIDRef + "/tags$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "tags"},
 			Fields:       withKey(map[string]*framework.FieldSchema{"tags": fieldTags}),
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -29,7 +29,7 @@ func pathTags(b *backend) []*framework.Path {
 			HelpDescription: pathTagsHelpDesc,
 		},
 		{
-			Pattern:      "keys/" + keyRef + "/untag$",
+			Pattern:      "keys/" + keyIDRef + "/untag$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "tags"},
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"tag_keys": {Type: framework.TypeCommaStringSlice, Required: true, Description: "Tag keys to remove."},

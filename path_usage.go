@@ -12,7 +12,7 @@ import (
 // registered before the bare keys/<key> path.
 func pathLastUsage(b *backend) *framework.Path {
 	return &framework.Path{
-		Pattern:      "keys/" + keyRef + "/last-usage$",
+		Pattern:      "keys/" + keyIDRef + "/last-usage$",
 		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "last-usage"},
 		Fields:       withKey(nil),
 		Operations: map[logical.Operation]framework.OperationHandler{
@@ -43,6 +43,9 @@ func (b *backend) pathLastUsageRead(ctx context.Context, req *logical.Request, d
 	if u != nil {
 		data["last_used_date"] = u.At.Format(time.RFC3339)
 		data["last_used_operation"] = usedOperationName(u.Operation)
+		if u.RequestID != "" {
+			data["kms_request_id"] = u.RequestID
+		}
 	}
 	return &logical.Response{Data: data}, nil
 }

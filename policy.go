@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
-// A key policy: statements that allow or deny operations to principals,
-// optionally only for some encryption contexts. Deny wins.
+// A key policy: an AWS key policy document (aws), or a document of the
+// plugin's first format, whose statements allow or deny operations to
+// principals, optionally only for some encryption contexts. Deny wins.
 type keyPolicy struct {
 	Statements []policyStatement `json:"statements"`
+
+	aws *awspolicy.Policy
 }
 
 type policyStatement struct {
@@ -37,9 +42,12 @@ const (
 	maxPolicyBytes = 32 * 1024 // AWS's key policy size limit
 )
 
-// defaultPolicyJSON lets every caller that Vault's ACL lets through use the
-// key, as AWS's default policy delegates to IAM.
-const defaultPolicyJSON = `{"statements":[{"sid":"DelegateToVaultACL","effect":"Allow","principals":["*"],"operations":["*"]}]}`
+// defaultPolicyJSON is the first format's default policy: it lets every
+// caller that Vault's ACL lets through use the key. It names
+// principalNoEntity too, since * in an Allow statement does not match
+// callers without an entity. Keys without a policy now get AWS's default
+// policy (defaultAWSPolicyText), which means the same.
+const defaultPolicyJSON = `{"statements":[{"sid":"DelegateToVaultACL","effect":"Allow","principals":["*","no_entity"],"operations":["*"]}]}`
 
 // matches reports whether ec satisfies the matcher. A matcher applies only
 // to operations that take an encryption context; for the others it does
@@ -76,9 +84,13 @@ func (m *contextMatcher) equal(o *contextMatcher) bool {
 	return bytes.Equal(a, b)
 }
 
-// parsePolicy reads and validates a policy document. Every problem is a
-// MalformedPolicyDocumentException naming what is wrong.
+// parsePolicy reads and validates a policy document, an AWS one or one of
+// the first format. Every problem is a MalformedPolicyDocumentException
+// naming what is wrong.
 func parsePolicy(doc string) (*keyPolicy, error) {
+	if !isLegacyPolicy(doc) {
+		return parseAWSPolicy(doc)
+	}
 	malformed := func(format string, args ...any) error {
 		return newErr(excMalformedPolicy, format, args...)
 	}
@@ -128,14 +140,15 @@ func parsePolicy(doc string) (*keyPolicy, error) {
 	return p, nil
 }
 
-// validatePrincipal checks one principal: entity:<id>, entity_name:<name>,
-// group:<name>, group_id:<id>, or (when wildcard) *.
+// validatePrincipal checks one principal of the first policy format:
+// entity:<id>, entity_name:<name>, group:<name>, group_id:<id>, or (when
+// wildcard) * and no_entity.
 func validatePrincipal(p string, wildcard bool) error {
-	if p == "*" {
+	if p == "*" || p == principalNoEntity {
 		if wildcard {
 			return nil
 		}
-		return fmt.Errorf("the principal * is not allowed here")
+		return fmt.Errorf("the principal %s is not allowed here", p)
 	}
 	kind, value, ok := strings.Cut(p, ":")
 	if !ok || value == "" {
@@ -157,9 +170,9 @@ func hasOperation(list []string, op string) bool {
 	return false
 }
 
-func hasPrincipal(list []string, who principalSet) bool {
+func hasPrincipal(list []string, who principalSet, effect string) bool {
 	for _, p := range list {
-		if who.has(p) {
+		if who.matches(p, effect) {
 			return true
 		}
 	}
@@ -181,7 +194,7 @@ const (
 func (p *keyPolicy) evaluate(who principalSet, op string, ec map[string]string, hasContext bool) (decision, string) {
 	verdict, by := noDecision, ""
 	for i, s := range p.Statements {
-		if !hasOperation(s.Operations, op) || !hasPrincipal(s.Principals, who) || !s.Conditions.matches(ec, hasContext) {
+		if !hasOperation(s.Operations, op) || !hasPrincipal(s.Principals, who, s.Effect) || !s.Conditions.matches(ec, hasContext) {
 			continue
 		}
 		name := s.Sid
@@ -198,11 +211,35 @@ func (p *keyPolicy) evaluate(who principalSet, op string, ec map[string]string, 
 	return verdict, by
 }
 
-// principalSet is everything a caller is known as: *, and when the token
-// has an entity, entity:<id>, entity_name:<name>, group:<name> and
-// group_id:<id> for each of its groups.
+// principalSet is everything a caller is known as: when the token has an
+// entity, *, entity:<id>, entity_name:<name>, group:<name> and
+// group_id:<id> for each of its groups, and the entity's metadata (which
+// AWS policies test as aws:PrincipalTag/<key>); without an entity, only
+// principalNoEntity.
 type principalSet struct {
-	names []string
+	names    []string
+	metadata map[string]string
+}
+
+// principalNoEntity is every caller whose token has no entity (orphan and
+// root tokens). Such callers cannot be told apart, so "*" in an Allow
+// statement does not admit them: a policy must name no_entity to. A Deny
+// statement's "*" does match them, so they cannot slip past a Deny.
+const principalNoEntity = "no_entity"
+
+// matches reports whether principal p of a statement with this effect
+// names the caller.
+func (s principalSet) matches(p, effect string) bool {
+	if p == "*" {
+		return s.matchesWildcard(effect)
+	}
+	return s.has(p)
+}
+
+// matchesWildcard is the one rule for "*": in a Deny statement it matches
+// every caller; in an Allow statement only callers with an entity.
+func (s principalSet) matchesWildcard(effect string) bool {
+	return effect == effectDeny || s.has("*")
 }
 
 func (s principalSet) has(p string) bool {
@@ -221,5 +258,5 @@ func (s principalSet) String() string {
 			return n
 		}
 	}
-	return "a token with no entity"
+	return "a token with no entity (" + principalNoEntity + ")"
 }

@@ -3,6 +3,8 @@ package kms
 import (
 	"container/heap"
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -36,6 +38,22 @@ type rotationQueue struct {
 type dueItem struct {
 	keyID string
 	due   time.Time
+	// failures counts failed attempts, for the retry backoff.
+	failures int
+}
+
+// Retries of a failed rotation back off from a minute to an hour.
+const (
+	rotationRetryMin = time.Minute
+	rotationRetryMax = time.Hour
+)
+
+func rotationBackoff(failures int) time.Duration {
+	d := rotationRetryMin
+	for i := 1; i < failures && d < rotationRetryMax; i++ {
+		d *= 2
+	}
+	return min(d, rotationRetryMax)
 }
 
 type dueHeap []dueItem
@@ -52,10 +70,14 @@ func (h *dueHeap) Pop() any {
 }
 
 func (q *rotationQueue) push(keyID string, due time.Time) {
+	q.pushItem(dueItem{keyID: keyID, due: due})
+}
+
+func (q *rotationQueue) pushItem(it dueItem) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.loaded {
-		heap.Push(&q.items, dueItem{keyID, due})
+		heap.Push(&q.items, it)
 	}
 }
 
@@ -100,7 +122,7 @@ func (b *backend) loadRotationQueue(ctx context.Context, s logical.Storage) erro
 		if err := raw.DecodeJSON(&r); err != nil {
 			return err
 		}
-		items = append(items, dueItem{r.KeyID, r.Due})
+		items = append(items, dueItem{keyID: r.KeyID, due: r.Due})
 	}
 	heap.Init(&items)
 	b.rotations.mu.Lock()
@@ -126,23 +148,38 @@ func (b *backend) scheduleRotation(ctx context.Context, s logical.Storage, e *ke
 	return nil
 }
 
-// rotateDueKeys rotates the keys whose automatic rotation is due.
+// rotateDueKeys rotates the keys whose automatic rotation is due. A key
+// that fails is retried later with backoff, and the others go on; if the
+// context ends, the keys not reached go back to the queue as they were.
 func (b *backend) rotateDueKeys(ctx context.Context, s logical.Storage) error {
 	if err := b.loadRotationQueue(ctx, s); err != nil {
 		return err
 	}
-	for _, it := range b.rotations.popDue(b.now()) {
+	now := b.now()
+	items := b.rotations.popDue(now)
+	var errs []error
+	for i, it := range items {
+		if err := ctx.Err(); err != nil {
+			for _, rest := range items[i:] {
+				b.rotations.pushItem(rest)
+			}
+			return errors.Join(append(errs, err)...)
+		}
 		if err := b.rotateIfDue(ctx, s, it.keyID); err != nil {
-			return err
+			it.failures++
+			it.due = now.Add(rotationBackoff(it.failures))
+			b.rotations.pushItem(it)
+			b.Logger().Error("automatic rotation failed; will retry", "key_id", it.keyID, "retry_at", it.due, "error", err)
+			errs = append(errs, fmt.Errorf("rotating key %s: %w", it.keyID, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (b *backend) rotateIfDue(ctx context.Context, s logical.Storage, id string) error {
 	unlock := b.lockKey(id)
 	defer unlock()
-	e, err := b.getKey(ctx, s, id)
+	e, err := b.loadKey(ctx, s, id)
 	if err != nil {
 		return err
 	}
@@ -151,8 +188,9 @@ func (b *backend) rotateIfDue(ctx context.Context, s logical.Storage, id string)
 	case e == nil || b.isDeleted(e) || e.RotationPeriodDays == 0:
 		return s.Delete(ctx, rotationStoragePrefix+id)
 	case e.NextRotation.After(now):
-		b.rotations.push(id, e.NextRotation) // the schedule moved
-		return nil
+		// The schedule moved (or the index write after the last rotation
+		// failed): make the index agree with the key.
+		return b.scheduleRotation(ctx, s, e)
 	case e.State != stateEnabled:
 		// AWS does not rotate a disabled key; enabling it requeues the key,
 		// which then rotates at once if it is overdue.

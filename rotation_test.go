@@ -208,7 +208,63 @@ func TestGetKeyLastUsage(t *testing.T) {
 	// It is an operation of its own in key policies.
 	withIdentities(tb)
 	doc := policyDoc(t, map[string]any{"sid": "describe", "effect": "Allow", "principals": []string{"entity:ops"}, "operations": []string{"DescribeKey"}},
-		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"*"}, "operations": []string{"PutKeyPolicy"}})
+		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"PutKeyPolicy"}})
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
 	tb.asFails(excAccessDenied, "ops", logical.ReadOperation, "keys/"+id+"/last-usage", nil)
+}
+
+// One key whose rotation fails does not stop the others, and is retried.
+func TestRotationFailureDoesNotStopOthers(t *testing.T) {
+	tb := newTestBackend(t)
+	fs := withFaults(tb)
+	first := tb.createKey(nil)
+	tb.advance(time.Hour)
+	second := tb.createKey(nil)
+	for _, id := range []string{first, second} {
+		tb.ok(logical.UpdateOperation, "keys/"+id+"/rotation", map[string]any{"rotation_period_days": 90})
+	}
+	tb.advance(91 * 24 * time.Hour)
+	fs.prefix = keyStoragePrefix + first // the first due key cannot be written
+	err := tb.periodic(context.Background(), &logical.Request{Storage: tb.storage})
+	require.ErrorIs(t, err, errInjected)
+	require.Equal(t, uint32(1), tb.ok(logical.ReadOperation, "keys/"+first, nil)["current_key_version"])
+	require.Equal(t, uint32(2), tb.ok(logical.ReadOperation, "keys/"+second, nil)["current_key_version"])
+
+	fs.prefix = ""
+	tb.runPeriodic() // within the backoff: not retried yet
+	require.Equal(t, uint32(1), tb.ok(logical.ReadOperation, "keys/"+first, nil)["current_key_version"])
+	tb.advance(rotationRetryMin)
+	tb.runPeriodic()
+	require.Equal(t, uint32(2), tb.ok(logical.ReadOperation, "keys/"+first, nil)["current_key_version"])
+}
+
+func TestRotationBackoff(t *testing.T) {
+	require.Equal(t, time.Minute, rotationBackoff(1))
+	require.Equal(t, 2*time.Minute, rotationBackoff(2))
+	require.Equal(t, time.Hour, rotationBackoff(20))
+}
+
+// Disabling rotation removes the index entry under the key's lock: an
+// enable landing between the key write and the index delete can no
+// longer leave an enabled key without an index entry.
+func TestRotationIndexUnderLock(t *testing.T) {
+	tb := newTestBackend(t)
+	ps := withPausing(tb)
+	id := tb.createKey(nil)
+	tb.ok(logical.UpdateOperation, "keys/"+id+"/rotation", map[string]any{"rotation_period_days": 90})
+
+	reached, release := ps.pause(rotationStoragePrefix + id)
+	disabled := tb.inBackground(logical.DeleteOperation, "keys/"+id+"/rotation", nil)
+	<-reached // the key is written with rotation off; the index delete waits
+	indexPut := ps.notifyPut(rotationStoragePrefix + id)
+	enabled := tb.inBackground(logical.UpdateOperation, "keys/"+id+"/rotation", map[string]any{"rotation_period_days": 100})
+	select {
+	case <-indexPut: // the enable ran to its index write meanwhile (the old code)
+	case <-time.After(200 * time.Millisecond): // it waits for the key's lock
+	}
+	close(release)
+	require.NoError(t, <-disabled)
+	require.NoError(t, <-enabled)
+	require.Equal(t, true, tb.ok(logical.ReadOperation, "keys/"+id+"/rotation", nil)["key_rotation_enabled"])
+	require.Len(t, storageKeys(t, tb.storage, rotationStoragePrefix), 1, "an enabled key has its index entry")
 }

@@ -1,13 +1,12 @@
 package kms
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
@@ -19,6 +18,7 @@ import (
 // Storage layout. key/ is seal-wrapped (see PathsSpecial in backend.go).
 const (
 	keyStoragePrefix      = "key/"      // key/<key id>: keyEntry
+	creatingStoragePrefix = "creating/" // creating/<key id>: index of unfinished CreateKeys
 	aliasStoragePrefix    = "alias/"    // alias/<escaped name>: aliasEntry
 	deletionStoragePrefix = "deletion/" // deletion/<key id>: index of keys pending deletion
 )
@@ -70,6 +70,9 @@ type keyEntry struct {
 	MaterialFingerprint string    `json:"material_fingerprint,omitempty"`
 	ExpirationModel     string    `json:"expiration_model,omitempty"`
 	ValidTo             time.Time `json:"valid_to,omitzero"`
+	// Creating marks a key whose CreateKey (with an alias) has not
+	// finished: such a key is invisible, and removed by the sweep.
+	Creating bool `json:"creating,omitempty"`
 
 	spec   *keyspec.Spec
 	parsed map[uint32]*keyspec.Key
@@ -126,6 +129,17 @@ func (e *keyEntry) version(v uint32) (*keyspec.Key, bool) {
 	return k, ok
 }
 
+// versionMaterial returns the stored material of one version.
+func (e *keyEntry) versionMaterial(v uint32) ([]byte, bool) {
+	for _, kv := range e.Versions {
+		if kv.Version == v {
+			_, parsed := e.parsed[v]
+			return kv.Material, parsed
+		}
+	}
+	return nil, false
+}
+
 // onDemandRotations counts the key's on-demand rotations.
 func (e *keyEntry) onDemandRotations() int {
 	n := 0
@@ -157,13 +171,15 @@ func (e *keyEntry) addVersion(k *keyspec.Key, at time.Time) error {
 
 // parse fills the derived fields after a storage read. Parsing an RSA key
 // is costly, which is why parsed entries are cached.
-func (e *keyEntry) parse() error {
+func (e *keyEntry) parse(prev *keyEntry) error {
 	spec, ok := keyspec.Lookup(e.KeySpec)
 	if !ok {
 		return fmt.Errorf("stored key %s has unknown key spec %q", e.KeyID, e.KeySpec)
 	}
 	e.spec = spec
-	if e.Policy != "" {
+	if prev != nil && prev.Policy == e.Policy {
+		e.policy = prev.policy
+	} else if e.Policy != "" {
 		p, err := parsePolicy(e.Policy)
 		if err != nil {
 			return fmt.Errorf("stored key %s has an invalid policy: %w", e.KeyID, err)
@@ -172,6 +188,12 @@ func (e *keyEntry) parse() error {
 	}
 	e.parsed = make(map[uint32]*keyspec.Key, len(e.Versions))
 	for _, v := range e.Versions {
+		if prev != nil && prev.KeySpec == e.KeySpec {
+			if pv, ok := prev.versionMaterial(v.Version); ok && bytes.Equal(pv, v.Material) {
+				e.parsed[v.Version] = prev.parsed[v.Version]
+				continue
+			}
+		}
 		k, err := spec.Parse(v.Material)
 		if err != nil {
 			return fmt.Errorf("stored key %s version %d: %w", e.KeyID, v.Version, err)
@@ -193,40 +215,10 @@ type deletionEntry struct {
 	DeletionDate time.Time `json:"deletion_date"`
 }
 
-// cache holds parsed keys and the whole alias table. Entries are dropped by
-// Invalidate when another node writes, and replaced by this node's writes.
-type cache struct {
-	keys     sync.Map // key id -> *keyEntry
-	grants   sync.Map // key id -> *grantIndex
-	tokenKey atomic.Pointer[[]byte]
-
-	mu      sync.RWMutex
-	aliases map[string]*aliasEntry // nil until loaded
-}
-
-func newCache() *cache { return &cache{} }
-
-func (c *cache) dropKey(id string) { c.keys.Delete(id) }
-
-func (c *cache) dropAliases() {
-	c.mu.Lock()
-	c.aliases = nil
-	c.mu.Unlock()
-}
-
-func (c *cache) reset() {
-	c.keys.Clear()
-	c.grants.Clear()
-	c.tokenKey.Store(nil)
-	c.dropAliases()
-}
-
-// getKey reads a key by id, from the cache when it can. It returns nil for
-// a key that does not exist.
-func (b *backend) getKey(ctx context.Context, s logical.Storage, id string) (*keyEntry, error) {
-	if v, ok := b.cache.keys.Load(id); ok {
-		return v.(*keyEntry), nil
-	}
+// readKey reads and parses a key from storage, bypassing the cache; nil
+// for a key that does not exist. Versions whose material equals prev's
+// reuse prev's parsed keys, since parsing an RSA key is costly.
+func readKey(ctx context.Context, s logical.Storage, id string, prev *keyEntry) (*keyEntry, error) {
 	raw, err := s.Get(ctx, keyStoragePrefix+id)
 	if err != nil || raw == nil {
 		return nil, err
@@ -235,15 +227,60 @@ func (b *backend) getKey(ctx context.Context, s logical.Storage, id string) (*ke
 	if err := raw.DecodeJSON(e); err != nil {
 		return nil, err
 	}
-	if err := e.parse(); err != nil {
+	if err := e.parse(prev); err != nil {
 		return nil, err
 	}
-	b.cache.keys.Store(id, e)
 	return e, nil
 }
 
-// putKey writes a key; the caller holds the key's lock.
+// getKey reads a key by id, from the cache when it can. It returns nil for
+// a key that does not exist. The fill is dropped if the key was written or
+// invalidated while storage was being read.
+func (b *backend) getKey(ctx context.Context, s logical.Storage, id string) (*keyEntry, error) {
+	if e, ok := b.cache.keys.get(id); ok {
+		return e, nil
+	}
+	t := b.cache.keys.ticket()
+	e, err := readKey(ctx, s, id, nil)
+	if err != nil || e == nil {
+		return nil, err
+	}
+	b.cache.keys.fill(id, t, e)
+	return e, nil
+}
+
+// loadKey reads a key from storage, never from the cache: every
+// read-modify-write starts here, under the key's lock.
+func (b *backend) loadKey(ctx context.Context, s logical.Storage, id string) (*keyEntry, error) {
+	prev, _ := b.cache.keys.get(id)
+	t := b.cache.keys.ticket()
+	e, err := readKey(ctx, s, id, prev)
+	if err != nil || e == nil {
+		return nil, err
+	}
+	b.cache.keys.fill(id, t, e)
+	return e, nil
+}
+
+// putKey writes a key; the caller holds the key's lock. Key material
+// versions are append-only: putKey reads the stored entry and refuses a
+// write that would change or drop the material of a stored version (only
+// DeleteImportedKeyMaterial and expiry drop imported material, all of it).
 func (b *backend) putKey(ctx context.Context, s logical.Storage, e *keyEntry) error {
+	raw, err := s.Get(ctx, keyStoragePrefix+e.KeyID)
+	if err != nil {
+		return err
+	}
+	if raw != nil {
+		var stored keyEntry
+		if err := raw.DecodeJSON(&stored); err != nil {
+			return err
+		}
+		if err := checkAppendOnly(&stored, e); err != nil {
+			b.Logger().Error("refused a key write that would replace key material", "key_id", e.KeyID, "error", err)
+			return err
+		}
+	}
 	entry, err := logical.StorageEntryJSON(keyStoragePrefix+e.KeyID, e)
 	if err != nil {
 		return err
@@ -251,7 +288,29 @@ func (b *backend) putKey(ctx context.Context, s logical.Storage, e *keyEntry) er
 	if err := s.Put(ctx, entry); err != nil {
 		return err
 	}
-	b.cache.keys.Store(e.KeyID, e)
+	b.cache.keys.put(e.KeyID, e)
+	return nil
+}
+
+// checkAppendOnly compares a key about to be written with the stored one.
+// Its errors name versions, never material.
+func checkAppendOnly(stored, next *keyEntry) error {
+	if len(next.Versions) == 0 && stored.Origin == originExternal {
+		return nil // imported material deleted (it can only come back identical)
+	}
+	byVersion := make(map[uint32][]byte, len(next.Versions))
+	for _, v := range next.Versions {
+		byVersion[v.Version] = v.Material
+	}
+	for _, v := range stored.Versions {
+		m, ok := byVersion[v.Version]
+		if !ok {
+			return fmt.Errorf("key %s: the write would drop key material version %d", stored.KeyID, v.Version)
+		}
+		if !bytes.Equal(m, v.Material) {
+			return fmt.Errorf("key %s: the write would replace key material version %d", stored.KeyID, v.Version)
+		}
+	}
 	return nil
 }
 
@@ -261,95 +320,11 @@ func (b *backend) lockKey(id string) func() {
 	return l.Unlock
 }
 
-func aliasStorageKey(name string) string {
-	return aliasStoragePrefix + url.PathEscape(name)
-}
-
-// aliases returns the alias table, loading it on first use.
-func (b *backend) aliases(ctx context.Context, s logical.Storage) (map[string]*aliasEntry, error) {
-	b.cache.mu.RLock()
-	m := b.cache.aliases
-	b.cache.mu.RUnlock()
-	if m != nil {
-		return m, nil
-	}
-	names, err := s.List(ctx, aliasStoragePrefix)
-	if err != nil {
-		return nil, err
-	}
-	m = make(map[string]*aliasEntry, len(names))
-	for _, n := range names {
-		raw, err := s.Get(ctx, aliasStoragePrefix+n)
-		if err != nil {
-			return nil, err
-		}
-		if raw == nil {
-			continue
-		}
-		a := &aliasEntry{}
-		if err := raw.DecodeJSON(a); err != nil {
-			return nil, err
-		}
-		m[a.Name] = a
-	}
-	b.cache.mu.Lock()
-	b.cache.aliases = m
-	b.cache.mu.Unlock()
-	return m, nil
-}
-
-// putAlias and deleteAlias are called with aliasLock held; they replace the
-// cached table rather than edit it, since readers hold the old map unlocked.
-func (b *backend) putAlias(ctx context.Context, s logical.Storage, a *aliasEntry) error {
-	entry, err := logical.StorageEntryJSON(aliasStorageKey(a.Name), a)
-	if err != nil {
-		return err
-	}
-	if err := s.Put(ctx, entry); err != nil {
-		return err
-	}
-	return b.editAliases(ctx, s, func(m map[string]*aliasEntry) { m[a.Name] = a })
-}
-
-func (b *backend) deleteAlias(ctx context.Context, s logical.Storage, name string) error {
-	if err := s.Delete(ctx, aliasStorageKey(name)); err != nil {
-		return err
-	}
-	return b.editAliases(ctx, s, func(m map[string]*aliasEntry) { delete(m, name) })
-}
-
-func (b *backend) editAliases(ctx context.Context, s logical.Storage, edit func(map[string]*aliasEntry)) error {
-	cur, err := b.aliases(ctx, s)
-	if err != nil {
-		return err
-	}
-	next := make(map[string]*aliasEntry, len(cur)+1)
-	for k, v := range cur {
-		next[k] = v
-	}
-	edit(next)
-	b.cache.mu.Lock()
-	b.cache.aliases = next
-	b.cache.mu.Unlock()
-	return nil
-}
-
-// aliasesOf lists the alias names that target a key, sorted.
-func aliasesOf(m map[string]*aliasEntry, keyID string) []string {
-	var out []string
-	for name, a := range m {
-		if a.TargetKeyID == keyID {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// isDeleted reports whether a pending deletion has come due. Such a key is
-// gone for every caller, even before the periodic sweep removes it.
+// isDeleted reports whether a key is gone for every caller: its pending
+// deletion has come due (even before the periodic sweep removes it), or its
+// creation never finished (see pathKeyCreate).
 func (b *backend) isDeleted(e *keyEntry) bool {
-	return e.State == statePendingDeletion && !b.now().Before(e.DeletionDate)
+	return e.Creating || e.State == statePendingDeletion && !b.now().Before(e.DeletionDate)
 }
 
 // deleteDueKeys destroys the keys whose deletion window has ended, with
@@ -359,32 +334,55 @@ func (b *backend) deleteDueKeys(ctx context.Context, s logical.Storage) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, id := range ids {
-		if err := b.deleteIfDue(ctx, s, id); err != nil {
-			return err
-		}
+		errs = append(errs, b.deleteIfDue(ctx, s, id))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (b *backend) deleteIfDue(ctx context.Context, s logical.Storage, id string) error {
 	unlock := b.lockKey(id)
 	defer unlock()
-	e, err := b.getKey(ctx, s, id)
+	e, err := b.loadKey(ctx, s, id)
 	if err != nil {
 		return err
 	}
 	if e != nil && !b.isDeleted(e) {
 		return nil
 	}
+	return b.destroyKey(ctx, s, id, "deleted key at the end of its deletion window")
+}
+
+// destroyKey removes a key with its aliases, grants and index entries; the
+// caller holds the key's lock. The key entry goes last but one, so a failure
+// at any step leaves a key that is still invisible (past its deletion date,
+// or never finished) and that the next sweep removes; the index entry that
+// leads the sweep to it goes last.
+func (b *backend) destroyKey(ctx context.Context, s logical.Storage, id, why string) error {
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
-	m, err := b.aliases(ctx, s)
+	// The key's aliases, from storage: each index entry's alias is deleted
+	// if it still points here, and the entry itself in any case.
+	indexed, err := s.List(ctx, aliasIndexPrefix+id+"/")
 	if err != nil {
 		return err
 	}
-	for _, name := range aliasesOf(m, id) {
-		if err := b.deleteAlias(ctx, s, name); err != nil {
+	for _, n := range indexed {
+		name, err := url.PathUnescape(n)
+		if err != nil {
+			return err
+		}
+		a, err := readAlias(ctx, s, name)
+		if err != nil {
+			return err
+		}
+		if a != nil && a.TargetKeyID == id {
+			err = b.deleteAlias(ctx, s, a)
+		} else {
+			err = s.Delete(ctx, aliasIndexPrefix+id+"/"+n)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -396,11 +394,16 @@ func (b *backend) deleteIfDue(ctx context.Context, s logical.Storage, id string)
 			return err
 		}
 	}
+	b.cache.keyAlias.invalidate(id)
 	if err := s.Delete(ctx, keyStoragePrefix+id); err != nil {
+		b.cache.keys.invalidate(id)
 		return err
 	}
-	b.cache.dropKey(id)
-	b.Logger().Info("deleted key at the end of its deletion window", "key_id", id)
+	b.cache.keys.invalidate(id)
+	b.Logger().Info(why, "key_id", id)
+	if err := s.Delete(ctx, creatingStoragePrefix+id); err != nil {
+		return err
+	}
 	return s.Delete(ctx, deletionStoragePrefix+id)
 }
 
@@ -417,6 +420,9 @@ func (b *backend) resolveKey(ctx context.Context, s logical.Storage, ref string,
 		return nil, err
 	}
 	id, alias, err := arns.parse(ref)
+	if err == nil {
+		err = checkKeyRef(id, alias)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -424,12 +430,11 @@ func (b *backend) resolveKey(ctx context.Context, s logical.Storage, ref string,
 		if !allowAlias {
 			return nil, errValidation("this operation does not accept an alias (%s); use the key id or key ARN", alias)
 		}
-		m, err := b.aliases(ctx, s)
+		a, err := b.getAlias(ctx, s, alias)
 		if err != nil {
 			return nil, err
 		}
-		a, ok := m[alias]
-		if !ok {
+		if a == nil {
 			return nil, errNotFound("alias %s does not exist", alias)
 		}
 		id = a.TargetKeyID

@@ -19,6 +19,9 @@ const (
 type usageEntry struct {
 	Operation string    `json:"operation"`
 	At        time.Time `json:"at"`
+	// RequestID is Vault's request id (req.ID), the request.id of the
+	// audit log entry: KmsRequestId leads to it, as to CloudTrail in AWS.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 type usageRecord struct {
@@ -33,9 +36,9 @@ type usageTracker struct {
 	last map[string]usageRecord
 }
 
-// recordUse notes that op was admitted on key id, writing to storage at
-// most once per key per usagePersistEvery.
-func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op string) {
+// recordUse notes that op was admitted on key id by request requestID,
+// writing to storage at most once per key per usagePersistEvery.
+func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op, requestID string) {
 	now := b.now().UTC()
 	b.usage.mu.Lock()
 	if b.usage.last == nil {
@@ -43,6 +46,7 @@ func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op strin
 	}
 	r := b.usage.last[id]
 	r.Operation, r.At = op, now
+	r.RequestID = requestID
 	persist := now.Sub(r.persisted) >= usagePersistEvery
 	if persist {
 		r.persisted = now
@@ -63,6 +67,36 @@ func (b *backend) recordUse(ctx context.Context, s logical.Storage, id, op strin
 	}
 }
 
+// forwardForUsage is called before a cryptographic operation is served.
+// A node that cannot write (a performance standby) cannot persist key last
+// usage; when the key's record is due to be written (at most once a minute
+// per key) it answers ErrReadOnly before doing any work, so Vault forwards
+// that request to the active node, which serves it and records the use.
+// The stored last usage thus reflects standby traffic too, with the same
+// one-minute resolution.
+func (b *backend) forwardForUsage(id string) error {
+	now := b.now().UTC()
+	b.usage.mu.Lock()
+	due := now.Sub(b.usage.last[id].persisted) >= usagePersistEvery
+	b.usage.mu.Unlock()
+	// The replication state is two calls to Vault: ask only when due.
+	if !due || b.WriteSafeReplicationState() {
+		return nil
+	}
+	b.usage.mu.Lock()
+	defer b.usage.mu.Unlock()
+	if b.usage.last == nil {
+		b.usage.last = map[string]usageRecord{}
+	}
+	r := b.usage.last[id]
+	if now.Sub(r.persisted) < usagePersistEvery {
+		return nil // another request is being forwarded
+	}
+	r.persisted = now
+	b.usage.last[id] = r
+	return logical.ErrReadOnly
+}
+
 // lastUse returns the newest of the in-memory and the stored last usage.
 func (b *backend) lastUse(ctx context.Context, s logical.Storage, id string) (*usageEntry, error) {
 	b.usage.mu.Lock()
@@ -79,7 +113,7 @@ func (b *backend) lastUse(ctx context.Context, s logical.Storage, id string) (*u
 			return nil, err
 		}
 	}
-	if ok && (stored == nil || !r.At.Before(stored.At)) {
+	if ok && !r.At.IsZero() && (stored == nil || !r.At.Before(stored.At)) {
 		return &r.usageEntry, nil
 	}
 	return stored, nil

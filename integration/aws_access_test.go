@@ -159,5 +159,5 @@ func TestAWSEveryOperation(t *testing.T) {
 			unsupported++
 		}
 	}
-	require.Equal(t, 10, unsupported, "custom key stores (6), multi-Region (2), Encapsulate and Decapsulate")
+	require.Equal(t, 8, unsupported, "custom key stores (6) and multi-Region (2)")
 }

@@ -52,7 +52,7 @@ func TestCryptoRefusalsOverHTTP(t *testing.T) {
 	writeErr(t, "kms/encrypt/"+signer, map[string]any{"plaintext": pt}, http.StatusBadRequest, "InvalidKeyUsageException")
 	writeErr(t, "kms/sign/"+sym, map[string]any{"message": pt, "signing_algorithm": "ECDSA_SHA_256"}, http.StatusBadRequest, "InvalidKeyUsageException")
 	writeErr(t, "kms/generate-mac/"+signer, map[string]any{"message": pt, "mac_algorithm": "HMAC_SHA_256"}, http.StatusBadRequest, "InvalidKeyUsageException")
-	writeErr(t, "kms/sign/"+signer, map[string]any{"message": pt, "signing_algorithm": "RSASSA_PSS_SHA_256"}, http.StatusBadRequest, "ValidationException")
+	writeErr(t, "kms/sign/"+signer, map[string]any{"message": pt, "signing_algorithm": "RSASSA_PSS_SHA_256"}, http.StatusBadRequest, "InvalidKeyUsageException")
 	writeErr(t, "kms/encrypt/"+sym, map[string]any{"plaintext": b64(make([]byte, 4097))}, http.StatusBadRequest, "ValidationException")
 	writeErr(t, "kms/random", map[string]any{"number_of_bytes": 2000}, http.StatusBadRequest, "ValidationException")
 	readErr(t, "kms/keys/"+sym+"/public-key", http.StatusBadRequest, "UnsupportedOperationException")
@@ -106,7 +106,7 @@ func TestBatchOverHTTP(t *testing.T) {
 		map[string]any{"message": b64([]byte("2")), "signing_algorithm": "ECDSA_SHA_256"},
 	}}).Data)
 	require.NotEmpty(t, sigs[0]["signature"])
-	require.Equal(t, "ValidationException", sigs[1]["error_type"])
+	require.Equal(t, "InvalidKeyUsageException", sigs[1]["error_type"])
 	ver := batchResults(t, write(t, "kms/verify/"+signer, map[string]any{"batch_input": []any{
 		map[string]any{"message": b64([]byte("1")), "signing_algorithm": "RSASSA_PSS_SHA_256", "signature": sigs[0]["signature"]},
 		map[string]any{"message": b64([]byte("x")), "signing_algorithm": "RSASSA_PSS_SHA_256", "signature": sigs[0]["signature"]},

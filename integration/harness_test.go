@@ -141,6 +141,21 @@ func (v *vaultServer) start() error {
 		cfg += fmt.Sprintf("storage \"file\" {\n  path = %q\n}\nlistener \"tcp\" {\n  address = %q\n  tls_disable = true\n}\napi_addr = \"http://%s\"\n",
 			filepath.Join(v.dir, "data"), v.addr, v.addr)
 	}
+	if err := v.launch(cfg, args...); err != nil {
+		return err
+	}
+	if !v.devMode {
+		if err := v.initAndUnseal(); err != nil {
+			return err
+		}
+	}
+	v.client.SetToken(v.token)
+	return nil
+}
+
+// launch writes cfg, starts `vault <args> -config=...` with its output in
+// vault.log, and waits until the HTTP API answers.
+func (v *vaultServer) launch(cfg string, args ...string) error {
 	cfgPath := filepath.Join(v.dir, "vault.hcl")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -164,16 +179,7 @@ func (v *vaultServer) start() error {
 		return err
 	}
 	v.client = client
-	if err := v.waitUp(); err != nil {
-		return err
-	}
-	if !v.devMode {
-		if err := v.initAndUnseal(); err != nil {
-			return err
-		}
-	}
-	client.SetToken(v.token)
-	return nil
+	return v.waitUp()
 }
 
 func (v *vaultServer) waitUp() error {

@@ -27,7 +27,36 @@ const (
 	AlgHMACSHA512 = "HMAC_SHA_512"
 
 	AlgECDH = "ECDH"
+
+	AlgMLKEM = "ML_KEM"
 )
+
+// Algorithm kinds, as the request members that name an algorithm.
+const (
+	KindEncryption    = "encryption"
+	KindSigning       = "signing"
+	KindMAC           = "MAC"
+	KindKeyAgreement  = "key agreement"
+	KindEncapsulation = "encapsulation"
+)
+
+// awsAlgorithms is every algorithm name AWS KMS defines, by kind, those no
+// key spec here offers (SM2) included: naming one a key does not offer is
+// a key usage error, naming none of them an input error.
+var awsAlgorithms = map[string][]string{
+	KindEncryption: {AlgSymmetricDefault, AlgRSAESOAEPSHA1, AlgRSAESOAEPSHA256, AlgSM2PKE},
+	KindSigning: {AlgRSASSAPSSSHA256, AlgRSASSAPSSSHA384, AlgRSASSAPSSSHA512, AlgRSASSAPKCS1SHA256, AlgRSASSAPKCS1SHA384,
+		AlgRSASSAPKCS1SHA512, AlgECDSASHA256, AlgECDSASHA384, AlgECDSASHA512, AlgEd25519SHA512, AlgEd25519PHSHA512, AlgMLDSASHAKE256, AlgSM2DSA},
+	KindMAC:           {AlgHMACSHA224, AlgHMACSHA256, AlgHMACSHA384, AlgHMACSHA512},
+	KindKeyAgreement:  {AlgECDH},
+	KindEncapsulation: {AlgMLKEM},
+}
+
+// AWSAlgorithms returns every algorithm name AWS KMS defines of a kind.
+func AWSAlgorithms(kind string) []string { return awsAlgorithms[kind] }
+
+// IsAWSAlgorithm reports whether AWS KMS defines the algorithm of that kind.
+func IsAWSAlgorithm(kind, name string) bool { return Contains(awsAlgorithms[kind], name) }
 
 // Message types for Sign and Verify.
 const (
@@ -71,6 +100,7 @@ const (
 	schemeEd25519
 	schemeEd25519ph
 	schemeMLDSA
+	schemeSM2
 )
 
 // SigningAlgorithm describes one AWS signing algorithm.
@@ -95,6 +125,7 @@ var signingAlgorithms = map[string]*SigningAlgorithm{
 	AlgEd25519SHA512:     {AlgEd25519SHA512, crypto.SHA512, schemeEd25519, []string{MessageRaw}},
 	AlgEd25519PHSHA512:   {AlgEd25519PHSHA512, crypto.SHA512, schemeEd25519ph, []string{MessageDigest}},
 	AlgMLDSASHAKE256:     {AlgMLDSASHAKE256, 0, schemeMLDSA, []string{MessageRaw, MessageExternalMu}},
+	AlgSM2DSA:            {AlgSM2DSA, 0, schemeSM2, rawOrDigest}, // SM3, which crypto.Hash lacks
 }
 
 var rawOrDigest = []string{MessageRaw, MessageDigest}

@@ -40,13 +40,19 @@ func (a *SigningAlgorithm) digest(msg []byte, msgType string) ([]byte, error) {
 		if len(msg) > MaxMessage {
 			return nil, inputErr("a RAW message can be at most %d bytes", MaxMessage)
 		}
-		if a.scheme == schemeEd25519 || a.scheme == schemeMLDSA {
-			return msg, nil
+		if a.scheme == schemeEd25519 || a.scheme == schemeMLDSA || a.scheme == schemeSM2 {
+			return msg, nil // hashed by the scheme itself
 		}
 		h := a.Hash.New()
 		h.Write(msg)
 		return h.Sum(nil), nil
 	case MessageDigest:
+		if a.scheme == schemeSM2 {
+			if len(msg) != sm2DigestSize {
+				return nil, inputErr("a DIGEST message for %s must be the %d-byte SM3 digest of ZA || M, got %d bytes", a.Name, sm2DigestSize, len(msg))
+			}
+			return msg, nil
+		}
 		if len(msg) != a.Hash.Size() {
 			return nil, inputErr("a DIGEST message for %s must be %d bytes, got %d", a.Name, a.Hash.Size(), len(msg))
 		}
@@ -93,6 +99,8 @@ func (k *Key) Sign(a *SigningAlgorithm, msg []byte, msgType string, rand io.Read
 			return mldsa.SignExternalMu(priv, d)
 		}
 		return k.Spec.mldsaScheme().Sign(k.mldsa, d, nil), nil
+	case schemeSM2:
+		return k.sm2Sign(d, msgType, rand)
 	}
 	return nil, fmt.Errorf("no signer for %s", a.Name)
 }
@@ -128,6 +136,8 @@ func (k *Key) Verify(a *SigningAlgorithm, msg []byte, msgType string, sig []byte
 			return mldsa.VerifyExternalMu(priv.PublicKey(), d, sig) == nil, nil
 		}
 		return k.Spec.mldsaScheme().Verify(k.mldsa.Public().(sign.PublicKey), d, sig, nil), nil
+	case schemeSM2:
+		return k.sm2Verify(d, msgType, sig), nil
 	}
 	return false, fmt.Errorf("no verifier for %s", a.Name)
 }
@@ -188,6 +198,9 @@ func (k *Key) VerifyMAC(alg string, msg, mac []byte) (bool, error) {
 // given as SubjectPublicKeyInfo DER. It returns the raw shared secret (the
 // x coordinate), as AWS's DeriveSharedSecret does.
 func (k *Key) DeriveSharedSecret(peerSPKI []byte) ([]byte, error) {
+	if k.sm2 != nil {
+		return k.sm2ECDH(peerSPKI)
+	}
 	priv, ok := k.signer.(*ecdsa.PrivateKey)
 	if !ok {
 		return nil, inputErr("%s keys cannot derive shared secrets", k.Spec.Name)

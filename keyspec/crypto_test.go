@@ -43,6 +43,9 @@ func TestSignVerifyEverySpec(t *testing.T) {
 				if mt == MessageExternalMu && alg.AcceptsMessageType(mt) {
 					msg = externalMu(t, k, msg)
 				}
+				if mt == MessageDigest && alg.Name == AlgSM2DSA {
+					msg = sm2Digest(t, k, msg)
+				}
 				if mt == MessageDigest && alg.Hash != 0 {
 					h := alg.Hash.New()
 					h.Write(msg)

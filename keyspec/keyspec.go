@@ -17,6 +17,8 @@ const (
 	SignVerify        KeyUsage = "SIGN_VERIFY"
 	GenerateVerifyMAC KeyUsage = "GENERATE_VERIFY_MAC"
 	KeyAgreement      KeyUsage = "KEY_AGREEMENT"
+	// EncapsulateDecapsulate is ML-KEM's usage.
+	EncapsulateDecapsulate KeyUsage = "ENCAPSULATE_DECAPSULATE"
 )
 
 // Family groups specs that share a key representation and generator.
@@ -29,6 +31,8 @@ const (
 	FamilySecp256k1
 	FamilyEd25519
 	FamilyMLDSA
+	FamilyMLKEM
+	FamilySM2
 	FamilyHMAC
 )
 
@@ -40,12 +44,13 @@ type Spec struct {
 	Usages []KeyUsage
 	// Bits is the RSA modulus size, the curve size, or the secret key size.
 	Bits int
-	// Encryption, Signing, MAC and KeyAgreement hold the algorithms the spec
-	// allows; which list applies depends on the key's usage.
-	Encryption   []string
-	Signing      []string
-	MAC          []string
-	KeyAgreement []string
+	// Encryption, Signing, MAC, KeyAgreement and Encapsulation hold the
+	// algorithms the spec allows; which list applies depends on the usage.
+	Encryption    []string
+	Signing       []string
+	MAC           []string
+	KeyAgreement  []string
+	Encapsulation []string
 	// KeyPair reports whether the spec is also an AWS DataKeyPairSpec.
 	KeyPair bool
 }
@@ -64,6 +69,9 @@ const (
 	MLDSA44          = "ML_DSA_44"
 	MLDSA65          = "ML_DSA_65"
 	MLDSA87          = "ML_DSA_87"
+	MLKEM512         = "ML_KEM_512"
+	MLKEM768         = "ML_KEM_768"
+	MLKEM1024        = "ML_KEM_1024"
 	HMAC224          = "HMAC_224"
 	HMAC256          = "HMAC_256"
 	HMAC384          = "HMAC_384"
@@ -103,6 +111,16 @@ var specs = []*Spec{
 		Signing: []string{AlgMLDSASHAKE256}},
 	{Name: MLDSA87, Family: FamilyMLDSA, Usages: []KeyUsage{SignVerify}, Bits: 87,
 		Signing: []string{AlgMLDSASHAKE256}},
+	// AWS's China Regions.
+	{Name: SM2, Family: FamilySM2, Usages: []KeyUsage{SignVerify, EncryptDecrypt, KeyAgreement}, Bits: 256,
+		Encryption: []string{AlgSM2PKE}, Signing: []string{AlgSM2DSA}, KeyAgreement: []string{AlgECDH}, KeyPair: true},
+	// AWS offers ML-KEM data key pairs, but no import into ML-KEM keys.
+	{Name: MLKEM512, Family: FamilyMLKEM, Usages: []KeyUsage{EncapsulateDecapsulate}, Bits: 512,
+		Encapsulation: []string{AlgMLKEM}, KeyPair: true},
+	{Name: MLKEM768, Family: FamilyMLKEM, Usages: []KeyUsage{EncapsulateDecapsulate}, Bits: 768,
+		Encapsulation: []string{AlgMLKEM}, KeyPair: true},
+	{Name: MLKEM1024, Family: FamilyMLKEM, Usages: []KeyUsage{EncapsulateDecapsulate}, Bits: 1024,
+		Encapsulation: []string{AlgMLKEM}, KeyPair: true},
 	{Name: HMAC224, Family: FamilyHMAC, Usages: []KeyUsage{GenerateVerifyMAC}, Bits: 224,
 		MAC: []string{AlgHMACSHA224}},
 	{Name: HMAC256, Family: FamilyHMAC, Usages: []KeyUsage{GenerateVerifyMAC}, Bits: 256,
@@ -138,7 +156,7 @@ func Names() []string {
 
 // Usages lists every key usage.
 func Usages() []KeyUsage {
-	return []KeyUsage{EncryptDecrypt, SignVerify, GenerateVerifyMAC, KeyAgreement}
+	return []KeyUsage{EncryptDecrypt, SignVerify, GenerateVerifyMAC, KeyAgreement, EncapsulateDecapsulate}
 }
 
 // ParseUsage validates a key usage name.
@@ -173,10 +191,11 @@ func (s *Spec) Symmetric() bool {
 // Algorithms is the set of algorithms a key of a given spec and usage offers,
 // as AWS's DescribeKey reports them.
 type Algorithms struct {
-	Encryption   []string
-	Signing      []string
-	MAC          []string
-	KeyAgreement []string
+	Encryption    []string
+	Signing       []string
+	MAC           []string
+	KeyAgreement  []string
+	Encapsulation []string
 }
 
 // Algorithms returns what a key of this spec with usage u may use.
@@ -190,6 +209,8 @@ func (s *Spec) Algorithms(u KeyUsage) Algorithms {
 		return Algorithms{MAC: s.MAC}
 	case KeyAgreement:
 		return Algorithms{KeyAgreement: s.KeyAgreement}
+	case EncapsulateDecapsulate:
+		return Algorithms{Encapsulation: s.Encapsulation}
 	}
 	return Algorithms{}
 }
@@ -203,6 +224,10 @@ func (s *Spec) UsageError(u KeyUsage) string {
 	return fmt.Sprintf("key usage %s is not compatible with key spec %s; valid key usages: %s",
 		u, s.Name, strings.Join(allowed, ", "))
 }
+
+// Importable reports whether key material of this spec can be imported:
+// not for ML-KEM (AWS's import takes none) nor, here, for ML-DSA.
+func (s *Spec) Importable() bool { return s.Family != FamilyMLKEM && s.Family != FamilyMLDSA }
 
 // DataKeyPairSpecs lists the specs AWS accepts as DataKeyPairSpec.
 func DataKeyPairSpecs() []string {

@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/asn1"
+	"reflect"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,6 +25,10 @@ var awsUsages = map[string][]KeyUsage{
 	"ML_DSA_44":             {SignVerify},
 	"ML_DSA_65":             {SignVerify},
 	"ML_DSA_87":             {SignVerify},
+	"SM2":                   {SignVerify, EncryptDecrypt, KeyAgreement},
+	"ML_KEM_512":            {EncapsulateDecapsulate},
+	"ML_KEM_768":            {EncapsulateDecapsulate},
+	"ML_KEM_1024":           {EncapsulateDecapsulate},
 	"HMAC_224":              {GenerateVerifyMAC},
 	"HMAC_256":              {GenerateVerifyMAC},
 	"HMAC_384":              {GenerateVerifyMAC},
@@ -85,7 +91,7 @@ func TestOAEPLimits(t *testing.T) {
 
 func TestDataKeyPairSpecs(t *testing.T) {
 	require.ElementsMatch(t, []string{"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384",
-		"ECC_NIST_P521", "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519"}, DataKeyPairSpecs())
+		"ECC_NIST_P521", "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519", "SM2", "ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"}, DataKeyPairSpecs())
 }
 
 // Every spec generates material that survives Marshal/Parse, and every
@@ -177,4 +183,29 @@ func keysOf[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// The algorithm names are AWS's: those of the pinned AWS SDK's enums.
+func TestAWSAlgorithmNames(t *testing.T) {
+	names := func(vals any) []string {
+		var out []string
+		v := reflect.ValueOf(vals)
+		for i := range v.Len() {
+			out = append(out, v.Index(i).String())
+		}
+		return out
+	}
+	require.ElementsMatch(t, names(types.EncryptionAlgorithmSpec("").Values()), AWSAlgorithms(KindEncryption))
+	require.ElementsMatch(t, names(types.SigningAlgorithmSpec("").Values()), AWSAlgorithms(KindSigning))
+	require.ElementsMatch(t, names(types.MacAlgorithmSpec("").Values()), AWSAlgorithms(KindMAC))
+	require.ElementsMatch(t, names(types.KeyAgreementAlgorithmSpec("").Values()), AWSAlgorithms(KindKeyAgreement))
+	require.ElementsMatch(t, names(types.EncapsulationAlgorithmSpec("").Values()), AWSAlgorithms(KindEncapsulation))
+	// Every key spec, usage and data key pair spec AWS has.
+	require.ElementsMatch(t, names(types.KeySpec("").Values()), Names())
+	require.ElementsMatch(t, names(types.DataKeyPairSpec("").Values()), DataKeyPairSpecs())
+	var usages []string
+	for _, u := range Usages() {
+		usages = append(usages, string(u))
+	}
+	require.ElementsMatch(t, names(types.KeyUsageType("").Values()), usages)
 }

@@ -8,7 +8,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -22,6 +24,7 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/emmansun/gmsm/sm2"
 
 	"github.com/openkms/vault-plugin-kms/keyspec/internal/mldsa"
 )
@@ -39,7 +42,9 @@ type Key struct {
 	signer crypto.Signer         // RSA, NIST ECDSA, Ed25519
 	k1     *secp256k1.PrivateKey // ECC_SECG_P256K1
 	mldsa  sign.PrivateKey       // ML_DSA_*
-	seed   []byte                // ML-DSA seed, the form we store
+	seed   []byte                // ML-DSA or ML-KEM seed, the form we store
+	kem    kemKey                // ML_KEM_*
+	sm2    *sm2.PrivateKey       // SM2
 	// muKey is the same ML-DSA key in Go's implementation, which signs and
 	// verifies an external mu (circl computes mu itself); built on first use.
 	muKey func() (*mldsa.PrivateKey, error)
@@ -96,6 +101,26 @@ func (k *Key) initAEAD() error {
 // AEAD is the AES-256-GCM cipher of a SYMMETRIC_DEFAULT key.
 func (k *Key) AEAD() cipher.AEAD { return k.aead }
 
+// DeriveAEAD is AES-256-GCM under a key derived from a SYMMETRIC_DEFAULT
+// key: HKDF-SHA256 (RFC 5869) with the key as input keying material, and
+// the caller's salt and info, 32 bytes of output. A fresh random salt per
+// message gives every message its own key, so the random-nonce bound of
+// GCM (2^32 messages per key) no longer depends on how busy the key is.
+func (k *Key) DeriveAEAD(salt, info []byte) (cipher.AEAD, error) {
+	if k.Spec.Family != FamilySymmetric {
+		return nil, fmt.Errorf("key spec %s has no AES key", k.Spec.Name)
+	}
+	dk, err := hkdf.Key(sha256.New, k.secret, salt, string(info), 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(dk)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
 // SecretSize is the size in bytes of a symmetric or HMAC key of this spec.
 func (s *Spec) SecretSize() int { return s.Bits / 8 }
 
@@ -123,6 +148,13 @@ func (s *Spec) Generate(rand io.Reader) (*Key, error) {
 		if _, err = io.ReadFull(rand, seed); err == nil {
 			return s.parseMLDSASeed(seed)
 		}
+	case FamilySM2:
+		k.sm2, err = generateSM2(rand)
+	case FamilyMLKEM:
+		seed := make([]byte, MLKEMSeedSize)
+		if _, err = io.ReadFull(rand, seed); err == nil {
+			return s.parseMLKEMSeed(seed)
+		}
 	default:
 		err = fmt.Errorf("no generator for key spec %s", s.Name)
 	}
@@ -134,15 +166,17 @@ func (s *Spec) Generate(rand io.Reader) (*Key, error) {
 
 // Marshal serialises the key material in its storage (and import) form:
 // the raw secret for symmetric and HMAC keys, PKCS#8 DER for RSA and ECC
-// keys, and the 32-byte seed for ML-DSA keys.
+// keys, the 32-byte seed for ML-DSA keys and the 64-byte seed for ML-KEM.
 func (k *Key) Marshal() ([]byte, error) {
 	switch k.Spec.Family {
 	case FamilySymmetric, FamilyHMAC:
 		return append([]byte(nil), k.secret...), nil
-	case FamilyMLDSA:
+	case FamilyMLDSA, FamilyMLKEM:
 		return append([]byte(nil), k.seed...), nil
 	case FamilySecp256k1:
 		return marshalSecp256k1PKCS8(k.k1)
+	case FamilySM2:
+		return marshalSM2(k.sm2)
 	default:
 		return x509.MarshalPKCS8PrivateKey(k.signer)
 	}
@@ -161,6 +195,13 @@ func (s *Spec) Parse(material []byte) (*Key, error) {
 		return k, k.initAEAD()
 	case FamilyMLDSA:
 		return s.parseMLDSASeed(material)
+	case FamilyMLKEM:
+		return s.parseMLKEMSeed(material)
+	case FamilySM2:
+		if k.sm2, _ = parseSM2(material); k.sm2 == nil {
+			return nil, fmt.Errorf("%w: not a PKCS#8 SM2 private key", ErrIncorrectMaterial)
+		}
+		return k, nil
 	case FamilySecp256k1:
 		priv, err := parseSecp256k1PKCS8(material)
 		if err != nil {
@@ -219,6 +260,15 @@ func mldsaMuKey(spec string, seed []byte) (*mldsa.PrivateKey, error) {
 	return nil, fmt.Errorf("%s is not an ML-DSA key spec", spec)
 }
 
+// PrivateKeyPKCS8 is the private key as AWS's data key pairs return it:
+// PKCS#8 DER, for ML-KEM in seed form.
+func (k *Key) PrivateKeyPKCS8() ([]byte, error) {
+	if k.Spec.Family == FamilyMLKEM {
+		return k.marshalMLKEMPKCS8()
+	}
+	return k.Marshal()
+}
+
 // Equal reports whether two keys hold the same material.
 func (k *Key) Equal(o *Key) bool {
 	if k.Spec != o.Spec {
@@ -238,6 +288,8 @@ func (k *Key) PublicKey() crypto.PublicKey {
 		return k.k1.PubKey()
 	case k.mldsa != nil:
 		return k.mldsa.Public()
+	case k.sm2 != nil:
+		return &k.sm2.PublicKey
 	}
 	return nil
 }
@@ -256,6 +308,10 @@ func (k *Key) PublicKeyDER() ([]byte, error) {
 			return nil, err
 		}
 		return marshalSPKI(mldsaOIDs[k.Spec.Name], nil, raw)
+	case FamilyMLKEM:
+		return marshalSPKI(mlkemOIDs[k.Spec.Name], nil, k.kem.encapsulationKey())
+	case FamilySM2:
+		return k.sm2PublicKeyDER()
 	}
 	return x509.MarshalPKIXPublicKey(k.signer.Public())
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system tools the tests use and a fresh machine may lack:
-# openssl (interop tests verify our output with it) and node/npm (the AWS
-# SDK for JavaScript test).
+# openssl (interop tests verify our output with it), node/npm (the AWS SDK
+# for JavaScript test) and the AWS CLI (the Vault Proxy test).
 set -euo pipefail
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v aws >/dev/null 2>&1 || missing+=(awscli)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} for the tests..." >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"

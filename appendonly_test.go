@@ -1,0 +1,85 @@
+package kms
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
+)
+
+// Key material versions are append-only: putKey refuses to replace or
+// drop a stored version, whatever the caller's entry says.
+func TestPutKeyAppendOnly(t *testing.T) {
+	tb := newTestBackend(t)
+	ctx := context.Background()
+	id := tb.createKey(nil)
+	stored, err := readKey(ctx, tb.storage, id, nil)
+	require.NoError(t, err)
+	orig := stored.Versions[0].Material
+
+	unlock := tb.lockKey(id)
+	defer unlock()
+	// A different version 1 (what a stale cache made rotation do).
+	other, err := stored.spec.Generate(tb.random)
+	require.NoError(t, err)
+	c := stored.clone()
+	c.Versions, c.parsed = nil, nil
+	require.NoError(t, c.addVersion(other, tb.now()))
+	err = tb.putKey(ctx, tb.storage, c)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), base64.StdEncoding.EncodeToString(orig))
+	require.NotContains(t, err.Error(), hex.EncodeToString(orig))
+
+	// Dropping a version of generated material.
+	c = stored.clone()
+	c.Versions = nil
+	require.Error(t, tb.putKey(ctx, tb.storage, c))
+
+	after, err := readKey(ctx, tb.storage, id, nil)
+	require.NoError(t, err)
+	require.Equal(t, orig, after.Versions[0].Material, "storage unchanged")
+
+	// Appending is fine.
+	c = stored.clone()
+	require.NoError(t, tb.rotate(c, rotationOnDemand, tb.now()))
+	require.NoError(t, tb.putKey(ctx, tb.storage, c))
+}
+
+// Expired imported material is refused at request time, before the sweep
+// runs; the sweep only cleans up.
+func TestExpiredMaterialRefusedBeforeSweep(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL"})["key_id"].(string)
+	validTo := tb.now().Add(2 * time.Hour).Format(time.RFC3339)
+	_, err := tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{5}, 32), map[string]any{
+		"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": validTo})
+	require.NoError(t, err)
+	blob := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
+	tb.advance(2 * time.Hour) // no periodic run
+	tb.fails(excInvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	tb.fails(excInvalidState, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.fails(excInvalidState, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
+	tb.ok(logical.ReadOperation, "keys/"+id, nil) // management still works
+
+	asym := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL", "key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY"})["key_id"].(string)
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	require.NoError(t, err)
+	_, err = tb.importMaterial(asym, "RSA_AES_KEY_WRAP_SHA_256", der, map[string]any{
+		"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": tb.now().Add(time.Hour).Format(time.RFC3339)})
+	require.NoError(t, err)
+	tb.ok(logical.ReadOperation, "keys/"+asym+"/public-key", nil)
+	tb.advance(time.Hour)
+	tb.fails(excInvalidState, logical.ReadOperation, "keys/"+asym+"/public-key", nil)
+	tb.fails(excInvalidState, logical.UpdateOperation, "sign/"+asym, map[string]any{"message": b64s("m"), "signing_algorithm": "ECDSA_SHA_256"})
+}

@@ -1,0 +1,170 @@
+// Package awspolicy parses AWS KMS key policy documents and evaluates them
+// against Vault identities.
+//
+// A policy is AWS's JSON: Version (2012-10-17, or 2008-10-17), Id, and
+// Statement (one statement or a list), each with Sid, Effect,
+// Principal or NotPrincipal, Action or NotAction (kms:Encrypt, kms:*,
+// kms:Describe*; action names compare without case), Resource or
+// NotResource (* or the key's ARN, with wildcards), and Condition.
+// Anything else is an *Error naming the element.
+//
+// Principals map to Vault identities; "own account" is the mount's
+// partition and account id:
+//
+//	Principal                                          Vault caller it names
+//	arn:<partition>:iam::<account>:root, <account>     every caller Vault's ACL admits (own account only),
+//	                                                   tokens without an entity included
+//	"*", {"AWS": "*"}                                  in Allow: every caller with an entity; in Deny: every caller
+//	arn:<partition>:iam::<account>:user/<name>         the entity named <name>
+//	arn:<partition>:iam::<account>:role/<name>         members of the group named <name>
+//	arn:<partition>:sts::<account>:assumed-role/<role>/<session>
+//	                                                   members of the group named <role>
+//	a principal of another account, {"Service": ...}   nobody (kept as written)
+//	{"Vault": "entity:<id>"}, "entity_name:<name>",
+//	"group:<name>", "group_id:<id>"                    that entity or group's members
+//	{"Vault": "no_entity"}                             every token without an entity
+//
+// A token without an entity (orphan and root tokens alike: Vault does not
+// tell a plugin which) is thus allowed only where the account or no_entity
+// is named, as the account stands for "whatever Vault's ACL admits", while
+// every Deny statement applies to it.
+//
+// Conditions follow IAM's rules: operators are ANDed, keys under an
+// operator are ANDed, a key's policy values are ORed (NORed for a negated
+// operator such as StringNotEquals). A key absent from the request fails a
+// positive operator and passes a negated one, unless the operator ends in
+// IfExists (passes) or is Null; ForAllValues passes on an absent key and
+// ForAnyValue fails. Condition key names compare without case.
+package awspolicy
+
+import "strings"
+
+// Request is what a statement is matched against.
+type Request struct {
+	Caller *Caller
+	// Action is the operation, with or without "kms:" (Encrypt, kms:Encrypt).
+	Action string
+	// Resource is the key's ARN.
+	Resource string
+	// Account is the mount's partition and account id.
+	Account Account
+	// Keys are the condition keys the caller can answer.
+	Keys Keys
+}
+
+// Decision is the outcome of a policy evaluation.
+type Decision int
+
+const (
+	// NoDecision: no statement matched; grants may still allow.
+	NoDecision Decision = iota
+	Allow
+	// Deny is an explicit Deny: it wins over any Allow and any grant.
+	Deny
+)
+
+func (d Decision) String() string {
+	return [...]string{"no decision", "allow", "deny"}[d]
+}
+
+// Evaluate applies the policy: Deny if a Deny statement matches, else
+// Allow if an Allow statement matches, else NoDecision. by names the
+// deciding statement (its Sid, or "statement <i>").
+func (p *Policy) Evaluate(r *Request) (d Decision, by string) {
+	action := strings.ToLower(r.Action)
+	if !strings.HasPrefix(action, "kms:") {
+		action = "kms:" + action
+	}
+	if r.Keys == nil {
+		r.Keys = Keys{}
+	}
+	vars := p.Version == Version2012
+	for _, s := range p.Statements {
+		deny := s.Effect == effectDeny
+		if (d == Allow && !deny) || !s.matches(r, action, deny, vars) {
+			continue
+		}
+		if deny {
+			return Deny, s.Name()
+		}
+		d, by = Allow, s.Name()
+	}
+	return d, by
+}
+
+func (s *Statement) matches(r *Request, action string, deny, vars bool) bool {
+	return s.matchesPrincipal(r, deny) && s.matchesAction(action) && s.matchesResource(r) && s.matchesConditions(r.Keys, vars)
+}
+
+func (s *Statement) matchesPrincipal(r *Request, deny bool) bool {
+	c := r.Caller
+	if c == nil {
+		c = &Caller{EntityLess: true}
+	}
+	if s.notPrincipal {
+		// Everyone but the listed principals: the exceptions are read
+		// narrowly, and an Allow never admits an entity-less token by
+		// exclusion.
+		if !deny && c.EntityLess {
+			return false
+		}
+		for _, p := range s.principals {
+			if p.matches(c, r.Account, false) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, p := range s.principals {
+		if p.matches(c, r.Account, deny) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Statement) matchesAction(action string) bool {
+	hit := false
+	for _, a := range s.actions {
+		if a.match(action, true) {
+			hit = true
+			break
+		}
+	}
+	return hit != s.notAction
+}
+
+func (s *Statement) matchesResource(r *Request) bool {
+	hit := false
+	for _, p := range s.resources {
+		if p.match(r.Resource, false) {
+			hit = true
+			break
+		}
+	}
+	return hit != s.notResource
+}
+
+func (s *Statement) matchesConditions(keys Keys, vars bool) bool {
+	for _, c := range s.conditions {
+		if !c.eval(keys, vars) {
+			return false
+		}
+	}
+	return true
+}
+
+// References reports whether a condition of the policy tests the key
+// (name compared without case), so that a costly key is computed only
+// when some statement asks for it.
+func (p *Policy) References(name string) bool {
+	name = strings.ToLower(name)
+	for _, s := range p.Statements {
+		for _, c := range s.conditions {
+			if c.key == name {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,405 @@
+package kms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+// policyActions are the action names an AWS key policy may use after
+// "kms:": every operation of the operation table.
+var policyActions = func() awspolicy.Actions {
+	names := make([]string, 0, len(operations))
+	for op := range operations {
+		names = append(names, op)
+	}
+	return awspolicy.NewActions(names...)
+}()
+
+// isLegacyPolicy tells the plugin's first format ({"statements": [...]})
+// from an AWS document by its shape, so stored keys keep working.
+func isLegacyPolicy(doc string) bool {
+	var top map[string]json.RawMessage
+	if json.NewDecoder(strings.NewReader(doc)).Decode(&top) != nil {
+		return false
+	}
+	_, ok := top["statements"]
+	return ok
+}
+
+func parseAWSPolicy(doc string) (*keyPolicy, error) {
+	p, err := awspolicy.Parse(doc, policyActions)
+	if err != nil {
+		var pe *awspolicy.Error
+		if errors.As(err, &pe) {
+			return nil, newErr(excMalformedPolicy, "%s", pe.Error())
+		}
+		return nil, err
+	}
+	return &keyPolicy{aws: p}, nil
+}
+
+// defaultAWSPolicyText is AWS's default key policy, which delegates to IAM;
+// here the account root stands for every caller Vault's ACL lets through.
+func defaultAWSPolicyText(a awspolicy.Account) string {
+	return `{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:` +
+		a.Partition + `:iam::` + a.ID + `:root"},"Action":"kms:*","Resource":"*"}]}`
+}
+
+// defaultAWSPolicies caches the parsed default policy per account.
+var defaultAWSPolicies sync.Map
+
+func defaultAWSPolicy(a awspolicy.Account) *keyPolicy {
+	if p, ok := defaultAWSPolicies.Load(a); ok {
+		return p.(*keyPolicy)
+	}
+	p, err := parseAWSPolicy(defaultAWSPolicyText(a))
+	if err != nil {
+		panic(err) // the text above is a constant apart from validated config values
+	}
+	defaultAWSPolicies.Store(a, p)
+	return p
+}
+
+func (c *configEntry) account() awspolicy.Account {
+	return awspolicy.Account{Partition: orDefault(c.Partition, defaultPartition), ID: orDefault(c.AccountID, defaultAccountID)}
+}
+
+// requestAttrs are the request parameters that key policy conditions can
+// test beyond the encryption context. Handlers attach them to the context
+// (withAttrs) before authorizing, so authorize keeps its signature.
+type requestAttrs struct {
+	EncryptionAlgorithm string
+	// ReEncrypt's two algorithms, for ReEncryptFrom and ReEncryptTo.
+	SourceEncryptionAlgorithm, DestinationEncryptionAlgorithm string
+	SigningAlgorithm                                          string
+	MacAlgorithm                                              string
+	KeyAgreementAlgorithm                                     string
+	MessageType                                               string
+	DataKeyPairSpec                                           string
+	RequestAlias                                              string
+	WrappingAlgorithm                                         string
+	WrappingKeySpec                                           string
+	ExpirationModel                                           string
+	ValidTo                                                   time.Time
+	// Grant parameters, for CreateGrant.
+	GrantOperations     []string
+	GrantConstraintType string
+	GranteePrincipal    string
+	RetiringPrincipal   string
+	// Numbers and booleans that are absent when zero or nil.
+	PendingWindowDays  int
+	RotationPeriodDays int
+	BypassLockout      *bool
+}
+
+type attrsKey struct{}
+
+// withAttrs returns ctx with set applied to a copy of its attributes.
+func withAttrs(ctx context.Context, set func(*requestAttrs)) context.Context {
+	a := requestAttrs{}
+	if old, ok := ctx.Value(attrsKey{}).(*requestAttrs); ok {
+		a = *old
+	}
+	set(&a)
+	return context.WithValue(ctx, attrsKey{}, &a)
+}
+
+func attrsFrom(ctx context.Context) *requestAttrs {
+	if a, ok := ctx.Value(attrsKey{}).(*requestAttrs); ok {
+		return a
+	}
+	return &requestAttrs{}
+}
+
+// policyRequest is one question to a key policy.
+type policyRequest struct {
+	who        principalSet
+	op         string
+	ec         map[string]string
+	hasContext bool
+	arn        string
+	account    awspolicy.Account
+	keys       awspolicy.Keys
+}
+
+// decide answers a policy request in the policy's language.
+func (p *keyPolicy) decide(r *policyRequest) (decision, string) {
+	if p.aws == nil {
+		return p.evaluate(r.who, r.op, r.ec, r.hasContext)
+	}
+	d, by := p.aws.Evaluate(&awspolicy.Request{Caller: r.who.caller(), Action: r.op, Resource: r.arn, Account: r.account, Keys: r.keys})
+	switch d {
+	case awspolicy.Deny:
+		return denied, by
+	case awspolicy.Allow:
+		return allowed, by
+	}
+	return noDecision, ""
+}
+
+// evaluatePolicy asks key e's policy (the mount's default one when the key
+// has none) whether the caller may perform op.
+func (b *backend) evaluatePolicy(ctx context.Context, req *logical.Request, e *keyEntry, who principalSet, op string, ec map[string]string) (decision, string, error) {
+	cfg, err := b.config(ctx, req.Storage)
+	if err != nil {
+		return noDecision, "", err
+	}
+	p := e.keyPolicy()
+	if e.Policy == "" {
+		p = defaultAWSPolicy(cfg.account())
+	}
+	r := &policyRequest{who: who, op: op, ec: ec, hasContext: operations[op].context,
+		arn: cfg.arns().key(e.KeyID), account: cfg.account()}
+	if p.aws != nil {
+		if r.keys, err = b.conditionKeys(ctx, req, e, p.aws, r, attrsFrom(ctx)); err != nil {
+			return noDecision, "", err
+		}
+	}
+	d, by := p.decide(r)
+	return d, by, nil
+}
+
+// conditionKeys are the condition keys the plugin can answer truthfully
+// for this request; any other key is absent.
+func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *keyEntry, p *awspolicy.Policy, r *policyRequest, a *requestAttrs) (awspolicy.Keys, error) {
+	k := awspolicy.Keys{}
+	set := func(name, v string) {
+		if v != "" {
+			k.Add(name, v)
+		}
+	}
+	if r.hasContext && len(r.ec) > 0 {
+		names := make([]string, 0, len(r.ec))
+		for n, v := range r.ec {
+			k.Add("kms:EncryptionContext:"+n, v)
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		k.Add("kms:EncryptionContextKeys", names...)
+	}
+	switch r.op {
+	case opReEncryptFrom:
+		set("kms:EncryptionAlgorithm", a.SourceEncryptionAlgorithm)
+	case opReEncryptTo:
+		set("kms:EncryptionAlgorithm", a.DestinationEncryptionAlgorithm)
+	case opGenerateDataKey, opGenerateDataKeyWP, opGenerateDataKeyPair, opGenerateDataKeyPairWP:
+		// Data keys are wrapped under a symmetric key, always so.
+		set("kms:EncryptionAlgorithm", keyspec.AlgSymmetricDefault)
+	default:
+		set("kms:EncryptionAlgorithm", a.EncryptionAlgorithm)
+	}
+	set("kms:SigningAlgorithm", a.SigningAlgorithm)
+	set("kms:MacAlgorithm", a.MacAlgorithm)
+	set("kms:KeyAgreementAlgorithm", a.KeyAgreementAlgorithm)
+	set("kms:MessageType", a.MessageType)
+	set("kms:DataKeyPairSpec", a.DataKeyPairSpec)
+	set("kms:RequestAlias", a.RequestAlias)
+	set("kms:WrappingAlgorithm", a.WrappingAlgorithm)
+	set("kms:WrappingKeySpec", a.WrappingKeySpec)
+	set("kms:ExpirationModel", a.ExpirationModel)
+	if !a.ValidTo.IsZero() {
+		k.Add("kms:ValidTo", strconv.FormatInt(a.ValidTo.Unix(), 10))
+	}
+	if len(a.GrantOperations) > 0 {
+		k.Add("kms:GrantOperations", a.GrantOperations...)
+	}
+	set("kms:GrantConstraintType", a.GrantConstraintType)
+	set("kms:GranteePrincipal", a.GranteePrincipal)
+	set("kms:RetiringPrincipal", a.RetiringPrincipal)
+	switch r.op {
+	case opCreateGrant, opListGrants, opRevokeGrant:
+		k.Add("kms:GrantIsForAWSResource", "false")
+	}
+	if a.PendingWindowDays > 0 {
+		k.Add("kms:ScheduleKeyDeletionPendingWindowInDays", strconv.Itoa(a.PendingWindowDays))
+	}
+	if a.RotationPeriodDays > 0 {
+		k.Add("kms:RotationPeriodInDays", strconv.Itoa(a.RotationPeriodDays))
+	}
+	if a.BypassLockout != nil {
+		k.Add("kms:BypassPolicyLockoutSafetyCheck", strconv.FormatBool(*a.BypassLockout))
+	}
+	if e != nil {
+		set("kms:KeySpec", e.KeySpec)
+		set("kms:KeyUsage", string(e.KeyUsage))
+		set("kms:KeyOrigin", e.Origin)
+		if p.References("kms:ResourceAliases") {
+			names, err := b.aliasesOf(ctx, req.Storage, e.KeyID)
+			if err != nil {
+				return nil, err
+			}
+			for _, name := range names {
+				k.Add("kms:ResourceAliases", name)
+			}
+		}
+	}
+	// Global keys.
+	// Every caller is of the mount's account, as the account principal says.
+	k.Add("kms:CallerAccount", r.account.ID)
+	c := r.who.caller()
+	if c.EntityName != "" {
+		k.Add("aws:PrincipalArn", "arn:"+r.account.Partition+":iam::"+r.account.ID+":user/"+c.EntityName)
+		k.Add("aws:username", c.EntityName)
+	}
+	for n, v := range c.Metadata {
+		k.Add("aws:PrincipalTag/"+n, v)
+	}
+	now := b.now().UTC()
+	k.Add("aws:CurrentTime", now.Format(time.RFC3339))
+	k.Add("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	if conn := req.Connection; conn != nil {
+		host := conn.RemoteAddr
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if ip := net.ParseIP(host); ip != nil {
+			k.Add("aws:SourceIp", ip.String())
+		}
+		k.Add("aws:SecureTransport", strconv.FormatBool(conn.ConnState != nil))
+	}
+	return k, nil
+}
+
+// caller is the principal set as the AWS evaluator sees it.
+func (s principalSet) caller() *awspolicy.Caller {
+	c := &awspolicy.Caller{Metadata: s.metadata}
+	for _, n := range s.names {
+		kind, v, _ := strings.Cut(n, ":")
+		switch kind {
+		case "entity":
+			c.EntityID = v
+		case "entity_name":
+			c.EntityName = v
+		case "group":
+			c.GroupNames = append(c.GroupNames, v)
+		case "group_id":
+			c.GroupIDs = append(c.GroupIDs, v)
+		}
+	}
+	// principalNoEntity: orphan and root tokens alike.
+	c.EntityLess = c.EntityID == ""
+	return c
+}
+
+// principalMatches applies the principal mapping to one grantee or
+// retiring principal (either form).
+func principalMatches(principal string, who principalSet, acct awspolicy.Account) bool {
+	p, err := awspolicy.ParsePrincipal(principal)
+	return err == nil && p.Matches(who.caller(), acct)
+}
+
+// mountAccount is the account of the mount's ARNs, from the loaded
+// configuration (always loaded once a key has been resolved).
+func (b *backend) mountAccount() awspolicy.Account {
+	if c := b.cfg.Load(); c != nil {
+		return c.account()
+	}
+	return (&configEntry{}).account()
+}
+
+// withPolicyAttrs wraps every path operation so that the request
+// parameters key policy conditions test (kms:EncryptionAlgorithm,
+// kms:RequestAlias, ...) are in its context, on the Vault-style paths and
+// the AWS endpoint alike (which runs the same handlers).
+func withPolicyAttrs(paths []*framework.Path) {
+	for _, p := range paths {
+		for _, h := range p.Operations {
+			po, ok := h.(*framework.PathOperation)
+			if !ok || po.Callback == nil {
+				continue
+			}
+			cb := po.Callback
+			po.Callback = func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+				return cb(fieldAttrs(ctx, d), req, d)
+			}
+		}
+	}
+}
+
+// fieldAttrs reads the request attributes from the fields a path has. A
+// batch request carries per-item values, so its attributes stay absent
+// rather than answer for the wrong item.
+func fieldAttrs(ctx context.Context, d *framework.FieldData) context.Context {
+	if d == nil {
+		return ctx
+	}
+	if _, batch := d.Raw["batch_input"]; batch {
+		return ctx
+	}
+	str := func(name string) string {
+		if _, ok := d.Schema[name]; !ok {
+			return ""
+		}
+		// Get, not GetOk: a default (SYMMETRIC_DEFAULT, RAW) is what the
+		// handler uses, so it is the truthful value.
+		v, _, err := d.GetOkErr(name)
+		if err != nil {
+			return ""
+		}
+		if v == nil {
+			v = d.Get(name)
+		}
+		s, _ := v.(string)
+		return s
+	}
+	num := func(name string) int {
+		if _, ok := d.Schema[name]; !ok {
+			return 0
+		}
+		if v, ok, err := d.GetOkErr(name); ok && err == nil {
+			n, _ := v.(int)
+			return n
+		}
+		return 0
+	}
+	return withAttrs(ctx, func(a *requestAttrs) {
+		a.EncryptionAlgorithm = str("encryption_algorithm")
+		a.SourceEncryptionAlgorithm = str("source_encryption_algorithm")
+		a.DestinationEncryptionAlgorithm = str("destination_encryption_algorithm")
+		a.SigningAlgorithm = str("signing_algorithm")
+		a.MacAlgorithm = str("mac_algorithm")
+		a.KeyAgreementAlgorithm = str("key_agreement_algorithm")
+		a.MessageType = str("message_type")
+		a.DataKeyPairSpec = str("key_pair_spec")
+		a.WrappingAlgorithm = str("wrapping_algorithm")
+		a.WrappingKeySpec = str("wrapping_key_spec")
+		a.ExpirationModel = str("expiration_model")
+		if t, err := time.Parse(time.RFC3339, str("valid_to")); err == nil && a.ExpirationModel == expirationExpires {
+			a.ValidTo = t
+		}
+		a.PendingWindowDays = num("pending_window_days")
+		a.RotationPeriodDays = num("rotation_period_days")
+		// ReEncrypt names two keys; which alias was meant for which
+		// authorization is not known here, so neither is answered.
+		if _, twoKeys := d.Schema["source_key_id"]; !twoKeys {
+			a.RequestAlias = requestAlias(str("key_id"))
+		}
+	})
+}
+
+// requestAlias is the alias a request names its key by (alias/<name>, or
+// an alias ARN), or "".
+func requestAlias(ref string) string {
+	if strings.HasPrefix(ref, "alias/") {
+		return ref
+	}
+	if strings.HasPrefix(ref, "arn:") {
+		if parts := strings.SplitN(ref, ":", 6); len(parts) == 6 && strings.HasPrefix(parts[5], "alias/") {
+			return parts[5]
+		}
+	}
+	return ""
+}

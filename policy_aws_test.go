@@ -1,0 +1,300 @@
+package kms
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
+)
+
+const iam = "arn:aws:iam::000000000000:"
+
+// awsDoc is an AWS key policy with the given statements.
+func awsDoc(statements ...string) string {
+	return `{"Version":"2012-10-17","Statement":[` + strings.Join(statements, ",") + `]}`
+}
+
+// withMetadata adds entity metadata (aws:PrincipalTag/<k>) to the table
+// identities of withIdentities.
+func withMetadata(tb *testBackend, meta map[string]map[string]string) {
+	lookup := tb.lookupIdentity
+	tb.lookupIdentity = func(id string) (principalSet, error) {
+		s, err := lookup(id)
+		s.metadata = meta[id]
+		return s, err
+	}
+}
+
+// The twin of TestPoliciesAndGrants in the AWS language, with IAM ARNs:
+// user/<name> is the entity named <name>, role/<name> the group.
+func TestAWSPoliciesAndGrants(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := awsDoc(
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"payments","Effect":"Allow","Principal":{"AWS":"`+iam+`role/payments"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}`,
+		`{"Sid":"no-mallory","Effect":"Deny","Principal":{"AWS":"`+iam+`user/mallory"},"Action":"kms:*","Resource":"*"}`,
+	)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+	require.Equal(t, doc, tb.asOK("admin", logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"], "the document comes back as given")
+	enc := func(who string, ec map[string]any) error {
+		_, err := tb.as(who, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "encryption_context": ec})
+		return err
+	}
+	require.NoError(t, enc("alice", nil))
+	requireKMSError(t, enc("bob", nil), excAccessDenied)
+	requireKMSError(t, enc("mallory", nil), excAccessDenied) // in payments, but denied
+	tb.asFails(excAccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
+
+	// A grant to an IAM user ARN gives bob Encrypt under a constraint; its
+	// retiring principal is a role ARN.
+	grant := tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
+		"grantee_principal": iam + "user/bob", "operations": "Encrypt", "retiring_principal": iam + "role/payments",
+		"encryption_context_subset": map[string]any{"dept": "x"},
+	})
+	require.NoError(t, enc("bob", map[string]any{"dept": "x"}))
+	requireKMSError(t, enc("bob", map[string]any{"dept": "y"}), excAccessDenied)
+	requireKMSError(t, enc("carol", map[string]any{"dept": "x"}), excAccessDenied)
+	list := tb.asOK("admin", logical.ListOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob"})
+	require.Equal(t, []string{grant["grant_id"].(string)}, list["keys"])
+	retirable := tb.asOK("admin", logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": iam + "role/payments"})
+	require.Len(t, retirable["keys"], 1)
+	// bob is not the retiring principal; alice is in payments.
+	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	tb.asOK("alice", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	requireKMSError(t, enc("bob", map[string]any{"dept": "x"}), excAccessDenied)
+
+	// A grant to another account's user, or to an assumed-role ARN.
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "arn:aws:iam::111122223333:user/bob", "operations": "Encrypt"})
+	requireKMSError(t, enc("bob", nil), excAccessDenied)
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "arn:aws:sts::000000000000:assumed-role/auditors/s1", "operations": "Encrypt"})
+	requireKMSError(t, enc("bob", nil), excAccessDenied)
+	for _, bad := range []string{"arn:aws:iam::000000000000:group/x", "user:bob", "*", "arn:aws:iam::000000000000:user/*"} {
+		tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": bad, "operations": "Encrypt"})
+	}
+	tb.asFails(excValidation, "admin", logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": "bob"})
+}
+
+// The twin of TestLockoutAndRecovery: the lockout check, the default
+// policy text and the sudo recovery path with AWS documents.
+func TestAWSLockoutAndRecovery(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	def := tb.asOK("admin", logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"].(string)
+	require.JSONEq(t, `{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"kms:*","Resource":"*"}]}`, def)
+
+	lockout := awsDoc(`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/alice"},"Action":"kms:Encrypt","Resource":"*"}`)
+	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout})
+	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys", map[string]any{"policy": lockout})
+	// A condition on the bypass flag is evaluated with the request's value.
+	onlyWithBypass := awsDoc(`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*","Condition":{"Bool":{"kms:BypassPolicyLockoutSafetyCheck":"true"}}}`)
+	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": onlyWithBypass})
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout, "bypass_policy_lockout_safety_check": true})
+	tb.asFails(excAccessDenied, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": def})
+	tb.asFails(excAccessDenied, "admin", logical.ReadOperation, "keys/"+id+"/policy", nil)
+
+	tb.asOK("admin", logical.UpdateOperation, "policy-recovery/"+id, map[string]any{"policy": def})
+	require.Equal(t, def, tb.asOK("admin", logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"])
+
+	// The account of the default policy is the mount's.
+	tb.asOK("", logical.UpdateOperation, "config", map[string]any{"account_id": "111122223333", "partition": "aws-cn"})
+	id2 := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	require.Contains(t, tb.asOK("admin", logical.ReadOperation, "keys/"+id2+"/policy", nil)["policy"], `"arn:aws-cn:iam::111122223333:root"`)
+	tb.asOK("bob", logical.ReadOperation, "keys/"+id2, nil)
+}
+
+func TestAWSPolicyMalformed(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	for doc, element := range map[string]string{
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Foo":1}]}`:                                   "Statement[0].Foo",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Frobnicate","Resource":"*"}]}`:                                  "Statement[0].Action",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"alice"},"Action":"kms:*","Resource":"*"}]}`:                               "Statement[0].Principal",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":"x"}]}`:                           "Statement[0].Condition",
+		`{"Version":"1999-01-01","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`:                                           "Version",
+		`{"version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`:                                           "version",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}],"Id":"` + strings.Repeat("x", 33000) + `"}`: "larger than",
+	} {
+		_, err := tb.as("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
+		e := requireKMSError(t, err, excMalformedPolicy)
+		require.Contains(t, e.Error(), element)
+	}
+}
+
+// Conditions on the encryption context, the algorithm, the caller and
+// the key are answered from the request.
+func TestAWSPolicyConditions(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	withMetadata(tb, map[string]map[string]string{"alice": {"team": "blue"}, "bob": {"team": "red"}})
+	doc := awsDoc(
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"payments-context","Effect":"Allow","Principal":{"AWS":"`+iam+`role/payments"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*",
+		  "Condition":{"StringEquals":{"kms:EncryptionContext:app":"payments"}}}`,
+		`{"Sid":"own-context","Effect":"Allow","Principal":"*","Action":"kms:Encrypt","Resource":"*",
+		  "Condition":{"StringEquals":{"kms:EncryptionContext:owner":"${aws:username}","aws:PrincipalTag/team":"red","kms:KeySpec":"SYMMETRIC_DEFAULT","kms:EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}}}`,
+		`{"Sid":"no-secret","Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*",
+		  "Condition":{"ForAnyValue:StringEquals":{"kms:EncryptionContextKeys":"secret"}}}`,
+		`{"Sid":"describe-own-account","Effect":"Allow","Principal":"*","Action":"kms:DescribeKey","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"000000000000","aws:PrincipalArn":"`+iam+`user/carol"}}}`,
+	)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+	enc := func(who string, ec map[string]any) (any, error) {
+		resp, err := tb.as(who, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "encryption_context": ec})
+		if err != nil {
+			return nil, err
+		}
+		return resp.Data["ciphertext_blob"], nil
+	}
+	blob, err := enc("alice", map[string]any{"app": "payments"})
+	require.NoError(t, err)
+	_, err = enc("alice", map[string]any{"app": "billing"})
+	requireKMSError(t, err, excAccessDenied)
+	_, err = enc("alice", nil)
+	requireKMSError(t, err, excAccessDenied)
+	tb.asOK("alice", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob, "encryption_context": map[string]any{"app": "payments"}})
+
+	// bob: only under his own name, as a red team member.
+	_, err = enc("bob", map[string]any{"owner": "bob"})
+	require.NoError(t, err)
+	_, err = enc("bob", map[string]any{"owner": "alice"})
+	requireKMSError(t, err, excAccessDenied)
+	_, err = enc("alice", map[string]any{"owner": "alice"}) // team blue
+	requireKMSError(t, err, excAccessDenied)
+	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "encryption_context": map[string]any{"owner": "bob"},
+		"encryption_algorithm": "RSAES_OAEP_SHA_256"})
+	requireKMSError(t, err, excAccessDenied) // the condition sees the requested algorithm
+
+	// Deny on a context key, whatever the Allow.
+	secret, err := enc("admin", map[string]any{"secret": "1", "app": "payments"})
+	require.NoError(t, err)
+	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": secret, "encryption_context": map[string]any{"secret": "1", "app": "payments"}})
+	tb.asFails(excAccessDenied, "admin", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": secret, "encryption_context": map[string]any{"secret": "1", "app": "payments"}})
+
+	tb.asOK("carol", logical.ReadOperation, "keys/"+id, nil)
+	tb.asFails(excAccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
+}
+
+// Request attributes reach the condition keys: the alias a request names
+// the key by, the deletion window, and a grant's parameters.
+func TestAWSPolicyRequestKeys(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := awsDoc(
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"by-alias","Effect":"Allow","Principal":{"AWS":"`+iam+`user/bob"},"Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"kms:RequestAlias":"alias/app"}}}`,
+		`{"Sid":"aliased","Effect":"Allow","Principal":{"AWS":"`+iam+`user/carol"},"Action":"kms:Encrypt","Resource":"*","Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/ap*"}}}`,
+		`{"Sid":"long-window","Effect":"Allow","Principal":{"AWS":"`+iam+`user/alice"},"Action":"kms:ScheduleKeyDeletion","Resource":"*","Condition":{"NumericGreaterThanEquals":{"kms:ScheduleKeyDeletionPendingWindowInDays":20}}}`,
+		`{"Sid":"small-grants","Effect":"Allow","Principal":{"AWS":"`+iam+`user/alice"},"Action":"kms:CreateGrant","Resource":"*",
+		  "Condition":{"ForAllValues:StringEquals":{"kms:GrantOperations":["Encrypt","Decrypt"]},"Bool":{"kms:GrantIsForAWSResource":"false"},"StringLike":{"kms:GranteePrincipal":"`+iam+`user/*"}}}`,
+	)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+	enc := func(who, ref string) error {
+		_, err := tb.as(who, logical.UpdateOperation, "encrypt/"+ref, map[string]any{"plaintext": b64s("x")})
+		return err
+	}
+	requireKMSError(t, enc("carol", id), excAccessDenied)
+	tb.asOK("admin", logical.UpdateOperation, "aliases/alias/app", map[string]any{"target_key_id": id})
+	require.NoError(t, enc("bob", "alias/app"))
+	requireKMSError(t, enc("bob", id), excAccessDenied)
+	require.NoError(t, enc("carol", id))
+
+	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob", "operations": "Encrypt,GenerateDataKey"})
+	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity_name:bob", "operations": "Encrypt"})
+	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob", "operations": "Encrypt,Decrypt"})
+
+	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 7})
+	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 20})
+}
+
+// Keys stored with the first format keep working next to AWS documents.
+func TestLegacyAndAWSPoliciesCoexist(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	legacy := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}})
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": legacy})["key_id"].(string)
+	require.Equal(t, legacy, tb.asOK("admin", logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"])
+	tb.asFails(excAccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": awsDoc(`{"Effect":"Allow","Principal":{"AWS":"000000000000"},"Action":"kms:*","Resource":"*"}`)})
+	tb.asOK("bob", logical.ReadOperation, "keys/"+id, nil)
+	// A reloaded entry parses its stored AWS document again.
+	tb.cache.keys.invalidate(id)
+	tb.asOK("bob", logical.ReadOperation, "keys/"+id, nil)
+	_, err := tb.as("bob", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": legacy})
+	requireKMSError(t, err, excMalformedPolicy) // bob may put, but would lock himself out
+	require.NoError(t, context.Background().Err())
+}
+
+// A batch request's algorithms are per item: the condition key is absent,
+// so a condition on it does not hold (and a ...IfExists one does).
+func TestAWSPolicyBatchLeavesAlgorithmAbsent(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := awsDoc(
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"alg","Effect":"Allow","Principal":{"AWS":"`+iam+`user/bob"},"Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}}}`,
+		`{"Sid":"alg-if-exists","Effect":"Allow","Principal":{"AWS":"`+iam+`user/carol"},"Action":"kms:Encrypt","Resource":"*","Condition":{"StringEqualsIfExists":{"kms:EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}}}`,
+	)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+	tb.asOK("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	batch := map[string]any{"batch_input": []any{map[string]any{"plaintext": b64s("x")}}}
+	for who, want := range map[string]string{"bob": excAccessDenied, "carol": ""} {
+		res := tb.asOK(who, logical.UpdateOperation, "encrypt/"+id, batch)["batch_results"].([]map[string]any)
+		require.Len(t, res, 1)
+		if want == "" {
+			require.NotEmpty(t, res[0]["ciphertext_blob"], who)
+		} else {
+			require.Equal(t, want, res[0]["error_type"], who)
+		}
+	}
+}
+
+// kms:EncryptionAlgorithm on ReEncrypt is the source algorithm for
+// ReEncryptFrom and the destination one for ReEncryptTo; on data keys it
+// is SYMMETRIC_DEFAULT.
+func TestAWSPolicyReEncryptAndDataKeyAlgorithms(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := awsDoc(
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"bob","Effect":"Allow","Principal":{"AWS":"`+iam+`user/bob"},"Action":["kms:ReEncrypt*","kms:GenerateDataKey"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}}}`,
+	)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+	rsa := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc, "key_spec": "RSA_2048", "key_usage": "ENCRYPT_DECRYPT"})["key_id"].(string)
+	blob := tb.asOK("admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
+	tb.asOK("bob", logical.UpdateOperation, "re-encrypt/"+id, map[string]any{"ciphertext_blob": blob})
+	tb.asOK("admin", logical.UpdateOperation, "re-encrypt/"+rsa, map[string]any{"ciphertext_blob": blob, "destination_encryption_algorithm": "RSAES_OAEP_SHA_256"})
+	_, err := tb.as("bob", logical.UpdateOperation, "re-encrypt/"+rsa, map[string]any{"ciphertext_blob": blob, "destination_encryption_algorithm": "RSAES_OAEP_SHA_256"})
+	requireKMSError(t, err, excAccessDenied)
+	tb.asOK("bob", logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
+}
+
+// Tokens without an entity (no_entity: orphan and root tokens) in AWS
+// documents: "*" in an Allow does not admit them, the account and
+// {"Vault": "no_entity"} do, a Deny "*" refuses them.
+func TestAWSPolicyEntityLessCaller(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	admin := `{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	tb.asOK("", logical.ReadOperation, "keys/"+id, nil) // the default policy names the account
+	for principal, allowed := range map[string]bool{`"*"`: false, `{"AWS":"*"}`: false, `{"AWS":"000000000000"}`: true,
+		`{"AWS":"arn:aws:iam::000000000000:root"}`: true, `{"Vault":"no_entity"}`: true, `{"AWS":"arn:aws:iam::111122223333:root"}`: false} {
+		doc := awsDoc(admin, `{"Effect":"Allow","Principal":`+principal+`,"Action":"kms:DescribeKey","Resource":"*"}`)
+		tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
+		if _, err := tb.as("", logical.ReadOperation, "keys/"+id, nil); allowed {
+			require.NoError(t, err, principal)
+		} else {
+			requireKMSError(t, err, excAccessDenied)
+		}
+	}
+	deny := awsDoc(admin, `{"Effect":"Allow","Principal":{"AWS":"000000000000"},"Action":"kms:*","Resource":"*"}`,
+		`{"Effect":"Deny","Principal":"*","Action":"kms:DescribeKey","Resource":"*"}`)
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": deny, "bypass_policy_lockout_safety_check": true})
+	_, err := tb.as("", logical.ReadOperation, "keys/"+id, nil)
+	requireKMSError(t, err, excAccessDenied)
+	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "no_entity", "operations": "Encrypt"})
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# make proxy: Vault Proxy in front of Vault (the `make dev` one by default),
+# adding a Vault token to every request, so that unmodified AWS tools work:
+#
+#   export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:8100/v1/kms/aws
+#   aws kms list-keys
+#
+# The token is VAULT_TOKEN (default root), handed to the proxy's token_file
+# auto-auth; api_proxy's use_auto_auth_token = "force" adds it even though
+# AWS tools send no X-Vault-Token. State lives in ./dev (ignored by git);
+# `make proxy-stop` stops it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+vault_bin=$("$root/scripts/vault.sh")
+vault_addr="${VAULT_ADDR:-http://127.0.0.1:8200}"
+listen="${PROXY_ADDR:-127.0.0.1:8100}"
+state="$root/dev"
+mkdir -p "$state"
+
+if [ -f "$state/proxy.pid" ] && kill -0 "$(cat "$state/proxy.pid")" 2>/dev/null; then
+  echo "stopping the previous Vault Proxy (pid $(cat "$state/proxy.pid"))"
+  kill "$(cat "$state/proxy.pid")"; sleep 1
+fi
+umask 077
+printf '%s' "${VAULT_TOKEN:-root}" >"$state/proxy-token"
+cat >"$state/proxy.hcl" <<HCL
+vault {
+  address = "$vault_addr"
+}
+auto_auth {
+  method "token_file" {
+    config = {
+      token_file_path = "$state/proxy-token"
+    }
+  }
+}
+api_proxy {
+  use_auto_auth_token = "force"
+}
+listener "tcp" {
+  address     = "$listen"
+  tls_disable = true
+}
+HCL
+nohup "$vault_bin" proxy -config="$state/proxy.hcl" >"$state/proxy.log" 2>&1 &
+echo $! >"$state/proxy.pid"
+
+for _ in $(seq 1 100); do
+  VAULT_ADDR="http://$listen" "$vault_bin" read -format=json sys/mounts/kms >/dev/null 2>&1 && break
+  sleep 0.2
+done
+VAULT_ADDR="http://$listen" "$vault_bin" read sys/mounts/kms >/dev/null 2>&1 ||
+  { echo "Vault Proxy did not come up; see $state/proxy.log" >&2; exit 1; }
+
+cat <<TXT
+Vault Proxy listens on http://$listen and adds the token to every request to $vault_addr.
+
+  export AWS_ENDPOINT_URL_KMS=http://$listen/v1/kms/aws
+  export AWS_ACCESS_KEY_ID=unused AWS_SECRET_ACCESS_KEY=unused AWS_REGION=us-east-1
+  aws kms create-key --description demo
+
+Logs: $state/proxy.log    Stop: make proxy-stop
+TXT
