@@ -226,6 +226,19 @@ func TestForEachParallel(t *testing.T) {
 	require.ErrorIs(t, err, boom)
 	require.Less(t, int(ran.Load()), 100000)
 
+	// Items overlap: up to GOMAXPROCS of them run at once.
+	var running, peak atomic.Int32
+	require.NoError(t, forEachParallel(context.Background(), 40, func(int) error {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(2 * time.Millisecond)
+		running.Add(-1)
+		return nil
+	}))
+	require.Greater(t, peak.Load(), int32(1))
+	require.LessOrEqual(t, peak.Load(), int32(4))
+
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.ErrorIs(t, forEachParallel(ctx, 10, func(int) error { return nil }), context.Canceled)
