@@ -1,0 +1,43 @@
+# Turns a Vault audit log (one JSON entry a line) into CloudTrail-like events
+# for the KMS plugin's mount. docs/AUDIT.md explains each field.
+#   jq -c -f audit/cloudtrail.jq /var/log/vault/audit.log
+#   jq -c --arg mount kms-prod/ -f audit/cloudtrail.jq audit.log
+# Only response entries: each holds its request, the caller and the result.
+def mount: $ARGS.named.mount // "kms/";
+def header($name):
+  [(.request.headers // {}) | to_entries[] | select(.key | ascii_downcase == $name) | .value[0]] | first;
+def errcode:
+  if . == null or . == "" then null
+  elif test("permission denied") then "AccessDeniedException"
+  else (capture("(?<c>[A-Za-z]+Exception)") | .c) // .
+  end;
+
+select(.type == "response" and ((.request.path // "") | startswith(mount)))
+| ((.response.data.kms_audit // null) | if . then fromjson else {} end) as $a
+| (.request.path | ltrimstr(mount)) as $path
+| ($a.requestParameters // {}) as $req
+| {
+    eventTime: .time,
+    eventSource: ("vault:" + mount),
+    eventName: ($a.eventName
+      // (header("x-amz-target") | if . then ltrimstr("TrentService.") else null end)
+      // (if $path | startswith("aws/") then $path | ltrimstr("aws/") else null end)),
+    keyArn: $a.keyArn,
+    keyId: ($req.KeyId // $req.key_id // .request.data.KeyId // .request.data.key_id),
+    encryptionContext: ($req.EncryptionContext // $req.encryption_context // .request.data.EncryptionContext // .request.data.encryption_context),
+    requestParameters: $a.requestParameters,
+    responseElements: $a.responseElements,
+    userIdentity: {
+      entityId: .auth.entity_id,
+      displayName: .auth.display_name,
+      metadata: .auth.metadata,
+      policies: .auth.policies,
+      tokenType: .auth.token_type
+    },
+    sourceIPAddress: .request.remote_address,
+    requestID: .request.id,
+    vaultPath: .request.path,
+    vaultOperation: .request.operation,
+    errorCode: ($a.errorCode // (.error | errcode)),
+    errorMessage: ($a.errorMessage // .error)
+  }
