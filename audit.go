@@ -163,13 +163,17 @@ func (b *backend) auditEventName(req *logical.Request) string {
 	if p == nil {
 		return ""
 	}
-	if bare := b.Route(strings.TrimSuffix(p.Pattern, "/"+keyRef)); strings.HasSuffix(p.Pattern, "/"+keyRef) && bare != nil && bare.Pattern != p.Pattern {
-		// decrypt/<key> serves Decrypt like the bare decrypt path.
-		if n := b.awsNameFor(bare, req.Operation); n != "" && b.awsNameFor(p, req.Operation) == "" {
-			return n
+	if n := b.awsNameFor(p, req.Operation); n != "" {
+		return n
+	}
+	// decrypt/<key> serves Decrypt like the bare decrypt path.
+	full := strings.TrimSuffix(p.Pattern, "$")
+	if bare := strings.TrimSuffix(full, "/"+keyRef); bare != full {
+		if q := b.Route(bare); q != nil {
+			return b.awsNameFor(q, req.Operation)
 		}
 	}
-	return b.awsNameFor(p, req.Operation)
+	return ""
 }
 
 func (b *backend) awsNameFor(p *framework.Path, op logical.Operation) string {

@@ -6,6 +6,18 @@
 def mount: $ARGS.named.mount // "kms/";
 def header($name):
   [(.request.headers // {}) | to_entries[] | select(.key | ascii_downcase == $name) | .value[0]] | first;
+# The operation of a Vault-style cryptographic path, for requests that never
+# reached the plugin (refused by Vault's ACL): the plugin names the others.
+def vaultEventName($path):
+  if .request.operation != "update" then null else
+  {"encrypt": "Encrypt", "decrypt": "Decrypt", "re-encrypt": "ReEncrypt", "sign": "Sign",
+   "verify": "Verify", "generate-mac": "GenerateMac", "verify-mac": "VerifyMac",
+   "random": "GenerateRandom", "derive-shared-secret": "DeriveSharedSecret",
+   "data-key/plaintext": "GenerateDataKey", "data-key/wrapped": "GenerateDataKeyWithoutPlaintext",
+   "data-key-pair/plaintext": "GenerateDataKeyPair",
+   "data-key-pair/wrapped": "GenerateDataKeyPairWithoutPlaintext"}
+  | (.[$path | split("/")[0:2] | join("/")] // .[$path | split("/")[0]])
+  end;
 def errcode:
   if . == null or . == "" then null
   elif test("permission denied") then "AccessDeniedException"
@@ -21,7 +33,8 @@ select(.type == "response" and ((.request.path // "") | startswith(mount)))
     eventSource: ("vault:" + mount),
     eventName: ($a.eventName
       // (header("x-amz-target") | if . then ltrimstr("TrentService.") else null end)
-      // (if $path | startswith("aws/") then $path | ltrimstr("aws/") else null end)),
+      // (if $path | startswith("aws/") then $path | ltrimstr("aws/") else null end)
+      // vaultEventName($path)),
     keyArn: $a.keyArn,
     keyId: ($req.KeyId // $req.key_id // .request.data.KeyId // .request.data.key_id),
     encryptionContext: ($req.EncryptionContext // $req.encryption_context // .request.data.EncryptionContext // .request.data.encryption_context),
