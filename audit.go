@@ -167,7 +167,7 @@ func (b *backend) auditEventName(req *logical.Request) string {
 		return n
 	}
 	// decrypt/<key> serves Decrypt like the bare decrypt path.
-	full := strings.TrimSuffix(p.Pattern, "$")
+	full := strings.TrimPrefix(strings.TrimSuffix(p.Pattern, "$"), "^")
 	if bare := strings.TrimSuffix(full, "/"+keyRef); bare != full {
 		if q := b.Route(bare); q != nil {
 			return b.awsNameFor(q, req.Operation)
@@ -204,7 +204,7 @@ func auditPathKey(b *backend, req *logical.Request) string {
 	}
 	re, ok := auditPatterns.Load(p.Pattern)
 	if !ok {
-		c, err := regexp.Compile("^" + p.Pattern)
+		c, err := regexp.Compile(p.Pattern)
 		if err != nil {
 			return ""
 		}

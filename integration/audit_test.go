@@ -69,6 +69,13 @@ func awsCall(t *testing.T, v *vaultServer, token, op string, body map[string]any
 	return resp.StatusCode, out
 }
 
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
+
 func awsOK(t *testing.T, v *vaultServer, op string, body map[string]any) map[string]any {
 	t.Helper()
 	status, out := awsCall(t, v, v.token, op, body)
@@ -271,6 +278,32 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 	require.Equal(t, wantCtx, find("Encrypt", "kms/encrypt/"+keyID, "DisabledException")["encryptionContext"])
 	require.Equal(t, keyArn, find("Encrypt", "kms/aws", "DisabledException")["keyArn"])
 	rootCaller(find("DisableKey", "kms/keys/"+keyID+"/disable", ""))
+
+	// The AWS endpoint's raw bodies are HMAC'd whole: the request's secret
+	// members and the response body.
+	rawBodies := 0
+	for _, line := range bytes.Split(bytes.TrimSpace(mustRead(t, logPath)), []byte("\n")) {
+		var e struct {
+			Type    string
+			Request struct {
+				Path string
+				Data map[string]any
+			}
+			Response struct{ Data map[string]any }
+		}
+		require.NoError(t, json.Unmarshal(line, &e))
+		if e.Type != "response" || e.Request.Path != "kms/aws" || e.Response.Data == nil {
+			continue
+		}
+		rawBodies++
+		require.True(t, strings.HasPrefix(e.Response.Data["http_raw_body"].(string), "hmac-sha256:"), "%v", e.Response.Data)
+		for _, m := range []string{"Plaintext", "CiphertextBlob", "Message"} {
+			if v, ok := e.Request.Data[m]; ok {
+				require.True(t, strings.HasPrefix(v.(string), "hmac-sha256:"), "%s: %v", m, v)
+			}
+		}
+	}
+	require.GreaterOrEqual(t, rawBodies, 10)
 
 	// No secret of the session in the audit log or the server log, in any
 	// encoding a log could hold it in.
