@@ -18,6 +18,11 @@ def vaultEventName($path):
    "data-key-pair/wrapped": "GenerateDataKeyPairWithoutPlaintext"}
   | (.[$path | split("/")[0:2] | join("/")] // .[$path | split("/")[0]])
   end;
+# An encryption context as an object, also when the CLI sent "k=v,k2=v2".
+def kv:
+  if type == "string" then [split(",")[] | split("=") | {(.[0]): (.[1:] | join("="))}] | add
+  elif type == "array" then [.[] | split("=") | {(.[0]): (.[1:] | join("="))}] | add
+  else . end;
 def errcode:
   if . == null or . == "" then null
   elif test("permission denied") then "AccessDeniedException"
@@ -25,7 +30,8 @@ def errcode:
   end;
 
 select(.type == "response" and ((.request.path // "") | startswith(mount)))
-| ((.response.data.kms_audit // null) | if . then fromjson else {} end) as $a
+# kms_audit is HMAC'd ("hmac-sha256:...") if the mount is not tuned.
+| ((.response.data.kms_audit // "") | if startswith("{") then fromjson else {} end) as $a
 | (.request.path | ltrimstr(mount)) as $path
 | ($a.requestParameters // {}) as $req
 | {
@@ -36,8 +42,10 @@ select(.type == "response" and ((.request.path // "") | startswith(mount)))
       // (if $path | startswith("aws/") then $path | ltrimstr("aws/") else null end)
       // vaultEventName($path)),
     keyArn: $a.keyArn,
-    keyId: ($req.KeyId // $req.key_id // .request.data.KeyId // .request.data.key_id),
-    encryptionContext: ($req.EncryptionContext // $req.encryption_context // .request.data.EncryptionContext // .request.data.encryption_context),
+    keyId: ($req.KeyId // $req.key_id // .request.data.KeyId // .request.data.key_id
+      // $a.responseElements.KeyId // $a.responseElements.key_id),
+    encryptionContext: (($req.EncryptionContext // $req.encryption_context
+      // .request.data.EncryptionContext // .request.data.encryption_context) | kv),
     requestParameters: $a.requestParameters,
     responseElements: $a.responseElements,
     userIdentity: {
