@@ -196,8 +196,10 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Equal(t, "DisabledException", out["__type"])
 
-	// The documented filter over the log.
-	cmd := exec.Command("jq", "-c", "-f", filepath.Join(repoRoot(), "audit", "cloudtrail.jq"), logPath)
+	// The documented filter over the log: the doc shows the file verbatim.
+	filter := filepath.Join(repoRoot(), "audit", "cloudtrail.jq")
+	require.Contains(t, string(mustRead(t, filepath.Join(repoRoot(), "docs", "AUDIT.md"))), "```jq\n"+string(mustRead(t, filter))+"```")
+	cmd := exec.Command("jq", "-c", "-f", filter, logPath)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	outJQ, err := cmd.Output()
