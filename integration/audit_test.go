@@ -127,7 +127,8 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 		require.NoError(t, err, path)
 		return s.Data
 	}
-	// secrets collects everything that must never be in a log in clear.
+	// secrets collects everything that must never be in a log in clear:
+	// plaintexts, data keys, private keys, grant tokens, an import token.
 	var secrets [][]byte
 	secret := func(b64s any) {
 		b, err := base64.StdEncoding.DecodeString(b64s.(string))
@@ -160,6 +161,9 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 		"grantee_principal": "entity:" + eveEntity, "operations": "Decrypt", "name": "audit-grant",
 		"encryption_context_subset": map[string]any{"tenant": "t-42"}})
 	secrets = append(secrets, []byte(grant["grant_token"].(string)))
+
+	// eve's Vault token: audited HMAC'd, and X-Vault-Token is no audited header.
+	secrets = append(secrets, []byte(eveToken))
 
 	// The AWS endpoint.
 	pt2 := []byte("aws plaintext 91b2")
