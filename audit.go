@@ -58,7 +58,10 @@ type auditEvent struct {
 // client only the error.
 func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
 	resp, err := b.Backend.HandleRequest(ctx, req)
-	if req.Operation == logical.HelpOperation || errors.Is(err, logical.ErrReadOnly) || errors.Is(err, logical.ErrUnsupportedPath) {
+	// Help, unknown paths, and requests Vault forwards to the active node
+	// (which audits them there) get no kms_audit.
+	if req.Operation == logical.HelpOperation || errors.Is(err, logical.ErrReadOnly) ||
+		errors.Is(err, logical.ErrPerfStandbyPleaseForward) || errors.Is(err, logical.ErrUnsupportedPath) {
 		return resp, err
 	}
 	ev := b.auditEvent(ctx, req, resp, err)
@@ -134,8 +137,9 @@ func auditFilter(data map[string]any) map[string]any {
 // names, else the one the request names if it is an id or an ARN (an alias
 // is resolved only by the operation).
 func (b *backend) auditKeyArn(ctx context.Context, req *logical.Request, ev auditEvent) string {
-	for _, m := range []map[string]any{ev.ResponseElements, ev.RequestParameters} {
-		for _, f := range []string{"arn", "KeyArn", "KeyId", "key_id"} {
+	meta, _ := ev.ResponseElements["KeyMetadata"].(map[string]any) // CreateKey, DescribeKey
+	for _, m := range []map[string]any{meta, ev.ResponseElements, ev.RequestParameters} {
+		for _, f := range []string{"Arn", "arn", "KeyArn", "KeyId", "key_id"} {
 			id, _ := m[f].(string)
 			switch {
 			case id == "" || strings.HasPrefix(id, "alias/"):

@@ -70,6 +70,14 @@ func TestAuditFieldHoldsNoSecret(t *testing.T) {
 	require.NotContains(t, resp.Data[auditField], pt)
 	require.NotContains(t, resp.Data[auditField], "CiphertextBlob")
 
+	// CreateKey names its key only in the response's KeyMetadata.
+	resp, err = tb.HandleRequest(t.Context(), &logical.Request{Operation: logical.UpdateOperation, Path: "aws/CreateKey",
+		Data: map[string]any{"Description": "via AWS"}, Storage: tb.storage})
+	require.NoError(t, err)
+	var created map[string]any
+	require.NoError(t, json.Unmarshal(resp.Data[logical.HTTPRawBody].([]byte), &created))
+	require.Equal(t, created["KeyMetadata"].(map[string]any)["Arn"], auditOf(t, resp.Data).KeyArn)
+
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/disable", nil)
 	resp, err = tb.do(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})
 	require.Error(t, err)
