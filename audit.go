@@ -53,15 +53,17 @@ type auditEvent struct {
 	ErrorMessage      string         `json:"errorMessage,omitempty"`
 }
 
-// HandleRequest runs the request and adds kms_audit to its response, also
-// to a response that goes with an error: Vault audits it but sends the
-// client only the error.
+// HandleRequest runs the request (handleClassified: the framework's, errors
+// named as AWS exceptions) and adds kms_audit to its response, also to a
+// response that goes with an error: Vault audits it but sends the client
+// only the error.
 func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
-	resp, err := b.Backend.HandleRequest(ctx, req)
+	resp, err := b.handleClassified(ctx, req)
 	// Help, unknown paths, and requests Vault forwards to the active node
 	// (which audits them there) get no kms_audit.
 	if req.Operation == logical.HelpOperation || errors.Is(err, logical.ErrReadOnly) ||
-		errors.Is(err, logical.ErrPerfStandbyPleaseForward) || errors.Is(err, logical.ErrUnsupportedPath) {
+		errors.Is(err, logical.ErrPerfStandbyPleaseForward) || errors.Is(err, logical.ErrUnsupportedPath) ||
+		errors.Is(err, logical.ErrUnsupportedOperation) {
 		return resp, err
 	}
 	ev := b.auditEvent(ctx, req, resp, err)
