@@ -137,7 +137,7 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 	}
 
 	policy, _ := json.Marshal(map[string]any{"statements": []map[string]any{
-		{"sid": "all", "effect": "Allow", "principals": []string{"*"}, "operations": []string{"*"}},
+		{"sid": "all", "effect": "Allow", "principals": []string{"*", "no_entity"}, "operations": []string{"*"}},
 		{"sid": "not-eve", "effect": "Deny", "principals": []string{"entity:" + eveEntity}, "operations": []string{"Encrypt"}},
 	}})
 	key := w("kms/keys", map[string]any{"alias": "alias/audit", "description": "audit trail", "policy": string(policy)})
