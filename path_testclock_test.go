@@ -72,6 +72,9 @@ func TestTestClock(t *testing.T) {
 	tb.fails(excValidation, logical.UpdateOperation, testClockPath, nil)
 	requireAbout(t, time.Now(), tb.now())
 
+	for in, want := range map[any]int64{"3600": 3600, 7200: 7200, "2160h": 90 * 86400, "0": 0} {
+		require.EqualValues(t, want, tb.ok(logical.UpdateOperation, testClockPath, map[string]any{"offset": in})["offset_seconds"], "%v", in)
+	}
 	got = tb.ok(logical.UpdateOperation, testClockPath, map[string]any{"offset": "90d"})
 	require.EqualValues(t, 90*86400, got["offset_seconds"])
 	requireAbout(t, time.Now().Add(90*24*time.Hour), tb.now())
