@@ -155,7 +155,9 @@ func (b *backend) invalidate(ctx context.Context, key string) {
 }
 
 // initialize loads the configuration so the key pool starts filling, and
-// indexes aliases by key once for mounts that predate the index.
+// indexes aliases by key once for mounts that predate the index. With the
+// test clock hook on, it loads the stored clock offset first, so a node
+// that becomes active runs on the clock the cluster was set to.
 func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
 	if b.testClock {
 		b.Logger().Warn("the test clock hook is on (" + testClockEnv + "): not for production")

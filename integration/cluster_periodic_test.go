@@ -83,7 +83,7 @@ func periodicFailover(t *testing.T, c *vaultCluster) {
 			(countLogLines(t, elected, rotatedLine) == 0 || countLogLines(t, elected, deletedLine) == 0) {
 			time.Sleep(time.Second)
 		}
-		t.Logf("the new active's periodic work was logged %.1f s after the kill", time.Since(killedAt).Seconds())
+		t.Logf("waited %.1f s after the kill for the new active's periodic work", time.Since(killedAt).Seconds())
 		for _, n := range c.nodes {
 			want := 0
 			if n == elected {
