@@ -119,7 +119,12 @@ var awsOperations = map[string]awsOp{
 		members: with(mKey, "PolicyName", "Policy", "BypassPolicyLockoutSafetyCheck")},
 	"ListKeyPolicies": {route: "keys/:key/policies", op: logical.ListOperation, members: mKeyList,
 		out: func(x awsOut) map[string]any {
-			return map[string]any{"PolicyNames": x.data["keys"], "Truncated": false}
+			names, _ := x.data["keys"].([]string)
+			m := map[string]any{"PolicyNames": append([]string{}, names...), "Truncated": false}
+			if next, ok := x.data["next_marker"].(string); ok && next != "" {
+				m["NextMarker"], m["Truncated"] = next, true
+			}
+			return m
 		}},
 	"CreateGrant": {route: "keys/:key/grants", op: logical.UpdateOperation,
 		members: with(mKeyTokens, "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name",

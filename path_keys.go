@@ -72,7 +72,8 @@ func pathKeyDescribe(b *backend) *framework.Path {
 		Pattern:      "keys/" + keyRef + "$",
 		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key"},
 		Fields: withKey(map[string]*framework.FieldSchema{
-			"description": {Type: framework.TypeString, Description: "New description (UpdateKeyDescription)."},
+			"description":  {Type: framework.TypeString, Description: "New description (UpdateKeyDescription)."},
+			"grant_tokens": fieldGrantTokens,
 		}),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{Callback: b.pathKeyRead, Summary: "Describe a key (DescribeKey).",
@@ -261,7 +262,11 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return nil, err
 	}
-	if err := b.authorize(ctx, req, e, opDescribeKey, nil, nil); err != nil {
+	tokens, err := grantTokens(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.authorize(ctx, req, e, opDescribeKey, nil, tokens); err != nil {
 		return nil, err
 	}
 	resp, err := b.keyResponse(ctx, req.Storage, e)
