@@ -69,7 +69,9 @@ func TestImportSymmetric(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "imported", string(unb64(t, tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})["plaintext"])))
 
-	tb.fails(excUnsupportedOperation, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
+	// Imported keys rotate on demand only, and only to imported material
+	// pending rotation (see TestImportSeveralMaterials).
+	tb.fails(excInvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
 	tb.fails(excUnsupportedOperation, logical.UpdateOperation, "keys/"+id+"/rotation", nil)
 }
 

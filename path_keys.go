@@ -352,7 +352,7 @@ func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Reques
 		// AWS: a cancelled key comes back Disabled, or PendingImport when
 		// it has no key material.
 		e.State = stateDisabled
-		if len(e.Versions) == 0 {
+		if !e.hasCurrentMaterial() {
 			e.State = statePendingImport
 		}
 		e.DeletionDate = time.Time{}
@@ -487,6 +487,13 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 	}
 	if v, _ := e.latest(); v > 0 {
 		data["current_key_version"] = v
+		id, err := b.currentMaterialID(ctx, s, e)
+		if err != nil {
+			return nil, err
+		}
+		if id != "" {
+			data["current_key_material_id"] = id
+		}
 	}
 	setIf(data, "encryption_algorithms", algs.Encryption)
 	setIf(data, "signing_algorithms", algs.Signing)
