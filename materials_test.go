@@ -75,7 +75,7 @@ func TestImportSeveralMaterials(t *testing.T) {
 	refused(excValidation, m1, map[string]any{"key_material_id": "abc"})
 	refused(excValidation, m1, map[string]any{"key_material_description": strings.Repeat("d", 257)})
 	refused(excIncorrectKeyMaterial, m1, map[string]any{"import_type": "NEW_KEY_MATERIAL"}) // already the key's
-	refused(excIncorrectKeyMaterial, m2, nil)                                              // EXISTING: must be the current material
+	refused(excIncorrectKeyMaterial, m2, nil)                                               // EXISTING: must be the current material
 	refused(excIncorrectKeyMaterial, m2, map[string]any{"import_type": "EXISTING_KEY_MATERIAL", "key_material_id": id1})
 	refused(excNotFound, m2, map[string]any{"import_type": "EXISTING_KEY_MATERIAL", "key_material_id": strings.Repeat("0", 64)})
 	tb.fails(excInvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil) // nothing pending
