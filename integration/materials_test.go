@@ -102,4 +102,20 @@ func TestAWSSDKSeveralKeyMaterials(t *testing.T) {
 	dec, err = c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: ct1.CiphertextBlob})
 	require.NoError(t, err)
 	require.Equal(t, "one", string(dec.Plaintext))
+
+	// The Vault-style path takes key_material_id on DELETE as a query
+	// parameter (vault delete kms/keys/<key>/import key_material_id=...).
+	_, err = dev.client.Logical().DeleteWithData("kms/keys/"+aws.ToString(id)+"/import", map[string][]string{"key_material_id": {id1}})
+	require.NoError(t, err)
+	_, err = c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: ct1.CiphertextBlob})
+	requireAPIError[*types.InvalidCiphertextException](t, err)
+	all, err = c.ListKeyRotations(ctx, &kms.ListKeyRotationsInput{KeyId: id, IncludeKeyMaterial: types.IncludeKeyMaterialAllKeyMaterial})
+	require.NoError(t, err)
+	for _, r := range all.Rotations {
+		want := types.ImportStateImported
+		if aws.ToString(r.KeyMaterialId) == id1 {
+			want = types.ImportStatePendingImport
+		}
+		require.Equal(t, want, r.ImportState, aws.ToString(r.KeyMaterialId))
+	}
 }
