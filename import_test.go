@@ -53,6 +53,9 @@ func TestImportSymmetric(t *testing.T) {
 
 	material := bytes.Repeat([]byte{0x42}, 32)
 	for _, alg := range keyspec.WrappingAlgorithms() {
+		if alg == keyspec.WrapSM2PKE {
+			continue // TestImportWrappedWithSM2
+		}
 		_, err := tb.importMaterial(id, alg, material, nil)
 		require.NoError(t, err, alg)
 	}

@@ -45,7 +45,7 @@ func pathImport(b *backend) []*framework.Path {
 			Pattern:      "keys/" + keyIDRef + "/import-parameters$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "get", OperationSuffix: "import-parameters"},
 			Fields: withKey(map[string]*framework.FieldSchema{
-				"wrapping_key_spec":  {Type: framework.TypeString, Default: keyspec.RSA2048, Description: "RSA_2048, RSA_3072 or RSA_4096."},
+				"wrapping_key_spec":  {Type: framework.TypeString, Default: keyspec.RSA2048, Description: "RSA_2048, RSA_3072, RSA_4096 or SM2 (with wrapping_algorithm SM2PKE)."},
 				"wrapping_algorithm": {Type: framework.TypeString, Default: keyspec.WrapRSAESOAEPSHA256, Description: keyspec.OneOf(keyspec.WrappingAlgorithms()) + "."},
 			}),
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -92,6 +92,9 @@ func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request
 	}
 	if !keyspec.Contains(keyspec.WrappingAlgorithms(), alg) {
 		return nil, errValidation("wrapping_algorithm must be one of %s", keyspec.OneOf(keyspec.WrappingAlgorithms()))
+	}
+	if !keyspec.WrappingPairOK(specName, alg) {
+		return nil, errValidation("wrapping_algorithm %s does not go with wrapping_key_spec %s: SM2PKE needs SM2, the RSA algorithms an RSA key", alg, specName)
 	}
 	spec, _ := keyspec.Lookup(specName)
 	var (
@@ -470,7 +473,7 @@ const pathImportHelp = `
 Bring your own key: create a key with origin=EXTERNAL (it starts in
 PendingImport), write keys/<key>/import-parameters (wrapping_key_spec
 RSA_2048/3072/4096, wrapping_algorithm RSAES_OAEP_SHA_1/256 or
-RSA_AES_KEY_WRAP_SHA_1/256) to get a wrapping public key and an import
+RSA_AES_KEY_WRAP_SHA_1/256; or SM2 with SM2PKE) to get a wrapping public key and an import
 token valid 24 hours, wrap your material with it, and write it to
 keys/<key>/import with the token (expiration_model KEY_MATERIAL_EXPIRES
 with valid_to, or KEY_MATERIAL_DOES_NOT_EXPIRE). Material: 32 bytes for

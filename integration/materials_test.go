@@ -119,3 +119,20 @@ func TestAWSSDKSeveralKeyMaterials(t *testing.T) {
 		require.Equal(t, want, r.ImportState, aws.ToString(r.KeyMaterialId))
 	}
 }
+
+// The SM2 wrapping key spec with OpenSSL 3 as the wrapper: `openssl
+// pkeyutl -encrypt` with the downloaded SM2 wrapping key (GB/T 32918.4
+// ASN.1 ciphertext) imports, and the key then encrypts and decrypts.
+func TestImportWrappedByOpenSSLSM2(t *testing.T) {
+	dir := t.TempDir()
+	id := write(t, "kms/keys", map[string]any{"origin": "EXTERNAL"}).Data["key_id"].(string)
+	p := write(t, "kms/keys/"+id+"/import-parameters", map[string]any{"wrapping_key_spec": "SM2", "wrapping_algorithm": "SM2PKE"}).Data
+	pub := writeFile(t, dir, "wrapping.der", unb64(t, p["public_key"]))
+	material := openssl(t, "rand", "32")
+	wrapped := openssl(t, "pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey", pub, "-in", writeFile(t, dir, "material", material))
+	resp := write(t, "kms/keys/"+id+"/import", map[string]any{"encrypted_key_material": b64(wrapped), "import_token": p["import_token"]})
+	require.Len(t, resp.Data["key_material_id"], 64)
+	blob := write(t, "kms/encrypt/"+id, map[string]any{"plaintext": b64([]byte("sm2-wrapped"))}).Data["ciphertext_blob"]
+	require.Equal(t, "sm2-wrapped", string(unb64(t, write(t, "kms/decrypt", map[string]any{"ciphertext_blob": blob}).Data["plaintext"])))
+	writeErr(t, "kms/keys/"+id+"/import-parameters", map[string]any{"wrapping_key_spec": "SM2", "wrapping_algorithm": "RSAES_OAEP_SHA_256"}, 400, "ValidationException")
+}
