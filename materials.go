@@ -1,10 +1,12 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -225,4 +227,42 @@ func withMaterialID(data map[string]any, field, id string, err error) (map[strin
 		data[field] = id
 	}
 	return data, nil
+}
+
+// checkAppendOnly compares a key about to be written with the stored one.
+// Its errors name versions, never material. Imported material is the one
+// exception: a version of an EXTERNAL key may lose its material
+// (DeleteImportedKeyMaterial) and get it back, but only the material its
+// id names (idOf), so every other version's ciphertext stays decryptable.
+func checkAppendOnly(stored, next *keyEntry, idOf func([]byte) string) error {
+	external := stored.Origin == originExternal
+	if len(next.Versions) == 0 && external {
+		return nil // all imported material deleted (as stored before material ids)
+	}
+	byVersion := make(map[uint32]keyVersion, len(next.Versions))
+	for _, v := range next.Versions {
+		byVersion[v.Version] = v
+	}
+	for _, v := range stored.Versions {
+		n, ok := byVersion[v.Version]
+		switch {
+		case !ok:
+			return fmt.Errorf("key %s: the write would drop key material version %d", stored.KeyID, v.Version)
+		case v.MaterialID != "" && n.MaterialID != v.MaterialID:
+			return fmt.Errorf("key %s: the write would rename key material version %d", stored.KeyID, v.Version)
+		case len(v.Material) > 0 && len(n.Material) > 0:
+			if !bytes.Equal(n.Material, v.Material) {
+				return fmt.Errorf("key %s: the write would replace key material version %d", stored.KeyID, v.Version)
+			}
+		case len(v.Material) > 0: // deleted
+			if !external || n.MaterialID == "" || n.MaterialID != idOf(v.Material) {
+				return fmt.Errorf("key %s: the write would drop key material version %d", stored.KeyID, v.Version)
+			}
+		case len(n.Material) > 0: // imported again
+			if !external || v.Released || n.MaterialID == "" || n.MaterialID != idOf(n.Material) {
+				return fmt.Errorf("key %s: the write would replace deleted key material version %d", stored.KeyID, v.Version)
+			}
+		}
+	}
+	return nil
 }
