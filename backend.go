@@ -26,7 +26,11 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 	if err := b.resolveAWSRoutes(); err != nil {
 		return nil, err
 	}
-	if err := b.Setup(ctx, conf); err != nil {
+	c := *conf
+	if c.System != nil {
+		c.System = newCachedSystemView(c.System)
+	}
+	if err := b.Setup(ctx, &c); err != nil {
 		return nil, err
 	}
 	return b, nil
