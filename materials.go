@@ -140,6 +140,16 @@ func (e *keyEntry) hasCurrentMaterial() bool {
 	return k != nil
 }
 
+// versionAt is version, except that imported material past its valid_to
+// is gone from that moment, not only once the periodic sweep deletes it
+// (the current material's expiry is checked with the key's state).
+func (e *keyEntry) versionAt(v uint32, now time.Time) (*keyspec.Key, bool) {
+	if kv := e.findVersion(v); kv != nil && kv.ExpirationModel == expirationExpires && !now.Before(kv.ValidTo) {
+		return nil, false
+	}
+	return e.version(v)
+}
+
 // materialState is a version's KeyMaterialState.
 func (e *keyEntry) materialState(v uint32) string {
 	cur, _ := e.latest()

@@ -268,3 +268,42 @@ func TestImportLegacyMaterial(t *testing.T) {
 	require.Equal(t, mid, resp.Data["key_material_id"])
 	require.Equal(t, "Enabled", resp.Data["key_state"])
 }
+
+// TestImportSeveralMaterialsExpire: each material expires on its own
+// valid_to. Expired non-current material stops decrypting while the key
+// stays Enabled; expired current material sends the key to PendingImport.
+func TestImportSeveralMaterialsExpire(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL"})["key_id"].(string)
+	expires := func(d time.Duration) map[string]any {
+		return map[string]any{"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": tb.now().Add(d).Format(time.RFC3339)}
+	}
+	r1, err := tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{1}, 32), expires(2*time.Hour))
+	require.NoError(t, err)
+	id1 := r1.Data["key_material_id"].(string)
+	ct1 := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("one")})["ciphertext_blob"]
+	extra := expires(4 * time.Hour)
+	extra["import_type"] = "NEW_KEY_MATERIAL"
+	r2, err := tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{2}, 32), extra)
+	require.NoError(t, err)
+	id2 := r2.Data["key_material_id"].(string)
+	tb.ok(logical.UpdateOperation, "keys/"+id+"/rotate", nil)
+	require.Equal(t, tb.now().Add(4*time.Hour).UTC().Format(time.RFC3339), tb.ok(logical.ReadOperation, "keys/"+id, nil)["valid_to"],
+		"the key's valid_to is its current material's")
+
+	tb.advance(3 * time.Hour)
+	tb.fails(excInvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct1}) // before the sweep
+	tb.runPeriodic()
+	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
+	require.Equal(t, "PENDING_IMPORT", tb.rotationsOf(id, "ALL_KEY_MATERIAL")[id1]["import_state"])
+	tb.fails(excInvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct1})
+
+	tb.advance(2 * time.Hour)
+	tb.runPeriodic()
+	require.Equal(t, "PendingImport", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
+	require.Equal(t, "PENDING_IMPORT", tb.rotationsOf(id, "ALL_KEY_MATERIAL")[id2]["import_state"])
+	_, err = tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{2}, 32), nil)
+	require.NoError(t, err)
+	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
+	require.NotContains(t, tb.ok(logical.ReadOperation, "keys/"+id, nil), "valid_to")
+}
