@@ -191,7 +191,7 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 			return nil, nil, err
 		}
 	}
-	k, ok := e.version(blob.KeyVersion)
+	k, ok := e.versionAt(blob.KeyVersion, b.now())
 	if !ok {
 		return nil, nil, invalid()
 	}

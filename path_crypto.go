@@ -108,7 +108,8 @@ func (b *backend) decrypt(ctx context.Context, req *logical.Request, d *framewor
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"plaintext": enc64(pt), "key_id": e.KeyID, "encryption_algorithm": alg}, nil
+	id, err := b.blobMaterialID(ctx, req.Storage, e, alg, blob)
+	return withMaterialID(map[string]any{"plaintext": enc64(pt), "key_id": e.KeyID, "encryption_algorithm": alg}, "key_material_id", id, err)
 }
 
 func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
@@ -142,10 +143,16 @@ func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framew
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{
+	data := map[string]any{
 		"ciphertext_blob": enc64(ct), "key_id": dst.KeyID, "source_key_id": src.KeyID,
 		"source_encryption_algorithm": srcAlg, "destination_encryption_algorithm": dstAlg,
-	}, nil
+	}
+	srcID, err := b.blobMaterialID(ctx, req.Storage, src, srcAlg, blob)
+	if data, err = withMaterialID(data, "source_key_material_id", srcID, err); err != nil {
+		return nil, err
+	}
+	dstID, err := b.blobMaterialID(ctx, req.Storage, dst, dstAlg, ct)
+	return withMaterialID(data, "destination_key_material_id", dstID, err)
 }
 
 const pathEncryptHelp = `
