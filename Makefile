@@ -5,7 +5,7 @@ PLUGIN_BIN     := $(PLUGIN_DIR)/vault-plugin-kms
 GO_LDFLAGS     := -X github.com/openkms/vault-plugin-kms.Version=$(PLUGIN_VERSION)
 TEST_TIMEOUT   ?= 60m
 
-.PHONY: all build vault deps dev dev-stop proxy proxy-stop test unit integration fuzz bench fmt vet clean
+.PHONY: all build vault deps dev dev-stop proxy proxy-stop test unit integration fuzz bench bench-tools gobench fmt vet clean
 
 all: build
 
@@ -34,8 +34,9 @@ proxy-stop:
 	@if [ -f dev/proxy.pid ]; then kill $$(cat dev/proxy.pid) 2>/dev/null || true; rm -f dev/proxy.pid dev/proxy-token; echo "Vault Proxy stopped"; fi
 
 # Every test: unit tests (with the race detector), the integration tests
-# against a real Vault (and a raft cluster) that they start themselves, and
-# a short run of every fuzz target.
+# against a real Vault (and a raft cluster) that they start themselves
+# (among them a one-second smoke run of `make bench`'s harness,
+# TestBenchHarnessSmoke), and a short run of every fuzz target.
 UNIT_PKGS = $$(go list ./... | grep -v /integration)
 test: deps vet
 	go test -count=1 -race -timeout $(TEST_TIMEOUT) $(UNIT_PKGS)
@@ -62,7 +63,20 @@ fuzz:
 		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $$time $$pkg; \
 	done
 
-bench:
+# The end-to-end benchmark: the plugin, the floor plugin (an external plugin
+# that only echoes) and Transit in one dev Vault, driven by cmd/kms-bench;
+# writes the table and memory figures into BENCHMARKS.md. BENCH=suite or
+# BENCH=memory runs one half; BENCH_ARGS go to kms-bench (e.g. -d 10s).
+BENCH ?= all
+bench: build bench-tools
+	PLUGIN_VERSION=$(PLUGIN_VERSION) scripts/bench.sh $(BENCH) $(BENCH_ARGS)
+
+bench-tools:
+	go build -o $(PLUGIN_DIR)/floor-plugin ./cmd/floor-plugin
+	go build -o bin/kms-bench ./cmd/kms-bench
+
+# The Go micro-benchmarks (no Vault).
+gobench:
 	go test -run '^$$' -bench . -benchmem ./...
 
 fmt:

@@ -98,9 +98,9 @@ var fixtures = map[string]func(w *walk) []any{
 	},
 	"DeleteImportedKeyMaterial": func(w *walk) []any {
 		id := w.external()
-		_, err := w.tb.importMaterial(id, keyspec.WrapRSAESOAEPSHA256, make([]byte, 32), nil)
+		resp, err := w.tb.importMaterial(id, keyspec.WrapRSAESOAEPSHA256, make([]byte, 32), nil)
 		require.NoError(w.t, err)
-		return []any{&awskms.DeleteImportedKeyMaterialInput{KeyId: aws.String(id)}}
+		return []any{&awskms.DeleteImportedKeyMaterialInput{KeyId: aws.String(id), KeyMaterialId: aws.String(resp.Data["key_material_id"].(string))}}
 	},
 	"DeriveSharedSecret": func(w *walk) []any {
 		id := w.key("ECC_NIST_P256", "KEY_AGREEMENT")
@@ -179,12 +179,17 @@ var fixtures = map[string]func(w *walk) []any{
 		return []any{&awskms.GetPublicKeyInput{KeyId: aws.String(id), GrantTokens: w.tokens(id)}}
 	},
 	"ImportKeyMaterial": func(w *walk) []any {
+		// The material is imported once (NEW), then again naming its id.
 		id := w.external()
+		resp, err := w.tb.importMaterial(id, keyspec.WrapRSAESOAEPSHA256, make([]byte, 32), map[string]any{"import_type": "NEW_KEY_MATERIAL"})
+		require.NoError(w.t, err)
 		pub, tok := w.tb.importParams(id, keyspec.WrapRSAESOAEPSHA256)
 		wrapped, err := keyspec.WrapKeyMaterial(pub, keyspec.WrapRSAESOAEPSHA256, make([]byte, 32), rand.Reader)
 		require.NoError(w.t, err)
 		return []any{&awskms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: []byte(tok), EncryptedKeyMaterial: wrapped,
-			ExpirationModel: types.ExpirationModelTypeKeyMaterialExpires, ValidTo: aws.Time(w.tb.clock.Add(48 * time.Hour))}}
+			ExpirationModel: types.ExpirationModelTypeKeyMaterialExpires, ValidTo: aws.Time(w.tb.clock.Add(48 * time.Hour)),
+			ImportType: types.ImportTypeExistingKeyMaterial, KeyMaterialId: aws.String(resp.Data["key_material_id"].(string)),
+			KeyMaterialDescription: aws.String("walk")}}
 	},
 	"ListAliases": func(w *walk) []any {
 		return []any{&awskms.ListAliasesInput{KeyId: aws.String(w.sym()), Limit: aws.Int32(5), Marker: aws.String("alias/a")}}
@@ -200,7 +205,7 @@ var fixtures = map[string]func(w *walk) []any{
 	},
 	"ListKeyRotations": func(w *walk) []any {
 		return []any{&awskms.ListKeyRotationsInput{KeyId: aws.String(w.sym()), Limit: aws.Int32(5), Marker: aws.String("a"),
-			IncludeKeyMaterial: types.IncludeKeyMaterialRotationsOnly}}
+			IncludeKeyMaterial: types.IncludeKeyMaterialAllKeyMaterial}}
 	},
 	"ListKeys": func(w *walk) []any { return []any{&awskms.ListKeysInput{Limit: aws.Int32(5), Marker: aws.String("a")}} },
 	"ListResourceTags": func(w *walk) []any {

@@ -99,8 +99,14 @@ var honouredBy = map[string]string{
 	"CreateKey.KeySpec":                     "TestAWSKeyLifecycle",
 	"CustomerMasterKeySpec":                 "TestAWSRefusedMembers",
 	"MultiRegion":                           "TestAWSRefusedMembers",
-	"IncludeKeyMaterial":                    "TestAWSRefusedMembers",
+	"IncludeKeyMaterial":                    "TestImportSeveralMaterials",
+	"ImportType":                            "TestImportSeveralMaterials",
+	"KeyMaterialId":                         "TestImportSeveralMaterials",
+	"KeyMaterialDescription":                "TestImportSeveralMaterials",
 	"ListResourceTags.Limit":                "TestAWSListResourceTagsPages",
+	"DescribeKey.GrantTokens":               "TestDescribeKeyGrantTokens",
+	"ListKeyPolicies.Limit":                 "TestListKeyPoliciesPages",
+	"ListKeyPolicies.Marker":                "TestListKeyPoliciesPages",
 	"ListResourceTags.Marker":               "TestAWSListResourceTagsPages",
 	"ListGrants.GranteePrincipal":           "TestAWSGrantConstraints",
 	"ListRetirableGrants.RetiringPrincipal": "TestPoliciesAndGrants",
@@ -109,8 +115,7 @@ var honouredBy = map[string]string{
 // refusedSample is, for each refused member, a valid value the plugin must
 // refuse. Members not listed get a value generated from their type.
 var refusedSample = map[string]any{
-	"MultiRegion":        aws.Bool(true),
-	"IncludeKeyMaterial": types.IncludeKeyMaterialAllKeyMaterial,
+	"MultiRegion": aws.Bool(true),
 }
 
 // refused reports whether the plugin refuses the member (possibly only
@@ -120,7 +125,7 @@ func refused(member string) bool {
 		return true
 	}
 	return slices.Contains([]string{"CustomKeyStoreId", "XksKeyId", "Recipient", "GranteeServicePrincipal", "RetiringServicePrincipal",
-		"ImportType", "KeyMaterialId", "KeyMaterialDescription", "Constraints.SourceArn"}, member)
+		"Constraints.SourceArn"}, member)
 }
 
 // sdkOperations are the SDK client's operations: method name and input type.
@@ -308,7 +313,7 @@ func TestAWSEveryMemberHonouredOrRefused(t *testing.T) {
 				if refused(p) {
 					refusedHere = append(refusedHere, p)
 				}
-				if !refused(p) || p == "MultiRegion" || p == "IncludeKeyMaterial" {
+				if !refused(p) || p == "MultiRegion" {
 					test := honouredBy[name+"."+p]
 					if test == "" {
 						test = honouredBy[p]

@@ -57,13 +57,14 @@ var awsOperations = map[string]awsOp{
 		out:     keyShape("CiphertextBlob", "ciphertext_blob", "EncryptionAlgorithm", "encryption_algorithm")},
 	"Decrypt": {route: "decrypt", op: logical.UpdateOperation,
 		members: with(mCrypto, "CiphertextBlob", "EncryptionContext", "EncryptionAlgorithm", "DryRunModifiers", "Recipient"),
-		out:     keyShape("Plaintext", "plaintext", "EncryptionAlgorithm", "encryption_algorithm")},
+		out:     keyShape("Plaintext", "plaintext", "EncryptionAlgorithm", "encryption_algorithm", "KeyMaterialId", "key_material_id")},
 	"ReEncrypt": {route: "re-encrypt/:key", op: logical.UpdateOperation,
 		members: []string{"CiphertextBlob", "SourceEncryptionContext", "SourceKeyId", "DestinationKeyId", "DestinationEncryptionContext",
 			"SourceEncryptionAlgorithm", "DestinationEncryptionAlgorithm", "GrantTokens", "DryRun", "DryRunModifiers"},
 		out: func(x awsOut) map[string]any {
 			m := keyShape("CiphertextBlob", "ciphertext_blob", "SourceEncryptionAlgorithm", "source_encryption_algorithm",
-				"DestinationEncryptionAlgorithm", "destination_encryption_algorithm")(x)
+				"DestinationEncryptionAlgorithm", "destination_encryption_algorithm",
+				"SourceKeyMaterialId", "source_key_material_id", "DestinationKeyMaterialId", "destination_key_material_id")(x)
 			m["SourceKeyId"] = x.keyARN("source_key_id")
 			return m
 		}},
@@ -93,14 +94,15 @@ var awsOperations = map[string]awsOp{
 
 	// Data keys
 	"GenerateDataKey": {route: "data-key/plaintext/:key", op: logical.UpdateOperation, members: with(mDataKey, "Recipient"),
-		out: keyShape("CiphertextBlob", "ciphertext_blob", "Plaintext", "plaintext")},
+		out: keyShape("CiphertextBlob", "ciphertext_blob", "Plaintext", "plaintext", "KeyMaterialId", "key_material_id")},
 	"GenerateDataKeyWithoutPlaintext": {route: "data-key/wrapped/:key", op: logical.UpdateOperation, members: mDataKey,
-		out: keyShape("CiphertextBlob", "ciphertext_blob")},
+		out: keyShape("CiphertextBlob", "ciphertext_blob", "KeyMaterialId", "key_material_id")},
 	"GenerateDataKeyPair": {route: "data-key-pair/plaintext/:key", op: logical.UpdateOperation, members: with(mDataKeyPair, "Recipient"),
 		out: keyShape("KeyPairSpec", "key_pair_spec", "PublicKey", "public_key", "PrivateKeyCiphertextBlob", "private_key_ciphertext_blob",
-			"PrivateKeyPlaintext", "private_key_plaintext")},
+			"PrivateKeyPlaintext", "private_key_plaintext", "KeyMaterialId", "key_material_id")},
 	"GenerateDataKeyPairWithoutPlaintext": {route: "data-key-pair/wrapped/:key", op: logical.UpdateOperation, members: mDataKeyPair,
-		out: keyShape("KeyPairSpec", "key_pair_spec", "PublicKey", "public_key", "PrivateKeyCiphertextBlob", "private_key_ciphertext_blob")},
+		out: keyShape("KeyPairSpec", "key_pair_spec", "PublicKey", "public_key", "PrivateKeyCiphertextBlob", "private_key_ciphertext_blob",
+			"KeyMaterialId", "key_material_id")},
 
 	// Aliases and tags
 	"CreateAlias":   {route: "aliases/:name", op: logical.CreateOperation, members: []string{"AliasName", "TargetKeyId"}},
@@ -119,7 +121,12 @@ var awsOperations = map[string]awsOp{
 		members: with(mKey, "PolicyName", "Policy", "BypassPolicyLockoutSafetyCheck")},
 	"ListKeyPolicies": {route: "keys/:key/policies", op: logical.ListOperation, members: mKeyList,
 		out: func(x awsOut) map[string]any {
-			return map[string]any{"PolicyNames": x.data["keys"], "Truncated": false}
+			names, _ := x.data["keys"].([]string)
+			m := map[string]any{"PolicyNames": append([]string{}, names...), "Truncated": false}
+			if next, ok := x.data["next_marker"].(string); ok && next != "" {
+				m["NextMarker"], m["Truncated"] = next, true
+			}
+			return m
 		}},
 	"CreateGrant": {route: "keys/:key/grants", op: logical.UpdateOperation,
 		members: with(mKeyTokens, "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name",
@@ -138,8 +145,11 @@ var awsOperations = map[string]awsOp{
 	"GetKeyRotationStatus": {route: "keys/:key/rotation", op: logical.ReadOperation, members: mKey,
 		out: func(x awsOut) map[string]any {
 			m := keyShape("KeyRotationEnabled", "key_rotation_enabled", "RotationPeriodInDays", "rotation_period_in_days")(x)
-			if v, ok := x.data["next_rotation_date"]; ok {
-				m["NextRotationDate"] = epoch(v)
+			for member, field := range map[string]string{"NextRotationDate": "next_rotation_date",
+				"OnDemandRotationStartDate": "on_demand_rotation_start_date"} {
+				if v, ok := x.data[field]; ok {
+					m[member] = epoch(v)
+				}
 			}
 			return m
 		}},
@@ -157,8 +167,9 @@ var awsOperations = map[string]awsOp{
 	"ImportKeyMaterial": {route: "keys/:key/import", op: logical.UpdateOperation,
 		members: with(mKey, "ImportToken", "EncryptedKeyMaterial", "ExpirationModel", "ValidTo",
 			"ImportType", "KeyMaterialId", "KeyMaterialDescription"),
-		out: keyShape()},
-	"DeleteImportedKeyMaterial": {route: "keys/:key/import", op: logical.DeleteOperation, members: with(mKey, "KeyMaterialId")},
+		out: keyShape("KeyMaterialId", "key_material_id")},
+	"DeleteImportedKeyMaterial": {route: "keys/:key/import", op: logical.DeleteOperation, members: with(mKey, "KeyMaterialId"),
+		out: keyShape("KeyMaterialId", "key_material_id")},
 	"GetKeyLastUsage": {route: "keys/:key/last-usage", op: logical.ReadOperation, members: mKey,
 		out: func(x awsOut) map[string]any {
 			usage := map[string]any{}

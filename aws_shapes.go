@@ -73,6 +73,10 @@ var awsMembers = map[string]func(v any, out map[string]any) error{
 	"WrappingKeySpec":                to("wrapping_key_spec"),
 	"EncryptedKeyMaterial":           to("encrypted_key_material"),
 	"ExpirationModel":                to("expiration_model"),
+	"ImportType":                     to("import_type"),
+	"KeyMaterialId":                  to("key_material_id"),
+	"KeyMaterialDescription":         to("key_material_description"),
+	"IncludeKeyMaterial":             to("include_key_material"),
 	"Tags":                           tagsIn,
 	"Constraints":                    constraintsIn,
 	"ValidTo":                        validToIn,
@@ -95,7 +99,6 @@ var awsMembers = map[string]func(v any, out map[string]any) error{
 // request naming it is refused with the reason instead of as unknown.
 func init() {
 	custom := "custom key stores have no counterpart here: Vault's seal protects the key material"
-	oneMaterial := "a key holds one imported key material in this plugin (several key materials per key are not supported)"
 	noServices := "there are no AWS services behind this plugin, so no service principal can act on a key; name a Vault principal instead"
 	for name, f := range map[string]func(any, map[string]any) error{
 		"CustomKeyStoreId":         refuse(excUnsupportedOperation, custom),
@@ -104,10 +107,6 @@ func init() {
 		"Recipient":                refuse(excUnsupportedOperation, "there are no Nitro Enclaves behind this plugin to attest a Recipient"),
 		"GranteeServicePrincipal":  refuse(excValidation, noServices),
 		"RetiringServicePrincipal": refuse(excValidation, noServices),
-		"ImportType":               refuse(excUnsupportedOperation, oneMaterial),
-		"KeyMaterialId":            refuse(excUnsupportedOperation, oneMaterial),
-		"KeyMaterialDescription":   refuse(excUnsupportedOperation, oneMaterial),
-		"IncludeKeyMaterial":       refuseUnless("ROTATIONS_ONLY", excUnsupportedOperation, oneMaterial),
 	} {
 		awsMembers[name] = named(name, f)
 	}
@@ -306,7 +305,7 @@ func awsKeyMetadata(x awsOut) map[string]any {
 		"EncryptionAlgorithms", "encryption_algorithms", "SigningAlgorithms", "signing_algorithms",
 		"MacAlgorithms", "mac_algorithms", "KeyAgreementAlgorithms", "key_agreement_algorithms",
 		"EncapsulationAlgorithms", "encapsulation_algorithms",
-		"PendingDeletionWindowInDays", "pending_deletion_window_in_days")(x)
+		"PendingDeletionWindowInDays", "pending_deletion_window_in_days", "CurrentKeyMaterialId", "current_key_material_id")(x)
 	m["AWSAccountId"] = x.account
 	m["MultiRegion"] = false
 	m["CreationDate"] = epoch(d["creation_date"])
@@ -364,7 +363,15 @@ func awsListGrants(x awsOut) map[string]any {
 
 func awsListRotations(x awsOut) map[string]any {
 	return awsList(x, "Rotations", func(_ string, info map[string]any) map[string]any {
-		return map[string]any{"KeyId": info["key_id"], "RotationDate": epoch(info["rotation_date"]), "RotationType": info["rotation_type"]}
+		m := shape("KeyId", "key_id", "RotationType", "rotation_type", "KeyMaterialId", "key_material_id",
+			"KeyMaterialState", "key_material_state", "KeyMaterialDescription", "key_material_description",
+			"ImportState", "import_state", "ExpirationModel", "expiration_model")(awsOut{data: info})
+		for member, field := range map[string]string{"RotationDate": "rotation_date", "ValidTo": "valid_to"} {
+			if v, ok := info[field]; ok {
+				m[member] = epoch(v)
+			}
+		}
+		return m
 	})
 }
 

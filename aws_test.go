@@ -211,14 +211,6 @@ func TestAWSRefusedMembers(t *testing.T) {
 	require.Equal(t, "HMAC_256", md["KeySpec"])
 	require.Equal(t, false, md["MultiRegion"])
 	tb.awsFails(excUnsupportedOperation, "", "CreateKey", map[string]any{"MultiRegion": true})
-	// ROTATIONS_ONLY is what ListKeyRotations lists; ALL_KEY_MATERIAL is not served.
-	require.Contains(t, tb.aws("", "ListKeyRotations", map[string]any{"KeyId": id, "IncludeKeyMaterial": "ROTATIONS_ONLY"}), "Rotations")
-	msg = tb.awsFails(excUnsupportedOperation, "", "ListKeyRotations", map[string]any{"KeyId": id, "IncludeKeyMaterial": "ALL_KEY_MATERIAL"})
-	require.Contains(t, msg, "IncludeKeyMaterial")
-	for _, m := range []string{"ImportType", "KeyMaterialId", "KeyMaterialDescription"} {
-		msg := tb.awsFails(excUnsupportedOperation, "", "ImportKeyMaterial", map[string]any{"KeyId": id, m: "x"})
-		require.Contains(t, msg, m)
-	}
 }
 
 func TestAWSGrantConstraints(t *testing.T) {

@@ -23,10 +23,17 @@ const operationPrefix = "kms"
 // Factory builds the backend; Vault calls it when the plugin is mounted.
 func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
 	b := newBackend()
+	if testClockEnabled() {
+		b.enableTestClock(conf.StorageView)
+	}
 	if err := b.resolveAWSRoutes(); err != nil {
 		return nil, err
 	}
-	if err := b.Setup(ctx, conf); err != nil {
+	c := *conf
+	if c.System != nil {
+		c.System = newCachedSystemView(c.System)
+	}
+	if err := b.Setup(ctx, &c); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -66,6 +73,13 @@ type backend struct {
 	// them to cross a deletion window without waiting.
 	now    func() time.Time
 	random io.Reader
+
+	// testClock says the test-only clock hook is on (path_testclock.go):
+	// now then adds clockOffset (nanoseconds), which Invalidate reloads
+	// from clockStorage when another node changes it.
+	testClock    bool
+	clockOffset  atomic.Int64
+	clockStorage logical.Storage
 }
 
 func newBackend() *backend {
@@ -122,7 +136,7 @@ var Version = "v0.1.0"
 
 // invalidate drops cached entries when another node (a performance standby
 // or replica) changes storage under us.
-func (b *backend) invalidate(_ context.Context, key string) {
+func (b *backend) invalidate(ctx context.Context, key string) {
 	switch {
 	case strings.HasPrefix(key, keyStoragePrefix):
 		b.cache.keys.invalidate(strings.TrimPrefix(key, keyStoragePrefix))
@@ -137,12 +151,24 @@ func (b *backend) invalidate(_ context.Context, key string) {
 		b.cfg.Store(nil)
 	case key == grantTokenKeyPath:
 		b.cache.tokenKey.Store(nil)
+	case key == testClockStorageKey && b.testClock:
+		if err := b.loadTestClock(ctx, b.clockStorage); err != nil {
+			b.Logger().Error("reloading the test clock", "error", err)
+		}
 	}
 }
 
 // initialize loads the configuration so the key pool starts filling, and
-// indexes aliases by key once for mounts that predate the index.
+// indexes aliases by key once for mounts that predate the index. With the
+// test clock hook on, it loads the stored clock offset first, so a node
+// that becomes active runs on the clock the cluster was set to.
 func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
+	if b.testClock {
+		b.Logger().Warn("the test clock hook is on (" + testClockEnv + "): not for production")
+		if err := b.loadTestClock(ctx, req.Storage); err != nil {
+			return err
+		}
+	}
 	if _, err := b.config(ctx, req.Storage); err != nil {
 		return err
 	}

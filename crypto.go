@@ -191,7 +191,7 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 			return nil, nil, err
 		}
 	}
-	k, ok := e.version(blob.KeyVersion)
+	k, ok := e.versionAt(blob.KeyVersion, b.now())
 	if !ok {
 		return nil, nil, invalid()
 	}
@@ -244,72 +244,4 @@ func encryptionContext(d *framework.FieldData, name string) (map[string]string, 
 		return nil, errValidation("%s is too large (at most %d pairs and %d bytes)", name, keyspec.MaxContextPairs, keyspec.MaxContextBytes)
 	}
 	return ec, nil
-}
-
-// itemFunc performs one cryptographic operation on one set of fields.
-type itemFunc func(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error)
-
-// maxBatch bounds batch_input, so one request cannot hold a worker for
-// long.
-const maxBatch = 1000
-
-// batchable serves fn for a single request, or for each item of
-// batch_input. Items are validated against the path's own field schema; the
-// path's key applies to every item. A refused item gets an error entry and
-// the others still run; only an internal failure fails the whole request.
-func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.OperationFunc {
-	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-		raw, ok := d.GetOk("batch_input")
-		if !ok {
-			data, err := fn(ctx, req, d)
-			if err != nil {
-				return nil, err
-			}
-			return &logical.Response{Data: data}, nil
-		}
-		items := raw.([]any)
-		if len(items) < 1 || len(items) > maxBatch {
-			return nil, errValidation("batch_input must hold 1 to %d items", maxBatch)
-		}
-		results := make([]map[string]any, len(items))
-		for i, it := range items {
-			m, ok := it.(map[string]any)
-			if !ok {
-				results[i] = errorItem(errValidation("batch item %d is not an object", i).(*kmsError))
-				continue
-			}
-			item := make(map[string]any, len(m)+1)
-			for k, v := range m {
-				if k != "batch_input" {
-					item[k] = v
-				}
-			}
-			// The path's key and dry run apply to every item.
-			for _, f := range []string{"key_id", "dry_run", "dry_run_modifiers"} {
-				if v, ok := d.Raw[f]; ok {
-					item[f] = v
-				}
-			}
-			fd := &framework.FieldData{Raw: item, Schema: fields}
-			if err := fd.Validate(); err != nil {
-				results[i] = errorItem(errValidation("batch item %d: %s", i, err).(*kmsError))
-				continue
-			}
-			out, err := fn(ctx, req, fd)
-			var ke *kmsError
-			switch {
-			case err == nil:
-				results[i] = out
-			case errors.As(err, &ke):
-				results[i] = errorItem(ke)
-			default:
-				return nil, err
-			}
-		}
-		return &logical.Response{Data: map[string]any{"batch_results": results}}, nil
-	}
-}
-
-func errorItem(e *kmsError) map[string]any {
-	return map[string]any{"error": e.Error(), "error_type": e.Type}
 }

@@ -123,12 +123,12 @@ func classify(err error) *kmsError {
 	return nil
 }
 
-// HandleRequest is the framework's, with the client errors of the SDK
+// handleClassified is the framework's HandleRequest, with the client errors of the SDK
 // (classify) answered as the AWS exception they are, so the Vault-style
 // paths name an exception for every refusal, as the AWS endpoint does.
 // Errors Vault itself acts on pass unchanged: ErrReadOnly (Vault forwards
 // the request to the active node), unsupported path or operation.
-func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+func (b *backend) handleClassified(ctx context.Context, req *logical.Request) (*logical.Response, error) {
 	resp, err := b.Backend.HandleRequest(ctx, req)
 	switch {
 	case err == nil, errors.Is(err, logical.ErrReadOnly), errors.Is(err, logical.ErrUnsupportedPath),

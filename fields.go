@@ -116,3 +116,25 @@ func listResponse(names []string, info map[string]any, next string) *logical.Res
 	}
 	return resp
 }
+
+// Fields of keys with several imported key materials.
+var (
+	fieldImportType = &framework.FieldSchema{
+		Type:        framework.TypeString,
+		Description: "NEW_KEY_MATERIAL (material the key never had; after the first it waits, PENDING_ROTATION, for keys/<key>/rotate) or EXISTING_KEY_MATERIAL (material the key had, e.g. after it was deleted or expired). Default: NEW for a key without material, else EXISTING.",
+	}
+	fieldKeyMaterialID = &framework.FieldSchema{
+		Type:        framework.TypeString,
+		Description: "Key material id (64 hexadecimal characters). Default: the current key material.",
+	}
+	fieldKeyMaterialDescription = &framework.FieldSchema{
+		Type:        framework.TypeString,
+		Description: "Description of the imported key material (at most 256 characters); kept when omitted.",
+	}
+	fieldIncludeKeyMaterial = &framework.FieldSchema{
+		Type:        framework.TypeString,
+		Default:     includeRotationsOnly,
+		Description: "ROTATIONS_ONLY (default): the rotations; ALL_KEY_MATERIAL: every key material, the first and pending ones too.",
+		Query:       true,
+	}
+)

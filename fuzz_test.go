@@ -143,12 +143,9 @@ func FuzzImportToken(f *testing.F) {
 
 // awsFieldsNotInPath are members an operation takes whose path has no
 // field for them. ListResourceTags pages in its response shaping (from
-// awsOut.in), by design. The others are dropped, found by FuzzAWSRequest
-// and left to the owners of those paths: DescribeKey does not check its
-// grant tokens, ListKeyPolicies ignores Limit and Marker (one page).
+// awsOut.in), by design.
 var awsFieldsNotInPath = map[string]bool{
 	"ListResourceTags limit": true, "ListResourceTags after": true,
-	"DescribeKey grant_tokens": true, "ListKeyPolicies limit": true, "ListKeyPolicies after": true,
 }
 
 // FuzzAWSRequest: any JSON body, for any operation, is either refused with

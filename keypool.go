@@ -2,6 +2,7 @@ package kms
 
 import (
 	"io"
+	"maps"
 	"sync"
 
 	"github.com/openkms/vault-plugin-kms/keyspec"
@@ -17,6 +18,7 @@ type keyPool struct {
 
 	mu    sync.Mutex
 	pools map[string]chan *keyspec.Key
+	sizes map[string]int // what configure was last given
 	stop  chan struct{}
 	wg    sync.WaitGroup
 }
@@ -26,11 +28,20 @@ func newKeyPool(random io.Reader) *keyPool {
 }
 
 // configure replaces the pools with ones of the given sizes, discarding
-// the pairs the old pools held.
+// the pairs the old pools held. The same sizes again (a config write that
+// changed something else, or a reload of the same config) keep the pools
+// and their pre-generated pairs.
 func (p *keyPool) configure(sizes map[string]int) {
+	p.mu.Lock()
+	same := p.stop != nil && maps.Equal(p.sizes, sizes)
+	p.mu.Unlock()
+	if same {
+		return
+	}
 	p.close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.sizes = maps.Clone(sizes)
 	p.stop = make(chan struct{})
 	p.pools = map[string]chan *keyspec.Key{}
 	for name, n := range sizes {

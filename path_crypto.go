@@ -6,6 +6,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/ciphertext"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -108,7 +109,8 @@ func (b *backend) decrypt(ctx context.Context, req *logical.Request, d *framewor
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"plaintext": enc64(pt), "key_id": e.KeyID, "encryption_algorithm": alg}, nil
+	id, err := b.blobMaterialID(ctx, req.Storage, e, alg, blob)
+	return withMaterialID(map[string]any{"plaintext": enc64(pt), "key_id": e.KeyID, "encryption_algorithm": alg}, "key_material_id", id, err)
 }
 
 func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
@@ -130,11 +132,15 @@ func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framew
 	}
 	srcAlg := d.Get("source_encryption_algorithm").(string)
 	dstAlg := d.Get("destination_encryption_algorithm").(string)
-	dst, err := b.usableKey(ctx, req, d.Get("key_id").(string), opReEncryptTo, keyspec.EncryptDecrypt, dstEC, tokens)
+	dstRef, srcRef := d.Get("key_id").(string), d.Get("source_key_id").(string)
+	ctx = b.reEncryptAttrs(ctx, req.Storage, srcRef, dstRef, blob)
+	dst, err := b.usableKey(withAttrs(ctx, func(a *requestAttrs) { a.RequestAlias = requestAlias(dstRef) }),
+		req, dstRef, opReEncryptTo, keyspec.EncryptDecrypt, dstEC, tokens)
 	if err != nil {
 		return nil, err
 	}
-	src, pt, err := b.decryptWith(ctx, req, d.Get("source_key_id").(string), srcAlg, blob, srcEC, opReEncryptFrom, tokens)
+	src, pt, err := b.decryptWith(withAttrs(ctx, func(a *requestAttrs) { a.RequestAlias = requestAlias(srcRef) }),
+		req, srcRef, srcAlg, blob, srcEC, opReEncryptFrom, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -142,10 +148,41 @@ func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framew
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{
+	data := map[string]any{
 		"ciphertext_blob": enc64(ct), "key_id": dst.KeyID, "source_key_id": src.KeyID,
 		"source_encryption_algorithm": srcAlg, "destination_encryption_algorithm": dstAlg,
-	}, nil
+	}
+	srcID, err := b.blobMaterialID(ctx, req.Storage, src, srcAlg, blob)
+	if data, err = withMaterialID(data, "source_key_material_id", srcID, err); err != nil {
+		return nil, err
+	}
+	dstID, err := b.blobMaterialID(ctx, req.Storage, dst, dstAlg, ct)
+	return withMaterialID(data, "destination_key_material_id", dstID, err)
+}
+
+// reEncryptAttrs answers kms:ReEncryptOnSameKey for both of ReEncrypt's
+// authorizations: the source key is known before either runs, from
+// source_key_id or the symmetric blob's header. When either key cannot be
+// resolved the key is left absent; the real resolution then fails anyway.
+func (b *backend) reEncryptAttrs(ctx context.Context, s logical.Storage, srcRef, dstRef string, blob []byte) context.Context {
+	dst, err := b.resolveKey(ctx, s, dstRef, true)
+	if err != nil {
+		return ctx
+	}
+	srcID := ""
+	if srcRef != "" {
+		src, err := b.resolveKey(ctx, s, srcRef, true)
+		if err != nil {
+			return ctx
+		}
+		srcID = src.KeyID
+	} else if hdr, err := ciphertext.Parse(blob); err == nil {
+		srcID = hdr.KeyID
+	} else {
+		return ctx
+	}
+	same := srcID == dst.KeyID
+	return withAttrs(ctx, func(a *requestAttrs) { a.ReEncryptOnSameKey = &same })
 }
 
 const pathEncryptHelp = `

@@ -106,6 +106,10 @@ func (b *backend) dataKeyHandler(op string, withPlaintext bool) framework.Operat
 		if withPlaintext {
 			data["plaintext"] = enc64(key)
 		}
+		id, err := b.blobMaterialID(ctx, req.Storage, e, keyspec.AlgSymmetricDefault, blob)
+		if data, err = withMaterialID(data, "key_material_id", id, err); err != nil {
+			return nil, err
+		}
 		return &logical.Response{Data: data}, nil
 	}
 }
@@ -153,6 +157,10 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		if withPlaintext {
 			data["private_key_plaintext"] = enc64(private)
 			data["private_key_pem"] = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: private}))
+		}
+		id, err := b.blobMaterialID(ctx, req.Storage, e, keyspec.AlgSymmetricDefault, blob)
+		if data, err = withMaterialID(data, "key_material_id", id, err); err != nil {
+			return nil, err
 		}
 		return &logical.Response{Data: data}, nil
 	}

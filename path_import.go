@@ -3,7 +3,6 @@ package kms
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -46,7 +45,7 @@ func pathImport(b *backend) []*framework.Path {
 			Pattern:      "keys/" + keyIDRef + "/import-parameters$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "get", OperationSuffix: "import-parameters"},
 			Fields: withKey(map[string]*framework.FieldSchema{
-				"wrapping_key_spec":  {Type: framework.TypeString, Default: keyspec.RSA2048, Description: "RSA_2048, RSA_3072 or RSA_4096."},
+				"wrapping_key_spec":  {Type: framework.TypeString, Default: keyspec.RSA2048, Description: "RSA_2048, RSA_3072, RSA_4096 or SM2 (with wrapping_algorithm SM2PKE)."},
 				"wrapping_algorithm": {Type: framework.TypeString, Default: keyspec.WrapRSAESOAEPSHA256, Description: keyspec.OneOf(keyspec.WrappingAlgorithms()) + "."},
 			}),
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -59,10 +58,13 @@ func pathImport(b *backend) []*framework.Path {
 			Pattern:      "keys/" + keyIDRef + "/import$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-material"},
 			Fields: withKey(map[string]*framework.FieldSchema{
-				"encrypted_key_material": {Type: framework.TypeString, Description: "Key material wrapped with the wrapping key, base64."},
-				"import_token":           {Type: framework.TypeString, Description: "The import token of the same GetParametersForImport."},
-				"expiration_model":       {Type: framework.TypeString, Default: expirationDoesNotExpire, Description: "KEY_MATERIAL_EXPIRES (with valid_to) or KEY_MATERIAL_DOES_NOT_EXPIRE."},
-				"valid_to":               {Type: framework.TypeString, Description: "When the material expires (RFC 3339), with KEY_MATERIAL_EXPIRES."},
+				"encrypted_key_material":   {Type: framework.TypeString, Description: "Key material wrapped with the wrapping key, base64."},
+				"import_token":             {Type: framework.TypeString, Description: "The import token of the same GetParametersForImport."},
+				"expiration_model":         {Type: framework.TypeString, Default: expirationDoesNotExpire, Description: "KEY_MATERIAL_EXPIRES (with valid_to) or KEY_MATERIAL_DOES_NOT_EXPIRE."},
+				"valid_to":                 {Type: framework.TypeString, Description: "When the material expires (RFC 3339), with KEY_MATERIAL_EXPIRES."},
+				"import_type":              fieldImportType,
+				"key_material_id":          fieldKeyMaterialID,
+				"key_material_description": fieldKeyMaterialDescription,
 			}),
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathImportMaterial, Summary: "Import key material (ImportKeyMaterial).",
@@ -90,6 +92,9 @@ func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request
 	}
 	if !keyspec.Contains(keyspec.WrappingAlgorithms(), alg) {
 		return nil, errValidation("wrapping_algorithm must be one of %s", keyspec.OneOf(keyspec.WrappingAlgorithms()))
+	}
+	if !keyspec.WrappingPairOK(specName, alg) {
+		return nil, errValidation("wrapping_algorithm %s does not go with wrapping_key_spec %s: SM2PKE needs SM2, the RSA algorithms an RSA key", alg, specName)
 	}
 	spec, _ := keyspec.Lookup(specName)
 	var (
@@ -210,6 +215,11 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 	default:
 		return nil, errValidation("expiration_model must be KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE")
 	}
+	opts, err := readImportOptions(d)
+	if err != nil {
+		return nil, err
+	}
+	var imported string
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opImportKeyMaterial, func(e *keyEntry) error {
 		if err := requireExternal(e); err != nil {
 			return err
@@ -233,61 +243,184 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 		if err != nil {
 			return newErr(excIncorrectKeyMaterial, "the key material is not a %s key", e.KeySpec)
 		}
-		key, err := b.tokenKey(ctx, req.Storage)
-		if err != nil {
-			return err
-		}
-		// Remember which material this key had (as a MAC, never the
-		// material), so only the same material can be imported again.
 		canonical, err := k.Marshal()
 		if err != nil {
 			return err
 		}
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte("material:" + e.KeyID + ":"))
-		m.Write(canonical)
-		fingerprint := hex.EncodeToString(m.Sum(nil))
-		if e.MaterialFingerprint != "" && e.MaterialFingerprint != fingerprint {
-			return newErr(excIncorrectKeyMaterial, "key '%s' had different key material; only the same material can be imported again", e.KeyID)
-		}
-		e.MaterialFingerprint, e.ExpirationModel, e.ValidTo = fingerprint, model, validTo
-		e.Versions, e.parsed = nil, nil
-		if err := e.addVersion(k, b.now().UTC()); err != nil {
+		key, err := b.tokenKey(ctx, req.Storage)
+		if err != nil {
 			return err
 		}
-		if e.State == statePendingImport {
+		kv, err := b.placeMaterial(e, opts, materialID(key, e.KeyID, canonical), canonical, k)
+		if err != nil {
+			return err
+		}
+		kv.ExpirationModel, kv.ValidTo = model, validTo
+		if opts.described {
+			kv.MaterialDescription = opts.description
+		}
+		imported = kv.MaterialID
+		if cur, _ := e.latest(); cur == kv.Version && e.State == statePendingImport {
 			e.State = stateEnabled
 		}
-		if model == expirationExpires {
-			entry, err := logical.StorageEntryJSON(expiryStoragePrefix+e.KeyID, &expiryEntry{KeyID: e.KeyID, ValidTo: validTo})
-			if err != nil {
-				return err
-			}
-			return req.Storage.Put(ctx, entry)
+		if e.MaterialFingerprint == "" {
+			e.MaterialFingerprint = kv.MaterialID
 		}
-		return req.Storage.Delete(ctx, expiryStoragePrefix+e.KeyID)
+		e.syncCurrentExpiry()
+		return putExpiryIndex(ctx, req.Storage, e)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return b.keyResponse(ctx, req.Storage, e)
+	resp, err := b.keyResponse(ctx, req.Storage, e)
+	if err != nil {
+		return nil, err
+	}
+	resp.Data["key_material_id"] = imported
+	return resp, nil
+}
+
+// importOptions are the several-materials fields of an import.
+type importOptions struct {
+	importType, materialID, description string
+	described                           bool
+}
+
+func readImportOptions(d *framework.FieldData) (importOptions, error) {
+	o := importOptions{importType: d.Get("import_type").(string), materialID: d.Get("key_material_id").(string)}
+	raw, described := d.GetOk("key_material_description")
+	if described {
+		o.description, o.described = raw.(string), true
+	}
+	switch o.importType {
+	case "", importNewMaterial, importExistingMaterial:
+	default:
+		return o, errValidation("import_type must be %s or %s", importNewMaterial, importExistingMaterial)
+	}
+	if o.materialID != "" {
+		if o.importType == importNewMaterial {
+			return o, errValidation("key_material_id cannot be given with import_type %s: new material gets its id on import", importNewMaterial)
+		}
+		if err := checkMaterialID(o.materialID); err != nil {
+			return o, err
+		}
+	}
+	if len(o.description) > maxMaterialDescription {
+		return o, errValidation("key_material_description is longer than %d characters", maxMaterialDescription)
+	}
+	return o, nil
+}
+
+// checkMaterialID refuses what cannot be a key material id.
+func checkMaterialID(id string) error {
+	if len(id) != 64 {
+		return errValidation("key_material_id must be 64 hexadecimal characters")
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return errValidation("key_material_id must be 64 hexadecimal characters")
+	}
+	return nil
+}
+
+// placeMaterial finds or makes the version the imported material goes
+// to, following AWS: the first import is NEW_KEY_MATERIAL and current;
+// later imports default to EXISTING_KEY_MATERIAL, which must be the
+// material the id names (the current one by default); NEW_KEY_MATERIAL on
+// a key that has material waits as PENDING_ROTATION (symmetric keys only).
+func (b *backend) placeMaterial(e *keyEntry, o importOptions, id string, canonical []byte, k *keyspec.Key) (*keyVersion, error) {
+	symmetric := e.spec.Family == keyspec.FamilySymmetric
+	if !symmetric && (o.importType != "" || o.materialID != "" || o.described) {
+		return nil, errValidation("import_type, key_material_id and key_material_description are only for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
+	}
+	typ := o.importType
+	if typ == "" {
+		typ = importExistingMaterial
+		if len(e.Versions) == 0 {
+			typ = importNewMaterial
+		}
+	}
+	if typ == importNewMaterial {
+		if prev := e.versionByMaterialID(id); prev != nil {
+			return nil, newErr(excIncorrectKeyMaterial, "this key material was imported into key '%s' before, as key material %s; import it with %s", e.KeyID, id, importExistingMaterial)
+		}
+		if len(e.Versions) > 0 && !symmetric {
+			return nil, newErr(excIncorrectKeyMaterial, "key '%s' had different key material; only the same material can be imported again", e.KeyID)
+		}
+		first := len(e.Versions) == 0
+		if err := e.addVersion(k, b.now().UTC()); err != nil {
+			return nil, err
+		}
+		kv := &e.Versions[len(e.Versions)-1]
+		kv.MaterialID = id
+		if first {
+			e.CurrentVersion = kv.Version
+		} else if e.CurrentVersion == 0 {
+			// Keep the current material current: the new one waits.
+			e.CurrentVersion = e.Versions[len(e.Versions)-2].Version
+		}
+		return kv, nil
+	}
+	if len(e.Versions) == 0 {
+		return nil, newErr(excIncorrectKeyMaterial, "key '%s' has no key material yet; import it with %s", e.KeyID, importNewMaterial)
+	}
+	var target *keyVersion
+	if o.materialID != "" {
+		if target = e.versionByMaterialID(o.materialID); target == nil {
+			return nil, errNotFound("key '%s' has no key material %s", e.KeyID, o.materialID)
+		}
+	} else {
+		cur, _ := e.latest()
+		target = e.findVersion(cur)
+	}
+	if target.MaterialID != id {
+		if o.materialID == "" && !symmetric {
+			return nil, newErr(excIncorrectKeyMaterial, "key '%s' had different key material; only the same material can be imported again", e.KeyID)
+		}
+		return nil, newErr(excIncorrectKeyMaterial, "the key material is not key material %s of key '%s'", target.MaterialID, e.KeyID)
+	}
+	if len(target.Material) == 0 {
+		target.Material = canonical
+		e.parsed[target.Version] = k
+	}
+	return target, nil
 }
 
 func (b *backend) pathDeleteImported(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	_, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opDeleteImportedKeyMaterial, func(e *keyEntry) error {
+	want := d.Get("key_material_id").(string)
+	if want != "" {
+		if err := checkMaterialID(want); err != nil {
+			return nil, err
+		}
+	}
+	var deleted string
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opDeleteImportedKeyMaterial, func(e *keyEntry) error {
 		if err := requireExternal(e); err != nil {
 			return err
 		}
-		dropMaterial(e)
-		return req.Storage.Delete(ctx, expiryStoragePrefix+e.KeyID)
+		var kv *keyVersion
+		if want != "" {
+			if kv = e.versionByMaterialID(want); kv == nil {
+				return errNotFound("key '%s' has no key material %s", e.KeyID, want)
+			}
+		} else {
+			cur, _ := e.latest()
+			if kv = e.findVersion(cur); kv == nil {
+				// Nothing imported yet: nothing to delete, as before.
+				return nil
+			}
+		}
+		deleted = kv.MaterialID
+		e.deleteMaterial(kv)
+		return putExpiryIndex(ctx, req.Storage, e)
 	})
-	return nil, err
-}
-
-// dropMaterial destroys imported material; the key waits for an import.
-func dropMaterial(e *keyEntry) {
-	e.Versions, e.parsed = nil, map[uint32]*keyspec.Key{}
-	e.State, e.ExpirationModel, e.ValidTo = statePendingImport, "", time.Time{}
+	if err != nil {
+		return nil, err
+	}
+	data := map[string]any{"key_id": e.KeyID}
+	if deleted != "" {
+		data["key_material_id"] = deleted
+	}
+	return &logical.Response{Data: data}, nil
 }
 
 // expireImportedMaterial deletes imported material past its valid_to. It
@@ -312,35 +445,46 @@ func (b *backend) expireIfDue(ctx context.Context, s logical.Storage, id string)
 	if err != nil {
 		return err
 	}
-	if e == nil || e.ExpirationModel != expirationExpires {
+	if e == nil {
 		return s.Delete(ctx, expiryStoragePrefix+id)
 	}
-	if b.now().Before(e.ValidTo) {
-		return nil
+	due := e.nextExpiry()
+	if due.IsZero() || b.now().Before(due) {
+		// Nothing expires, or not yet: make the index agree with the key.
+		return putExpiryIndex(ctx, s, e)
 	}
 	c := e.clone()
-	if c.State != statePendingDeletion {
-		dropMaterial(c)
-	} else {
-		c.Versions, c.parsed = nil, map[uint32]*keyspec.Key{}
+	var expired []string
+	for i := range c.Versions {
+		kv := &c.Versions[i]
+		if len(kv.Material) > 0 && kv.ExpirationModel == expirationExpires && !b.now().Before(kv.ValidTo) {
+			expired = append(expired, kv.MaterialID)
+			c.deleteMaterial(kv)
+		}
 	}
 	if err := b.putKey(ctx, s, c); err != nil {
 		return err
 	}
-	b.Logger().Info("imported key material expired and was deleted", "key_id", id)
-	return s.Delete(ctx, expiryStoragePrefix+id)
+	b.Logger().Info("imported key material expired and was deleted", "key_id", id, "key_material_ids", expired)
+	return putExpiryIndex(ctx, s, c)
 }
 
 const pathImportHelp = `
 Bring your own key: create a key with origin=EXTERNAL (it starts in
 PendingImport), write keys/<key>/import-parameters (wrapping_key_spec
 RSA_2048/3072/4096, wrapping_algorithm RSAES_OAEP_SHA_1/256 or
-RSA_AES_KEY_WRAP_SHA_1/256) to get a wrapping public key and an import
+RSA_AES_KEY_WRAP_SHA_1/256; or SM2 with SM2PKE) to get a wrapping public key and an import
 token valid 24 hours, wrap your material with it, and write it to
 keys/<key>/import with the token (expiration_model KEY_MATERIAL_EXPIRES
 with valid_to, or KEY_MATERIAL_DOES_NOT_EXPIRE). Material: 32 bytes for
 SYMMETRIC_DEFAULT, the HMAC key size for HMAC keys, PKCS#8 DER for RSA and
-ECC keys. DELETE keys/<key>/import deletes the material (the key returns to
-PendingImport); importing the same material again restores it, and no
-other material is accepted.
+ECC keys. DELETE keys/<key>/import deletes the current material (the key
+returns to PendingImport), or the one key_material_id names; importing the
+same material again restores it (EXISTING_KEY_MATERIAL).
+
+Symmetric keys hold several materials: import_type NEW_KEY_MATERIAL adds
+material that waits (PENDING_ROTATION) until keys/<key>/rotate makes it
+current; older materials keep decrypting. Each material has a
+key_material_id (64 hex characters, derived from the material under a
+mount secret); key_material_description labels it.
 `

@@ -72,7 +72,8 @@ func pathKeyDescribe(b *backend) *framework.Path {
 		Pattern:      "keys/" + keyRef + "$",
 		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key"},
 		Fields: withKey(map[string]*framework.FieldSchema{
-			"description": {Type: framework.TypeString, Description: "New description (UpdateKeyDescription)."},
+			"description":  {Type: framework.TypeString, Description: "New description (UpdateKeyDescription)."},
+			"grant_tokens": fieldGrantTokens,
 		}),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{Callback: b.pathKeyRead, Summary: "Describe a key (DescribeKey).",
@@ -261,7 +262,11 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return nil, err
 	}
-	if err := b.authorize(ctx, req, e, opDescribeKey, nil, nil); err != nil {
+	tokens, err := grantTokens(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.authorize(ctx, req, e, opDescribeKey, nil, tokens); err != nil {
 		return nil, err
 	}
 	resp, err := b.keyResponse(ctx, req.Storage, e)
@@ -347,7 +352,7 @@ func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Reques
 		// AWS: a cancelled key comes back Disabled, or PendingImport when
 		// it has no key material.
 		e.State = stateDisabled
-		if len(e.Versions) == 0 {
+		if !e.hasCurrentMaterial() {
 			e.State = statePendingImport
 		}
 		e.DeletionDate = time.Time{}
@@ -482,6 +487,13 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 	}
 	if v, _ := e.latest(); v > 0 {
 		data["current_key_version"] = v
+		id, err := b.currentMaterialID(ctx, s, e)
+		if err != nil {
+			return nil, err
+		}
+		if id != "" {
+			data["current_key_material_id"] = id
+		}
 	}
 	setIf(data, "encryption_algorithms", algs.Encryption)
 	setIf(data, "signing_algorithms", algs.Signing)

@@ -39,7 +39,7 @@ func pathPolicy(b *backend) []*framework.Path {
 		{
 			Pattern:      "keys/" + keyIDRef + "/policies/?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-policies"},
-			Fields:       withKey(nil),
+			Fields:       withKey(pagingFields),
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ListOperation: &framework.PathOperation{Callback: b.pathPolicyList, Summary: "List the key's policy names (ListKeyPolicies)."},
 			},
@@ -90,7 +90,13 @@ func (b *backend) pathPolicyList(ctx context.Context, req *logical.Request, d *f
 	if err := b.authorize(ctx, req, e, opListKeyPolicies, nil, nil); err != nil {
 		return nil, err
 	}
-	return logical.ListResponse([]string{"default"}), nil
+	// A key has one policy, default; paging still follows AWS (a Limit or
+	// a Marker past it is honoured, not ignored).
+	names, next, err := page([]string{"default"}, d)
+	if err != nil {
+		return nil, err
+	}
+	return listResponse(names, nil, next), nil
 }
 
 func (b *backend) pathPolicyWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

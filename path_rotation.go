@@ -44,7 +44,8 @@ func pathRotation(b *backend) []*framework.Path {
 		{
 			Pattern:      "keys/" + keyIDRef + "/rotations/?$",
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "list", OperationSuffix: "key-rotations"},
-			Fields:       withKey(pagingFields),
+			Fields: withKey(map[string]*framework.FieldSchema{"limit": fieldLimit, "after": fieldAfter,
+				"include_key_material": fieldIncludeKeyMaterial}),
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ListOperation: &framework.PathOperation{Callback: b.pathRotationList, Summary: "List completed rotations (ListKeyRotations)."},
 			},
@@ -54,7 +55,17 @@ func pathRotation(b *backend) []*framework.Path {
 	}
 }
 
-// rotatable refuses rotation of keys AWS cannot rotate.
+// rotatesOnDemand refuses keys that have no rotations at all: symmetric
+// keys rotate, imported ones on demand only (to their newest pending
+// material).
+func rotatesOnDemand(e *keyEntry) error {
+	if e.spec.Family == keyspec.FamilySymmetric && e.Origin == originExternal {
+		return nil
+	}
+	return rotatable(e)
+}
+
+// rotatable refuses automatic rotation of keys AWS cannot rotate.
 func rotatable(e *keyEntry) error {
 	if e.spec.Family != keyspec.FamilySymmetric || e.Origin != originAWSKMS {
 		return errUnsupported("key '%s' (%s, origin %s) cannot be rotated; only SYMMETRIC_DEFAULT keys with AWS_KMS key material rotate", e.KeyID, e.KeySpec, e.Origin)
@@ -70,7 +81,10 @@ func (b *backend) pathRotationRead(ctx context.Context, req *logical.Request, d 
 	if err := b.authorize(ctx, req, e, opGetKeyRotationStatus, nil, nil); err != nil {
 		return nil, err
 	}
-	if err := rotatable(e); err != nil {
+	// Rotations here complete within the request, so no on-demand
+	// rotation is ever in progress and on_demand_rotation_start_date is
+	// never set.
+	if err := rotatesOnDemand(e); err != nil {
 		return nil, err
 	}
 	data := map[string]any{
@@ -126,11 +140,14 @@ func (b *backend) pathRotationDisable(ctx context.Context, req *logical.Request,
 
 func (b *backend) pathRotateOnDemand(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opRotateKeyOnDemand, func(e *keyEntry) error {
-		if err := rotatable(e); err != nil {
+		if err := rotatesOnDemand(e); err != nil {
 			return err
 		}
 		if e.onDemandRotations() >= keyspec.MaxOnDemandRotations {
 			return newErr(excLimitExceeded, "key '%s' has used all %d on-demand rotations", e.KeyID, keyspec.MaxOnDemandRotations)
+		}
+		if e.Origin == originExternal {
+			return rotateToPending(e, b.now().UTC())
 		}
 		// On-demand rotation leaves the automatic schedule unchanged.
 		return b.rotate(e, rotationOnDemand, b.now().UTC())
@@ -139,7 +156,13 @@ func (b *backend) pathRotateOnDemand(ctx context.Context, req *logical.Request, 
 		return nil, err
 	}
 	v, _ := e.latest()
-	return &logical.Response{Data: map[string]any{"key_id": e.KeyID, "current_key_version": v}}, nil
+	data := map[string]any{"key_id": e.KeyID, "current_key_version": v}
+	id, err := b.currentMaterialID(ctx, req.Storage, e)
+	if err != nil {
+		return nil, err
+	}
+	data["key_material_id"] = id
+	return &logical.Response{Data: data}, nil
 }
 
 func (b *backend) pathRotationList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -150,13 +173,24 @@ func (b *backend) pathRotationList(ctx context.Context, req *logical.Request, d 
 	if err := b.authorize(ctx, req, e, opListKeyRotations, nil, nil); err != nil {
 		return nil, err
 	}
-	if err := rotatable(e); err != nil {
+	if err := rotatesOnDemand(e); err != nil {
+		return nil, err
+	}
+	include := d.Get("include_key_material").(string)
+	if include != includeRotationsOnly && include != includeAllMaterial {
+		return nil, errValidation("include_key_material must be %s or %s", includeRotationsOnly, includeAllMaterial)
+	}
+	ids, err := b.materialIDs(ctx, req.Storage, e)
+	if err != nil {
 		return nil, err
 	}
 	// Versions are named by zero-padded numbers so they sort in order.
 	var names []string
 	byName := map[string]keyVersion{}
-	for _, v := range e.Versions[1:] {
+	for _, v := range e.Versions {
+		if v.Released || (v.RotationType == "" && include == includeRotationsOnly) {
+			continue // the first material, or imported material not rotated to
+		}
 		n := versionName(v.Version)
 		names = append(names, n)
 		byName[n] = v
@@ -167,10 +201,61 @@ func (b *backend) pathRotationList(ctx context.Context, req *logical.Request, d 
 	}
 	info := map[string]any{}
 	for _, n := range page {
-		v := byName[n]
-		info[n] = map[string]any{"key_id": e.KeyID, "key_version": v.Version, "rotation_date": v.CreatedAt.Format(time.RFC3339), "rotation_type": v.RotationType}
+		info[n] = rotationInfo(e, byName[n], ids[byName[n].Version])
 	}
 	return listResponse(page, info, next), nil
+}
+
+// rotationInfo is one entry of ListKeyRotations.
+func rotationInfo(e *keyEntry, v keyVersion, id string) map[string]any {
+	m := map[string]any{"key_id": e.KeyID, "key_version": v.Version, "key_material_id": id,
+		"key_material_state": e.materialState(v.Version)}
+	if v.RotationType != "" {
+		at := v.CreatedAt
+		if !v.RotatedAt.IsZero() {
+			at = v.RotatedAt
+		}
+		m["rotation_date"], m["rotation_type"] = at.Format(time.RFC3339), v.RotationType
+	}
+	if e.Origin == originExternal {
+		m["import_state"] = importImported
+		if len(v.Material) == 0 {
+			m["import_state"] = importPending
+		}
+		if v.MaterialDescription != "" {
+			m["key_material_description"] = v.MaterialDescription
+		}
+		if v.ExpirationModel != "" {
+			m["expiration_model"] = v.ExpirationModel
+		}
+		if !v.ValidTo.IsZero() {
+			m["valid_to"] = v.ValidTo.Format(time.RFC3339)
+		}
+	}
+	return m
+}
+
+// rotateToPending makes the newest imported material waiting for rotation
+// current (AWS's on-demand rotation of a key with imported material).
+func rotateToPending(e *keyEntry, now time.Time) error {
+	cur, _ := e.latest()
+	for i := len(e.Versions) - 1; i >= 0; i-- {
+		kv := &e.Versions[i]
+		if kv.Version <= cur {
+			break
+		}
+		if len(kv.Material) == 0 {
+			continue // released
+		}
+		kv.RotationType, kv.RotatedAt = rotationOnDemand, now
+		e.CurrentVersion = kv.Version
+		if e.State == statePendingImport {
+			e.State = stateEnabled
+		}
+		e.syncCurrentExpiry()
+		return nil
+	}
+	return newErr(excInvalidState, "key '%s' has no imported key material pending rotation; import new key material (import_type %s) first", e.KeyID, importNewMaterial)
 }
 
 func versionName(v uint32) string {

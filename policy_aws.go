@@ -103,6 +103,7 @@ type requestAttrs struct {
 	PendingWindowDays  int
 	RotationPeriodDays int
 	BypassLockout      *bool
+	ReEncryptOnSameKey *bool
 }
 
 type attrsKey struct{}
@@ -228,6 +229,9 @@ func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *ke
 	}
 	if a.RotationPeriodDays > 0 {
 		k.Add("kms:RotationPeriodInDays", strconv.Itoa(a.RotationPeriodDays))
+	}
+	if a.ReEncryptOnSameKey != nil && (r.op == opReEncryptFrom || r.op == opReEncryptTo) {
+		k.Add("kms:ReEncryptOnSameKey", strconv.FormatBool(*a.ReEncryptOnSameKey))
 	}
 	if a.BypassLockout != nil {
 		k.Add("kms:BypassPolicyLockoutSafetyCheck", strconv.FormatBool(*a.BypassLockout))

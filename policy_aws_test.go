@@ -298,3 +298,32 @@ func TestAWSPolicyEntityLessCaller(t *testing.T) {
 	requireKMSError(t, err, excAccessDenied)
 	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "no_entity", "operations": "Encrypt"})
 }
+
+// kms:ReEncryptOnSameKey is answered on both of ReEncrypt's authorizations
+// (the source key comes from the blob's header or source_key_id), and
+// kms:RequestAlias names, for each, the alias of its own key.
+func TestAWSPolicyReEncryptSameKeyAndAliases(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := awsDoc(
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"same-only","Effect":"Allow","Principal":{"AWS":"`+iam+`user/bob"},"Action":"kms:ReEncrypt*","Resource":"*","Condition":{"Bool":{"kms:ReEncryptOnSameKey":"true"}}}`,
+		`{"Sid":"to-by-alias","Effect":"Allow","Principal":{"AWS":"`+iam+`user/carol"},"Action":"kms:ReEncryptTo","Resource":"*","Condition":{"StringEquals":{"kms:RequestAlias":"alias/dst"}}}`,
+		`{"Sid":"from-by-alias","Effect":"Allow","Principal":{"AWS":"`+iam+`user/carol"},"Action":"kms:ReEncryptFrom","Resource":"*","Condition":{"StringEquals":{"kms:RequestAlias":"alias/src"}}}`,
+	)
+	a := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc, "alias": "alias/src"})["key_id"].(string)
+	b := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc, "alias": "alias/dst"})["key_id"].(string)
+	blob := tb.asOK("admin", logical.UpdateOperation, "encrypt/"+a, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
+	// Same key: by the blob's header, and by source_key_id.
+	tb.asOK("bob", logical.UpdateOperation, "re-encrypt/"+a, map[string]any{"ciphertext_blob": blob})
+	tb.asOK("bob", logical.UpdateOperation, "re-encrypt/"+a, map[string]any{"ciphertext_blob": blob, "source_key_id": a})
+	// Another key: refused.
+	_, err := tb.as("bob", logical.UpdateOperation, "re-encrypt/"+b, map[string]any{"ciphertext_blob": blob})
+	requireKMSError(t, err, excAccessDenied)
+	// Each authorization sees its own key's alias.
+	tb.asOK("carol", logical.UpdateOperation, "re-encrypt/alias/dst", map[string]any{"ciphertext_blob": blob, "source_key_id": "alias/src"})
+	_, err = tb.as("carol", logical.UpdateOperation, "re-encrypt/"+b, map[string]any{"ciphertext_blob": blob, "source_key_id": "alias/src"})
+	requireKMSError(t, err, excAccessDenied)
+	_, err = tb.as("carol", logical.UpdateOperation, "re-encrypt/alias/dst", map[string]any{"ciphertext_blob": blob})
+	requireKMSError(t, err, excAccessDenied)
+}

@@ -54,10 +54,11 @@ func TestSM2Paths(t *testing.T) {
 	x, _ := sm2.P256().ScalarMult(ours.(*ecdsa.PublicKey).X, ours.(*ecdsa.PublicKey).Y, peer.D.Bytes())
 	require.Equal(t, x.FillBytes(make([]byte, 32)), unb64(t, secret), "the peer computes the same x coordinate")
 
-	// The SM2 wrapping key spec for import is not offered.
+	// The SM2 wrapping key spec goes with SM2PKE only (and is
+	// TestImportWrappedWithSM2's subject).
 	ext := tb.createKey(map[string]any{"key_spec": "SM2", "origin": "EXTERNAL"})
 	tb.fails(excValidation, logical.UpdateOperation, "keys/"+ext+"/import-parameters", map[string]any{"wrapping_key_spec": "SM2",
-		"wrapping_algorithm": "SM2PKE"})
+		"wrapping_algorithm": "RSAES_OAEP_SHA_256"})
 
 	// SM2 data key pairs: PKCS#8 that gmsm reads.
 	sym := tb.createKey(nil)

@@ -44,6 +44,21 @@ type keyVersion struct {
 	CreatedAt time.Time `json:"created_at"`
 	// RotationType is AUTOMATIC or ON_DEMAND for versions made by rotation.
 	RotationType string `json:"rotation_type,omitempty"`
+
+	// Imported material (origin EXTERNAL) only. MaterialID names the
+	// material (see materialID) and stays when the material is deleted
+	// (Material empty), so only the same material can come back.
+	MaterialID          string    `json:"material_id,omitempty"`
+	MaterialDescription string    `json:"material_description,omitempty"`
+	ExpirationModel     string    `json:"expiration_model,omitempty"`
+	ValidTo             time.Time `json:"valid_to,omitzero"`
+	// RotatedAt is when imported material became current by rotation (an
+	// AWS_KMS version is current from its creation).
+	RotatedAt time.Time `json:"rotated_at,omitzero"`
+	// Released marks imported material deleted while PENDING_ROTATION: it
+	// never encrypted, so AWS no longer associates it with the key (it may
+	// come back only as new material, in a new version).
+	Released bool `json:"released,omitempty"`
 }
 
 // keyEntry is a key as stored. A cached *keyEntry is shared between
@@ -65,11 +80,15 @@ type keyEntry struct {
 	// RotationPeriodDays is 0 when automatic rotation is off.
 	RotationPeriodDays int       `json:"rotation_period_days,omitempty"`
 	NextRotation       time.Time `json:"next_rotation,omitzero"`
-	// For origin EXTERNAL: a MAC identifying the imported material (so
-	// only the same material can come back), and its expiry.
+	// For origin EXTERNAL: the first material's id (kept for keys stored
+	// before versions had MaterialID), and the current material's expiry.
 	MaterialFingerprint string    `json:"material_fingerprint,omitempty"`
 	ExpirationModel     string    `json:"expiration_model,omitempty"`
 	ValidTo             time.Time `json:"valid_to,omitzero"`
+	// CurrentVersion is the version that encrypts; 0 means the newest.
+	// Imported material waits as a newer version (PENDING_ROTATION) until
+	// an on-demand rotation makes it current.
+	CurrentVersion uint32 `json:"current_version,omitempty"`
 	// Creating marks a key whose CreateKey (with an alias) has not
 	// finished: such a key is invisible, and removed by the sweep.
 	Creating bool `json:"creating,omitempty"`
@@ -114,8 +133,12 @@ func (e *keyEntry) clone() *keyEntry {
 	return &c
 }
 
-// latest returns the newest material version and its parsed key.
+// latest returns the current material version (the one that encrypts)
+// and its parsed key: the newest, unless CurrentVersion names another.
 func (e *keyEntry) latest() (uint32, *keyspec.Key) {
+	if e.CurrentVersion != 0 {
+		return e.CurrentVersion, e.parsed[e.CurrentVersion]
+	}
 	if len(e.Versions) == 0 {
 		return 0, nil
 	}
@@ -186,8 +209,12 @@ func (e *keyEntry) parse(prev *keyEntry) error {
 		}
 		e.policy = p
 	}
+	migrateMaterial(e)
 	e.parsed = make(map[uint32]*keyspec.Key, len(e.Versions))
 	for _, v := range e.Versions {
+		if len(v.Material) == 0 {
+			continue // deleted imported material
+		}
 		if prev != nil && prev.KeySpec == e.KeySpec {
 			if pv, ok := prev.versionMaterial(v.Version); ok && bytes.Equal(pv, v.Material) {
 				e.parsed[v.Version] = prev.parsed[v.Version]
@@ -276,7 +303,11 @@ func (b *backend) putKey(ctx context.Context, s logical.Storage, e *keyEntry) er
 		if err := raw.DecodeJSON(&stored); err != nil {
 			return err
 		}
-		if err := checkAppendOnly(&stored, e); err != nil {
+		key, err := b.tokenKey(ctx, s)
+		if err != nil {
+			return err
+		}
+		if err := checkAppendOnly(&stored, e, func(m []byte) string { return materialID(key, e.KeyID, m) }); err != nil {
 			b.Logger().Error("refused a key write that would replace key material", "key_id", e.KeyID, "error", err)
 			return err
 		}
@@ -289,28 +320,6 @@ func (b *backend) putKey(ctx context.Context, s logical.Storage, e *keyEntry) er
 		return err
 	}
 	b.cache.keys.put(e.KeyID, e)
-	return nil
-}
-
-// checkAppendOnly compares a key about to be written with the stored one.
-// Its errors name versions, never material.
-func checkAppendOnly(stored, next *keyEntry) error {
-	if len(next.Versions) == 0 && stored.Origin == originExternal {
-		return nil // imported material deleted (it can only come back identical)
-	}
-	byVersion := make(map[uint32][]byte, len(next.Versions))
-	for _, v := range next.Versions {
-		byVersion[v.Version] = v.Material
-	}
-	for _, v := range stored.Versions {
-		m, ok := byVersion[v.Version]
-		if !ok {
-			return fmt.Errorf("key %s: the write would drop key material version %d", stored.KeyID, v.Version)
-		}
-		if !bytes.Equal(m, v.Material) {
-			return fmt.Errorf("key %s: the write would replace key material version %d", stored.KeyID, v.Version)
-		}
-	}
 	return nil
 }
 

@@ -131,8 +131,14 @@ func startCluster(t *testing.T, size int) *vaultCluster {
 	active := c.active()
 	sha, err := fileSHA256(filepath.Join(active.pluginDir, pluginName))
 	require.NoError(t, err)
+	// The catalog entry carries the plugin's environment to every node
+	// (`vault plugin register -env VAULT_KMS_TEST_CLOCK=1`): it turns on the
+	// test-only clock hook, kms/test/clock (sudo), with which the cluster
+	// tests make periodic work fall due. The single-node server registers
+	// the plugin without it, and checks that the path is absent there.
 	require.NoError(t, active.client.Sys().RegisterPlugin(&api.RegisterPluginInput{
 		Name: pluginName, Type: api.PluginTypeSecrets, Command: pluginName, SHA256: sha, Version: pluginVersion(),
+		Env: []string{"VAULT_KMS_TEST_CLOCK=1"},
 	}))
 	require.NoError(t, active.client.Sys().Mount("kms", &api.MountInput{
 		Type:   pluginName,

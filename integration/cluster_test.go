@@ -19,8 +19,9 @@ import (
 // TestCluster runs the plugin on a three-node raft cluster: every
 // operation family through a standby, then a kill -9 of the active node
 // under client load against a standby, the killed node's return, and the
-// periodic function on the new active. The subtests share one cluster and
-// run in order.
+// periodic function on the new active (imported material expiring; then,
+// after a second kill, rotation and deletion made due with the test clock).
+// The subtests share one cluster and run in order.
 func TestCluster(t *testing.T) {
 	c := startCluster(t, 3)
 	active := c.active()
@@ -42,6 +43,10 @@ func TestCluster(t *testing.T) {
 
 	t.Run("kill -9 of the active node", func(t *testing.T) {
 		activeKill(t, c)
+	})
+
+	t.Run("periodic work due just after a kill -9 of the active node", func(t *testing.T) {
+		periodicFailover(t, c)
 	})
 }
 

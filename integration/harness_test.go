@@ -263,7 +263,8 @@ func (v *vaultServer) env() []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "HOME="+v.dir, "VAULT_ADDR=http://"+v.addr, "VAULT_TOKEN="+v.token)
+	// The plugin inherits Vault's environment; tests read its debug lines.
+	return append(env, "HOME="+v.dir, "VAULT_ADDR=http://"+v.addr, "VAULT_TOKEN="+v.token, "VAULT_KMS_LOG_LEVEL=debug")
 }
 
 func (v *vaultServer) registerAndMount(path string) error {

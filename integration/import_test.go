@@ -66,7 +66,9 @@ func TestImportWrappedByOpenSSL(t *testing.T) {
 			requireAWSError(t, importWithOpenSSL(t, dir, id, alg, openssl(t, "rand", "32")), http.StatusBadRequest, "IncorrectKeyMaterialException")
 			require.NoError(t, importWithOpenSSL(t, dir, id, alg, material))
 			require.Equal(t, "byok", string(unb64(t, write(t, "kms/decrypt", map[string]any{"ciphertext_blob": blob}).Data["plaintext"])))
-			writeErr(t, "kms/keys/"+id+"/rotate", nil, http.StatusBadRequest, "UnsupportedOperationException")
+			// Imported keys rotate on demand only to new imported material
+			// (TestAWSSDKSeveralKeyMaterials); there is none pending here.
+			writeErr(t, "kms/keys/"+id+"/rotate", nil, http.StatusBadRequest, "KMSInvalidStateException")
 		}
 	})
 

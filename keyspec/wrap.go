@@ -15,6 +15,9 @@ const (
 	WrapRSAESOAEPSHA256     = "RSAES_OAEP_SHA_256"
 	WrapRSAAESKeyWrapSHA1   = "RSA_AES_KEY_WRAP_SHA_1"
 	WrapRSAAESKeyWrapSHA256 = "RSA_AES_KEY_WRAP_SHA_256"
+	// WrapSM2PKE is SM2 public key encryption (GB/T 32918.4, ASN.1
+	// C1C3C2) of the material, with an SM2 wrapping key (AWS China).
+	WrapSM2PKE = "SM2PKE"
 )
 
 var wrappingHashes = map[string]crypto.Hash{
@@ -26,10 +29,16 @@ var wrappingHashes = map[string]crypto.Hash{
 
 // WrappingAlgorithms and WrappingKeySpecs list what AWS accepts.
 func WrappingAlgorithms() []string {
-	return []string{WrapRSAESOAEPSHA1, WrapRSAESOAEPSHA256, WrapRSAAESKeyWrapSHA1, WrapRSAAESKeyWrapSHA256}
+	return []string{WrapRSAESOAEPSHA1, WrapRSAESOAEPSHA256, WrapRSAAESKeyWrapSHA1, WrapRSAAESKeyWrapSHA256, WrapSM2PKE}
 }
 
-func WrappingKeySpecs() []string { return []string{RSA2048, RSA3072, RSA4096} }
+func WrappingKeySpecs() []string { return []string{RSA2048, RSA3072, RSA4096, SM2} }
+
+// WrappingPairOK reports whether a wrapping algorithm goes with a wrapping
+// key spec: SM2PKE with SM2 only, the RSA algorithms with RSA keys only.
+func WrappingPairOK(spec, alg string) bool {
+	return (spec == SM2) == (alg == WrapSM2PKE)
+}
 
 // ImportTokenValidity is how long import parameters stay valid (AWS: 24h).
 const ImportTokenValidityHours = 24
@@ -42,6 +51,13 @@ var ErrUnwrap = errors.New("the key material could not be unwrapped with the wra
 // ephemeral AES-256 key followed by the material wrapped with it by AES key
 // wrap with padding (RFC 5649), as AWS and OpenSSL's id-aes256-wrap-pad do.
 func (k *Key) UnwrapKeyMaterial(alg string, wrapped []byte) ([]byte, error) {
+	if alg == WrapSM2PKE && k.sm2 != nil {
+		out, err := k.sm2Decrypt(wrapped)
+		if err != nil {
+			return nil, ErrUnwrap
+		}
+		return out, nil
+	}
 	h, ok := wrappingHashes[alg]
 	priv, isRSA := k.signer.(*rsa.PrivateKey)
 	if !ok || !isRSA {

@@ -38,6 +38,9 @@ func TestUnwrapKeyMaterial(t *testing.T) {
 	material := bytes.Repeat([]byte{7}, 32)
 	big := bytes.Repeat([]byte{9}, 1200) // an RSA private key is too big for plain OAEP
 	for _, alg := range WrappingAlgorithms() {
+		if alg == WrapSM2PKE {
+			continue // TestUnwrapSM2PKE
+		}
 		w, err := WrapKeyMaterial(pub, alg, material, rand.Reader)
 		require.NoError(t, err)
 		got, err := wrapping.UnwrapKeyMaterial(alg, w)

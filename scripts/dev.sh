@@ -35,6 +35,14 @@ sha=$(sha256sum "$plugin_dir/vault-plugin-kms" | cut -d' ' -f1)
 "$vault_bin" secrets enable -path=kms -plugin-version="$version" \
   -passthrough-request-headers=X-Amz-Target vault-plugin-kms >/dev/null
 
+# The audit trail (docs/AUDIT.md): the fields of audit/non-hmac-keys.txt in
+# clear, the AWS operation header, and a file audit device.
+keys=$(grep -v '^[[:space:]]*\(#\|$\)' "$root/audit/non-hmac-keys.txt" | paste -sd, -)
+"$vault_bin" write sys/mounts/kms/tune audit_non_hmac_request_keys="$keys" audit_non_hmac_response_keys="$keys" >/dev/null
+"$vault_bin" write sys/config/auditing/request-headers/X-Amz-Target hmac=false >/dev/null
+audit_log="$state/audit.log"
+"$vault_bin" audit enable file file_path="$audit_log" >/dev/null
+
 cat <<TXT
 Vault $("$vault_bin" version | awk '{print $2}' | tr -d ,) is running in dev mode with vault-plugin-kms $version mounted at kms/.
 
@@ -49,6 +57,9 @@ Try:
 
 AWS SDKs: endpoint $VAULT_ADDR/v1/kms/aws with header X-Vault-Token: $token (docs/AWS.md);
   VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=$token go run ./examples/aws-sdk-go
+
+Audit log: $audit_log
+  jq -c -f audit/cloudtrail.jq $audit_log    # CloudTrail-like events (docs/AUDIT.md)
 
 Logs: $state/vault.log    Stop: make dev-stop
 TXT

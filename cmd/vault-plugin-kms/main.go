@@ -24,6 +24,9 @@ func main() {
 	}
 	tlsConfig := apiClientMeta.GetTLSConfig()
 	tlsProviderFunc := api.VaultPluginTLSProvider(tlsConfig)
+	logger := pluginLogger()
+	servePprof(logger)
+	setMemoryLimit(logger)
 
 	go exitWhenOrphaned(os.Getppid, parentPollInterval, func() {
 		hclog.New(&hclog.LoggerOptions{}).Warn("the Vault process that started this plugin is gone; exiting")
@@ -33,6 +36,7 @@ func main() {
 	if err := plugin.ServeMultiplex(&plugin.ServeOpts{
 		BackendFactoryFunc: kms.Factory,
 		TLSProviderFunc:    tlsProviderFunc,
+		Logger:             logger,
 	}); err != nil {
 		fatal(err)
 	}

@@ -1,0 +1,90 @@
+package kms
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
+)
+
+func auditOf(t *testing.T, data map[string]any) auditEvent {
+	t.Helper()
+	raw, ok := data[auditField].(string)
+	require.True(t, ok, "no %s in %v", auditField, data)
+	var ev auditEvent
+	require.NoError(t, json.Unmarshal([]byte(raw), &ev))
+	return ev
+}
+
+// Every Vault-style path serving an AWS operation names that operation in
+// kms_audit, as the AWS endpoint does.
+func TestAuditEventNameOfEveryRoute(t *testing.T) {
+	tb := newTestBackend(t)
+	for name, op := range awsOperations {
+		path := strings.NewReplacer(":key", "1234abcd-12ab-34cd-56ef-1234567890ab", ":name", "alias/x", ":grant_id", "g1").Replace(op.route)
+		got := tb.auditEventName(&logical.Request{Operation: op.op, Path: path})
+		require.Equal(t, name, got, "%s %s", op.op, path)
+	}
+	require.Equal(t, "Decrypt", tb.auditEventName(&logical.Request{Operation: logical.UpdateOperation, Path: "decrypt/alias/x"}))
+	require.Equal(t, "CreateAlias", tb.auditEventName(&logical.Request{Operation: logical.CreateOperation, Path: "aliases/alias/x"}))
+	require.Equal(t, "CreateKey", tb.auditEventName(&logical.Request{Operation: logical.CreateOperation, Path: "keys"}))
+	require.Empty(t, tb.auditEventName(&logical.Request{Operation: logical.ReadOperation, Path: "config"}))
+}
+
+// kms_audit carries the operation, key, context, algorithms and errors of
+// both paths, and none of the secrets.
+func TestAuditFieldHoldsNoSecret(t *testing.T) {
+	tb := newTestBackend(t)
+	key := tb.ok(logical.UpdateOperation, "keys", map[string]any{"alias": "alias/a"})
+	id := key["key_id"].(string)
+	ctx := map[string]any{"app": "billing"}
+	pt := base64.StdEncoding.EncodeToString([]byte("secret plaintext"))
+
+	enc := tb.ok(logical.UpdateOperation, "encrypt/alias/a", map[string]any{"plaintext": pt, "encryption_context": ctx})
+	ev := auditOf(t, enc)
+	require.Equal(t, "Encrypt", ev.EventName)
+	require.Equal(t, key["arn"], ev.KeyArn)
+	require.Equal(t, ctx, ev.RequestParameters["encryption_context"])
+	require.Equal(t, "alias/a", ev.RequestParameters["key_id"])
+	require.Equal(t, "SYMMETRIC_DEFAULT", ev.ResponseElements["encryption_algorithm"])
+
+	dk := tb.ok(logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
+	for _, secret := range []string{pt, enc["ciphertext_blob"].(string), dk["plaintext"].(string), dk["ciphertext_blob"].(string)} {
+		require.NotContains(t, enc[auditField], secret)
+		require.NotContains(t, dk[auditField], secret)
+	}
+
+	// The AWS endpoint: the raw body's members, and the error type.
+	body, _ := json.Marshal(map[string]any{"KeyId": id, "Plaintext": pt, "EncryptionContext": ctx})
+	var data map[string]any
+	require.NoError(t, json.Unmarshal(body, &data))
+	resp, err := tb.HandleRequest(t.Context(), &logical.Request{Operation: logical.UpdateOperation, Path: "aws/Encrypt", Data: data, Storage: tb.storage})
+	require.NoError(t, err)
+	ev = auditOf(t, resp.Data)
+	require.Equal(t, "Encrypt", ev.EventName)
+	require.Equal(t, key["arn"], ev.KeyArn)
+	require.Equal(t, ctx, ev.RequestParameters["EncryptionContext"])
+	require.NotContains(t, resp.Data[auditField], pt)
+	require.NotContains(t, resp.Data[auditField], "CiphertextBlob")
+
+	// CreateKey names its key only in the response's KeyMetadata.
+	resp, err = tb.HandleRequest(t.Context(), &logical.Request{Operation: logical.UpdateOperation, Path: "aws/CreateKey",
+		Data: map[string]any{"Description": "via AWS"}, Storage: tb.storage})
+	require.NoError(t, err)
+	var created map[string]any
+	require.NoError(t, json.Unmarshal(resp.Data[logical.HTTPRawBody].([]byte), &created))
+	require.Equal(t, created["KeyMetadata"].(map[string]any)["Arn"], auditOf(t, resp.Data).KeyArn)
+
+	tb.ok(logical.UpdateOperation, "keys/"+id+"/disable", nil)
+	resp, err = tb.do(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})
+	require.Error(t, err)
+	ev = auditOf(t, resp.Data)
+	require.Equal(t, excDisabled, ev.ErrorCode)
+	require.Equal(t, key["arn"], ev.KeyArn)
+	resp, err = tb.HandleRequest(t.Context(), &logical.Request{Operation: logical.UpdateOperation, Path: "aws/Encrypt", Data: data, Storage: tb.storage})
+	require.NoError(t, err)
+	require.Equal(t, excDisabled, auditOf(t, resp.Data).ErrorCode)
+}

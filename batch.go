@@ -1,0 +1,165 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// itemFunc performs one cryptographic operation on one set of fields.
+type itemFunc func(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error)
+
+// maxBatch bounds batch_input, so one request cannot hold a worker for
+// long.
+const maxBatch = 1000
+
+// batchable serves fn for a single request, or for each item of
+// batch_input. Items are validated against the path's own field schema; the
+// path's key applies to every item, and any other field given at the top
+// level of the request is the default of every item that does not set it
+// (as in Transit). A refused item gets an error entry and the others still
+// run; only an internal failure fails the whole request.
+//
+// Items run in parallel on up to GOMAXPROCS workers (Transit works through a
+// batch one item at a time); results keep the input order. Every item goes
+// through fn, and so through its own authorization.
+func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.OperationFunc {
+	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+		raw, ok := d.GetOk("batch_input")
+		if !ok {
+			data, err := fn(ctx, req, d)
+			if err != nil {
+				return nil, err
+			}
+			return &logical.Response{Data: data}, nil
+		}
+		items := raw.([]any)
+		if len(items) < 1 || len(items) > maxBatch {
+			return nil, errValidation("batch_input must hold 1 to %d items", maxBatch)
+		}
+		defaults := batchDefaults(d)
+		results := make([]map[string]any, len(items))
+		run := func(i int) error {
+			fd, invalid := batchItem(i, items[i], defaults, fields)
+			if invalid != nil {
+				results[i] = errorItem(invalid)
+				return nil
+			}
+			out, err := fn(ctx, req, fd)
+			var ke *kmsError
+			switch {
+			case err == nil:
+				results[i] = out
+			case errors.As(err, &ke):
+				results[i] = errorItem(ke)
+			default:
+				return err
+			}
+			return nil
+		}
+		if err := forEachParallel(ctx, len(items), run); err != nil {
+			return nil, err
+		}
+		if len(items) >= largeBatchItems {
+			idleRelease.arm()
+		}
+		return &logical.Response{Data: map[string]any{"batch_results": results}}, nil
+	}
+}
+
+// batchForced are the top-level fields an item cannot override: the path's
+// key, and a dry run (no item may escape it).
+var batchForced = map[string]bool{"key_id": true, "dry_run": true, "dry_run_modifiers": true}
+
+// batchDefaults returns the top-level fields of a batch request, which
+// items inherit unless they set their own (batchForced apart).
+func batchDefaults(d *framework.FieldData) map[string]any {
+	defaults := make(map[string]any, len(d.Raw))
+	for k, v := range d.Raw {
+		if k != "batch_input" {
+			defaults[k] = v
+		}
+	}
+	return defaults
+}
+
+// batchItem builds and validates the fields of batch item i.
+func batchItem(i int, it any, defaults map[string]any, fields map[string]*framework.FieldSchema) (*framework.FieldData, *kmsError) {
+	m, ok := it.(map[string]any)
+	if !ok {
+		return nil, errValidation("batch item %d is not an object", i).(*kmsError)
+	}
+	item := make(map[string]any, len(m)+len(defaults))
+	for k, v := range m {
+		if k != "batch_input" {
+			item[k] = v
+		}
+	}
+	for k, v := range defaults {
+		if _, set := item[k]; !set || batchForced[k] {
+			item[k] = v
+		}
+	}
+	fd := &framework.FieldData{Raw: item, Schema: fields}
+	if err := fd.Validate(); err != nil {
+		return nil, errValidation("batch item %d: %s", i, err).(*kmsError)
+	}
+	return fd, nil
+}
+
+// forEachParallel calls run(i) for i in [0, n) on up to GOMAXPROCS
+// goroutines. It returns the first error; items not yet started then do not
+// run, nor do they once ctx is done.
+func forEachParallel(ctx context.Context, n int, run func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := run(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		next     atomic.Int64
+		firstErr error
+		once     sync.Once
+		failed   atomic.Bool
+		wg       sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				err := ctx.Err()
+				if err == nil {
+					err = run(i)
+				}
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					failed.Store(true)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+func errorItem(e *kmsError) map[string]any {
+	return map[string]any{"error": e.Error(), "error_type": e.Type}
+}
