@@ -2,11 +2,13 @@ package kms
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +27,16 @@ import (
 // or one family, e.g. -bench 'ScaleKeyCache/keys=100000/'. The million-key
 // cases need about 3 GB of memory (the in-memory storage holds the keys).
 
-// heap is the heap after a full collection: HeapInuse (spans in use, what
+// scaleOnly skips a scale benchmark unless the -bench pattern names Scale:
+// `make gobench` (-bench .) would otherwise spend many minutes and
+// gigabytes on a million keys and on RSA key generation.
+func scaleOnly(b *testing.B) {
+	if f := flag.Lookup("test.bench"); f == nil || !strings.Contains(f.Value.String(), "Scale") {
+		b.Skip("a scale benchmark: run with -bench Scale (docs/SCALE.md)")
+	}
+}
+
+// heapUse is the heap after a full collection: HeapInuse (spans in use, what
 // the process holds) and HeapAlloc (the live objects alone).
 type heapUse struct{ inuse, alloc int64 }
 
@@ -78,6 +89,7 @@ func (discardStorage) Put(context.Context, *logical.StorageEntry) error { return
 // Keys: 10,000 made through the API (CreateKey); 100,000 and 1,000,000
 // written straight to storage by seedKeys, each its own material.
 func BenchmarkScaleKeyCache(b *testing.B) {
+	scaleOnly(b)
 	ctx := context.Background()
 	for _, n := range []int{10000, 100000, 1000000} {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
@@ -149,6 +161,7 @@ func BenchmarkScaleKeyCache(b *testing.B) {
 // live-B/key (HeapAlloc) are the heap one cached key of the spec takes,
 // from 1,000 keys read into the cache.
 func BenchmarkScaleColdKey(b *testing.B) {
+	scaleOnly(b)
 	ctx := context.Background()
 	for _, spec := range createSpecs {
 		b.Run(spec, func(b *testing.B) {
@@ -213,6 +226,7 @@ func BenchmarkScaleColdKey(b *testing.B) {
 // create-grant is CreateGrant by admin for a new grantee each time.
 // index-MiB and index-B/grant are the heap of the key's loaded grant index.
 func BenchmarkScaleGrants(b *testing.B) {
+	scaleOnly(b)
 	ctx := context.Background()
 	for _, others := range []int{0, 1000, 49999} {
 		b.Run(fmt.Sprintf("grants=%d", others+1), func(b *testing.B) {
@@ -292,6 +306,7 @@ func seedGrants(b *testing.B, tb *testBackend, keyID string, n int) {
 // mount or `vault plugin reload`) on storage holding N keys, and the first
 // encrypt after it. gets and lists are the storage calls of one start.
 func BenchmarkScaleStart(b *testing.B) {
+	scaleOnly(b)
 	ctx := context.Background()
 	for _, n := range []int{0, 100000} {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
@@ -334,6 +349,7 @@ var createSpecs = []string{
 // keys/s is its rate on one caller. p50-ms/p99-ms show RSA's spread: RSA
 // generation searches for primes, so its time varies widely.
 func BenchmarkScaleCreateKey(b *testing.B) {
+	scaleOnly(b)
 	ctx := context.Background()
 	for _, spec := range createSpecs {
 		b.Run(spec, func(b *testing.B) {
