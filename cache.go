@@ -25,16 +25,21 @@ type genCache[V any] struct {
 	slots map[string]*genSlot[V]
 	lru   *list.List // names holding a value, most recently used first
 	limit int        // 0: unbounded
+	// With weigh set, the values' total weight stays at most maxWeight.
+	weigh     func(V) int64
+	maxWeight int64
+	weight    int64
 	// tombstones counts slots that hold only a stamp; past maxTombstones
 	// they are forgotten at once.
 	tombstones int
 }
 
 type genSlot[V any] struct {
-	stamp uint64
-	val   V
-	has   bool
-	elem  *list.Element
+	stamp  uint64
+	val    V
+	has    bool
+	elem   *list.Element
+	weight int64
 }
 
 const maxTombstones = 10000
@@ -48,6 +53,21 @@ func (c *genCache[V]) setLimit(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.limit = n
+	c.evict()
+}
+
+// setWeight bounds the values' total weight as weigh reckons it.
+func (c *genCache[V]) setWeight(weigh func(V) int64, max int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.weigh, c.maxWeight = weigh, max
+	c.weight = 0
+	for _, s := range c.slots {
+		if s.has {
+			s.weight = weigh(s.val)
+			c.weight += s.weight
+		}
+	}
 	c.evict()
 }
 
@@ -122,17 +142,24 @@ func (c *genCache[V]) setValue(name string, s *genSlot[V], v V) {
 		s.has = true
 	}
 	s.val = v
+	if c.weigh != nil {
+		c.weight -= s.weight
+		s.weight = c.weigh(v)
+		c.weight += s.weight
+	}
 	c.evict()
 }
 
-// evict drops the least recently used values over the limit.
+// evict drops the least recently used values over the limit or the
+// weight; the newest value stays even if it alone is over the weight.
 func (c *genCache[V]) evict() {
-	for c.limit > 0 && c.lru.Len() > c.limit {
+	for (c.limit > 0 && c.lru.Len() > c.limit) || (c.weigh != nil && c.weight > c.maxWeight && c.lru.Len() > 1) {
 		back := c.lru.Back()
 		name := back.Value.(string)
 		c.lru.Remove(back)
 		if s := c.slots[name]; s != nil {
 			c.floor = max(c.floor, s.stamp)
+			c.weight -= s.weight
 			delete(c.slots, name)
 		}
 	}
@@ -150,7 +177,8 @@ func (c *genCache[V]) invalidate(name string) {
 	} else if s.has {
 		c.lru.Remove(s.elem)
 		var zero V
-		s.val, s.has, s.elem = zero, false, nil
+		c.weight -= s.weight
+		s.val, s.has, s.elem, s.weight = zero, false, nil, 0
 		c.tombstones++
 	}
 	c.clock++
@@ -175,6 +203,7 @@ func (c *genCache[V]) reset() {
 	c.slots = map[string]*genSlot[V]{}
 	c.lru.Init()
 	c.tombstones = 0
+	c.weight = 0
 }
 
 // cache holds parsed keys, grant indexes and aliases (a nil *aliasEntry
@@ -204,10 +233,26 @@ func (c *cache) reset() {
 	c.tokenKey.Store(nil)
 }
 
-// setKeyLimit bounds the per-key caches: parsed keys, grant indexes and
-// alias lists; aliases (names that do not exist included) get ten per key.
+// keyCacheBytesPerKey is the parsed-key memory the cache allows per entry
+// of key_cache_size: the default size (100,000) bounds it to about 1 GiB,
+// half of a 2 GiB plugin, however large the keys (see CachedBytes).
+const keyCacheBytesPerKey = 10 << 10
+
+// weighKey is a cached key's estimated heap: each parsed material version
+// of its spec, and the entry itself.
+func weighKey(e *keyEntry) int64 {
+	if e == nil || e.spec == nil {
+		return 1 << 10
+	}
+	return int64(len(e.parsed)*e.spec.CachedBytes() + 1<<10)
+}
+
+// setKeyLimit bounds the per-key caches: parsed keys (at most n, and at
+// most n x keyCacheBytesPerKey of estimated heap), grant indexes and alias
+// lists; aliases (names that do not exist included) get ten per key.
 func (c *cache) setKeyLimit(n int) {
 	c.keys.setLimit(n)
+	c.keys.setWeight(weighKey, int64(n)*keyCacheBytesPerKey)
 	c.grants.setLimit(n)
 	c.keyAlias.setLimit(n)
 	c.aliases.setLimit(10 * n)

@@ -289,3 +289,39 @@ func TestKeyCacheSizeConfig(t *testing.T) {
 	tb.cfg.Store(nil) // as after Invalidate: the size comes back from storage
 	require.Equal(t, 10, tb.ok(logical.ReadOperation, "config", nil)["key_cache_size"])
 }
+
+func TestGenCacheWeight(t *testing.T) {
+	c := newGenCache[int]()
+	c.setWeight(func(v int) int64 { return int64(v) }, 10)
+	c.put("a", 4)
+	c.put("b", 4)
+	c.put("c", 4) // 12 > 10: a, the least recently used, goes
+	_, ok := c.get("a")
+	require.False(t, ok)
+	require.Equal(t, 2, c.len())
+	c.invalidate("b") // an invalidated value no longer counts
+	c.put("d", 6)
+	require.Equal(t, 2, c.len())
+	c.put("e", 20) // alone over the weight: it stays, the others go
+	require.Equal(t, 1, c.len())
+	_, ok = c.get("e")
+	require.True(t, ok)
+	c.put("e", 1) // its weight is replaced, not added
+	c.put("f", 9)
+	require.Equal(t, 2, c.len())
+}
+
+// The key cache bounds estimated bytes as well as keys: ten ML_DSA_87 keys
+// (about 110 KiB each parsed) do not fit in key_cache_size=10 (100 KiB).
+func TestKeyCacheBoundsBytes(t *testing.T) {
+	tb := newTestBackend(t)
+	tb.ok(logical.UpdateOperation, "config", map[string]any{"key_cache_size": 10})
+	for range 3 {
+		tb.createKey(map[string]any{"key_spec": "ML_DSA_87", "key_usage": "SIGN_VERIFY"})
+	}
+	require.Equal(t, 1, tb.cache.keys.len())
+	for range 5 {
+		tb.createKey(nil)
+	}
+	require.LessOrEqual(t, tb.cache.keys.weight, int64(10*keyCacheBytesPerKey))
+}

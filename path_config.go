@@ -32,9 +32,10 @@ type configEntry struct {
 	KeyCacheSize int `json:"key_cache_size,omitempty"`
 }
 
-// The key cache is an LRU of parsed keys. A parsed key with a few versions
-// takes from about 1 KiB (symmetric) to about 10 KiB (RSA 4096), so the
-// default keeps the cache under about 1 GiB, half of a 2 GiB plugin.
+// The key cache is an LRU of parsed keys, bounded by count and by their
+// estimated size (key_cache_size x keyCacheBytesPerKey, weighed per spec:
+// a symmetric key ~2 KiB, an ML-DSA key up to ~110 KiB), so the default
+// keeps the cache under about 1 GiB, half of a 2 GiB plugin.
 const (
 	defaultKeyCacheSize = 100000
 	minKeyCacheSize     = 10
@@ -222,7 +223,8 @@ changing them after clients stored ARNs breaks those ARNs; key ids and
 alias names keep working.
 
 key_cache_size bounds the parsed keys kept in memory (least recently used
-first out; default 100000, about 1 GiB at most); a key not cached is read
+first out; default 100000; also at most key_cache_size x 10 KiB of parsed
+keys weighed by spec, about 1 GiB by default); a key not cached is read
 from storage and parsed again on its next use.
 
 data_key_pair_pool keeps pre-generated key pairs in memory for the data key

@@ -258,3 +258,26 @@ func (s *Spec) Type() string {
 	}
 	return "ASYMMETRIC"
 }
+
+// CachedBytes is an upper estimate of the heap one parsed version of a key
+// of this spec holds (measured in docs/SCALE.md: the live heap per cached
+// key, rounded up). The plugin's key cache weighs entries with it, so its
+// memory bound holds whatever the mix of specs: an ML-DSA key's expanded
+// form is fifty times a symmetric key's.
+func (s *Spec) CachedBytes() int {
+	switch s.Family {
+	case FamilyRSA:
+		return s.Bits * 3 // 2048: ~6.8 KiB live; 4096: ~10.4 KiB
+	case FamilyMLDSA:
+		switch s.Bits {
+		case 44:
+			return 52 << 10
+		case 65:
+			return 77 << 10
+		}
+		return 110 << 10
+	case FamilyMLKEM:
+		return 10 << 10
+	}
+	return 2 << 10 // symmetric, HMAC and elliptic-curve keys: 1.1-1.9 KiB
+}
