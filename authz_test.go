@@ -116,6 +116,7 @@ func TestParsePolicyErrors(t *testing.T) {
 func (tb *testBackend) as(entity string, op logical.Operation, path string, data map[string]any) (*logical.Response, error) {
 	req := &logical.Request{Operation: op, Path: path, Data: data, Storage: tb.storage, EntityID: entity}
 	resp, err := tb.HandleRequest(context.Background(), req)
+	validateResponseSchema(tb.t, tb.backend, req, resp, err)
 	if err == nil && resp != nil && resp.IsError() {
 		err = resp.Error()
 	}

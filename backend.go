@@ -29,6 +29,9 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 	if err := b.resolveAWSRoutes(); err != nil {
 		return nil, err
 	}
+	if err := attachResponses(b.Paths); err != nil {
+		return nil, err
+	}
 	c := *conf
 	if c.System != nil {
 		c.System = newCachedSystemView(c.System)

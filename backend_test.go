@@ -54,6 +54,7 @@ func (tb *testBackend) do(op logical.Operation, path string, data map[string]any
 		}
 	}
 	resp, err := tb.HandleRequest(context.Background(), req)
+	validateResponseSchema(tb.t, tb.backend, req, resp, err)
 	if err == nil && resp != nil && resp.IsError() {
 		err = resp.Error()
 	}

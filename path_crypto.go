@@ -21,6 +21,7 @@ func pathCrypto(b *backend) []*framework.Path {
 		"encryption_algorithm": encAlg,
 	}
 	decrypt := cryptoPath("decrypt/"+keyRef, "decrypt", "Decrypt a ciphertext blob (Decrypt).", pathDecryptHelp, decryptFields, b.decrypt)
+	decrypt.DisplayAttrs.OperationSuffix = "with-key"
 	// decrypt without a key in the path: symmetric blobs name their key.
 	bare := cryptoPath("decrypt$", "decrypt", "Decrypt a ciphertext blob (Decrypt).", pathDecryptHelp, decryptFields, b.decrypt)
 	bare.Fields["key_id"] = &framework.FieldSchema{Type: framework.TypeString,

@@ -49,7 +49,7 @@ func pathKeyGrants(b *backend) []*framework.Path {
 			}),
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.UpdateOperation: &framework.PathOperation{Callback: dryRunnable(b.pathGrantCreate), Summary: "Create a grant (CreateGrant).",
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "create"}},
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "create", OperationSuffix: "grant"}},
 				logical.ListOperation: &framework.PathOperation{Callback: b.pathGrantList, Summary: "List a key's grants (ListGrants).",
 					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"}},
 			},

@@ -17,11 +17,11 @@ func pathKeys(b *backend) []*framework.Path {
 	keyAction := func(suffix, op, summary string, fields map[string]*framework.FieldSchema, h framework.OperationFunc) *framework.Path {
 		return &framework.Path{
 			Pattern:      "keys/" + keyIDRef + "/" + suffix + "$",
-			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: strings.ReplaceAll(suffix, "-", "_")},
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix},
 			Fields:       withKey(fields),
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.UpdateOperation: &framework.PathOperation{Callback: h, Summary: summary,
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: strings.ToLower(op)}},
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: kebab(op)}},
 			},
 			HelpSynopsis:    summary,
 			HelpDescription: keyActionHelp,
@@ -47,7 +47,7 @@ func pathKeys(b *backend) []*framework.Path {
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathKeyCreate, Summary: "Create a key (CreateKey).",
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "create"}},
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "create", OperationSuffix: "key"}},
 				logical.ListOperation: &framework.PathOperation{Callback: b.pathKeyList, Summary: "List keys (ListKeys), paged.",
 					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"}},
 			},
@@ -80,7 +80,7 @@ func pathKeyDescribe(b *backend) *framework.Path {
 				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "describe"}},
 			logical.UpdateOperation: &framework.PathOperation{Callback: b.pathKeyUpdateDescription,
 				Summary:      "Update a key's description (UpdateKeyDescription).",
-				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "update-description"}},
+				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "update", OperationSuffix: "key-description"}},
 		},
 		HelpSynopsis:    pathKeysHelpSyn,
 		HelpDescription: pathKeysHelpDesc,

@@ -48,7 +48,7 @@ func pathPolicy(b *backend) []*framework.Path {
 		},
 		{
 			Pattern:      policyRecoveryPrefix + "(?P<key_id>[^/]+)$",
-			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "key-policy-recovery"},
+			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: "recover", OperationSuffix: "key-policy"},
 			Fields:       map[string]*framework.FieldSchema{"key_id": {Type: framework.TypeString, Required: true, Description: "Key id."}, "policy": fieldPolicy},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathPolicyRecover,

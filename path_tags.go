@@ -21,9 +21,9 @@ func pathTags(b *backend) []*framework.Path {
 			Fields:       withKey(map[string]*framework.FieldSchema{"tags": fieldTags}),
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ReadOperation: &framework.PathOperation{Callback: b.pathTagsRead, Summary: "List a key's tags (ListResourceTags).",
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"}},
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list", OperationSuffix: "resource-tags"}},
 				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathTagsWrite, Summary: "Add or overwrite tags (TagResource).",
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "tag"}},
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "tag", OperationSuffix: "resource"}},
 			},
 			HelpSynopsis:    pathTagsHelpSyn,
 			HelpDescription: pathTagsHelpDesc,
@@ -36,7 +36,7 @@ func pathTags(b *backend) []*framework.Path {
 			}),
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathTagsDelete, Summary: "Remove tags (UntagResource).",
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "untag"}},
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "untag", OperationSuffix: "resource"}},
 			},
 			HelpSynopsis:    pathTagsHelpSyn,
 			HelpDescription: pathTagsHelpDesc,
