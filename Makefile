@@ -82,6 +82,12 @@ gobench:
 fmt:
 	gofmt -w .
 
+# The reference at the end of docs/API.md, generated from the OpenAPI
+# document; TestAPIReference (in make test) fails when it is not current.
+.PHONY: docs
+docs:
+	go test -count=1 -run '^TestAPIReference$$' . -args -update-docs
+
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	go vet ./...

@@ -132,9 +132,9 @@ func TestResponsesRefuseMissingEntries(t *testing.T) {
 
 func TestRouteOf(t *testing.T) {
 	for pattern, want := range map[string]string{
-		"keys/?$":                         "keys",
-		"keys/" + keyRef + "$":            "keys/{key_id}",
-		"keys/" + keyIDRef + "/grants/?$": "keys/{key_id}/grants",
+		"keys/?$":                            "keys",
+		"keys/" + keyRef + "$":               "keys/{key_id}",
+		"keys/" + keyIDRef + "/grants/?$":    "keys/{key_id}/grants",
 		"aws(?:/(?P<operation>[A-Za-z]+))?$": "aws/{operation}",
 	} {
 		require.Equal(t, want, routeOf(pattern), pattern)
