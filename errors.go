@@ -130,6 +130,7 @@ func classify(err error) *kmsError {
 // the request to the active node), unsupported path or operation.
 func (b *backend) handleClassified(ctx context.Context, req *logical.Request) (*logical.Response, error) {
 	resp, err := b.Backend.HandleRequest(ctx, req)
+	inlineSchemaRefs(req, resp)
 	switch {
 	case err == nil, errors.Is(err, logical.ErrReadOnly), errors.Is(err, logical.ErrUnsupportedPath),
 		errors.Is(err, logical.ErrUnsupportedOperation), errors.Is(err, logical.ErrPermissionDenied):

@@ -358,3 +358,42 @@ func kebab(s string) string {
 	}
 	return b.String()
 }
+
+// inlineSchemaRefs replaces each request and response schema reference of
+// the OpenAPI document by the schema it names. An external plugin's
+// document reaches Vault as a map that Vault decodes with
+// framework.NewOASDocumentFromMap, whose mapstructure decoding drops "$ref"
+// (OASSchema.Ref has only a json tag): referenced schemas would be served
+// as {}, untyped. Inline schemas survive the transport.
+func inlineSchemaRefs(req *logical.Request, resp *logical.Response) {
+	if req.Operation != logical.HelpOperation || resp == nil {
+		return
+	}
+	doc, ok := resp.Data["openapi"].(*framework.OASDocument)
+	if !ok {
+		return
+	}
+	inline := func(c framework.OASContent) {
+		for _, m := range c {
+			if m == nil || m.Schema == nil || m.Schema.Ref == "" {
+				continue
+			}
+			if s, ok := doc.Components.Schemas[strings.TrimPrefix(m.Schema.Ref, "#/components/schemas/")]; ok {
+				m.Schema = s
+			}
+		}
+	}
+	for _, item := range doc.Paths {
+		for _, op := range []*framework.OASOperation{item.Get, item.Post, item.Patch, item.Delete} {
+			if op == nil {
+				continue
+			}
+			if op.RequestBody != nil {
+				inline(op.RequestBody.Content)
+			}
+			for _, r := range op.Responses {
+				inline(r.Content)
+			}
+		}
+	}
+}
