@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -149,4 +150,58 @@ func codeList(names []string) string {
 		return ""
 	}
 	return "`" + strings.Join(names, "`, `") + "`"
+}
+
+// handRow is a row of a hand-written table in docs/API.md: `METHOD` |
+// `path`, or `METHOD path` in one cell.
+var (
+	handRowTwoCells = regexp.MustCompile("^\\| `(GET|LIST|POST|PATCH|DELETE)` \\| `([^`]+)`")
+	handRowOneCell  = regexp.MustCompile("^\\| `(GET|LIST|POST|PATCH|DELETE) ([^`]+)`")
+	placeholder     = regexp.MustCompile(`<[^>]+>|\{[^}]+\}`)
+)
+
+func normalizeDocPath(p string) string {
+	return strings.TrimSuffix(placeholder.ReplaceAllString(strings.TrimPrefix(p, "/"), "{}"), "/")
+}
+
+// The hand-written tables above the reference name every operation the
+// backend serves, and nothing it does not.
+func TestAPIDocsHandTables(t *testing.T) {
+	raw, err := os.ReadFile(apiDocsFile)
+	require.NoError(t, err)
+	doc := string(raw)
+	hand := doc[:strings.Index(doc, apiDocsBegin)]
+	documented := map[string]bool{}
+	for _, line := range strings.Split(hand, "\n") {
+		m := handRowTwoCells.FindStringSubmatch(line)
+		if m == nil {
+			m = handRowOneCell.FindStringSubmatch(line)
+		}
+		if m != nil {
+			documented[m[1]+" "+normalizeDocPath(m[2])] = true
+		}
+	}
+	served := map[string]bool{}
+	oas := openAPI(t)
+	for p, item := range oas.Paths {
+		for method, op := range map[string]*framework.OASOperation{"GET": item.Get, "POST": item.Post, "PATCH": item.Patch, "DELETE": item.Delete} {
+			if op == nil {
+				continue
+			}
+			if method == "GET" && isListOp(op) {
+				method = listOperation
+			}
+			served[method+" "+normalizeDocPath(p)] = true
+		}
+	}
+	for op := range served {
+		if !documented[op] {
+			t.Errorf("docs/API.md has no table row for %s", op)
+		}
+	}
+	for op := range documented {
+		if !served[op] {
+			t.Errorf("docs/API.md documents %s, which the backend does not serve", op)
+		}
+	}
 }

@@ -319,6 +319,9 @@ func write(t *testing.T, path string, data map[string]any) *api.Secret {
 	t.Helper()
 	s, err := dev.client.Logical().Write(path, data)
 	require.NoError(t, err, "write %s", path)
+	if s != nil {
+		checkServedSchema(t, "post", path, s.Data)
+	}
 	return s
 }
 
@@ -327,6 +330,7 @@ func read(t *testing.T, path string) *api.Secret {
 	s, err := dev.client.Logical().Read(path)
 	require.NoError(t, err, "read %s", path)
 	require.NotNil(t, s, "read %s", path)
+	checkServedSchema(t, "get", path, s.Data)
 	return s
 }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -121,4 +124,84 @@ func TestOpenAPITypedResponses(t *testing.T) {
 	list, err := dev.client.Logical().List("kms/keys")
 	require.NoError(t, err)
 	check("/kms/keys/", "get", list.Data)
+}
+
+// served is the OpenAPI document of the shared dev server, fetched once;
+// write and read check every response they return against it.
+var served struct {
+	once   sync.Once
+	doc    *oasDoc
+	routes []servedRoute
+}
+
+type servedRoute struct {
+	re      *regexp.Regexp
+	literal int
+	path    string
+}
+
+var pathParam = regexp.MustCompile(`\{[^}]+\}`)
+
+// checkServedSchema checks a response of the dev server against the schema
+// the server publishes for it: every field declared, of the declared JSON
+// type (strict, as the unit tests' schema.ValidateResponse).
+func checkServedSchema(t *testing.T, method, path string, data map[string]any) {
+	t.Helper()
+	if data == nil {
+		return
+	}
+	served.once.Do(func() {
+		served.doc = servedOpenAPI(t)
+		for p := range served.doc.Paths {
+			parts := pathParam.Split(p, -1)
+			for i := range parts {
+				parts[i] = regexp.QuoteMeta(parts[i])
+			}
+			served.routes = append(served.routes, servedRoute{regexp.MustCompile("^" + strings.Join(parts, ".+") + "$"),
+				len(strings.Join(parts, "")), p})
+		}
+	})
+	var best *servedRoute
+	for i, r := range served.routes {
+		if _, ok := served.doc.Paths[r.path][method]; ok && r.re.MatchString("/"+path) && (best == nil || r.literal > best.literal) {
+			best = &served.routes[i]
+		}
+	}
+	if best == nil || strings.HasPrefix(path, "sys/") {
+		return
+	}
+	props := served.doc.responseFields(t, best.path, method)
+	for k, v := range data {
+		raw, ok := props[k]
+		require.True(t, ok, "%s %s returned %q, which its published schema (%s) lacks", method, path, k, best.path)
+		var p struct {
+			Type string `json:"type"`
+		}
+		require.NoError(t, json.Unmarshal(raw, &p))
+		require.Equal(t, p.Type, jsonType(v), "%s %s: field %q", method, path, k)
+	}
+}
+
+func jsonType(v any) string {
+	switch x := v.(type) {
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case json.Number:
+		if _, err := x.Int64(); err == nil {
+			return "integer"
+		}
+		return "number"
+	case float64:
+		if x == float64(int64(x)) {
+			return "integer"
+		}
+		return "number"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
 }
