@@ -142,8 +142,8 @@ type servedRoute struct {
 
 var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 
-// checkServedSchema checks a response of the dev server against the schema
-// the server publishes for it: every field declared, of the declared JSON
+// checkServedSchema checks a response of the plugin's kms/ mount on the
+// dev server against the schema the server publishes for it: every field declared, of the declared JSON
 // type (strict, as the unit tests' schema.ValidateResponse).
 func checkServedSchema(t *testing.T, method, path string, data map[string]any) {
 	t.Helper()
@@ -153,6 +153,9 @@ func checkServedSchema(t *testing.T, method, path string, data map[string]any) {
 	served.once.Do(func() {
 		served.doc = servedOpenAPI(t)
 		for p := range served.doc.Paths {
+			if !strings.HasPrefix(p, "/kms/") {
+				continue // Vault's own paths and other mounts
+			}
 			parts := pathParam.Split(p, -1)
 			for i := range parts {
 				parts[i] = regexp.QuoteMeta(parts[i])
@@ -167,7 +170,7 @@ func checkServedSchema(t *testing.T, method, path string, data map[string]any) {
 			best = &served.routes[i]
 		}
 	}
-	if best == nil || strings.HasPrefix(path, "sys/") {
+	if best == nil {
 		return
 	}
 	props := served.doc.responseFields(t, best.path, method)
