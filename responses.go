@@ -95,6 +95,7 @@ var responseFields = map[string]*framework.FieldSchema{
 	"key_arn_format":                {Type: framework.TypeString, Description: "The mount's key ARNs, with <key id> as placeholder."},
 	"data_key_pair_pool":            {Type: framework.TypeMap, Description: "Configured number of pre-generated data key pairs per key pair spec."},
 	"data_key_pair_pool_ready":      {Type: framework.TypeMap, Description: "Number of pre-generated data key pairs ready now, per key pair spec."},
+	"key_cache_size":                {Type: framework.TypeInt, Description: "Parsed keys kept in memory (LRU) in force."},
 
 	// Cryptographic results. Binary values are base64.
 	"ciphertext_blob":                  {Type: framework.TypeString, Description: "Ciphertext blob, base64."},
@@ -162,7 +163,7 @@ var (
 	tagFields   = fieldList("key_id", "tags", "tag_keys")
 	policyData  = fieldList("key_id", "policy_name", "policy")
 	rotationRes = fieldList("key_id", "key_rotation_enabled", "rotation_period_in_days", "next_rotation_date", "on_demand_rotations_remaining")
-	configData  = fieldList("partition", "region", "account_id", "key_arn_format", "data_key_pair_pool", "data_key_pair_pool_ready")
+	configData  = fieldList("partition", "region", "account_id", "key_arn_format", "data_key_pair_pool", "data_key_pair_pool_ready", "key_cache_size")
 	dataKeyPair = fieldList("key_id", "key_pair_spec", "public_key", "public_key_pem", "private_key_ciphertext_blob")
 	publicKey   = fieldList("key_id", "key_spec", "key_usage", "public_key", "public_key_pem", "encryption_algorithms",
 		"signing_algorithms", "key_agreement_algorithms", "encapsulation_algorithms")
