@@ -38,6 +38,7 @@ var responseFields = map[string]*framework.FieldSchema{
 	"tags":               fieldTags,
 	"policy":             fieldPolicy,
 	"encryption_context": fieldEncryptionContext,
+	"key_material_id":    fieldKeyMaterialID,
 
 	// Key metadata (AWS KeyMetadata).
 	"arn":                             {Type: framework.TypeString, Description: "The key's ARN (arn:<partition>:kms:<region>:<account>:key/<key id>, see config)."},
@@ -58,12 +59,17 @@ var responseFields = map[string]*framework.FieldSchema{
 	"encapsulation_algorithms":        {Type: framework.TypeStringSlice, Description: "Key encapsulation algorithms the key offers (ML-KEM keys)."},
 	"expiration_model":                {Type: framework.TypeString, Description: "Imported key material: KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE."},
 	"valid_to":                        {Type: framework.TypeTime, Description: "When imported key material expires (RFC 3339)."},
+	"current_key_material_id":         {Type: framework.TypeString, Description: "Id of the key material new ciphertexts and signatures use (64 hexadecimal characters)."},
+	"source_key_material_id":          {Type: framework.TypeString, Description: "Id of the key material the ciphertext was decrypted with."},
+	"destination_key_material_id":     {Type: framework.TypeString, Description: "Id of the key material the new ciphertext was encrypted with."},
 	"deletion_date":                   {Type: framework.TypeTime, Description: "When a key pending deletion is destroyed (RFC 3339)."},
 	"pending_deletion_window_in_days": {Type: framework.TypeInt, Description: "The deletion window of a key pending deletion, in days."},
 	"last_used_date":                  {Type: framework.TypeTime, Description: "When the key was last used successfully in a cryptographic operation (RFC 3339, minute resolution); absent if never."},
 	"last_used_operation":             {Type: framework.TypeString, Description: "The AWS operation of that last use (Encrypt, Sign, ...)."},
 	"key_creation_date":               {Type: framework.TypeTime, Description: "When the key was created (RFC 3339)."},
 	"tracking_start_date":             {Type: framework.TypeTime, Description: "Since when key usage is tracked (RFC 3339)."},
+	"offset_seconds":                  {Type: framework.TypeInt, Description: "How far the test clock runs ahead of the system clock, in seconds."},
+	"now":                             {Type: framework.TypeTime, Description: "The plugin's current time (RFC 3339)."},
 	"kms_request_id":                  {Type: framework.TypeString, Description: "Vault request id of the last use."},
 
 	// Lists.
@@ -161,7 +167,7 @@ func withBatch(fields ...string) []string { return append(fields, "batch_results
 
 var (
 	keyMetadata = fieldList("key_id", "arn", "creation_date", "description", "key_spec", "key_usage", "key_state",
-		"enabled", "origin", "key_manager", "current_key_version", "aliases", "encryption_algorithms",
+		"enabled", "origin", "key_manager", "current_key_version", "current_key_material_id", "aliases", "encryption_algorithms",
 		"signing_algorithms", "mac_algorithms", "key_agreement_algorithms", "encapsulation_algorithms",
 		"expiration_model", "valid_to", "deletion_date", "pending_deletion_window_in_days")
 	listFields  = fieldList("keys", "key_info", "truncated", "next_marker")
@@ -170,7 +176,7 @@ var (
 	policyData  = fieldList("key_id", "policy_name", "policy")
 	rotationRes = fieldList("key_id", "key_rotation_enabled", "rotation_period_in_days", "next_rotation_date", "on_demand_rotations_remaining")
 	configData  = fieldList("partition", "region", "account_id", "key_arn_format", "data_key_pair_pool", "data_key_pair_pool_ready", "key_cache_size")
-	dataKeyPair = fieldList("key_id", "key_pair_spec", "public_key", "public_key_pem", "private_key_ciphertext_blob")
+	dataKeyPair = fieldList("key_id", "key_pair_spec", "public_key", "public_key_pem", "private_key_ciphertext_blob", "key_material_id")
 	publicKey   = fieldList("key_id", "key_spec", "key_usage", "public_key", "public_key_pem", "encryption_algorithms",
 		"signing_algorithms", "key_agreement_algorithms", "encapsulation_algorithms")
 )
@@ -214,21 +220,21 @@ var responseTable = map[string]map[logical.Operation]opResponse{
 		logical.ReadOperation:   okResp("The key policy.", policyData),
 		logical.UpdateOperation: okResp("The key policy now in force.", policyData),
 	},
-	"keys/{key_id}/policies":   {logical.ListOperation: okResp("The key's policy names: always default.", fieldList("keys"))},
+	"keys/{key_id}/policies":   {logical.ListOperation: okResp("The key's policy names: always default.", listFields)},
 	"policy-recovery/{key_id}": {logical.UpdateOperation: okResp("The key policy now in force.", policyData)},
 	"keys/{key_id}/rotation": {
 		logical.ReadOperation:   okResp("The key's rotation status (GetKeyRotationStatus).", rotationRes),
 		logical.UpdateOperation: okResp("The key's rotation status after the change.", rotationRes),
 		logical.DeleteOperation: auditOnly("Automatic rotation is off."),
 	},
-	"keys/{key_id}/rotate": {logical.UpdateOperation: okResp("The key's new current version.", fieldList("key_id", "current_key_version"))},
+	"keys/{key_id}/rotate": {logical.UpdateOperation: okResp("The key's new current version and key material.", fieldList("key_id", "current_key_version", "key_material_id"))},
 	"keys/{key_id}/rotations": {logical.ListOperation: okResp("Key material versions; key_info holds each one's key_id, "+
-		"key_version, rotation_date and rotation_type.", listFields)},
+		"key_version, key_material_id, key_material_state, rotation_date and rotation_type.", listFields)},
 	"keys/{key_id}/import-parameters": {logical.UpdateOperation: okResp("The wrapping public key and import token (GetParametersForImport).",
 		fieldList("key_id", "public_key", "import_token", "parameters_valid_to", "wrapping_key_spec", "wrapping_algorithm"))},
 	"keys/{key_id}/import": {
-		logical.UpdateOperation: okResp(keyMetaDesc, keyMetadata),
-		logical.DeleteOperation: auditOnly("The imported key material is deleted; the key is PendingImport."),
+		logical.UpdateOperation: okResp(keyMetaDesc+" With the imported key_material_id.", keyMetadata, fieldList("key_material_id")),
+		logical.DeleteOperation: okResp("The imported key material is deleted; the key is PendingImport.", fieldList("key_id", "key_material_id")),
 	},
 	"keys/{key_id}/public-key": {logical.ReadOperation: okResp("The public key and what it may be used for.", publicKey)},
 	"keys/{key_id}/last-usage": {logical.ReadOperation: okResp("When and how the key was last used (GetKeyLastUsage).",
@@ -248,12 +254,12 @@ var responseTable = map[string]map[logical.Operation]opResponse{
 		logical.UpdateOperation: okResp("The mount's configuration after the change.", configData),
 	},
 	"encrypt/{key_id}": {logical.UpdateOperation: okResp("The ciphertext.", withBatch("ciphertext_blob", "key_id", "encryption_algorithm"))},
-	"decrypt":          {logical.UpdateOperation: okResp("The plaintext.", withBatch("plaintext", "key_id", "encryption_algorithm"))},
-	"decrypt/{key_id}": {logical.UpdateOperation: okResp("The plaintext.", withBatch("plaintext", "key_id", "encryption_algorithm"))},
+	"decrypt":          {logical.UpdateOperation: okResp("The plaintext.", withBatch("plaintext", "key_id", "encryption_algorithm", "key_material_id"))},
+	"decrypt/{key_id}": {logical.UpdateOperation: okResp("The plaintext.", withBatch("plaintext", "key_id", "encryption_algorithm", "key_material_id"))},
 	"re-encrypt/{key_id}": {logical.UpdateOperation: okResp("The new ciphertext.", withBatch("ciphertext_blob", "key_id", "source_key_id",
-		"source_encryption_algorithm", "destination_encryption_algorithm"))},
-	"data-key/plaintext/{key_id}": {logical.UpdateOperation: okResp("The data key, plaintext and encrypted.", fieldList("key_id", "ciphertext_blob", "plaintext"))},
-	"data-key/wrapped/{key_id}":   {logical.UpdateOperation: okResp("The encrypted data key.", fieldList("key_id", "ciphertext_blob"))},
+		"source_encryption_algorithm", "destination_encryption_algorithm", "source_key_material_id", "destination_key_material_id"))},
+	"data-key/plaintext/{key_id}": {logical.UpdateOperation: okResp("The data key, plaintext and encrypted.", fieldList("key_id", "ciphertext_blob", "plaintext", "key_material_id"))},
+	"data-key/wrapped/{key_id}":   {logical.UpdateOperation: okResp("The encrypted data key.", fieldList("key_id", "ciphertext_blob", "key_material_id"))},
 	"data-key-pair/plaintext/{key_id}": {logical.UpdateOperation: okResp("The data key pair; the private key plaintext and encrypted.",
 		dataKeyPair, fieldList("private_key_plaintext", "private_key_pem"))},
 	"data-key-pair/wrapped/{key_id}": {logical.UpdateOperation: okResp("The data key pair; the private key encrypted only.", dataKeyPair)},
@@ -268,7 +274,16 @@ var responseTable = map[string]map[logical.Operation]opResponse{
 		withBatch("key_id", "shared_secret", "shared_secret_ciphertext_blob", "encapsulation_algorithm"))},
 	"decapsulate/{key_id}": {logical.UpdateOperation: okResp("The shared secret.", withBatch("key_id", "shared_secret", "encapsulation_algorithm"))},
 	"aws/{operation}":      {logical.UpdateOperation: {desc: awsRawDesc, raw: awsContentType}},
+	testClockPath: {
+		logical.ReadOperation:   okResp("The test clock.", fieldList("offset_seconds", "now")),
+		logical.UpdateOperation: okResp("The test clock after the change.", fieldList("offset_seconds", "now")),
+		logical.DeleteOperation: auditOnly("The plugin runs on the system clock again."),
+	},
 }
+
+// optionalRoutes exist only in some builds: the test clock only when the
+// plugin starts with VAULT_KMS_TEST_CLOCK.
+var optionalRoutes = map[string]bool{testClockPath: true}
 
 var (
 	namedGroup = regexp.MustCompile(`\(\?P<(\w+)>[^)]*\)`)
@@ -324,7 +339,7 @@ func attachResponses(paths []*framework.Path) error {
 		}
 	}
 	for route := range responseTable {
-		if !seen[route] {
+		if !seen[route] && !optionalRoutes[route] {
 			errs = append(errs, fmt.Sprintf("responseTable has %s, which is no path", route))
 		}
 	}

@@ -359,9 +359,9 @@ func TestResponseSession(t *testing.T) {
 	seen := schemaCoverage.m[tb.backend]
 	schemaCoverage.Unlock()
 	var missing []string
-	for route, ops := range responseTable {
-		for op := range ops {
-			if !seen[coverageKey(route, op)] {
+	for _, p := range tb.Paths {
+		for op := range p.Operations {
+			if route := routeOf(p.Pattern); !seen[coverageKey(route, op)] {
 				missing = append(missing, fmt.Sprintf("%s %s", op, route))
 			}
 		}
