@@ -219,3 +219,65 @@ func TestStorageReadFaults(t *testing.T) {
 	fs.getPrefix = ""
 	tb.ok(logical.UpdateOperation, "encrypt/alias/r", map[string]any{"plaintext": b64s("x")})
 }
+
+// CreateGrant writes the retiring-principal index and the grant; RevokeGrant
+// deletes both. With a storage failure or a crash at any of these writes
+// the client gets the storage's error, and the grant is either wholly there
+// (in ListGrants and ListRetirableGrants, and usable) or wholly absent; a
+// retry then succeeds.
+func TestGrantFaults(t *testing.T) {
+	grant := map[string]any{"grantee_principal": "entity_name:bob", "retiring_principal": "entity_name:ops",
+		"operations": "Encrypt", "name": "nightly"}
+	listed := func(tb *testBackend, id string) (int, int) {
+		g, _ := tb.ok(logical.ListOperation, "keys/"+id+"/grants", nil)["keys"].([]string)
+		r, _ := tb.ok(logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": "entity_name:ops"})["keys"].([]string)
+		return len(g), len(r)
+	}
+	for _, crash := range []bool{false, true} {
+		for n := 1; ; n++ {
+			tb := newTestBackend(t)
+			fs := withFaults(tb)
+			id := tb.createKey(nil)
+			tb.ok(logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": "entity_name:ops"})
+			fs.arm(n, crash)
+			_, err := tb.do(logical.UpdateOperation, "keys/"+id+"/grants", grant)
+			done := fs.writes() < n
+			fs.arm(0, false)
+			if crash {
+				tb.restart()
+			}
+			name := fmt.Sprintf("create crash=%v write %d", crash, n)
+			g, r := listed(tb, id)
+			if err != nil {
+				require.ErrorIs(t, err, errInjected, name)
+				require.Equal(t, [2]int{0, 0}, [2]int{g, r}, name)
+			} else {
+				require.Equal(t, [2]int{1, 1}, [2]int{g, r}, name)
+			}
+			out := tb.ok(logical.UpdateOperation, "keys/"+id+"/grants", grant) // the client's retry
+			g, r = listed(tb, id)
+			require.Equal(t, [2]int{1, 1}, [2]int{g, r}, name)
+
+			// Revoke the grant, failing at the same write.
+			fs.arm(n, crash)
+			_, err = tb.do(logical.DeleteOperation, "keys/"+id+"/grants/"+out["grant_id"].(string), nil)
+			fs.arm(0, false)
+			if crash {
+				tb.restart()
+			}
+			name = fmt.Sprintf("revoke crash=%v write %d", crash, n)
+			g, r = listed(tb, id)
+			if err != nil {
+				// Refused before the grant's own delete: still wholly in force.
+				require.ErrorIs(t, err, errInjected, name)
+				require.Equal(t, [2]int{1, 1}, [2]int{g, r}, name)
+			} else {
+				require.Equal(t, [2]int{0, 0}, [2]int{g, r}, name)
+			}
+			if done {
+				t.Logf("%d write points", n-1)
+				break
+			}
+		}
+	}
+}
