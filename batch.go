@@ -50,7 +50,10 @@ func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.
 				results[i] = errorItem(invalid)
 				return nil
 			}
-			out, err := fn(ctx, req, fd)
+			// Each item's own parameters (algorithms, message type, alias)
+			// are the condition keys its authorization tests: without them a
+			// Deny on one would never match a batch item.
+			out, err := fn(fieldAttrs(ctx, fd), req, fd)
 			var ke *kmsError
 			switch {
 			case err == nil:

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 func pathKeyGrants(b *backend) []*framework.Path {
@@ -196,6 +197,12 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 		if !operations[op].fitsKey(e) {
 			return nil, errValidation("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
 		}
+	}
+	// AWS: an encryption context constraint only on symmetric encryption
+	// keys. Elsewhere no operation carries a context, so the constraint
+	// would constrain nothing while looking as if it did.
+	if g.Constraints != nil && e.spec.Family != keyspec.FamilySymmetric {
+		return nil, errValidation("an encryption context constraint is allowed only in grants for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
 	}
 	x, err := b.lockedGrants(ctx, req.Storage, e.KeyID)
 	if err != nil {

@@ -2,6 +2,8 @@ package kms
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -228,28 +230,39 @@ func TestLegacyAndAWSPoliciesCoexist(t *testing.T) {
 	require.NoError(t, context.Background().Err())
 }
 
-// A batch request's algorithms are per item: the condition key is absent,
-// so a condition on it does not hold (and a ...IfExists one does).
-func TestAWSPolicyBatchLeavesAlgorithmAbsent(t *testing.T) {
+// Each batch item is authorized with its own parameters as condition keys
+// (they were absent, so a Deny on kms:MessageType let a one-item batch
+// sign a DIGEST that a single Sign was refused).
+func TestAWSPolicyBatchItemsCarryTheirAttributes(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
 	doc := awsDoc(
 		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
-		`{"Sid":"alg","Effect":"Allow","Principal":{"AWS":"`+iam+`user/bob"},"Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}}}`,
-		`{"Sid":"alg-if-exists","Effect":"Allow","Principal":{"AWS":"`+iam+`user/carol"},"Action":"kms:Encrypt","Resource":"*","Condition":{"StringEqualsIfExists":{"kms:EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}}}`,
+		`{"Sid":"alg","Effect":"Allow","Principal":{"AWS":"`+iam+`user/bob"},"Action":["kms:Encrypt","kms:Sign"],"Resource":"*","Condition":{"StringEqualsIfExists":{"kms:EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}}}`,
+		`{"Sid":"no-digest","Effect":"Deny","Principal":"*","Action":"kms:Sign","Resource":"*","Condition":{"StringEquals":{"kms:MessageType":"DIGEST"}}}`,
 	)
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
-	tb.asOK("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 	batch := map[string]any{"batch_input": []any{map[string]any{"plaintext": b64s("x")}}}
-	for who, want := range map[string]string{"bob": excAccessDenied, "carol": ""} {
-		res := tb.asOK(who, logical.UpdateOperation, "encrypt/"+id, batch)["batch_results"].([]map[string]any)
+	res := tb.asOK("bob", logical.UpdateOperation, "encrypt/"+id, batch)["batch_results"].([]map[string]any)
+	require.Len(t, res, 1)
+	require.NotEmpty(t, res[0]["ciphertext_blob"], res[0])
+
+	ecc := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc, "key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY"})["key_id"].(string)
+	sum := sha256.Sum256([]byte("attacker-chosen"))
+	item := map[string]any{"message": base64.StdEncoding.EncodeToString(sum[:]), "message_type": "DIGEST", "signing_algorithm": "ECDSA_SHA_256"}
+	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "sign/"+ecc, item)
+	for _, in := range []map[string]any{
+		{"batch_input": []any{item}},
+		// A top-level default is the item's parameter too.
+		{"message_type": "DIGEST", "signing_algorithm": "ECDSA_SHA_256", "batch_input": []any{map[string]any{"message": item["message"]}}},
+	} {
+		res = tb.asOK("bob", logical.UpdateOperation, "sign/"+ecc, in)["batch_results"].([]map[string]any)
 		require.Len(t, res, 1)
-		if want == "" {
-			require.NotEmpty(t, res[0]["ciphertext_blob"], who)
-		} else {
-			require.Equal(t, want, res[0]["error_type"], who)
-		}
+		require.Equal(t, excAccessDenied, res[0]["error_type"], res[0])
 	}
+	raw := map[string]any{"message": b64s("fine"), "signing_algorithm": "ECDSA_SHA_256"}
+	res = tb.asOK("bob", logical.UpdateOperation, "sign/"+ecc, map[string]any{"batch_input": []any{raw}})["batch_results"].([]map[string]any)
+	require.NotEmpty(t, res[0]["signature"], res[0])
 }
 
 // kms:EncryptionAlgorithm on ReEncrypt is the source algorithm for
@@ -326,4 +339,21 @@ func TestAWSPolicyReEncryptSameKeyAndAliases(t *testing.T) {
 	requireKMSError(t, err, excAccessDenied)
 	_, err = tb.as("carol", logical.UpdateOperation, "re-encrypt/alias/dst", map[string]any{"ciphertext_blob": blob})
 	requireKMSError(t, err, excAccessDenied)
+}
+
+// AWS allows an encryption context constraint only in grants for symmetric
+// encryption keys: on a signing key it constrained nothing (no operation
+// carries a context), so the grantee could sign anything.
+func TestGrantConstraintOnlyOnSymmetricKeys(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY"})["key_id"].(string)
+	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
+		"grantee_principal": iam + "user/bob", "operations": "Sign", "encryption_context_equals": map[string]any{"purpose": "release"}})
+	hmac := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"key_spec": "HMAC_256"})["key_id"].(string)
+	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+hmac+"/grants", map[string]any{
+		"grantee_principal": iam + "user/bob", "operations": "GenerateMac", "encryption_context_subset": map[string]any{"a": "b"}})
+	sym := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	tb.asOK("admin", logical.UpdateOperation, "keys/"+sym+"/grants", map[string]any{
+		"grantee_principal": iam + "user/bob", "operations": "Decrypt", "encryption_context_subset": map[string]any{"a": "b"}})
 }
