@@ -262,7 +262,9 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 		return err
 	}
 	ctx = withAttrs(ctx, func(a *requestAttrs) {
-		a.GrantOperations, a.GranteePrincipal, a.RetiringPrincipal = g.Operations, g.GranteePrincipal, g.RetiringPrincipal
+		a.GrantOperations = g.Operations
+		a.GranteePrincipal = b.principalSpellings(g.GranteePrincipal)
+		a.RetiringPrincipal = b.principalSpellings(g.RetiringPrincipal)
 		switch {
 		case g.Constraints == nil:
 		case g.Constraints.Equals != nil:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,8 +98,9 @@ type requestAttrs struct {
 	// Grant parameters, for CreateGrant.
 	GrantOperations     []string
 	GrantConstraintType string
-	GranteePrincipal    string
-	RetiringPrincipal   string
+	// Every spelling of the grant's principals (principalSpellings).
+	GranteePrincipal  []string
+	RetiringPrincipal []string
 	// Numbers and booleans that are absent when zero or nil.
 	PendingWindowDays  int
 	RotationPeriodDays int
@@ -218,8 +220,12 @@ func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *ke
 		k.Add("kms:GrantOperations", a.GrantOperations...)
 	}
 	set("kms:GrantConstraintType", a.GrantConstraintType)
-	set("kms:GranteePrincipal", a.GranteePrincipal)
-	set("kms:RetiringPrincipal", a.RetiringPrincipal)
+	if len(a.GranteePrincipal) > 0 {
+		k.Add("kms:GranteePrincipal", a.GranteePrincipal...)
+	}
+	if len(a.RetiringPrincipal) > 0 {
+		k.Add("kms:RetiringPrincipal", a.RetiringPrincipal...)
+	}
 	switch r.op {
 	case opCreateGrant, opListGrants, opRevokeGrant:
 		k.Add("kms:GrantIsForAWSResource", "false")
@@ -406,4 +412,41 @@ func requestAlias(ref string) string {
 		}
 	}
 	return ""
+}
+
+// principalSpellings answers kms:GranteePrincipal and kms:RetiringPrincipal
+// with every spelling of the identity a grant names: as written, in the
+// Vault form, and as the IAM ARN it maps to (an entity id resolved to its
+// entity name), so that a condition written on one spelling (say
+// arn:...:user/bob) cannot be sidestepped by writing another (entity_name:bob,
+// entity:<bob's id>, arn:...:user/some/path/bob). A group named by id
+// cannot be resolved to its name here: it is answered as written.
+func (b *backend) principalSpellings(raw string) []string {
+	if raw == "" {
+		return nil
+	}
+	out := []string{raw}
+	p, err := awspolicy.ParsePrincipal(raw)
+	if err != nil {
+		return out
+	}
+	acct := b.mountAccount()
+	key := p.Key(acct)
+	if id, ok := strings.CutPrefix(key, "entity:"); ok {
+		if set, err := b.lookupIdentity(id); err == nil {
+			for _, n := range set.names {
+				if strings.HasPrefix(n, "entity_name:") {
+					key = n
+				}
+			}
+		}
+	}
+	arn := "arn:" + acct.Partition + ":iam::" + acct.ID + ":"
+	if name, ok := strings.CutPrefix(key, "entity_name:"); ok {
+		out = append(out, key, arn+"user/"+name)
+	} else if name, ok := strings.CutPrefix(key, "group:"); ok {
+		out = append(out, key, arn+"role/"+name)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

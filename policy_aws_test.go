@@ -205,7 +205,9 @@ func TestAWSPolicyRequestKeys(t *testing.T) {
 	require.NoError(t, enc("carol", id))
 
 	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob", "operations": "Encrypt,GenerateDataKey"})
-	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity_name:bob", "operations": "Encrypt"})
+	// A role (group) is not a user/* ARN, however it is spelled.
+	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "group:payments", "operations": "Encrypt"})
+	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity_name:bob", "operations": "Encrypt"})
 	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob", "operations": "Encrypt,Decrypt"})
 
 	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 7})
@@ -356,4 +358,26 @@ func TestGrantConstraintOnlyOnSymmetricKeys(t *testing.T) {
 	sym := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+sym+"/grants", map[string]any{
 		"grantee_principal": iam + "user/bob", "operations": "Decrypt", "encryption_context_subset": map[string]any{"a": "b"}})
+}
+
+// kms:GranteePrincipal and kms:RetiringPrincipal hold every spelling of
+// the grant's principal: a Deny written on the user ARN cannot be
+// sidestepped by naming the same entity another way.
+func TestGranteePrincipalConditionSeesEverySpelling(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := awsDoc(
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"bob-delegates","Effect":"Allow","Principal":{"AWS":"`+iam+`user/bob"},"Action":"kms:CreateGrant","Resource":"*"}`,
+		`{"Sid":"never-bob","Effect":"Deny","Principal":"*","Action":"kms:CreateGrant","Resource":"*","Condition":{"StringEquals":{"kms:GranteePrincipal":"`+iam+`user/bob"}}}`,
+		`{"Sid":"never-payments-retire","Effect":"Deny","Principal":"*","Action":"kms:CreateGrant","Resource":"*","Condition":{"StringEquals":{"kms:RetiringPrincipal":"group:payments"}}}`,
+	)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+	for _, alt := range []string{iam + "user/bob", "entity_name:bob", "entity:bob", iam + "user/some/path/bob"} {
+		tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": alt, "operations": "Decrypt"})
+	}
+	for _, alt := range []string{"group:payments", iam + "role/payments", iam + "role/a/path/payments"} {
+		tb.asFails(excAccessDenied, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity_name:carol", "retiring_principal": alt, "operations": "Decrypt"})
+	}
+	tb.asOK("bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity_name:carol", "operations": "Decrypt"})
 }
