@@ -51,11 +51,13 @@ integration: deps
 	VAULT_BINARY=$$(scripts/vault.sh) PLUGIN_VERSION=$(PLUGIN_VERSION) \
 		go test -count=1 -timeout $(TEST_TIMEOUT) -v ./integration/
 
-# Each fuzz target runs for a few seconds (go test -fuzz takes one target
-# per run): package:target:time. About a minute in all.
-FUZZ_TARGETS ?= ./ciphertext/:FuzzParse:10s ./ciphertext/:FuzzContext:8s .:FuzzParsePolicy:8s \
-	.:FuzzGrantToken:8s .:FuzzImportToken:8s .:FuzzAWSRequest:8s \
-	./awspolicy/:FuzzParse:8s
+# Each fuzz target runs a fixed number of inputs, a few seconds each
+# (go test -fuzz takes one target per run): package:target:count. A count,
+# not a duration: a time limit can end a run with a spurious "context
+# deadline exceeded" on a loaded machine. About a minute in all.
+FUZZ_TARGETS ?= ./ciphertext/:FuzzParse:200000x ./ciphertext/:FuzzContext:150000x .:FuzzParsePolicy:20000x \
+	.:FuzzGrantToken:20000x .:FuzzImportToken:40000x .:FuzzAWSRequest:30000x \
+	./awspolicy/:FuzzParse:150000x
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; time=$${rest#*:}; \
