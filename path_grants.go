@@ -273,7 +273,14 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 			a.GrantConstraintType = "EncryptionContextSubset"
 		}
 	})
-	verdict, by, err := b.evaluatePolicy(ctx, req, e, who, opCreateGrant, nil)
+	var constraint map[string]string
+	if c := g.Constraints; c != nil {
+		constraint = c.Equals
+		if constraint == nil {
+			constraint = c.Subset
+		}
+	}
+	verdict, by, err := b.evaluatePolicy(ctx, req, e, who, opCreateGrant, constraint)
 	if err != nil {
 		return err
 	}

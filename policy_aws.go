@@ -167,6 +167,11 @@ func (b *backend) evaluatePolicy(ctx context.Context, req *logical.Request, e *k
 	r := &policyRequest{who: who, op: op, ec: ec, hasContext: operations[op].context,
 		arn: cfg.arns().key(e.KeyID), account: cfg.account()}
 	if p.aws != nil {
+		// AWS: on CreateGrant, kms:EncryptionContext:<k> and
+		// kms:EncryptionContextKeys test the grant's context constraint.
+		if op == opCreateGrant && len(ec) > 0 {
+			r.hasContext = true
+		}
 		if r.keys, err = b.conditionKeys(ctx, req, e, p.aws, r, attrsFrom(ctx)); err != nil {
 			return noDecision, "", err
 		}

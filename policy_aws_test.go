@@ -381,3 +381,32 @@ func TestGranteePrincipalConditionSeesEverySpelling(t *testing.T) {
 	}
 	tb.asOK("bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity_name:carol", "operations": "Decrypt"})
 }
+
+// On CreateGrant the encryption context condition keys test the grant's
+// constraint, as in AWS: a Deny on kms:EncryptionContext:dept=hr refuses a
+// grant constrained to dept=hr; a grant without a constraint leaves the key absent.
+func TestCreateGrantContextKeysFromConstraint(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := awsDoc(
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"bob","Effect":"Allow","Principal":{"AWS":"`+iam+`user/bob"},"Action":"kms:CreateGrant","Resource":"*"}`,
+		`{"Sid":"no-hr","Effect":"Deny","Principal":"*","Action":["kms:Decrypt","kms:CreateGrant"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:dept":"hr"}}}`,
+		`{"Sid":"keys","Effect":"Deny","Principal":"*","Action":"kms:CreateGrant","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"kms:EncryptionContextKeys":"secret"}}}`,
+	)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+	for _, c := range []map[string]any{
+		{"encryption_context_equals": map[string]any{"dept": "hr"}},
+		{"encryption_context_subset": map[string]any{"dept": "hr", "x": "y"}},
+		{"encryption_context_subset": map[string]any{"secret": "1"}},
+	} {
+		in := map[string]any{"grantee_principal": iam + "user/carol", "operations": "Encrypt"}
+		for k, v := range c {
+			in[k] = v
+		}
+		tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "keys/"+id+"/grants", in)
+	}
+	tb.asOK("bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/carol", "operations": "Encrypt",
+		"encryption_context_equals": map[string]any{"dept": "sales"}})
+	tb.asOK("bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/carol", "operations": "Encrypt"})
+}
