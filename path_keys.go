@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -223,33 +222,6 @@ func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *fram
 	return listResponse(names, info, next), nil
 }
 
-// dueDeletions returns the keys whose deletion window has ended but which
-// the periodic sweep has not destroyed yet: gone for every caller.
-func (b *backend) dueDeletions(ctx context.Context, s logical.Storage) (map[string]bool, error) {
-	ids, err := s.List(ctx, deletionStoragePrefix)
-	if err != nil {
-		return nil, err
-	}
-	due := map[string]bool{}
-	for _, id := range ids {
-		raw, err := s.Get(ctx, deletionStoragePrefix+id)
-		if err != nil {
-			return nil, err
-		}
-		if raw == nil {
-			continue
-		}
-		var de deletionEntry
-		if err := raw.DecodeJSON(&de); err != nil {
-			return nil, err
-		}
-		if !b.now().Before(de.DeletionDate) {
-			due[id] = true
-		}
-	}
-	return due, nil
-}
-
 func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	if err := b.notAnActionPath(ctx, req.Storage, d.Get("key_id").(string)); err != nil {
 		return nil, err
@@ -359,40 +331,6 @@ func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Reques
 		e.PendingWindowDays = 0
 		return req.Storage.Delete(ctx, deletionStoragePrefix+e.KeyID)
 	})
-}
-
-// notAnActionPath refuses, on describe, a key ARN with more path after the
-// key id: keys/arn:...:key/<id>/policy reaches describe because management
-// paths take the key id only, and must fail as such, not as an unknown key.
-func (b *backend) notAnActionPath(ctx context.Context, s logical.Storage, ref string) error {
-	arns, err := b.arns(ctx, s)
-	if err != nil {
-		return err
-	}
-	// Only an ARN: any other id with "/" is no key id at all (NotFound).
-	if id, alias, err := arns.parse(ref); err == nil && alias == "" && strings.HasPrefix(ref, "arn:") && strings.Contains(id, "/") {
-		return errIDOnly()
-	}
-	return nil
-}
-
-// readActions are the keys/<key>/<action> paths that can be read: a read
-// of one with an alias or ARN lands on describe.
-var readActions = map[string]bool{"policy": true, "tags": true, "rotation": true, "last-usage": true}
-
-func endsInAction(ref string) bool {
-	i := strings.LastIndex(ref, "/")
-	return i >= 0 && readActions[ref[i+1:]]
-}
-
-func isNotFound(err error) bool {
-	var ke *kmsError
-	return errors.As(err, &ke) && ke.Type == excNotFound
-}
-
-func errIDOnly() error {
-	return errValidation("keys/<key>/... management paths, and updating keys/<key>, take the key id only, " +
-		"not a key ARN or an alias: Vault ACL rules such as kms/keys/+/policy must match them")
 }
 
 // lockedKey resolves a key reference (key id or key ARN), locks the key and
