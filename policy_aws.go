@@ -55,8 +55,8 @@ func parseAWSPolicy(doc string) (*keyPolicy, error) {
 // defaultAWSPolicyText is AWS's default key policy, which delegates to IAM;
 // here the account root stands for every caller Vault's ACL lets through.
 func defaultAWSPolicyText(a awspolicy.Account) string {
-	return `{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:` +
-		a.Partition + `:iam::` + a.ID + `:root"},"Action":"kms:*","Resource":"*"}]}`
+	return `{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"` +
+		a.IAM("root") + `"},"Action":"kms:*","Resource":"*"}]}`
 }
 
 // defaultAWSPolicies caches the parsed default policy per account.
@@ -266,7 +266,7 @@ func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *ke
 	k.Add("kms:CallerAccount", r.account.ID)
 	c := r.who.caller()
 	if c.EntityName != "" {
-		k.Add("aws:PrincipalArn", "arn:"+r.account.Partition+":iam::"+r.account.ID+":user/"+c.EntityName)
+		k.Add("aws:PrincipalArn", r.account.IAM("user/"+c.EntityName))
 		k.Add("aws:username", c.EntityName)
 	}
 	for n, v := range c.Metadata {
@@ -446,11 +446,10 @@ func (b *backend) principalSpellings(raw string) []string {
 			}
 		}
 	}
-	arn := "arn:" + acct.Partition + ":iam::" + acct.ID + ":"
 	if name, ok := strings.CutPrefix(key, "entity_name:"); ok {
-		out = append(out, key, arn+"user/"+name)
+		out = append(out, key, acct.IAM("user/"+name))
 	} else if name, ok := strings.CutPrefix(key, "group:"); ok {
-		out = append(out, key, arn+"role/"+name)
+		out = append(out, key, acct.IAM("role/"+name))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -44,6 +44,13 @@ func (p *pausingStorage) Put(ctx context.Context, e *logical.StorageEntry) error
 
 // Delete pauses, like Get, when key is the armed one (before deleting).
 func (p *pausingStorage) Delete(ctx context.Context, key string) error {
+	p.wait(key)
+	return p.Storage.Delete(ctx, key)
+}
+
+// wait blocks, once, when key is the armed one: it signals reached and
+// waits for release.
+func (p *pausingStorage) wait(key string) {
 	p.mu.Lock()
 	armed := p.key != "" && key == p.key
 	reached, release := p.reached, p.release
@@ -55,7 +62,6 @@ func (p *pausingStorage) Delete(ctx context.Context, key string) error {
 		close(reached)
 		<-release
 	}
-	return p.Storage.Delete(ctx, key)
 }
 
 // pause arms the next Get of key; the test waits on reached, acts, then
@@ -69,17 +75,7 @@ func (p *pausingStorage) pause(key string) (reached, release chan struct{}) {
 
 func (p *pausingStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
 	e, err := p.Storage.Get(ctx, key)
-	p.mu.Lock()
-	armed := p.key != "" && key == p.key
-	reached, release := p.reached, p.release
-	if armed {
-		p.key = ""
-	}
-	p.mu.Unlock()
-	if armed {
-		close(reached)
-		<-release
-	}
+	p.wait(key)
 	return e, err
 }
 

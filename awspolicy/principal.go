@@ -13,6 +13,12 @@ type Account struct {
 	ID        string
 }
 
+// IAM is the ARN of an IAM resource of the account: "root", "user/<name>",
+// "role/<name>".
+func (a Account) IAM(resource string) string {
+	return "arn:" + a.Partition + ":iam::" + a.ID + ":" + resource
+}
+
 // NoEntity names, in the Vault form, every token without an entity.
 const NoEntity = "no_entity"
 
