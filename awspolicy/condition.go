@@ -289,10 +289,12 @@ func (c *condition) validate(vars bool) error {
 }
 
 // eval applies AWS's rules: the policy values are ORed for one request
-// value (NOR for a negated operator); without a qualifier one matching
-// request value suffices (none may match a negated operator); ForAnyValue needs one, ForAllValues all (true when
-// the key is absent or empty); an absent key fails a positive operator,
-// passes a negated one, and passes anything with IfExists.
+// value (NOR for a negated operator); ForAnyValue needs one request value
+// to pass, ForAllValues every one. On an absent key ForAllValues passes
+// and ForAnyValue fails, IfExists or not (no value can pass: AWS answers
+// ForAnyValue:StringEqualsIfExists on an absent key as false); without a
+// qualifier an absent key fails a positive operator, passes a negated one,
+// and passes with IfExists. Null tests presence alone.
 func (c *condition) eval(keys Keys, vars bool) bool {
 	got, present := keys.get(c.key)
 	if c.null {
@@ -303,15 +305,14 @@ func (c *condition) eval(keys Keys, vars bool) bool {
 		}
 		return false
 	}
-	switch {
-	case c.qual == forAllValues && len(got) == 0:
-		return true
-	case !present || len(got) == 0:
-		if c.ifExists {
+	if !present || len(got) == 0 {
+		switch {
+		case c.qual == forAllValues:
 			return true
-		}
-		if c.qual == forAnyValue {
+		case c.qual == forAnyValue:
 			return false
+		case c.ifExists:
+			return true
 		}
 		return c.op.negated
 	}
