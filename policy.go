@@ -97,6 +97,9 @@ func parsePolicy(doc string) (*keyPolicy, error) {
 	if len(doc) > maxPolicyBytes {
 		return nil, malformed("the policy is larger than %d bytes", maxPolicyBytes)
 	}
+	if err := awspolicy.CheckDuplicateMembers(doc); err != nil {
+		return nil, malformed("%v", err)
+	}
 	dec := json.NewDecoder(strings.NewReader(doc))
 	dec.DisallowUnknownFields()
 	p := &keyPolicy{}
