@@ -18,11 +18,11 @@ func TestPolicyEntryPointsRefuseAmbiguousDocuments(t *testing.T) {
 	admin := `{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`
 	bad := map[string]string{
 		// Shown as a Deny, enforced (by encoding/json) as an Allow.
-		awsDoc(admin, `{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Effect":"Allow"}`): "Statement[1].Effect",
+		awsDoc(admin, `{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Effect":"Allow"}`):                                                                           "Statement[1].Effect",
 		awsDoc(admin, `{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:a":"x","kms:EncryptionContext:a":"y"}}}`): "kms:EncryptionContext:a",
-		`{"statements":[{"effect":"Deny","principals":["*"],"operations":["Decrypt"],"effect":"Allow"},{"effect":"Allow","principals":["entity:admin"],"operations":["*"]}]}`: "statements[0].effect",
-		`{"statements":[{"effect":"Allow","principals":["entity:admin"],"operations":["*"]}],"statements":[]}`: "statements",
-		awsDoc(admin, `{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContextKeys":"secret"}}}`): "ForAnyValue:StringEquals",
+		`{"statements":[{"effect":"Deny","principals":["*"],"operations":["Decrypt"],"effect":"Allow"},{"effect":"Allow","principals":["entity:admin"],"operations":["*"]}]}`:               "statements[0].effect",
+		`{"statements":[{"effect":"Allow","principals":["entity:admin"],"operations":["*"]}],"statements":[]}`:                                                                              "statements",
+		awsDoc(admin, `{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContextKeys":"secret"}}}`):                        "ForAnyValue:StringEquals",
 	}
 	for doc, want := range bad {
 		for _, call := range []struct{ path, op string }{{"keys", "CreateKey"}, {"keys/" + id + "/policy", "PutKeyPolicy"}, {"policy-recovery/" + id, ""}} {
