@@ -1,6 +1,8 @@
 package kms
 
 import (
+	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -72,4 +74,30 @@ func TestPolicyResourceVariableDeny(t *testing.T) {
 	}
 	requireKMSError(t, enc("alice"), excAccessDenied)
 	require.NoError(t, enc("bob"))
+}
+
+// A policy stored before the parser came to refuse it (here a bare
+// operator on a multivalued key) is enforced as "deny everything", never
+// guessed at; the key still loads, and the sudo recovery path replaces it.
+func TestStoredPolicyNoLongerValidFailsClosed(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	ctx := context.Background()
+	raw, err := tb.storage.Get(ctx, keyStoragePrefix+id)
+	require.NoError(t, err)
+	var stored map[string]any
+	require.NoError(t, json.Unmarshal(raw.Value, &stored))
+	stored["policy"] = awsDoc(`{"Effect":"Allow","Principal":{"AWS":"` + iam + `root"},"Action":"kms:*","Resource":"*"}`,
+		`{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContextKeys":"secret"}}}`)
+	raw.Value, err = json.Marshal(stored)
+	require.NoError(t, err)
+	require.NoError(t, tb.storage.Put(ctx, raw))
+	tb.invalidate(ctx, keyStoragePrefix+id)
+
+	tb.asFails(excAccessDenied, "admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	tb.asFails(excAccessDenied, "admin", logical.ReadOperation, "keys/"+id, nil)
+	def := awsDoc(`{"Effect":"Allow","Principal":{"AWS":"` + iam + `root"},"Action":"kms:*","Resource":"*"}`)
+	tb.asOK("admin", logical.UpdateOperation, "policy-recovery/"+id, map[string]any{"policy": def})
+	tb.asOK("admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 }

@@ -106,6 +106,16 @@ var defaultPolicy = func() *keyPolicy {
 	return p
 }()
 
+// storedPolicyRefused stands in for a stored policy that no longer parses.
+var storedPolicyRefused = func() *keyPolicy {
+	p, err := parseAWSPolicy(`{"Version":"2012-10-17","Statement":[{"Sid":"StoredPolicyNoLongerValid-ReplaceItThroughPolicyRecovery",` +
+		`"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*"}]}`)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
 // keyPolicy returns the key's parsed policy.
 func (e *keyEntry) keyPolicy() *keyPolicy {
 	if e.policy == nil {
@@ -205,7 +215,12 @@ func (e *keyEntry) parse(prev *keyEntry) error {
 	} else if e.Policy != "" {
 		p, err := parsePolicy(e.Policy)
 		if err != nil {
-			return fmt.Errorf("stored key %s has an invalid policy: %w", e.KeyID, err)
+			// A document stored before the parser came to refuse it (a
+			// duplicate member, a bare operator on a multivalued key, ...)
+			// has no one meaning: it is enforced as "deny everything"
+			// rather than guessed at, and the key still loads, so that the
+			// sudo recovery path can replace it.
+			p = storedPolicyRefused
 		}
 		e.policy = p
 	}
