@@ -88,7 +88,7 @@ func TestStoredPolicyNoLongerValidFailsClosed(t *testing.T) {
 	require.NoError(t, err)
 	var stored map[string]any
 	require.NoError(t, json.Unmarshal(raw.Value, &stored))
-	stored["policy"] = awsDoc(`{"Effect":"Allow","Principal":{"AWS":"` + iam + `root"},"Action":"kms:*","Resource":"*"}`,
+	stored["policy"] = awsDoc(`{"Effect":"Allow","Principal":{"AWS":"`+iam+`root"},"Action":"kms:*","Resource":"*"}`,
 		`{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContextKeys":"secret"}}}`)
 	raw.Value, err = json.Marshal(stored)
 	require.NoError(t, err)
