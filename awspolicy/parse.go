@@ -260,7 +260,7 @@ func parseStatement(raw json.RawMessage, i int, version string, actions Actions)
 
 func parseAction(a string, actions Actions) (pattern, error) {
 	if a == "*" {
-		return glob("*"), nil
+		return glob("*").compile(true), nil
 	}
 	service, name, ok := strings.Cut(a, ":")
 	if !ok || !strings.EqualFold(service, "kms") || name == "" {
@@ -269,7 +269,7 @@ func parseAction(a string, actions Actions) (pattern, error) {
 	if !strings.ContainsAny(name, "*?") && !actions[strings.ToLower(name)] && !IsAWSAction(name) {
 		return pattern{}, fmt.Errorf("%q is not an action of AWS KMS", a)
 	}
-	return glob(strings.ToLower(a)), nil
+	return glob(strings.ToLower(a)).compile(true), nil
 }
 
 // parsePrincipals reads "*" or {"AWS": ..., "Vault": ..., "Service": ...}.

@@ -167,6 +167,14 @@ func TestPatternBudget(t *testing.T) {
 	at := `{"Statement":{` + allowAll + `,"Condition":{"StringLike":{"kms:EncryptionContext:a":[` + strings.Join(vals, ",") + `]}}}}`
 	mustParse(t, at)
 	mustRefuse(t, strings.Replace(at, `[`, `["a*",`, 1), "limit of 256")
+	// A policy variable in a ? segment counts as wide as an encryption
+	// context (8192 runes, 128 words): its text is known only at
+	// evaluation. Elsewhere it costs nothing more.
+	narrowed := `{"Version":"2012-10-17","Statement":{` + allowAll + `,"Condition":{"StringLike":{"kms:EncryptionContext:a":["?${kms:EncryptionContext:b}*","*?${aws:username}"]}}}}`
+	mustRefuse(t, narrowed, "cost 258")
+	mustParse(t, strings.Replace(narrowed, `"*?${aws:username}"`, `"*${aws:username}*?"`, 1))
+	// In 2008-10-17 ${...} is text, not a variable.
+	mustParse(t, strings.Replace(narrowed, "2012-10-17", "2008-10-17", 1))
 	// Exact values (no wildcard) cost nothing.
 	vals = vals[:0]
 	for range 1000 {
