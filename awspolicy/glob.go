@@ -116,7 +116,7 @@ func newMatcher(p pattern, fold bool) *matcher {
 			continue
 		}
 		if fold {
-			c = unicode.ToLower(c)
+			c = foldRune(c)
 		}
 		g := &m.segs[len(m.segs)-1]
 		g.r, g.q = append(g.r, c), append(g.q, p.wild[i])
@@ -200,7 +200,7 @@ func isASCII(s string) bool {
 func (m *matcher) runes(dst []rune, s string) []rune {
 	for _, c := range s {
 		if m.fold {
-			c = unicode.ToLower(c)
+			c = foldRune(c)
 		}
 		dst = append(dst, c)
 	}
@@ -326,4 +326,15 @@ func (p pattern) cost() int {
 		}
 	}
 	return c
+}
+
+// foldRune maps a rune to the least rune of its case-folding orbit, so that
+// two runes fold to the same one exactly when strings.EqualFold holds
+// (unicode.ToLower alone misses pairs such as s and ſ).
+func foldRune(r rune) rune {
+	least := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		least = min(least, f)
+	}
+	return least
 }

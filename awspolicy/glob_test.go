@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // globRegexp is an independent reading of a glob: * any run, ? one rune.
@@ -79,4 +80,19 @@ func TestGlobIsLinear(t *testing.T) {
 			t.Errorf("pattern %q on %d runes took %d steps, more than %d", p[:min(len(p), 20)], len(text), steps, limit)
 		}
 	}
+}
+
+// FuzzGlob: the matcher agrees with Go's regexp on any pattern and text.
+func FuzzGlob(f *testing.F) {
+	f.Add("*a?b*", "xxaxbyy", false)
+	f.Add("K*?ß", "kelvinſß", true)
+	f.Add("s*", "ſx", true)
+	f.Fuzz(func(t *testing.T, p, s string, fold bool) {
+		if len(p) > 64 || len(s) > 256 || !utf8.ValidString(p) || !utf8.ValidString(s) {
+			return
+		}
+		if got, want := glob(p).match(s, fold), globRegexp(p, fold).MatchString(s); got != want {
+			t.Fatalf("glob %q on %q (fold %v) = %v, regexp says %v", p, s, fold, got, want)
+		}
+	})
 }
