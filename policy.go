@@ -84,6 +84,16 @@ func (m *contextMatcher) equal(o *contextMatcher) bool {
 	return bytes.Equal(a, b)
 }
 
+// storedPolicyRefused stands in for a stored policy that no longer parses.
+var storedPolicyRefused = func() *keyPolicy {
+	p, err := parseAWSPolicy(`{"Version":"2012-10-17","Statement":[{"Sid":"StoredPolicyNoLongerValid-ReplaceItThroughPolicyRecovery",` +
+		`"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*"}]}`)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
 // parsePolicy reads and validates a policy document, an AWS one or one of
 // the first format. Every problem is a MalformedPolicyDocumentException
 // naming what is wrong.

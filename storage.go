@@ -106,16 +106,6 @@ var defaultPolicy = func() *keyPolicy {
 	return p
 }()
 
-// storedPolicyRefused stands in for a stored policy that no longer parses.
-var storedPolicyRefused = func() *keyPolicy {
-	p, err := parseAWSPolicy(`{"Version":"2012-10-17","Statement":[{"Sid":"StoredPolicyNoLongerValid-ReplaceItThroughPolicyRecovery",` +
-		`"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*"}]}`)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}()
-
 // keyPolicy returns the key's parsed policy.
 func (e *keyEntry) keyPolicy() *keyPolicy {
 	if e.policy == nil {
