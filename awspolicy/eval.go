@@ -34,12 +34,12 @@
 // operator such as StringNotEquals). Condition key names compare without
 // case. On a key absent from the request:
 //
-//	operator                         absent key
+//	operator                                absent key
 //	StringEquals, ArnLike, ... (positive)   false
 //	StringNotEquals, ... (negated)          true
-//	...IfExists                             true
+//	...IfExists (no set operator)           true
 //	ForAllValues:... (IfExists or not)      true
-//	ForAnyValue:...  (IfExists or not)      false
+//	ForAnyValue:... (IfExists or not)       false
 //	Null "true" / "false"                   true / false
 //
 // Multivalued keys (kms:EncryptionContextKeys, kms:GrantOperations,
