@@ -57,7 +57,7 @@ integration: deps
 # deadline exceeded" on a loaded machine. About a minute in all.
 FUZZ_TARGETS ?= ./ciphertext/:FuzzParse:200000x ./ciphertext/:FuzzContext:150000x .:FuzzParsePolicy:20000x \
 	.:FuzzGrantToken:20000x .:FuzzImportToken:40000x .:FuzzAWSRequest:30000x \
-	./awspolicy/:FuzzParse:150000x
+	./awspolicy/:FuzzParse:150000x ./awspolicy/:FuzzGlob:100000x
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; time=$${rest#*:}; \

@@ -69,6 +69,10 @@ type backend struct {
 	identities     identityCache
 	lookupIdentity func(entityID string) (principalSet, error)
 
+	// policyEvaluations counts AWS key policy evaluations (batch.go's
+	// memo saves them; tests read it).
+	policyEvaluations atomic.Int64
+
 	// awsRoutes holds, per AWS operation, the Vault-style path serving it.
 	awsRoutes map[string]*framework.Path
 

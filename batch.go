@@ -27,7 +27,8 @@ const maxBatch = 1000
 //
 // Items run in parallel on up to GOMAXPROCS workers (Transit works through a
 // batch one item at a time); results keep the input order. Every item goes
-// through fn, and so through its own authorization.
+// through fn, and so through its own authorization; items whose condition
+// keys are equal share one evaluation of the key policy (policy_memo.go).
 func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.OperationFunc {
 	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 		raw, ok := d.GetOk("batch_input")
@@ -43,6 +44,7 @@ func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.
 			return nil, errValidation("batch_input must hold 1 to %d items", maxBatch)
 		}
 		defaults := batchDefaults(d)
+		ctx = withDecisionMemo(ctx)
 		results := make([]map[string]any, len(items))
 		run := func(i int) error {
 			fd, invalid := batchItem(i, items[i], defaults, fields)

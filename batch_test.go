@@ -273,3 +273,45 @@ func BenchmarkBatchSignRSA(b *testing.B) {
 		tb.ok(logical.UpdateOperation, "sign/"+id, data)
 	}
 }
+
+// A batch evaluates the key policy once for items whose condition keys
+// are equal, and once per item when they differ; the decisions are those
+// of single requests either way.
+func TestBatchEvaluatesPolicyOncePerDistinctKeys(t *testing.T) {
+	parallelism(t, 4)
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	doc := awsDoc(
+		`{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"no-secret","Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"StringLike":{"kms:EncryptionContext:class":"*secret*"}}}`)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
+	const n = 200
+	run := func(ec func(i int) map[string]any) ([]map[string]any, int64) {
+		in := make([]any, n)
+		for i := range in {
+			in[i] = map[string]any{"plaintext": b64s("x"), "encryption_context": ec(i)}
+		}
+		before := tb.policyEvaluations.Load()
+		out := batchResults(t, tb.asOK("admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"batch_input": in}))
+		return out, tb.policyEvaluations.Load() - before
+	}
+	same, evals := run(func(int) map[string]any { return map[string]any{"class": "public"} })
+	require.EqualValues(t, 1, evals, "equal condition keys: one evaluation")
+	for _, r := range same {
+		require.Nil(t, r["error"], r)
+	}
+	mixed, evals := run(func(i int) map[string]any {
+		if i%2 == 0 {
+			return map[string]any{"class": "top-secret", "i": fmt.Sprint(i)}
+		}
+		return map[string]any{"class": "public", "i": fmt.Sprint(i)}
+	})
+	require.EqualValues(t, n, evals, "distinct condition keys: one evaluation each")
+	for i, r := range mixed {
+		if i%2 == 0 {
+			require.Equal(t, excAccessDenied, r["error_type"], "item %d", i)
+		} else {
+			require.Nil(t, r["error"], "item %d: %v", i, r)
+		}
+	}
+}

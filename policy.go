@@ -84,6 +84,16 @@ func (m *contextMatcher) equal(o *contextMatcher) bool {
 	return bytes.Equal(a, b)
 }
 
+// storedPolicyRefused stands in for a stored policy that no longer parses.
+var storedPolicyRefused = func() *keyPolicy {
+	p, err := parseAWSPolicy(`{"Version":"2012-10-17","Statement":[{"Sid":"StoredPolicyNoLongerValid-ReplaceItThroughPolicyRecovery",` +
+		`"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*"}]}`)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
 // parsePolicy reads and validates a policy document, an AWS one or one of
 // the first format. Every problem is a MalformedPolicyDocumentException
 // naming what is wrong.
@@ -96,6 +106,9 @@ func parsePolicy(doc string) (*keyPolicy, error) {
 	}
 	if len(doc) > maxPolicyBytes {
 		return nil, malformed("the policy is larger than %d bytes", maxPolicyBytes)
+	}
+	if err := awspolicy.CheckDuplicateMembers(doc); err != nil {
+		return nil, malformed("%v", err)
 	}
 	dec := json.NewDecoder(strings.NewReader(doc))
 	dec.DisallowUnknownFields()

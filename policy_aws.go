@@ -176,6 +176,16 @@ func (b *backend) evaluatePolicy(ctx context.Context, req *logical.Request, e *k
 			return noDecision, "", err
 		}
 	}
+	if m := decisionMemoFrom(ctx); m != nil && p.aws != nil {
+		d, by := m.decide(p, r, func() (decision, string) {
+			b.policyEvaluations.Add(1)
+			return p.decide(r)
+		})
+		return d, by, nil
+	}
+	if p.aws != nil {
+		b.policyEvaluations.Add(1)
+	}
 	d, by := p.decide(r)
 	return d, by, nil
 }

@@ -205,7 +205,12 @@ func (e *keyEntry) parse(prev *keyEntry) error {
 	} else if e.Policy != "" {
 		p, err := parsePolicy(e.Policy)
 		if err != nil {
-			return fmt.Errorf("stored key %s has an invalid policy: %w", e.KeyID, err)
+			// A document stored before the parser came to refuse it (a
+			// duplicate member, a bare operator on a multivalued key, ...)
+			// has no one meaning: it is enforced as "deny everything"
+			// rather than guessed at, and the key still loads, so that the
+			// sudo recovery path can replace it.
+			p = storedPolicyRefused
 		}
 		e.policy = p
 	}

@@ -1,6 +1,10 @@
 package awspolicy
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // BenchmarkEvaluate: a typical key policy (an owner, a role with a
 // context condition, a conditional Deny) against one request.
@@ -18,6 +22,64 @@ func BenchmarkEvaluate(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if d, _ := p.Evaluate(r); d != Allow {
+			b.Fatal(d)
+		}
+	}
+}
+
+// worstPolicyWithinBudget is the costliest policy the pattern budget
+// admits for the matcher: MaxWildcardPatterns StringLike values, each a
+// long literal between two *s that almost matches the request's value
+// (so a backtracking matcher retries it at every offset), near MaxSize.
+func worstPolicyWithinBudget() string {
+	vals := make([]string, 0, 256)
+	for i := 0; i < 256; i++ {
+		vals = append(vals, `"*`+strings.Repeat("a", 100)+`b*"`)
+	}
+	return `{"Version":"2012-10-17","Statement":[{"Sid":"costly","Effect":"Allow","Principal":"*","Action":"kms:Encrypt","Resource":"*",
+		"Condition":{"StringLike":{"kms:EncryptionContext:data":[` + strings.Join(vals, ",") + `]}}}]}`
+}
+
+// BenchmarkWorstPolicyWithinBudget evaluates the worst policy within the
+// budget against an encryption context of 8 KB that no pattern matches.
+func BenchmarkWorstPolicyWithinBudget(b *testing.B) {
+	doc := worstPolicyWithinBudget()
+	p, err := Parse(doc, testActions)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &Request{Caller: alice, Action: "Encrypt", Resource: keyARN, Account: own,
+		Keys: keys("kms:EncryptionContext:data", strings.Repeat("a", 8*1024))}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d, _ := p.Evaluate(r); d != NoDecision {
+			b.Fatal(d)
+		}
+	}
+}
+
+// BenchmarkManyValuesWithinBudget: the budget's patterns against the most
+// request values an 8 KB encryption context holds in practice (2,000 keys
+// under ForAnyValue), the other way to multiply the work.
+func BenchmarkManyValuesWithinBudget(b *testing.B) {
+	vals := make([]string, 0, MaxPatternCost)
+	for i := range MaxPatternCost {
+		vals = append(vals, fmt.Sprintf(`"*x%d*"`, i))
+	}
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Encrypt","Resource":"*",
+		"Condition":{"ForAnyValue:StringLike":{"kms:EncryptionContextKeys":[` + strings.Join(vals, ",") + `]}}}]}`
+	p, err := Parse(doc, testActions)
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := make([]string, 2000)
+	for i := range names {
+		names[i] = fmt.Sprintf("k%03d", i)
+	}
+	r := &Request{Caller: alice, Action: "Encrypt", Resource: keyARN, Account: own, Keys: keys("kms:EncryptionContextKeys", names)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d, _ := p.Evaluate(r); d != NoDecision {
 			b.Fatal(d)
 		}
 	}

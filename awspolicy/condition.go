@@ -41,6 +41,8 @@ type operator struct {
 	check func(string) error
 	// cmp compares a request value with a (substituted) policy value.
 	cmp func(req string, pol pattern) bool
+	// exactSet: cmp is string equality, so values may be looked up.
+	exactSet bool
 }
 
 func exact(fold bool) func(string, pattern) bool {
@@ -175,8 +177,8 @@ func inPrefix(req string, pol pattern) bool {
 
 var operators = func() map[string]*operator {
 	list := []*operator{
-		{name: "StringEquals", vars: true, cmp: exact(false)},
-		{name: "StringNotEquals", vars: true, negated: true, cmp: exact(false)},
+		{name: "StringEquals", vars: true, exactSet: true, cmp: exact(false)},
+		{name: "StringNotEquals", vars: true, negated: true, exactSet: true, cmp: exact(false)},
 		{name: "StringEqualsIgnoreCase", vars: true, fold: true, cmp: exact(true)},
 		{name: "StringNotEqualsIgnoreCase", vars: true, fold: true, negated: true, cmp: exact(true)},
 		{name: "StringLike", vars: true, like: true, cmp: like},
@@ -227,6 +229,10 @@ type condition struct {
 	// compiled holds the values as patterns when none has a policy
 	// variable, so evaluation does not rebuild them.
 	compiled []pattern
+	// set holds the values of an exact, case-sensitive operator
+	// (StringEquals, StringNotEquals) when compiled, so that a long list
+	// of values costs one lookup per request value.
+	set map[string]bool
 }
 
 // parseOperator reads "ForAnyValue:StringLikeIfExists" and the like.
@@ -270,7 +276,13 @@ func (c *condition) validate(vars bool) error {
 	if c.op != nil && !(vars && c.op.vars && containsVariable(c.values)) {
 		for _, v := range c.values {
 			p, _ := substitute(v, nil, false, c.op.like)
-			c.compiled = append(c.compiled, p)
+			c.compiled = append(c.compiled, p.compile(false))
+		}
+		if c.op.exactSet {
+			c.set = make(map[string]bool, len(c.values))
+			for _, v := range c.values {
+				c.set[v] = true
+			}
 		}
 	}
 	for _, v := range c.values {
@@ -289,10 +301,12 @@ func (c *condition) validate(vars bool) error {
 }
 
 // eval applies AWS's rules: the policy values are ORed for one request
-// value (NOR for a negated operator); without a qualifier one matching
-// request value suffices (none may match a negated operator); ForAnyValue needs one, ForAllValues all (true when
-// the key is absent or empty); an absent key fails a positive operator,
-// passes a negated one, and passes anything with IfExists.
+// value (NOR for a negated operator); ForAnyValue needs one request value
+// to pass, ForAllValues every one. On an absent key ForAllValues passes
+// and ForAnyValue fails, IfExists or not (no value can pass: AWS answers
+// ForAnyValue:StringEqualsIfExists on an absent key as false); without a
+// qualifier an absent key fails a positive operator, passes a negated one,
+// and passes with IfExists. Null tests presence alone.
 func (c *condition) eval(keys Keys, vars bool) bool {
 	got, present := keys.get(c.key)
 	if c.null {
@@ -303,15 +317,14 @@ func (c *condition) eval(keys Keys, vars bool) bool {
 		}
 		return false
 	}
-	switch {
-	case c.qual == forAllValues && len(got) == 0:
-		return true
-	case !present || len(got) == 0:
-		if c.ifExists {
+	if !present || len(got) == 0 {
+		switch {
+		case c.qual == forAllValues:
 			return true
-		}
-		if c.qual == forAnyValue {
+		case c.qual == forAnyValue:
 			return false
+		case c.ifExists:
+			return true
 		}
 		return c.op.negated
 	}
@@ -325,6 +338,9 @@ func (c *condition) eval(keys Keys, vars bool) bool {
 		}
 	}
 	one := func(req string) bool {
+		if c.set != nil {
+			return c.set[req] != c.op.negated
+		}
 		hit := false
 		for _, p := range pols {
 			if c.op.cmp(req, p) {

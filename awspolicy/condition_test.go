@@ -142,7 +142,15 @@ func conditionCases() []conditionCase {
 		{"ForAnyValue hit", `{"ForAnyValue:StringEquals":{"kms:EncryptionContextKeys":["team","x"]}}`, ctxKeys, true},
 		{"ForAnyValue miss", `{"ForAnyValue:StringEquals":{"kms:EncryptionContextKeys":["x","y"]}}`, ctxKeys, false},
 		{"ForAnyValue absent fails", `{"ForAnyValue:StringEquals":{"kms:EncryptionContextKeys":"app"}}`, none, false},
-		{"ForAnyValue IfExists absent", `{"ForAnyValue:StringEqualsIfExists":{"kms:EncryptionContextKeys":"app"}}`, none, true},
+		// AWS: no value of an absent key can match, and IfExists does not
+		// make ForAnyValue true (item 6 of issue 21).
+		{"ForAnyValue IfExists absent", `{"ForAnyValue:StringEqualsIfExists":{"kms:EncryptionContextKeys":"app"}}`, none, false},
+		{"ForAnyValue negated IfExists absent", `{"ForAnyValue:StringNotEqualsIfExists":{"kms:EncryptionContextKeys":"app"}}`, none, false},
+		{"ForAnyValue StringLikeIfExists absent", `{"ForAnyValue:StringLikeIfExists":{"kms:EncryptionContextKeys":"*"}}`, none, false},
+		{"ForAllValues IfExists absent", `{"ForAllValues:StringEqualsIfExists":{"kms:EncryptionContextKeys":"app"}}`, none, true},
+		{"ForAllValues negated IfExists absent", `{"ForAllValues:StringNotLikeIfExists":{"kms:EncryptionContextKeys":"a*"}}`, none, true},
+		{"ForAnyValue IfExists present", `{"ForAnyValue:StringEqualsIfExists":{"kms:EncryptionContextKeys":"app"}}`, ctxKeys, true},
+		{"negated IfExists absent", `{"StringNotEqualsIfExists":{"kms:EncryptionContext:app":"x"}}`, none, true},
 		{"ForAnyValue negated", `{"ForAnyValue:StringNotEquals":{"kms:EncryptionContextKeys":"app"}}`, ctxKeys, true},
 		{"ForAnyValue negated miss", `{"ForAnyValue:StringNotEquals":{"kms:EncryptionContextKeys":["app","team"]}}`, ctxKeys, false},
 		{"ForAllValues subset", `{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["app","team","x"]}}`, ctxKeys, true},
@@ -152,8 +160,10 @@ func conditionCases() []conditionCase {
 		{"ForAllValues negated miss", `{"ForAllValues:StringNotLike":{"kms:EncryptionContextKeys":"t*"}}`, ctxKeys, false},
 		{"ForAllValues like", `{"ForAllValues:StringLike":{"kms:EncryptionContextKeys":["a*","t*"]}}`, ctxKeys, true},
 		{"qualifier ignores case", `{"forallvalues:StringEquals":{"kms:EncryptionContextKeys":["app","team"]}}`, ctxKeys, true},
-		{"multi-valued key without qualifier: any value", `{"StringEquals":{"kms:EncryptionContextKeys":"team"}}`, ctxKeys, true},
-		{"multi-valued key, negated without qualifier: none", `{"StringNotEquals":{"kms:EncryptionContextKeys":"team"}}`, ctxKeys, false},
+		// A set operator on a single-valued key: its value is a set of one.
+		{"ForAnyValue on a single-valued key", `{"ForAnyValue:StringEquals":{"kms:EncryptionContext:app":"payments"}}`, ctx, true},
+		{"ForAllValues on a single-valued key, absent", `{"ForAllValues:StringEquals":{"kms:EncryptionContext:app":"x"}}`, none, true},
+		{"ForAllValues on a single-valued key, other value", `{"ForAllValues:StringEquals":{"kms:EncryptionContext:app":"x"}}`, ctx, false},
 
 		{"policy variable", `{"StringEquals":{"kms:EncryptionContext:owner":"${aws:username}"}}`, keys("kms:EncryptionContext:owner", "alice", "aws:username", "alice"), true},
 		{"policy variable miss", `{"StringEquals":{"kms:EncryptionContext:owner":"${aws:username}"}}`, keys("kms:EncryptionContext:owner", "alice", "aws:username", "bob"), false},

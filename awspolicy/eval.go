@@ -31,10 +31,31 @@
 //
 // Conditions follow IAM's rules: operators are ANDed, keys under an
 // operator are ANDed, a key's policy values are ORed (NORed for a negated
-// operator such as StringNotEquals). A key absent from the request fails a
-// positive operator and passes a negated one, unless the operator ends in
-// IfExists (passes) or is Null; ForAllValues passes on an absent key and
-// ForAnyValue fails. Condition key names compare without case.
+// operator such as StringNotEquals). Condition key names compare without
+// case. On a key absent from the request:
+//
+//	operator                                absent key
+//	StringEquals, ArnLike, ... (positive)   false
+//	StringNotEquals, ... (negated)          true
+//	...IfExists (no set operator)           true
+//	ForAllValues:... (IfExists or not)      true
+//	ForAnyValue:... (IfExists or not)       false
+//	Null "true" / "false"                   true / false
+//
+// Multivalued keys (kms:EncryptionContextKeys, kms:GrantOperations,
+// kms:ResourceAliases, aws:TagKeys, ...) need ForAnyValue: or
+// ForAllValues:; a bare operator on one is refused at parse. A set
+// operator on a single-valued key reads its value as a set of one.
+//
+// Policy variables (${aws:username}, ${aws:PrincipalTag/team, 'none'})
+// are substituted in condition values and in Resource and NotResource
+// alike, in 2012-10-17 policies. Resource values match the key's ARN
+// segment by segment, a wildcard never spanning a ":"; a wildcard in the
+// service segment is refused. Every action of AWS KMS is a valid Action
+// (those the plugin lacks match nothing); others are refused. Wildcard
+// matching never backtracks, and a policy's condition patterns have a
+// cost budget (MaxPatternCost). A member given twice in any object is
+// refused.
 package awspolicy
 
 import "strings"
@@ -93,7 +114,7 @@ func (p *Policy) Evaluate(r *Request) (d Decision, by string) {
 }
 
 func (s *Statement) matches(r *Request, action string, deny, vars bool) bool {
-	return s.matchesPrincipal(r, deny) && s.matchesAction(action) && s.matchesResource(r) && s.matchesConditions(r.Keys, vars)
+	return s.matchesPrincipal(r, deny) && s.matchesAction(action) && s.matchesResource(r, vars) && s.matchesConditions(r.Keys, vars)
 }
 
 func (s *Statement) matchesPrincipal(r *Request, deny bool) bool {
@@ -132,17 +153,6 @@ func (s *Statement) matchesAction(action string) bool {
 		}
 	}
 	return hit != s.notAction
-}
-
-func (s *Statement) matchesResource(r *Request) bool {
-	hit := false
-	for _, p := range s.resources {
-		if p.match(r.Resource, false) {
-			hit = true
-			break
-		}
-	}
-	return hit != s.notResource
 }
 
 func (s *Statement) matchesConditions(keys Keys, vars bool) bool {

@@ -66,7 +66,7 @@ type Statement struct {
 	notPrincipal bool
 	actions      []pattern // lower-cased; "*" is every action
 	notAction    bool
-	resources    []pattern
+	resources    []resource
 	notResource  bool
 	conditions   []*condition
 }
@@ -89,6 +89,9 @@ const (
 func Parse(doc string, actions Actions) (*Policy, error) {
 	if len(doc) > MaxSize {
 		return nil, malformed("", "the policy is larger than %d bytes", MaxSize)
+	}
+	if err := CheckDuplicateMembers(doc); err != nil {
+		return nil, err
 	}
 	top, err := object([]byte(doc), "the policy")
 	if err != nil {
@@ -140,6 +143,9 @@ func Parse(doc string, actions Actions) (*Policy, error) {
 			sids[s.Sid] = true
 		}
 		p.Statements = append(p.Statements, s)
+	}
+	if err := p.checkBudget(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -223,10 +229,11 @@ func parseStatement(raw json.RawMessage, i int, version string, actions Actions)
 				return nil, malformed(at(k), "must be a resource or a list of resources")
 			}
 			for _, r := range list {
-				if r != "*" && !strings.HasPrefix(r, "arn:") {
-					return nil, malformed(at(k), "%q is not * or an ARN", r)
+				res, err := parseResource(r, version)
+				if err != nil {
+					return nil, malformed(at(k), "%v", err)
 				}
-				s.resources = append(s.resources, glob(r))
+				s.resources = append(s.resources, res)
 			}
 			s.notResource = k == "NotResource"
 		case "Condition":
@@ -253,16 +260,16 @@ func parseStatement(raw json.RawMessage, i int, version string, actions Actions)
 
 func parseAction(a string, actions Actions) (pattern, error) {
 	if a == "*" {
-		return glob("*"), nil
+		return glob("*").compile(true), nil
 	}
 	service, name, ok := strings.Cut(a, ":")
 	if !ok || !strings.EqualFold(service, "kms") || name == "" {
 		return pattern{}, fmt.Errorf("%q is not a kms: action", a)
 	}
-	if !strings.ContainsAny(name, "*?") && !actions[strings.ToLower(name)] {
-		return pattern{}, fmt.Errorf("%q is not an action of this plugin", a)
+	if !strings.ContainsAny(name, "*?") && !actions[strings.ToLower(name)] && !IsAWSAction(name) {
+		return pattern{}, fmt.Errorf("%q is not an action of AWS KMS", a)
 	}
-	return glob(strings.ToLower(a)), nil
+	return glob(strings.ToLower(a)).compile(true), nil
 }
 
 // parsePrincipals reads "*" or {"AWS": ..., "Vault": ..., "Service": ...}.
@@ -333,6 +340,9 @@ func parseConditions(raw json.RawMessage, version string) ([]*condition, error) 
 			}
 			if key == "" {
 				return nil, fmt.Errorf("%s has an empty condition key", name)
+			}
+			if !c.null && c.qual == single && IsMultivalued(key) {
+				return nil, fmt.Errorf("%s is a multivalued condition key: %s needs a set operator, ForAnyValue:%s or ForAllValues:%s", key, name, name, name)
 			}
 			c.key = strings.ToLower(key)
 			if c.values, err = conditionValues(keys[key]); err != nil {

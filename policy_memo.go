@@ -1,0 +1,93 @@
+package kms
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// decisionMemo remembers a batch request's key policy decisions by
+// everything they depend on (the policy, the caller, the operation, the
+// key's ARN and every condition key with its values), so that batch items
+// whose condition keys are equal are evaluated once: a costly policy then
+// costs one evaluation per distinct encryption context, not one per item.
+// Items whose keys differ (another context, another algorithm) are
+// evaluated each on its own.
+type decisionMemo struct {
+	mu sync.Mutex
+	// entries is keyed by the policy itself (which keeps it alive, so its
+	// address is never another policy's during the batch), then by the
+	// rest of the inputs.
+	entries map[*keyPolicy]map[string]*memoEntry
+}
+
+type memoEntry struct {
+	once sync.Once
+	d    decision
+	by   string
+}
+
+type decisionMemoKey struct{}
+
+func withDecisionMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, decisionMemoKey{}, &decisionMemo{entries: map[*keyPolicy]map[string]*memoEntry{}})
+}
+
+func decisionMemoFrom(ctx context.Context) *decisionMemo {
+	m, _ := ctx.Value(decisionMemoKey{}).(*decisionMemo)
+	return m
+}
+
+// decide returns the decision for r, calling eval only the first time
+// these inputs are seen; concurrent items with equal inputs wait for it.
+func (m *decisionMemo) decide(p *keyPolicy, r *policyRequest, eval func() (decision, string)) (decision, string) {
+	k := memoKey(r)
+	m.mu.Lock()
+	byInputs := m.entries[p]
+	if byInputs == nil {
+		byInputs = map[string]*memoEntry{}
+		m.entries[p] = byInputs
+	}
+	e := byInputs[k]
+	if e == nil {
+		e = &memoEntry{}
+		byInputs[k] = e
+	}
+	m.mu.Unlock()
+	e.once.Do(func() { e.d, e.by = eval() })
+	return e.d, e.by
+}
+
+// memoKey encodes the inputs unambiguously (each string length-prefixed).
+func memoKey(r *policyRequest) string {
+	var b strings.Builder
+	put := func(s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	put(r.op)
+	put(r.arn)
+	put(r.account.Partition)
+	put(r.account.ID)
+	// The caller in full (%#v prints maps in key order), whatever its
+	// representation.
+	put(fmt.Sprintf("%#v", r.who))
+	names := make([]string, 0, len(r.keys))
+	for n := range r.keys {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	put(strconv.Itoa(len(names)))
+	for _, n := range names {
+		put(n)
+		put(strconv.Itoa(len(r.keys[n])))
+		for _, v := range r.keys[n] {
+			put(v)
+		}
+	}
+	return b.String()
+}
