@@ -71,3 +71,14 @@ func (b *backend) dueDeletions(ctx context.Context, s logical.Storage) (map[stri
 	}
 	return due, nil
 }
+
+// checkRefSpacing refuses a key reference with white space around it. A
+// reference is taken exactly as written, never trimmed: Vault ACL rules
+// match the exact path, so kms/keys/<id>%20/policy would otherwise reach
+// the key a rule on kms/keys/<id>/policy denies.
+func checkRefSpacing(ref string) error {
+	if ref != strings.TrimSpace(ref) {
+		return errNotFound("no key or alias is named with leading or trailing white space")
+	}
+	return nil
+}

@@ -37,7 +37,7 @@ func pathKeys(b *backend) []*framework.Path {
 					Description: "Key usage: ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT. Defaults to the spec's first allowed usage."},
 				"description":                        {Type: framework.TypeString, Description: "Description, at most 8192 characters."},
 				"tags":                               fieldTags,
-				"alias":                              {Type: framework.TypeString, Description: "Optional alias (alias/<name>) to create for the new key."},
+				"alias":                              {Type: framework.TypeString, Description: "Optional alias to create for the new key, named in full: alias/<name>."},
 				"origin":                             {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS, or EXTERNAL to import it."},
 				"policy":                             fieldPolicy,
 				"bypass_policy_lockout_safety_check": fieldBypassLockout,
@@ -134,7 +134,6 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	}
 	alias := d.Get("alias").(string)
 	if alias != "" {
-		alias = normalizeAliasName(alias)
 		if err := validateAliasName(alias); err != nil {
 			return nil, err
 		}
