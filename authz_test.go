@@ -222,7 +222,10 @@ func TestPoliciesAndGrants(t *testing.T) {
 	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
 	tb.asOK("carol", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
 	requireKMSError(t, enc("bob", map[string]any{"dept": "x"}), excAccessDenied)
-	tb.asFails(excNotFound, "carol", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	// A grant that is gone names no retiring principal: only a caller the
+	// key policy allows RetireGrant learns that it does not exist.
+	tb.asFails(excAccessDenied, "carol", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	tb.asFails(excNotFound, "admin", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
 
 	// A grant cannot outlive a Deny statement.
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:mallory", "operations": "Encrypt"})

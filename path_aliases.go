@@ -123,15 +123,14 @@ func (b *backend) pathAliasRead(ctx context.Context, req *logical.Request, d *fr
 }
 
 func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name, err := pathAliasName(d)
-	if err != nil {
-		return nil, err
-	}
-	if err := validateAliasName(name); err != nil {
-		return nil, err
-	}
+	// The target key first: a caller it does not allow CreateAlias learns
+	// nothing about the name (its format, whether it is taken).
 	e, err := b.aliasTarget(ctx, req, d, opCreateAlias)
 	if err != nil {
+		return nil, err
+	}
+	name := d.Get("name").(string)
+	if err := validateAliasName(name); err != nil {
 		return nil, err
 	}
 	b.aliasLock.Lock()
@@ -148,11 +147,11 @@ func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *
 }
 
 func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name, err := pathAliasName(d)
+	e, err := b.aliasTarget(ctx, req, d, opUpdateAlias)
 	if err != nil {
 		return nil, err
 	}
-	e, err := b.aliasTarget(ctx, req, d, opUpdateAlias)
+	name, err := pathAliasName(d)
 	if err != nil {
 		return nil, err
 	}

@@ -235,7 +235,7 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 	}
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, e.KeyID, false, opDescribeKey, err)
 	}
 	if err := b.authorize(ctx, req, e, opDescribeKey, nil, tokens); err != nil {
 		return nil, err
@@ -264,15 +264,15 @@ func (b *backend) pathKeyUpdateDescription(ctx context.Context, req *logical.Req
 	if strings.Contains(strings.TrimPrefix(req.Path, "keys/"), "/") {
 		return nil, errIDOnly()
 	}
-	raw, ok := d.GetOk("description")
-	if !ok {
-		return nil, errValidation("description is required")
-	}
-	desc := raw.(string)
-	if len(desc) > keyspec.MaxDescription {
-		return nil, errValidation("description is longer than %d characters", keyspec.MaxDescription)
-	}
 	return b.modifyKeyResponse(ctx, req, d, opUpdateKeyDescription, func(e *keyEntry) error {
+		raw, ok := d.GetOk("description")
+		if !ok {
+			return errValidation("description is required")
+		}
+		desc := raw.(string)
+		if len(desc) > keyspec.MaxDescription {
+			return errValidation("description is longer than %d characters", keyspec.MaxDescription)
+		}
 		e.Description = desc
 		return nil
 	})
@@ -301,12 +301,12 @@ func (b *backend) pathKeyDisable(ctx context.Context, req *logical.Request, d *f
 }
 
 func (b *backend) pathKeyScheduleDeletion(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	days := d.Get("pending_window_days").(int)
-	if days < keyspec.MinPendingWindow || days > keyspec.MaxPendingWindow {
-		return nil, errValidation("pending_window_days must be between %d and %d, got %d",
-			keyspec.MinPendingWindow, keyspec.MaxPendingWindow, days)
-	}
 	return b.modifyKeyResponse(ctx, req, d, opScheduleKeyDeletion, func(e *keyEntry) error {
+		days := d.Get("pending_window_days").(int)
+		if days < keyspec.MinPendingWindow || days > keyspec.MaxPendingWindow {
+			return errValidation("pending_window_days must be between %d and %d, got %d",
+				keyspec.MinPendingWindow, keyspec.MaxPendingWindow, days)
+		}
 		e.State = statePendingDeletion
 		e.PendingWindowDays = days
 		e.DeletionDate = b.now().UTC().Add(time.Duration(days) * 24 * time.Hour)
