@@ -42,6 +42,7 @@ func TestAuthorizeBeforeValidating(t *testing.T) {
 	}
 	bigContext := map[string]any{"k": strings.Repeat("v", 9000)}
 	past := time.Unix(1, 0).UTC().Format(time.RFC3339)
+	later := tb.clock.Add(400 * 24 * time.Hour).Format(time.RFC3339)
 
 	var U, R, D, P logical.Operation = logical.UpdateOperation, logical.ReadOperation, logical.DeleteOperation, logical.PatchOperation
 	for _, c := range []struct {
@@ -72,6 +73,8 @@ func TestAuthorizeBeforeValidating(t *testing.T) {
 		{"ImportKeyMaterial not base64", U, "keys/" + external + "/import", map[string]any{"encrypted_key_material": "!!", "import_token": "t"}, excValidation},
 		{"ImportKeyMaterial past", U, "keys/" + external + "/import", map[string]any{"encrypted_key_material": b64s("m"), "import_token": "t",
 			"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": past}, excValidation},
+		{"ImportKeyMaterial too late", U, "keys/" + external + "/import", map[string]any{"encrypted_key_material": b64s("m"), "import_token": "t",
+			"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": later}, excValidation},
 		{"ImportKeyMaterial import type", U, "keys/" + external + "/import", map[string]any{"encrypted_key_material": b64s("m"), "import_token": "t",
 			"expiration_model": "KEY_MATERIAL_DOES_NOT_EXPIRE", "import_type": "X"}, excValidation},
 		{"DeleteImportedKeyMaterial id", D, "keys/" + external + "/import", map[string]any{"key_material_id": "xyz"}, excValidation},

@@ -26,6 +26,11 @@ func checkWrapping(specName, alg string) error {
 	return nil
 }
 
+// maxValidTo is how far ahead imported key material may expire: AWS's
+// ImportKeyMaterial reference, "The maximum value is 365 days from the
+// request date".
+const maxValidTo = 365 * 24 * time.Hour
+
 // importRequest reads ImportKeyMaterial's material, token and expiration.
 func (b *backend) importRequest(d *framework.FieldData) (wrapped []byte, token, model string, validTo time.Time, err error) {
 	if wrapped, err = b64(d, "encrypted_key_material", true); err != nil {
@@ -47,6 +52,8 @@ func (b *backend) importRequest(d *framework.FieldData) (wrapped []byte, token, 
 			err = errValidation("valid_to must be an RFC 3339 time with KEY_MATERIAL_EXPIRES")
 		case !validTo.After(now):
 			err = errValidation("valid_to must be in the future")
+		case validTo.After(now.Add(maxValidTo)):
+			err = errValidation("valid_to must be at most 365 days after the request")
 		}
 	default:
 		err = errValidation("expiration_model must be KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE")
