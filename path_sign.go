@@ -148,7 +148,8 @@ const pathSignHelp = `
 Sign and verify with a SIGN_VERIFY key. signing_algorithm must be one of the
 key's (RSASSA_PSS_SHA_256/384/512 with salt length equal to the hash length,
 RSASSA_PKCS1_V1_5_SHA_256/384/512, ECDSA_SHA_256/384/512 with DER signatures,
-ED25519_SHA_512 with RAW messages, ED25519_PH_SHA_512 with DIGEST messages,
+ED25519_SHA_512 with RAW messages, ED25519_PH_SHA_512 with DIGEST messages
+(hashed once more, as in AWS: Ed25519ph whose message is the digest),
 ML_DSA_SHAKE_256 with RAW or EXTERNAL_MU messages). A RAW message is up to 4096 bytes; a
 DIGEST must be exactly the algorithm's hash length. A signature that does
 not verify is a KMSInvalidSignatureException (HTTP 400), as in AWS.
