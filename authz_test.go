@@ -209,8 +209,13 @@ func TestPoliciesAndGrants(t *testing.T) {
 	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"),
 		"encryption_context": map[string]any{"dept": "x"}, "grant_tokens": []string{forged}})
 	requireKMSError(t, err, excInvalidGrantToken)
-	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "grant_tokens": []string{"garbage"}})
+	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"),
+		"encryption_context": map[string]any{"dept": "x"}, "grant_tokens": []string{"garbage"}})
 	requireKMSError(t, err, excInvalidGrantToken)
+	// Without the context bob's grant does not admit him: the token is
+	// not looked at, the answer is the refusal.
+	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "grant_tokens": []string{"garbage"}})
+	requireKMSError(t, err, excAccessDenied)
 
 	// Lists.
 	list := tb.asOK("admin", logical.ListOperation, "keys/"+id+"/grants", nil)

@@ -216,7 +216,11 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 	if err != nil {
 		return nil, err
 	}
-	if err := b.authorizeCreateGrant(ctx, req, e, x, g, tokens); err != nil {
+	if err := b.authorizeCreateGrant(ctx, req, e, x, g); err != nil {
+		return nil, err
+	}
+	// Grant tokens once the caller is admitted, as in authorize.
+	if err := b.checkGrantTokens(ctx, req.Storage, tokens); err != nil {
 		return nil, err
 	}
 	// Only now what the key is: its spec and usage are the caller's to see.
@@ -265,10 +269,7 @@ func (b *backend) grantCreated(ctx context.Context, s logical.Storage, g *grantE
 // authorizeCreateGrant: the key policy may allow CreateGrant outright; a
 // grant that includes CreateGrant lets its grantee create grants for the
 // same or fewer operations under the same constraints, never wider.
-func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request, e *keyEntry, x *grantIndex, g *grantEntry, tokens []string) error {
-	if err := b.checkGrantTokens(ctx, req.Storage, tokens); err != nil {
-		return err
-	}
+func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request, e *keyEntry, x *grantIndex, g *grantEntry) error {
 	who, err := b.principals(req)
 	if err != nil {
 		return err
