@@ -169,6 +169,18 @@ func TestACLKeepsProductionAliasNames(t *testing.T) {
 	requireAWSError(t, err, http.StatusBadRequest, "ValidationException")
 	_, err = c.Logical().Delete("kms/aliases/" + prod)
 	requireAWSError(t, err, http.StatusBadRequest, "ValidationException")
+	// Reads too: a short-form read would show where alias/prod-* points
+	// to a user whom the ACL refuses that read.
+	resp, err := c.Logical().ReadRawWithContext(ctx, "kms/aliases/alias/"+prod)
+	if resp != nil {
+		resp.Body.Close()
+	}
+	requireACLDenied(t, err)
+	resp, err = c.Logical().ReadRawWithContext(ctx, "kms/aliases/"+prod)
+	if resp != nil {
+		resp.Body.Close()
+	}
+	requireAWSError(t, err, http.StatusBadRequest, "ValidationException")
 	_, err = asUser.DeleteAlias(ctx, &kms.DeleteAliasInput{AliasName: aws.String("alias/" + prod)})
 	require.Error(t, err)
 	require.Equal(t, target, read(t, "kms/aliases/alias/"+prod).Data["target_key_id"])

@@ -65,6 +65,10 @@ func TestEd25519phDigestIsHashedAgain(t *testing.T) {
 	require.True(t, circled.VerifyPh(pub, d, got, ""))
 	require.False(t, circled.VerifyPh(pub, msg, got, ""))
 	require.Equal(t, circled.SignPh(circled.NewKeyFromSeed(seed), d, ""), got, "Ed25519ph is deterministic")
+	// crypto/ed25519 says the same: its prehash input is PH(D) = SHA-512(D).
+	phd := sha512.Sum512(d)
+	require.NoError(t, ed25519.VerifyWithOptions(priv.Public().(ed25519.PublicKey), phd[:], got, &ed25519.Options{Hash: crypto.SHA512}))
+	require.Error(t, ed25519.VerifyWithOptions(priv.Public().(ed25519.PublicKey), d, got, &ed25519.Options{Hash: crypto.SHA512}))
 
 	// Verify takes the same meaning: circl's Ed25519ph(D) verifies, the
 	// vector's signature over "abc" does not.
