@@ -12,9 +12,9 @@ import (
 // Resolving an alias is one storage lookup, never a List of all aliases.
 func TestAliasResolveIsOneLookup(t *testing.T) {
 	tb := newTestBackend(t)
-	id := tb.createKey(map[string]any{"alias": "one"})
+	id := tb.createKey(map[string]any{"alias": "alias/one"})
 	for i := range 50 {
-		tb.ok(logical.UpdateOperation, fmt.Sprintf("aliases/other-%d", i), map[string]any{"target_key_id": id})
+		tb.ok(logical.UpdateOperation, fmt.Sprintf("aliases/alias/other-%d", i), map[string]any{"target_key_id": id})
 	}
 	cs := &callCountingStorage{Storage: tb.storage}
 	tb.storage = cs
@@ -37,10 +37,10 @@ func TestAliasResolveIsOneLookup(t *testing.T) {
 func TestAliasIndex(t *testing.T) {
 	tb := newTestBackend(t)
 	ctx := context.Background()
-	k1 := tb.createKey(map[string]any{"alias": "a1"})
+	k1 := tb.createKey(map[string]any{"alias": "alias/a1"})
 	k2 := tb.createKey(nil)
-	tb.ok(logical.UpdateOperation, "aliases/a2", map[string]any{"target_key_id": k1})
-	tb.ok(logical.UpdateOperation, "aliases/b1", map[string]any{"target_key_id": k2})
+	tb.ok(logical.UpdateOperation, "aliases/alias/a2", map[string]any{"target_key_id": k1})
+	tb.ok(logical.UpdateOperation, "aliases/alias/b1", map[string]any{"target_key_id": k2})
 	listOf := func(id string) any {
 		return tb.ok(logical.ListOperation, "aliases", map[string]any{"key_id": id})["keys"]
 	}
@@ -55,7 +55,7 @@ func TestAliasIndex(t *testing.T) {
 	require.Equal(t, []string{"alias/b1"}, tb.ok(logical.ReadOperation, "keys/"+k2, nil)["aliases"])
 	require.Equal(t, []string{"alias/b1"}, listOf(k2))
 
-	tb.ok(logical.PatchOperation, "aliases/a2", map[string]any{"target_key_id": k2})
+	tb.ok(logical.PatchOperation, "aliases/alias/a2", map[string]any{"target_key_id": k2})
 	require.Equal(t, []string{"alias/a1"}, listOf(k1))
 	require.Equal(t, []string{"alias/a2", "alias/b1"}, listOf(k2))
 
@@ -63,8 +63,8 @@ func TestAliasIndex(t *testing.T) {
 	tb.ok(logical.UpdateOperation, "keys/"+k2+"/schedule-deletion", map[string]any{"pending_window_days": 7})
 	tb.advance(8 * 24 * 3600e9)
 	tb.runPeriodic()
-	tb.fails(excNotFound, logical.ReadOperation, "aliases/a2", nil)
-	tb.fails(excNotFound, logical.ReadOperation, "aliases/b1", nil)
+	tb.fails(excNotFound, logical.ReadOperation, "aliases/alias/a2", nil)
+	tb.fails(excNotFound, logical.ReadOperation, "aliases/alias/b1", nil)
 	left, err := tb.storage.List(ctx, aliasIndexPrefix+k2+"/")
 	require.NoError(t, err)
 	require.Empty(t, left)

@@ -81,11 +81,10 @@ func (b *backend) identityFromVault(entityID string) (principalSet, error) {
 
 // authorize is the plugin's gate, after Vault's ACL: the key policy's Deny
 // statements refuse, then an Allow statement or an active grant admits.
-// ec is the operation's encryption context; tokens are its grant tokens.
+// ec is the operation's encryption context; tokens are its grant tokens,
+// checked only once the caller is admitted (whether a token is valid is
+// not for a caller the key refuses to learn).
 func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEntry, op string, ec map[string]string, tokens []string) error {
-	if err := b.checkGrantTokens(ctx, req.Storage, tokens); err != nil {
-		return err
-	}
 	who, err := b.principals(req)
 	if err != nil {
 		return err
@@ -99,7 +98,7 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 	case denied:
 		return accessDenied(e, op, who)
 	case allowed:
-		return nil
+		return b.checkGrantTokens(ctx, req.Storage, tokens)
 	}
 	x, err := b.grants(ctx, req.Storage, e.KeyID)
 	if err != nil {
@@ -107,7 +106,7 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 	}
 	if g := x.find(who, op, ec, hasContext, b.mountAccount()); g != nil {
 		b.logDecision(e, op, who, "allow", "grant "+g.GrantID)
-		return nil
+		return b.checkGrantTokens(ctx, req.Storage, tokens)
 	}
 	b.logDecision(e, op, who, "deny", "no statement or grant allows it")
 	return accessDenied(e, op, who)

@@ -28,19 +28,19 @@ func TestAliasOperationsAreAuthorized(t *testing.T) {
 	victim := ownedKey(t, tb, "admin")
 	own := ownedKey(t, tb, "mallory")
 	target := func() string {
-		return tb.asOK("admin", logical.ReadOperation, "aliases/orders", nil)["target_key_id"].(string)
+		return tb.asOK("admin", logical.ReadOperation, "aliases/alias/orders", nil)["target_key_id"].(string)
 	}
 
-	tb.asFails(excAccessDenied, "mallory", logical.UpdateOperation, "aliases/mine", map[string]any{"target_key_id": victim})
-	tb.asFails(excNotFound, "admin", logical.ReadOperation, "aliases/mine", nil)
-	tb.asOK("admin", logical.UpdateOperation, "aliases/orders", map[string]any{"target_key_id": victim})
+	tb.asFails(excAccessDenied, "mallory", logical.UpdateOperation, "aliases/alias/mine", map[string]any{"target_key_id": victim})
+	tb.asFails(excNotFound, "admin", logical.ReadOperation, "aliases/alias/mine", nil)
+	tb.asOK("admin", logical.UpdateOperation, "aliases/alias/orders", map[string]any{"target_key_id": victim})
 
 	// Repointing needs UpdateAlias on the current target and the new one.
-	tb.asFails(excAccessDenied, "mallory", logical.PatchOperation, "aliases/orders", map[string]any{"target_key_id": own})
+	tb.asFails(excAccessDenied, "mallory", logical.PatchOperation, "aliases/alias/orders", map[string]any{"target_key_id": own})
 	require.Equal(t, victim, target())
-	tb.asFails(excAccessDenied, "admin", logical.PatchOperation, "aliases/orders", map[string]any{"target_key_id": own})
+	tb.asFails(excAccessDenied, "admin", logical.PatchOperation, "aliases/alias/orders", map[string]any{"target_key_id": own})
 	require.Equal(t, victim, target())
-	tb.asFails(excAccessDenied, "mallory", logical.DeleteOperation, "aliases/orders", nil)
+	tb.asFails(excAccessDenied, "mallory", logical.DeleteOperation, "aliases/alias/orders", nil)
 	require.Equal(t, victim, target())
 
 	// A policy may name the alias operations; granted on both keys, the
@@ -49,10 +49,10 @@ func TestAliasOperationsAreAuthorized(t *testing.T) {
 		map[string]any{"effect": "Allow", "principals": []string{"entity:mallory"}, "operations": []string{"*"}},
 		map[string]any{"effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"UpdateAlias"}})
 	tb.asOK("mallory", logical.UpdateOperation, "keys/"+own+"/policy", map[string]any{"policy": both})
-	tb.asOK("admin", logical.PatchOperation, "aliases/orders", map[string]any{"target_key_id": own})
+	tb.asOK("admin", logical.PatchOperation, "aliases/alias/orders", map[string]any{"target_key_id": own})
 	require.Equal(t, own, target())
-	tb.asFails(excAccessDenied, "admin", logical.DeleteOperation, "aliases/orders", nil)
-	tb.asOK("mallory", logical.DeleteOperation, "aliases/orders", nil)
+	tb.asFails(excAccessDenied, "admin", logical.DeleteOperation, "aliases/alias/orders", nil)
+	tb.asOK("mallory", logical.DeleteOperation, "aliases/alias/orders", nil)
 
 	// Alias operations are policy vocabulary, not grantable.
 	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+victim+"/grants",
@@ -122,7 +122,7 @@ func TestImportParametersAuthorizeBeforeWork(t *testing.T) {
 // taking the key ARN.
 func TestManagementPathsRefuseKeyARN(t *testing.T) {
 	tb := newTestBackend(t)
-	id := tb.createKey(map[string]any{"alias": "mgmt"})
+	id := tb.createKey(map[string]any{"alias": "alias/mgmt"})
 	arn := tb.ok(logical.ReadOperation, "keys/"+id, nil)["arn"].(string)
 	policy := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"*"}, "operations": []string{"Encrypt"}})
 	for _, c := range []struct {

@@ -209,8 +209,13 @@ func TestPoliciesAndGrants(t *testing.T) {
 	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"),
 		"encryption_context": map[string]any{"dept": "x"}, "grant_tokens": []string{forged}})
 	requireKMSError(t, err, excInvalidGrantToken)
-	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "grant_tokens": []string{"garbage"}})
+	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"),
+		"encryption_context": map[string]any{"dept": "x"}, "grant_tokens": []string{"garbage"}})
 	requireKMSError(t, err, excInvalidGrantToken)
+	// Without the context bob's grant does not admit him: the token is
+	// not looked at, the answer is the refusal.
+	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "grant_tokens": []string{"garbage"}})
+	requireKMSError(t, err, excAccessDenied)
 
 	// Lists.
 	list := tb.asOK("admin", logical.ListOperation, "keys/"+id+"/grants", nil)
@@ -222,7 +227,10 @@ func TestPoliciesAndGrants(t *testing.T) {
 	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
 	tb.asOK("carol", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
 	requireKMSError(t, enc("bob", map[string]any{"dept": "x"}), excAccessDenied)
-	tb.asFails(excNotFound, "carol", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	// A grant that is gone names no retiring principal: only a caller the
+	// key policy allows RetireGrant learns that it does not exist.
+	tb.asFails(excAccessDenied, "carol", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	tb.asFails(excNotFound, "admin", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
 
 	// A grant cannot outlive a Deny statement.
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:mallory", "operations": "Encrypt"})

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/openkms/vault-plugin-kms/keyspec"
@@ -26,7 +25,7 @@ var awsMembers = map[string]func(v any, out map[string]any) error{
 	"DestinationKeyId":               to("key_id"),
 	"SourceKeyId":                    to("source_key_id"),
 	"TargetKeyId":                    to("target_key_id"),
-	"AliasName":                      aliasNameIn,
+	"AliasName":                      to("name"), // checked by the aliases/<name> handler
 	"Description":                    to("description"),
 	"KeyUsage":                       to("key_usage"),
 	"KeySpec":                        to("key_spec"),
@@ -168,17 +167,6 @@ func awsFields(op string, in map[string]any, members []string) (map[string]any, 
 		}
 	}
 	return out, nil
-}
-
-// aliasNameIn takes AWS's alias names, which always carry the alias/
-// prefix (the Vault-style path also accepts the short form).
-func aliasNameIn(v any, out map[string]any) error {
-	s, ok := v.(string)
-	if !ok || !strings.HasPrefix(s, "alias/") {
-		return errValidation(`Alias must start with the prefix "alias/"`)
-	}
-	out["name"] = s
-	return nil
 }
 
 func tagsIn(v any, out map[string]any) error {

@@ -334,11 +334,15 @@ func TestAWSAliasNamesNeedThePrefix(t *testing.T) {
 	tb := newTestBackend(t)
 	id := tb.createKey(nil)
 	for _, op := range []string{"CreateAlias", "UpdateAlias", "DeleteAlias"} {
-		msg := tb.awsFails(excValidation, "", op, map[string]any{"AliasName": "orders", "TargetKeyId": id})
+		body := map[string]any{"AliasName": "orders", "TargetKeyId": id}
+		if op == "DeleteAlias" {
+			delete(body, "TargetKeyId")
+		}
+		msg := tb.awsFails(excValidation, "", op, body)
 		require.Equal(t, `Alias must start with the prefix "alias/"`, msg)
 	}
-	// The Vault-style path keeps accepting the short form.
-	tb.ok(logical.CreateOperation, "aliases/orders", map[string]any{"target_key_id": id})
+	// The Vault-style path takes the full name too (TestAliasNamesNeedThePrefix).
+	tb.ok(logical.CreateOperation, "aliases/alias/orders", map[string]any{"target_key_id": id})
 	require.Equal(t, id, tb.aws("", "DescribeKey", map[string]any{"KeyId": "alias/orders"})["KeyMetadata"].(map[string]any)["KeyId"])
 }
 

@@ -135,7 +135,7 @@ func TestCreateRefusals(t *testing.T) {
 	tb.fails(excNotFound, logical.ReadOperation, "keys/alias/nope", nil)
 	tb.fails(excNotFound, logical.ReadOperation, "keys/arn:aws:s3:::bucket", nil)
 
-	tb.createKey(map[string]any{"alias": "orders"})
+	tb.createKey(map[string]any{"alias": "alias/orders"})
 	tb.fails(excAlreadyExists, logical.UpdateOperation, "keys", map[string]any{"alias": "alias/orders"})
 	list := tb.ok(logical.ListOperation, "keys/", nil)
 	require.Len(t, list["keys"], 1, "a refused create must not leave a key behind")
@@ -190,7 +190,7 @@ func TestLifecycleAndDeletionWindow(t *testing.T) {
 
 func TestManagementRefusesAliases(t *testing.T) {
 	tb := newTestBackend(t)
-	id := tb.createKey(map[string]any{"alias": "mgmt"})
+	id := tb.createKey(map[string]any{"alias": "alias/mgmt"})
 	for _, suffix := range []string{"/enable", "/disable", "/schedule-deletion", "/tags"} {
 		tb.fails(excValidation, logical.UpdateOperation, "keys/alias/mgmt"+suffix, map[string]any{"tags": map[string]any{"a": "b"}})
 	}
@@ -205,7 +205,7 @@ func TestManagementRefusesAliases(t *testing.T) {
 
 func TestARNConfiguration(t *testing.T) {
 	tb := newTestBackend(t)
-	id := tb.createKey(map[string]any{"alias": "orders"})
+	id := tb.createKey(map[string]any{"alias": "alias/orders"})
 	cfg := tb.ok(logical.ReadOperation, "config", nil)
 	require.Equal(t, "arn:aws:kms:us-east-1:000000000000:key/<key id>", cfg["key_arn_format"])
 
@@ -217,7 +217,7 @@ func TestARNConfiguration(t *testing.T) {
 	arn := "arn:aws-cn:kms:cn-north-1:111122223333:key/" + id
 	require.Equal(t, arn, tb.ok(logical.ReadOperation, "keys/"+id, nil)["arn"])
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/"+arn, nil)["key_id"])
-	require.Equal(t, "arn:aws-cn:kms:cn-north-1:111122223333:alias/orders", tb.ok(logical.ReadOperation, "aliases/orders", nil)["alias_arn"])
+	require.Equal(t, "arn:aws-cn:kms:cn-north-1:111122223333:alias/orders", tb.ok(logical.ReadOperation, "aliases/alias/orders", nil)["alias_arn"])
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/arn:aws-cn:kms:cn-north-1:111122223333:alias/orders", nil)["key_id"])
 	// The old ARN, of another region and account, names no key here.
 	tb.fails(excNotFound, logical.ReadOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id, nil)
@@ -317,40 +317,40 @@ func TestAliases(t *testing.T) {
 	b := tb.createKey(nil)
 	signer := tb.createKey(map[string]any{"key_spec": "RSA_2048", "key_usage": "SIGN_VERIFY"})
 
-	d := tb.ok(logical.UpdateOperation, "aliases/app/orders", map[string]any{"target_key_id": a})
+	d := tb.ok(logical.UpdateOperation, "aliases/alias/app/orders", map[string]any{"target_key_id": a})
 	require.Equal(t, "alias/app/orders", d["alias_name"])
 	require.Equal(t, a, tb.ok(logical.ReadOperation, "keys/alias/app/orders", nil)["key_id"])
 	require.Equal(t, a, tb.ok(logical.ReadOperation, "aliases/alias/app/orders", nil)["target_key_id"])
 
 	tb.fails(excAlreadyExists, logical.UpdateOperation, "aliases/alias/app/orders", map[string]any{"target_key_id": b})
 	tb.fails(excInvalidAliasName, logical.UpdateOperation, "aliases/alias/aws/ebs", map[string]any{"target_key_id": a})
-	tb.fails(excInvalidAliasName, logical.UpdateOperation, "aliases/bad name", map[string]any{"target_key_id": a})
-	tb.fails(excValidation, logical.UpdateOperation, "aliases/"+string(repeat('x', 251)), map[string]any{"target_key_id": a})
-	tb.fails(excValidation, logical.UpdateOperation, "aliases/x", map[string]any{"target_key_id": "alias/app/orders"})
-	tb.fails(excNotFound, logical.UpdateOperation, "aliases/x", map[string]any{"target_key_id": "8f0b8ea1-0000-4000-8000-000000000000"})
-	tb.fails(excValidation, logical.UpdateOperation, "aliases/x", map[string]any{})
+	tb.fails(excInvalidAliasName, logical.UpdateOperation, "aliases/alias/bad name", map[string]any{"target_key_id": a})
+	tb.fails(excValidation, logical.UpdateOperation, "aliases/alias/"+string(repeat('x', 251)), map[string]any{"target_key_id": a})
+	tb.fails(excValidation, logical.UpdateOperation, "aliases/alias/x", map[string]any{"target_key_id": "alias/app/orders"})
+	tb.fails(excNotFound, logical.UpdateOperation, "aliases/alias/x", map[string]any{"target_key_id": "8f0b8ea1-0000-4000-8000-000000000000"})
+	tb.fails(excValidation, logical.UpdateOperation, "aliases/alias/x", map[string]any{})
 
 	// Retarget, keeping type and usage.
-	require.Equal(t, b, tb.ok(logical.PatchOperation, "aliases/app/orders", map[string]any{"target_key_id": b})["target_key_id"])
+	require.Equal(t, b, tb.ok(logical.PatchOperation, "aliases/alias/app/orders", map[string]any{"target_key_id": b})["target_key_id"])
 	require.Equal(t, b, tb.ok(logical.ReadOperation, "keys/alias/app/orders", nil)["key_id"])
-	tb.fails(excValidation, logical.PatchOperation, "aliases/app/orders", map[string]any{"target_key_id": signer})
-	tb.fails(excNotFound, logical.PatchOperation, "aliases/absent", map[string]any{"target_key_id": b})
+	tb.fails(excValidation, logical.PatchOperation, "aliases/alias/app/orders", map[string]any{"target_key_id": signer})
+	tb.fails(excNotFound, logical.PatchOperation, "aliases/alias/absent", map[string]any{"target_key_id": b})
 
-	tb.ok(logical.UpdateOperation, "aliases/second", map[string]any{"target_key_id": b})
+	tb.ok(logical.UpdateOperation, "aliases/alias/second", map[string]any{"target_key_id": b})
 	require.Equal(t, []string{"alias/app/orders", "alias/second"}, tb.ok(logical.ReadOperation, "keys/"+b, nil)["aliases"])
 	all := tb.ok(logical.ListOperation, "aliases/", nil)
 	require.Equal(t, []string{"alias/app/orders", "alias/second"}, all["keys"])
 	require.Empty(t, tb.ok(logical.ListOperation, "aliases/", map[string]any{"key_id": a})["keys"])
 
-	tb.ok(logical.DeleteOperation, "aliases/second", nil)
-	tb.fails(excNotFound, logical.DeleteOperation, "aliases/second", nil)
+	tb.ok(logical.DeleteOperation, "aliases/alias/second", nil)
+	tb.fails(excNotFound, logical.DeleteOperation, "aliases/alias/second", nil)
 	tb.fails(excNotFound, logical.ReadOperation, "keys/alias/second", nil)
 }
 
 // Invalidate must drop cached state so a standby sees another node's write.
 func TestInvalidateDropsCaches(t *testing.T) {
 	tb := newTestBackend(t)
-	id := tb.createKey(map[string]any{"alias": "cached"})
+	id := tb.createKey(map[string]any{"alias": "alias/cached"})
 	ctx := context.Background()
 
 	// Another node disables the key and removes the alias behind our back.

@@ -176,14 +176,14 @@ func TestStaleGrantFillStandby(t *testing.T) {
 func TestStaleAliasFillActive(t *testing.T) {
 	tb := newTestBackend(t)
 	ps := withPausing(tb)
-	k1 := tb.createKey(map[string]any{"alias": "moving"})
+	k1 := tb.createKey(map[string]any{"alias": "alias/moving"})
 	k2 := tb.createKey(nil)
 	tb.cache.reset()
 
 	reached, release := ps.pause(aliasStorageKey("alias/moving"))
 	done := tb.inBackground(logical.ReadOperation, "keys/alias/moving", nil)
 	<-reached // the reader resolved the alias to k1
-	tb.ok(logical.PatchOperation, "aliases/moving", map[string]any{"target_key_id": k2})
+	tb.ok(logical.PatchOperation, "aliases/alias/moving", map[string]any{"target_key_id": k2})
 	close(release)
 	require.NoError(t, <-done)
 	require.Equal(t, k2, tb.ok(logical.ReadOperation, "keys/alias/moving", nil)["key_id"])
@@ -194,7 +194,7 @@ func TestStaleAliasFillActive(t *testing.T) {
 func TestStaleAliasFillStandby(t *testing.T) {
 	tb := newTestBackend(t)
 	ps := withPausing(tb)
-	tb.createKey(map[string]any{"alias": "moving"})
+	tb.createKey(map[string]any{"alias": "alias/moving"})
 	k2 := tb.createKey(nil)
 	tb.cache.reset()
 

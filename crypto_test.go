@@ -20,7 +20,7 @@ func unb64(t *testing.T, v any) []byte {
 
 func TestEncryptDecryptSymmetric(t *testing.T) {
 	tb := newTestBackend(t)
-	id := tb.createKey(map[string]any{"alias": "sym"})
+	id := tb.createKey(map[string]any{"alias": "alias/sym"})
 	ctx := map[string]any{"tenant": "a", "purpose": "test"}
 	enc := tb.ok(logical.UpdateOperation, "encrypt/alias/sym", map[string]any{"plaintext": b64s("hello"), "encryption_context": ctx})
 	require.Equal(t, id, enc["key_id"])

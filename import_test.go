@@ -187,3 +187,40 @@ func sha384Digest(t *testing.T, s string) []byte {
 	h.Write([]byte(s))
 	return h.Sum(nil)
 }
+
+// ImportKeyMaterial's valid_to is at most 365 days after the request (AWS's
+// API reference: "The maximum value is 365 days from the request date"), on
+// the Vault-style path and the AWS endpoint alike.
+func TestImportValidToAtMost365Days(t *testing.T) {
+	tb := newTestBackend(t)
+	limit := tb.now().Add(365 * 24 * time.Hour)
+	material := bytes.Repeat([]byte{7}, 32)
+	expires := func(at time.Time) map[string]any {
+		return map[string]any{"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": at.Format(time.RFC3339)}
+	}
+	id := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL"})["key_id"].(string)
+	_, err := tb.importMaterial(id, "RSAES_OAEP_SHA_256", material, expires(limit.Add(time.Second)))
+	require.Contains(t, requireKMSError(t, err, excValidation).Msg, "365 days")
+	_, err = tb.importMaterial(id, "RSAES_OAEP_SHA_256", material, expires(limit))
+	require.NoError(t, err)
+	require.Equal(t, limit.Format(time.RFC3339), tb.ok(logical.ReadOperation, "keys/"+id, nil)["valid_to"])
+
+	awsImport := func(id string, validTo time.Time) (int, map[string]any) {
+		p := tb.aws("", "GetParametersForImport", map[string]any{"KeyId": id, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"})
+		der, err := base64.StdEncoding.DecodeString(p["PublicKey"].(string))
+		require.NoError(t, err)
+		pub, err := x509.ParsePKIXPublicKey(der)
+		require.NoError(t, err)
+		wrapped, err := keyspec.WrapKeyMaterial(pub.(*rsa.PublicKey), "RSAES_OAEP_SHA_256", material, rand.Reader)
+		require.NoError(t, err)
+		return tb.awsCall("", "aws", "TrentService.ImportKeyMaterial", map[string]any{"KeyId": id, "ImportToken": p["ImportToken"],
+			"EncryptedKeyMaterial": base64.StdEncoding.EncodeToString(wrapped), "ExpirationModel": "KEY_MATERIAL_EXPIRES",
+			"ValidTo": validTo.Unix()})
+	}
+	other := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL"})["key_id"].(string)
+	status, out := awsImport(other, limit.Add(time.Second))
+	require.Equal(t, 400, status)
+	require.Equal(t, excValidation, out["__type"])
+	status, out = awsImport(other, limit)
+	require.Equal(t, 200, status, "%v", out)
+}

@@ -71,3 +71,39 @@ func (b *backend) dueDeletions(ctx context.Context, s logical.Storage) (map[stri
 	}
 	return due, nil
 }
+
+// checkRefSpacing refuses a key reference with white space around it. A
+// reference is taken exactly as written, never trimmed: Vault ACL rules
+// match the exact path, so kms/keys/<id>%20/policy would otherwise reach
+// the key a rule on kms/keys/<id>/policy denies.
+func checkRefSpacing(ref string) error {
+	if ref != strings.TrimSpace(ref) {
+		return errNotFound("no key or alias is named with leading or trailing white space")
+	}
+	return nil
+}
+
+// refuseInvalid answers a request whose input failed a check made before
+// the key was authorized: a check of input that feeds the authorization
+// (grant tokens, the encryption context, a grant's parameters) or that is
+// cheap to make first. A caller the key's policy and grants do not admit
+// for op gets AccessDeniedException, exactly as for a valid request, so
+// nobody learns what a key accepts (formats, limits, which names exist)
+// without the permission to use it; an admitted caller gets bad. The
+// authorization runs without the request's encryption context and grant
+// tokens (they may be what is invalid), so a statement conditioned on them
+// does not admit here. With no key reference (decrypt of a blob whose key
+// is unknown) there is no key to ask: bad as is.
+func (b *backend) refuseInvalid(ctx context.Context, req *logical.Request, ref string, allowAlias bool, op string, bad error) error {
+	if ref == "" {
+		return bad
+	}
+	e, err := b.resolveKey(ctx, req.Storage, ref, allowAlias)
+	if err != nil {
+		return err
+	}
+	if err := b.authorize(ctx, req, e, op, nil, nil); err != nil {
+		return err
+	}
+	return bad
+}

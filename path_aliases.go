@@ -36,7 +36,7 @@ func pathAliases(b *backend) []*framework.Path {
 			DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationSuffix: "alias"},
 			Fields: map[string]*framework.FieldSchema{
 				"name": {Type: framework.TypeString, Required: true,
-					Description: "Alias name, alias/<name> or just <name>: [a-zA-Z0-9/_-], at most 256 characters with the prefix."},
+					Description: "The full alias name, alias/<name> (the prefix is required, as in AWS): [a-zA-Z0-9/_-], at most 256 characters."},
 				"target_key_id": target,
 			},
 			ExistenceCheck: b.aliasExists,
@@ -60,7 +60,11 @@ func pathAliases(b *backend) []*framework.Path {
 }
 
 func (b *backend) aliasExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	a, err := b.liveAlias(ctx, req.Storage, normalizeAliasName(d.Get("name").(string)))
+	name, err := pathAliasName(d)
+	if err != nil {
+		return false, nil // the operation's handler refuses the name
+	}
+	a, err := b.liveAlias(ctx, req.Storage, name)
 	return a != nil, err
 }
 
@@ -104,7 +108,10 @@ func (b *backend) pathAliasList(ctx context.Context, req *logical.Request, d *fr
 }
 
 func (b *backend) pathAliasRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := normalizeAliasName(d.Get("name").(string))
+	name, err := pathAliasName(d)
+	if err != nil {
+		return nil, err
+	}
 	a, err := b.liveAlias(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
@@ -116,12 +123,14 @@ func (b *backend) pathAliasRead(ctx context.Context, req *logical.Request, d *fr
 }
 
 func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := normalizeAliasName(d.Get("name").(string))
-	if err := validateAliasName(name); err != nil {
-		return nil, err
-	}
+	// The target key first: a caller it does not allow CreateAlias learns
+	// nothing about the name (its format, whether it is taken).
 	e, err := b.aliasTarget(ctx, req, d, opCreateAlias)
 	if err != nil {
+		return nil, err
+	}
+	name := d.Get("name").(string)
+	if err := validateAliasName(name); err != nil {
 		return nil, err
 	}
 	b.aliasLock.Lock()
@@ -138,8 +147,11 @@ func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *
 }
 
 func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := normalizeAliasName(d.Get("name").(string))
 	e, err := b.aliasTarget(ctx, req, d, opUpdateAlias)
+	if err != nil {
+		return nil, err
+	}
+	name, err := pathAliasName(d)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +190,10 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 }
 
 func (b *backend) pathAliasDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := normalizeAliasName(d.Get("name").(string))
+	name, err := pathAliasName(d)
+	if err != nil {
+		return nil, err
+	}
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
 	a, err := readAlias(ctx, req.Storage, name)
@@ -236,18 +251,35 @@ func aliasData(arns arnScheme, a *aliasEntry) map[string]any {
 	}
 }
 
-// normalizeAliasName accepts an alias with or without its alias/ prefix.
-func normalizeAliasName(name string) string {
-	if strings.HasPrefix(name, "alias/") {
-		return name
+// errAliasPrefix refuses an alias named by a short form. AWS requires the
+// full name, alias/<name>, everywhere; here it also keeps alias names under
+// Vault ACL control: aliases/prod-orders, or CreateKey's alias=prod-orders,
+// would name alias/prod-orders by a path or field value that a rule on
+// kms/aliases/alias/prod-* or a denied_parameters glob alias/prod-* does not
+// match. Reads and deletes take the full name too, so a rule that hides or
+// protects alias names holds for them as well.
+func errAliasPrefix() error {
+	return errValidation(`Alias must start with the prefix "alias/"`)
+}
+
+// pathAliasName is the alias an aliases/<name> path names.
+func pathAliasName(d *framework.FieldData) (string, error) {
+	name := d.Get("name").(string)
+	if err := checkRefSpacing(name); err != nil {
+		return "", err
 	}
-	return "alias/" + name
+	if !strings.HasPrefix(name, "alias/") {
+		return "", errAliasPrefix()
+	}
+	return name, nil
 }
 
 var aliasPattern = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]+$`)
 
 func validateAliasName(name string) error {
 	switch {
+	case !strings.HasPrefix(name, "alias/"):
+		return errAliasPrefix()
 	case len(name) > keyspec.MaxAliasName:
 		return newErr(excValidation, "alias name %q is longer than %d characters", name, keyspec.MaxAliasName)
 	case !aliasPattern.MatchString(name):
@@ -261,7 +293,9 @@ func validateAliasName(name string) error {
 const pathAliasesHelpSyn = "Create, update, delete and list key aliases."
 
 const pathAliasesHelpDesc = `
-An alias is a friendly name (alias/<name>) for a key. Write aliases/<name>
+An alias is a friendly name (alias/<name>) for a key. Paths name it in full,
+aliases/alias/<name> (a short form is refused, so Vault ACL rules on
+kms/aliases/alias/... cover every alias path). Write it
 with target_key_id to create one (AlreadyExistsException if the name is
 taken); PATCH it (vault patch) with a new target_key_id to point it at
 another key of the same type and usage; delete it to remove it. List aliases

@@ -68,19 +68,20 @@ func cryptoPath(pattern, name, summary, help string, fields map[string]*framewor
 }
 
 func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
+	ref := d.Get("key_id").(string)
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, ref, true, opEncrypt, err)
 	}
 	pt, err := b64(d, "plaintext", true)
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, ref, true, opEncrypt, err)
 	}
 	ec, err := encryptionContext(d, "encryption_context")
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, ref, true, opEncrypt, err)
 	}
-	e, err := b.usableKey(ctx, req, d.Get("key_id").(string), opEncrypt, keyspec.EncryptDecrypt, ec, tokens)
+	e, err := b.usableKey(ctx, req, ref, opEncrypt, keyspec.EncryptDecrypt, ec, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -93,17 +94,17 @@ func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framewor
 }
 
 func (b *backend) decrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
-	tokens, err := grantTokens(d)
-	if err != nil {
-		return nil, err
-	}
 	blob, err := b64(d, "ciphertext_blob", true)
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, opDecrypt, err)
+	}
+	tokens, err := grantTokens(d)
+	if err != nil {
+		return nil, b.refuseInvalid(ctx, req, blobKeyRef(d, blob), true, opDecrypt, err)
 	}
 	ec, err := encryptionContext(d, "encryption_context")
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, blobKeyRef(d, blob), true, opDecrypt, err)
 	}
 	alg := d.Get("encryption_algorithm").(string)
 	e, pt, err := b.decryptWith(ctx, req, d.Get("key_id").(string), alg, blob, ec, opDecrypt, tokens)
@@ -115,25 +116,26 @@ func (b *backend) decrypt(ctx context.Context, req *logical.Request, d *framewor
 }
 
 func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
+	dstRef, srcRef := d.Get("key_id").(string), d.Get("source_key_id").(string)
+	invalid := func(err error) error { return b.refuseInvalid(ctx, req, dstRef, true, opReEncryptTo, err) }
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, err
+		return nil, invalid(err)
 	}
 	blob, err := b64(d, "ciphertext_blob", true)
 	if err != nil {
-		return nil, err
+		return nil, invalid(err)
 	}
 	srcEC, err := encryptionContext(d, "source_encryption_context")
 	if err != nil {
-		return nil, err
+		return nil, invalid(err)
 	}
 	dstEC, err := encryptionContext(d, "destination_encryption_context")
 	if err != nil {
-		return nil, err
+		return nil, invalid(err)
 	}
 	srcAlg := d.Get("source_encryption_algorithm").(string)
 	dstAlg := d.Get("destination_encryption_algorithm").(string)
-	dstRef, srcRef := d.Get("key_id").(string), d.Get("source_key_id").(string)
 	ctx = b.reEncryptAttrs(ctx, req.Storage, srcRef, dstRef, blob)
 	dst, err := b.usableKey(withAttrs(ctx, func(a *requestAttrs) { a.RequestAlias = requestAlias(dstRef) }),
 		req, dstRef, opReEncryptTo, keyspec.EncryptDecrypt, dstEC, tokens)
@@ -210,3 +212,15 @@ encrypts the plaintext under the destination key in the path, all inside
 the plugin: the plaintext is never returned. Re-encrypting under the same
 key moves ciphertext to the key's newest material.
 `
+
+// blobKeyRef is the key a decrypt names: key_id, or else the key in a
+// symmetric blob's header ("" when neither names one).
+func blobKeyRef(d *framework.FieldData, blob []byte) string {
+	if ref := d.Get("key_id").(string); ref != "" {
+		return ref
+	}
+	if hdr, err := ciphertext.Parse(blob); err == nil {
+		return hdr.KeyID
+	}
+	return ""
+}

@@ -54,15 +54,16 @@ func pathDataKeys(b *backend) []*framework.Path {
 // wrappingKey resolves the KMS key that wraps data keys: a symmetric
 // ENCRYPT_DECRYPT key in the Enabled state.
 func (b *backend) wrappingKey(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, map[string]string, error) {
+	ref := d.Get("key_id").(string)
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, b.refuseInvalid(ctx, req, ref, true, op, err)
 	}
 	ec, err := encryptionContext(d, "encryption_context")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, b.refuseInvalid(ctx, req, ref, true, op, err)
 	}
-	e, err := b.usableKey(ctx, req, d.Get("key_id").(string), op, keyspec.EncryptDecrypt, ec, tokens)
+	e, err := b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,21 +75,9 @@ func (b *backend) wrappingKey(ctx context.Context, req *logical.Request, d *fram
 
 func (b *backend) dataKeyHandler(op string, withPlaintext bool) framework.OperationFunc {
 	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-		spec, specOK := d.GetOk("key_spec")
-		n, nOK := d.GetOk("number_of_bytes")
-		size := 0
-		switch {
-		case specOK == nOK:
-			return nil, errValidation("give exactly one of key_spec (AES_128, AES_256) and number_of_bytes")
-		case specOK:
-			var ok bool
-			if size, ok = keyspec.DataKeySpecs[spec.(string)]; !ok {
-				return nil, errValidation("key_spec must be AES_128 or AES_256, got %q", spec)
-			}
-		default:
-			if size = n.(int); size < 1 || size > keyspec.MaxRandom {
-				return nil, errValidation("number_of_bytes must be between 1 and %d", keyspec.MaxRandom)
-			}
+		size, err := dataKeySize(d)
+		if err != nil {
+			return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, op, err)
 		}
 		e, ec, err := b.wrappingKey(ctx, req, d, op)
 		if err != nil {
@@ -119,7 +108,8 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		name := d.Get("key_pair_spec").(string)
 		spec, ok := keyspec.Lookup(name)
 		if !ok || !spec.KeyPair {
-			return nil, errValidation("key_pair_spec must be one of %s, got %q", keyspec.OneOf(keyspec.DataKeyPairSpecs()), name)
+			return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, op,
+				errValidation("key_pair_spec must be one of %s, got %q", keyspec.OneOf(keyspec.DataKeyPairSpecs()), name))
 		}
 		e, ec, err := b.wrappingKey(ctx, req, d, op)
 		if err != nil {
@@ -184,3 +174,23 @@ private_key_pem. key_pair_spec: RSA_2048/3072/4096, ECC_NIST_P256/P384/P521,
 ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, ML_KEM_512/768/1024 (PKCS#8 in
 seed form).
 `
+
+// dataKeySize is the data key length a request asks for.
+func dataKeySize(d *framework.FieldData) (int, error) {
+	spec, specOK := d.GetOk("key_spec")
+	n, nOK := d.GetOk("number_of_bytes")
+	switch {
+	case specOK == nOK:
+		return 0, errValidation("give exactly one of key_spec (AES_128, AES_256) and number_of_bytes")
+	case specOK:
+		size, ok := keyspec.DataKeySpecs[spec.(string)]
+		if !ok {
+			return 0, errValidation("key_spec must be AES_128 or AES_256, got %q", spec)
+		}
+		return size, nil
+	}
+	if size := n.(int); size >= 1 && size <= keyspec.MaxRandom {
+		return size, nil
+	}
+	return 0, errValidation("number_of_bytes must be between 1 and %d", keyspec.MaxRandom)
+}

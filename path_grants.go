@@ -169,6 +169,22 @@ func checkConstraint(c map[string]string) error {
 	return nil
 }
 
+// grantFitsKey checks a grant against the key it is for.
+func grantFitsKey(g *grantEntry, e *keyEntry) error {
+	for _, op := range g.Operations {
+		if !operations[op].fitsKey(e) {
+			return errValidation("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
+		}
+	}
+	// AWS: an encryption context constraint only on symmetric encryption
+	// keys. Elsewhere no operation carries a context, so the constraint
+	// would constrain nothing while looking as if it did.
+	if g.Constraints != nil && e.spec.Family != keyspec.FamilySymmetric {
+		return errValidation("an encryption context constraint is allowed only in grants for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
+	}
+	return nil
+}
+
 func grantableCount() int {
 	n := 0
 	for _, o := range operations {
@@ -180,35 +196,35 @@ func grantableCount() int {
 }
 
 func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	// The grant's parameters feed its authorization (a grantee may only
+	// delegate less than its own grant), so they are read first; a caller
+	// not allowed CreateGrant learns nothing from their errors.
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opCreateGrant, err)
 	}
 	g, err := grantRequest(d)
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opCreateGrant, err)
 	}
 	e, unlock, err := b.lockedKey(ctx, req.Storage, d.Get("key_id").(string))
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	for _, op := range g.Operations {
-		if !operations[op].fitsKey(e) {
-			return nil, errValidation("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
-		}
-	}
-	// AWS: an encryption context constraint only on symmetric encryption
-	// keys. Elsewhere no operation carries a context, so the constraint
-	// would constrain nothing while looking as if it did.
-	if g.Constraints != nil && e.spec.Family != keyspec.FamilySymmetric {
-		return nil, errValidation("an encryption context constraint is allowed only in grants for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
-	}
 	x, err := b.lockedGrants(ctx, req.Storage, e.KeyID)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.authorizeCreateGrant(ctx, req, e, x, g, tokens); err != nil {
+	if err := b.authorizeCreateGrant(ctx, req, e, x, g); err != nil {
+		return nil, err
+	}
+	// Grant tokens once the caller is admitted, as in authorize.
+	if err := b.checkGrantTokens(ctx, req.Storage, tokens); err != nil {
+		return nil, err
+	}
+	// Only now what the key is: its spec and usage are the caller's to see.
+	if err := grantFitsKey(g, e); err != nil {
 		return nil, err
 	}
 	if err := checkState(e, opCreateGrant); err != nil {
@@ -253,10 +269,7 @@ func (b *backend) grantCreated(ctx context.Context, s logical.Storage, g *grantE
 // authorizeCreateGrant: the key policy may allow CreateGrant outright; a
 // grant that includes CreateGrant lets its grantee create grants for the
 // same or fewer operations under the same constraints, never wider.
-func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request, e *keyEntry, x *grantIndex, g *grantEntry, tokens []string) error {
-	if err := b.checkGrantTokens(ctx, req.Storage, tokens); err != nil {
-		return err
-	}
+func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request, e *keyEntry, x *grantIndex, g *grantEntry) error {
 	who, err := b.principals(req)
 	if err != nil {
 		return err
@@ -411,7 +424,7 @@ func (b *backend) pathGrantRevoke(ctx context.Context, req *logical.Request, d *
 // grantee retire every grant on the key.
 func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, grantID, op string) error {
 	if err := checkGrantID(grantID); err != nil {
-		return err
+		return b.refuseInvalid(ctx, req, ref, false, op, err)
 	}
 	e, unlock, err := b.lockedKey(ctx, req.Storage, ref)
 	if err != nil {
@@ -424,6 +437,10 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 	}
 	g := x.get(grantID)
 	if g == nil {
+		// Whether a grant exists is for those who may remove grants.
+		if err := b.authorizeByPolicy(ctx, req, e, op); err != nil {
+			return err
+		}
 		return errNotFound("grant '%s' does not exist on key '%s'", grantID, e.KeyID)
 	}
 	who, err := b.principals(req)

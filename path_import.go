@@ -87,14 +87,8 @@ func requireExternal(e *keyEntry) error {
 
 func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	specName, alg := d.Get("wrapping_key_spec").(string), d.Get("wrapping_algorithm").(string)
-	if !keyspec.Contains(keyspec.WrappingKeySpecs(), specName) {
-		return nil, errValidation("wrapping_key_spec must be one of %s", keyspec.OneOf(keyspec.WrappingKeySpecs()))
-	}
-	if !keyspec.Contains(keyspec.WrappingAlgorithms(), alg) {
-		return nil, errValidation("wrapping_algorithm must be one of %s", keyspec.OneOf(keyspec.WrappingAlgorithms()))
-	}
-	if !keyspec.WrappingPairOK(specName, alg) {
-		return nil, errValidation("wrapping_algorithm %s does not go with wrapping_key_spec %s: SM2PKE needs SM2, the RSA algorithms an RSA key", alg, specName)
+	if err := checkWrapping(specName, alg); err != nil {
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opGetParametersForImport, err)
 	}
 	spec, _ := keyspec.Lookup(specName)
 	var (
@@ -191,33 +185,13 @@ func (b *backend) checkImportToken(ctx context.Context, s logical.Storage, keyID
 }
 
 func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	wrapped, err := b64(d, "encrypted_key_material", true)
+	wrapped, token, model, validTo, err := b.importRequest(d)
 	if err != nil {
-		return nil, err
-	}
-	token := d.Get("import_token").(string)
-	if token == "" {
-		return nil, errValidation("import_token is required")
-	}
-	model, validTo := d.Get("expiration_model").(string), time.Time{}
-	switch model {
-	case expirationDoesNotExpire:
-		if d.Get("valid_to").(string) != "" {
-			return nil, errValidation("valid_to is only allowed with KEY_MATERIAL_EXPIRES")
-		}
-	case expirationExpires:
-		if validTo, err = time.Parse(time.RFC3339, d.Get("valid_to").(string)); err != nil {
-			return nil, errValidation("valid_to must be an RFC 3339 time with KEY_MATERIAL_EXPIRES")
-		}
-		if !validTo.After(b.now()) {
-			return nil, errValidation("valid_to must be in the future")
-		}
-	default:
-		return nil, errValidation("expiration_model must be KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE")
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opImportKeyMaterial, err)
 	}
 	opts, err := readImportOptions(d)
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opImportKeyMaterial, err)
 	}
 	var imported string
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opImportKeyMaterial, func(e *keyEntry) error {
@@ -278,48 +252,6 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 	}
 	resp.Data["key_material_id"] = imported
 	return resp, nil
-}
-
-// importOptions are the several-materials fields of an import.
-type importOptions struct {
-	importType, materialID, description string
-	described                           bool
-}
-
-func readImportOptions(d *framework.FieldData) (importOptions, error) {
-	o := importOptions{importType: d.Get("import_type").(string), materialID: d.Get("key_material_id").(string)}
-	raw, described := d.GetOk("key_material_description")
-	if described {
-		o.description, o.described = raw.(string), true
-	}
-	switch o.importType {
-	case "", importNewMaterial, importExistingMaterial:
-	default:
-		return o, errValidation("import_type must be %s or %s", importNewMaterial, importExistingMaterial)
-	}
-	if o.materialID != "" {
-		if o.importType == importNewMaterial {
-			return o, errValidation("key_material_id cannot be given with import_type %s: new material gets its id on import", importNewMaterial)
-		}
-		if err := checkMaterialID(o.materialID); err != nil {
-			return o, err
-		}
-	}
-	if len(o.description) > maxMaterialDescription {
-		return o, errValidation("key_material_description is longer than %d characters", maxMaterialDescription)
-	}
-	return o, nil
-}
-
-// checkMaterialID refuses what cannot be a key material id.
-func checkMaterialID(id string) error {
-	if len(id) != 64 {
-		return errValidation("key_material_id must be 64 hexadecimal characters")
-	}
-	if _, err := hex.DecodeString(id); err != nil {
-		return errValidation("key_material_id must be 64 hexadecimal characters")
-	}
-	return nil
 }
 
 // placeMaterial finds or makes the version the imported material goes
@@ -389,7 +321,7 @@ func (b *backend) pathDeleteImported(ctx context.Context, req *logical.Request, 
 	want := d.Get("key_material_id").(string)
 	if want != "" {
 		if err := checkMaterialID(want); err != nil {
-			return nil, err
+			return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opDeleteImportedKeyMaterial, err)
 		}
 	}
 	var deleted string

@@ -31,7 +31,7 @@ func pathKEM(b *backend) []*framework.Path {
 func (b *backend) kemKey(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, string, error) {
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, "", err
+		return nil, "", b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, op, err)
 	}
 	e, err := b.usableKey(ctx, req, d.Get("key_id").(string), op, keyspec.EncapsulateDecapsulate, nil, tokens)
 	if err != nil {
@@ -58,7 +58,7 @@ func (b *backend) encapsulate(ctx context.Context, req *logical.Request, d *fram
 func (b *backend) decapsulate(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
 	ct, err := b64(d, "shared_secret_ciphertext_blob", true)
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, opDecapsulate, err)
 	}
 	e, alg, err := b.kemKey(ctx, req, d, opDecapsulate)
 	if err != nil {

@@ -37,7 +37,7 @@ func pathKeys(b *backend) []*framework.Path {
 					Description: "Key usage: ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT. Defaults to the spec's first allowed usage."},
 				"description":                        {Type: framework.TypeString, Description: "Description, at most 8192 characters."},
 				"tags":                               fieldTags,
-				"alias":                              {Type: framework.TypeString, Description: "Optional alias (alias/<name>) to create for the new key."},
+				"alias":                              {Type: framework.TypeString, Description: "Optional alias to create for the new key, named in full: alias/<name>."},
 				"origin":                             {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS, or EXTERNAL to import it."},
 				"policy":                             fieldPolicy,
 				"bypass_policy_lockout_safety_check": fieldBypassLockout,
@@ -134,7 +134,6 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	}
 	alias := d.Get("alias").(string)
 	if alias != "" {
-		alias = normalizeAliasName(alias)
 		if err := validateAliasName(alias); err != nil {
 			return nil, err
 		}
@@ -236,7 +235,7 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 	}
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, e.KeyID, false, opDescribeKey, err)
 	}
 	if err := b.authorize(ctx, req, e, opDescribeKey, nil, tokens); err != nil {
 		return nil, err
@@ -265,15 +264,15 @@ func (b *backend) pathKeyUpdateDescription(ctx context.Context, req *logical.Req
 	if strings.Contains(strings.TrimPrefix(req.Path, "keys/"), "/") {
 		return nil, errIDOnly()
 	}
-	raw, ok := d.GetOk("description")
-	if !ok {
-		return nil, errValidation("description is required")
-	}
-	desc := raw.(string)
-	if len(desc) > keyspec.MaxDescription {
-		return nil, errValidation("description is longer than %d characters", keyspec.MaxDescription)
-	}
 	return b.modifyKeyResponse(ctx, req, d, opUpdateKeyDescription, func(e *keyEntry) error {
+		raw, ok := d.GetOk("description")
+		if !ok {
+			return errValidation("description is required")
+		}
+		desc := raw.(string)
+		if len(desc) > keyspec.MaxDescription {
+			return errValidation("description is longer than %d characters", keyspec.MaxDescription)
+		}
 		e.Description = desc
 		return nil
 	})
@@ -302,12 +301,12 @@ func (b *backend) pathKeyDisable(ctx context.Context, req *logical.Request, d *f
 }
 
 func (b *backend) pathKeyScheduleDeletion(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	days := d.Get("pending_window_days").(int)
-	if days < keyspec.MinPendingWindow || days > keyspec.MaxPendingWindow {
-		return nil, errValidation("pending_window_days must be between %d and %d, got %d",
-			keyspec.MinPendingWindow, keyspec.MaxPendingWindow, days)
-	}
 	return b.modifyKeyResponse(ctx, req, d, opScheduleKeyDeletion, func(e *keyEntry) error {
+		days := d.Get("pending_window_days").(int)
+		if days < keyspec.MinPendingWindow || days > keyspec.MaxPendingWindow {
+			return errValidation("pending_window_days must be between %d and %d, got %d",
+				keyspec.MinPendingWindow, keyspec.MaxPendingWindow, days)
+		}
 		e.State = statePendingDeletion
 		e.PendingWindowDays = days
 		e.DeletionDate = b.now().UTC().Add(time.Duration(days) * 24 * time.Hour)

@@ -56,15 +56,16 @@ func pathMAC(b *backend) []*framework.Path {
 }
 
 func (b *backend) macInput(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, string, []byte, error) {
+	ref := d.Get("key_id").(string)
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, b.refuseInvalid(ctx, req, ref, true, op, err)
 	}
 	msg, err := b64(d, "message", true)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, b.refuseInvalid(ctx, req, ref, true, op, err)
 	}
-	e, err := b.usableKey(ctx, req, d.Get("key_id").(string), op, keyspec.GenerateVerifyMAC, nil, tokens)
+	e, err := b.usableKey(ctx, req, ref, op, keyspec.GenerateVerifyMAC, nil, tokens)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -106,15 +107,16 @@ func (b *backend) verifyMAC(ctx context.Context, req *logical.Request, d *framew
 }
 
 func (b *backend) pathDeriveSharedSecret(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	ref := d.Get("key_id").(string)
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, ref, true, opDeriveSharedSecret, err)
 	}
 	peer, err := b64(d, "public_key", true)
 	if err != nil {
-		return nil, err
+		return nil, b.refuseInvalid(ctx, req, ref, true, opDeriveSharedSecret, err)
 	}
-	e, err := b.usableKey(ctx, req, d.Get("key_id").(string), opDeriveSharedSecret, keyspec.KeyAgreement, nil, tokens)
+	e, err := b.usableKey(ctx, req, ref, opDeriveSharedSecret, keyspec.KeyAgreement, nil, tokens)
 	if err != nil {
 		return nil, err
 	}

@@ -65,11 +65,11 @@ func (b *backend) pathPolicyRead(ctx context.Context, req *logical.Request, d *f
 	if err != nil {
 		return nil, err
 	}
-	if d.Get("policy_name").(string) != "default" {
-		return nil, errNotFound("key '%s' has only the policy named default", e.KeyID)
-	}
 	if err := b.authorize(ctx, req, e, opGetKeyPolicy, nil, nil); err != nil {
 		return nil, err
+	}
+	if d.Get("policy_name").(string) != "default" {
+		return nil, errNotFound("key '%s' has only the policy named default", e.KeyID)
 	}
 	doc := e.Policy
 	if doc == "" {
@@ -100,13 +100,17 @@ func (b *backend) pathPolicyList(ctx context.Context, req *logical.Request, d *f
 }
 
 func (b *backend) pathPolicyWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	doc, p, err := readPolicy(d)
-	if err != nil {
-		return nil, err
-	}
 	bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
 	ctx = withAttrs(ctx, func(a *requestAttrs) { a.BypassLockout = &bypass })
+	var doc string
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opPutKeyPolicy, func(e *keyEntry) error {
+		// The document is read only once the caller may put a policy:
+		// its format errors and limits are no one else's to learn.
+		var p *keyPolicy
+		var err error
+		if doc, p, err = readPolicy(d); err != nil {
+			return err
+		}
 		if err := b.checkLockout(ctx, req, p, e, bypass); err != nil {
 			return err
 		}

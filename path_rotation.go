@@ -100,13 +100,13 @@ func (b *backend) pathRotationRead(ctx context.Context, req *logical.Request, d 
 }
 
 func (b *backend) pathRotationEnable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	days := d.Get("rotation_period_days").(int)
-	if days < keyspec.MinRotationDays || days > keyspec.MaxRotationDays {
-		return nil, errValidation("rotation_period_days must be between %d and %d", keyspec.MinRotationDays, keyspec.MaxRotationDays)
-	}
 	_, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opEnableKeyRotation, func(e *keyEntry) error {
 		if err := rotatable(e); err != nil {
 			return err
+		}
+		days := d.Get("rotation_period_days").(int)
+		if days < keyspec.MinRotationDays || days > keyspec.MaxRotationDays {
+			return errValidation("rotation_period_days must be between %d and %d", keyspec.MinRotationDays, keyspec.MaxRotationDays)
 		}
 		// AWS: a new period counts from the latest rotation (or creation).
 		last := e.Versions[len(e.Versions)-1].CreatedAt

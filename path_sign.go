@@ -48,15 +48,16 @@ func pathPublicKey(b *backend) *framework.Path {
 
 // signingInput reads and checks the fields Sign and Verify share.
 func (b *backend) signingInput(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, *keyspec.SigningAlgorithm, []byte, string, error) {
+	ref := d.Get("key_id").(string)
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, nil, nil, "", err
+		return nil, nil, nil, "", b.refuseInvalid(ctx, req, ref, true, op, err)
 	}
 	msg, err := b64(d, "message", true)
 	if err != nil {
-		return nil, nil, nil, "", err
+		return nil, nil, nil, "", b.refuseInvalid(ctx, req, ref, true, op, err)
 	}
-	e, err := b.usableKey(ctx, req, d.Get("key_id").(string), op, keyspec.SignVerify, nil, tokens)
+	e, err := b.usableKey(ctx, req, ref, op, keyspec.SignVerify, nil, tokens)
 	if err != nil {
 		return nil, nil, nil, "", err
 	}
@@ -106,13 +107,13 @@ func (b *backend) verify(ctx context.Context, req *logical.Request, d *framework
 }
 
 func (b *backend) pathPublicKeyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	tokens, err := grantTokens(d)
-	if err != nil {
-		return nil, err
-	}
 	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), true)
 	if err != nil {
 		return nil, err
+	}
+	tokens, err := grantTokens(d)
+	if err != nil {
+		return nil, b.refuseInvalid(ctx, req, e.KeyID, false, opGetPublicKey, err)
 	}
 	if err := b.authorize(ctx, req, e, opGetPublicKey, nil, tokens); err != nil {
 		return nil, err
@@ -147,7 +148,8 @@ const pathSignHelp = `
 Sign and verify with a SIGN_VERIFY key. signing_algorithm must be one of the
 key's (RSASSA_PSS_SHA_256/384/512 with salt length equal to the hash length,
 RSASSA_PKCS1_V1_5_SHA_256/384/512, ECDSA_SHA_256/384/512 with DER signatures,
-ED25519_SHA_512 with RAW messages, ED25519_PH_SHA_512 with DIGEST messages,
+ED25519_SHA_512 with RAW messages, ED25519_PH_SHA_512 with DIGEST messages
+(hashed once more, as in AWS: Ed25519ph whose message is the digest),
 ML_DSA_SHAKE_256 with RAW or EXTERNAL_MU messages). A RAW message is up to 4096 bytes; a
 DIGEST must be exactly the algorithm's hash length. A signature that does
 not verify is a KMSInvalidSignatureException (HTTP 400), as in AWS.

@@ -57,10 +57,10 @@ func (b *backend) pathTagsRead(ctx context.Context, req *logical.Request, d *fra
 
 func (b *backend) pathTagsWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	tags := d.Get("tags").(map[string]string)
-	if len(tags) == 0 {
-		return nil, errValidation("tags is required")
-	}
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opTagResource, func(e *keyEntry) error {
+		if len(tags) == 0 {
+			return errValidation("tags is required")
+		}
 		if err := validateTags(tags, countNew(e.Tags, tags)+len(e.Tags)-len(tags)); err != nil {
 			return err
 		}
@@ -77,10 +77,10 @@ func (b *backend) pathTagsWrite(ctx context.Context, req *logical.Request, d *fr
 
 func (b *backend) pathTagsDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	keys := d.Get("tag_keys").([]string)
-	if len(keys) == 0 {
-		return nil, errValidation("tag_keys is required")
-	}
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opUntagResource, func(e *keyEntry) error {
+		if len(keys) == 0 {
+			return errValidation("tag_keys is required")
+		}
 		for _, k := range keys {
 			delete(e.Tags, k)
 		}

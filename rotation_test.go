@@ -183,7 +183,7 @@ func TestKeyLastUsage(t *testing.T) {
 
 func TestGetKeyLastUsage(t *testing.T) {
 	tb := newTestBackend(t)
-	id := tb.createKey(map[string]any{"alias": "used"})
+	id := tb.createKey(map[string]any{"alias": "alias/used"})
 	d := tb.ok(logical.ReadOperation, "keys/"+id+"/last-usage", nil)
 	require.Equal(t, "2026-01-02T03:04:05Z", d["key_creation_date"])
 	require.Equal(t, d["key_creation_date"], d["tracking_start_date"])

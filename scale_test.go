@@ -142,7 +142,7 @@ func TestScaleStartDoesNotScan(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, resp != nil && resp.IsError(), "%s: %v", path, resp)
 	}
-	req(logical.CreateOperation, "aliases/orders", map[string]any{"target_key_id": ids[0]})
+	req(logical.CreateOperation, "aliases/alias/orders", map[string]any{"target_key_id": ids[0]})
 	req(logical.UpdateOperation, "keys/"+ids[1]+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt"})
 	first.Cleanup(ctx)
 

@@ -425,9 +425,11 @@ func (b *backend) destroyKey(ctx context.Context, s logical.Storage, id, why str
 // ARN) into the key. allowAlias is false for the operations AWS refuses on
 // aliases (EnableKey, TagResource, ...).
 func (b *backend) resolveKey(ctx context.Context, s logical.Storage, ref string, allowAlias bool) (*keyEntry, error) {
-	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return nil, errValidation("a key id is required")
+	}
+	if err := checkRefSpacing(ref); err != nil {
+		return nil, err
 	}
 	arns, err := b.arns(ctx, s)
 	if err != nil {

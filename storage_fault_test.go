@@ -48,7 +48,7 @@ func storageKeys(t *testing.T, s logical.Storage, prefix string) []string {
 // same alias succeeds and leaves one key owning it, and the sweep removes
 // the leftovers.
 func TestCreateKeyWithAliasFaults(t *testing.T) {
-	create := map[string]any{"alias": "app", "tags": map[string]any{"team": "a"}, "policy": openPolicy}
+	create := map[string]any{"alias": "alias/app", "tags": map[string]any{"team": "a"}, "policy": openPolicy}
 	for _, crash := range []bool{false, true} {
 		for n := 1; ; n++ {
 			tb := newTestBackend(t)
@@ -70,7 +70,7 @@ func TestCreateKeyWithAliasFaults(t *testing.T) {
 				require.ErrorIs(t, err, errInjected, name)
 				require.Equal(t, []string{other}, tb.liveKeys(), name)
 				tb.fails(excNotFound, logical.ReadOperation, "keys/alias/app", nil)
-				tb.fails(excNotFound, logical.ReadOperation, "aliases/app", nil)
+				tb.fails(excNotFound, logical.ReadOperation, "aliases/alias/app", nil)
 				require.Empty(t, tb.ok(logical.ListOperation, "aliases", nil)["keys"], name)
 				// The client's retry.
 				id := tb.createKey(create)
@@ -97,8 +97,8 @@ func TestDeleteKeyFaults(t *testing.T) {
 	for n := 1; ; n++ {
 		tb := newTestBackend(t)
 		fs := withFaults(tb)
-		id := tb.createKey(map[string]any{"alias": "doomed"})
-		tb.ok(logical.UpdateOperation, "aliases/doomed2", map[string]any{"target_key_id": id})
+		id := tb.createKey(map[string]any{"alias": "alias/doomed"})
+		tb.ok(logical.UpdateOperation, "aliases/alias/doomed2", map[string]any{"target_key_id": id})
 		tb.grantBob(id)
 		tb.ok(logical.UpdateOperation, "keys/"+id+"/rotation", nil)
 		tb.ok(logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 7})
@@ -202,7 +202,7 @@ func TestImportFaults(t *testing.T) {
 // A failing storage read is the storage's error, never a panic.
 func TestStorageReadFaults(t *testing.T) {
 	tb := newTestBackend(t)
-	id := tb.createKey(map[string]any{"alias": "r"})
+	id := tb.createKey(map[string]any{"alias": "alias/r"})
 	fs := withFaults(tb)
 	tb.restart()
 	fs.getPrefix = keyStoragePrefix

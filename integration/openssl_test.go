@@ -135,9 +135,12 @@ func TestOpenSSLVerifiesOurSignatures(t *testing.T) {
 		raw := der[len(der)-circled.PublicKeySize:]
 		h := crypto.SHA512.New()
 		h.Write(msg)
-		s := write(t, "kms/sign/"+id, map[string]any{"message": b64(h.Sum(nil)), "message_type": "DIGEST", "signing_algorithm": "ED25519_PH_SHA_512"})
-		require.True(t, circled.VerifyPh(raw, msg, unb64(t, s.Data["signature"]), ""))
-		require.False(t, circled.VerifyPh(raw, []byte("other"), unb64(t, s.Data["signature"]), ""))
+		digest := h.Sum(nil)
+		s := write(t, "kms/sign/"+id, map[string]any{"message": b64(digest), "message_type": "DIGEST", "signing_algorithm": "ED25519_PH_SHA_512"})
+		// As AWS documents, KMS hashes the submitted digest once more:
+		// the signature is Ed25519ph whose message is the digest.
+		require.True(t, circled.VerifyPh(raw, digest, unb64(t, s.Data["signature"]), ""))
+		require.False(t, circled.VerifyPh(raw, msg, unb64(t, s.Data["signature"]), ""))
 	})
 }
 

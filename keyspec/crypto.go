@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rsa"
+	"crypto/sha512"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -55,6 +56,19 @@ func (a *SigningAlgorithm) digest(msg []byte, msgType string) ([]byte, error) {
 		}
 		if len(msg) != a.Hash.Size() {
 			return nil, inputErr("a DIGEST message for %s must be %d bytes, got %d", a.Name, a.Hash.Size(), len(msg))
+		}
+		if a.scheme == schemeEd25519ph {
+			// AWS's Sign reference: with ED25519_PH_SHA_512 and DIGEST, KMS
+			// "still performs the SHA-512 prehash described in Step 1 of
+			// Section 7.8.1 in FIPS 186-5 ... the input is hashed twice:
+			// once by you and once by KMS". So the 64-byte digest D the
+			// caller sends is the message M of Ed25519ph (RFC 8032 5.1):
+			// the signature is Ed25519ph(D), whose prehash is PH(D) =
+			// SHA-512(D), and for a document X with D = SHA-512(X) it is
+			// Ed25519ph over SHA-512(X), not Ed25519ph(X). crypto/ed25519
+			// takes PH(M) with Options{Hash: SHA512}, so hash D once more.
+			ph := sha512.Sum512(msg)
+			return ph[:], nil
 		}
 		return msg, nil
 	case MessageExternalMu:
