@@ -188,7 +188,7 @@ func (s *syncBuffer) String() string {
 // awsMemberField is the Vault-style field a member becomes.
 func awsMemberField(member string) string {
 	out := map[string]any{}
-	if f, ok := awsMembers[member]; ok && f("x", out) == nil {
+	if f, ok := awsMembers[member]; ok && f("eA==", out) == nil { // base64, for ImportToken
 		for k := range out {
 			return k
 		}
