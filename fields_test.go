@@ -204,3 +204,42 @@ func containsString(list []string, s string) bool {
 	}
 	return false
 }
+
+// quotedByDesign are the fields whose value an error may name: references
+// to keys, aliases, grants and principals, which say what was not found
+// or not allowed (as AWS's messages do), never a secret.
+var quotedByDesign = map[string]bool{"key_id": true, "target_key_id": true, "source_key_id": true, "destination_key_id": true,
+	"alias": true, "name": true, "grant_id": true, "grantee_principal": true, "retiring_principal": true}
+
+// No error of any operation quotes the value of a field (the references
+// of quotedByDesign apart): a recognisable value in each string field of
+// each path, alone in the request.
+func TestErrorsNeverQuoteFieldValues(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	const value = "ZZVALUEZZ"
+	tried := 0
+	for _, p := range tb.Paths {
+		route := routeOf(p.Pattern)
+		path := strings.NewReplacer("{key_id}", id, "{name}", "alias/x", "{grant_id}", strings.Repeat("a", 64),
+			"{operation}", "Encrypt").Replace(route)
+		for op := range p.Operations {
+			if op == logical.ReadOperation || op == logical.ListOperation || op == logical.DeleteOperation {
+				continue
+			}
+			for name, f := range p.Fields {
+				if quotedByDesign[name] || strings.Contains(route, "{"+name+"}") ||
+					(f.Type != framework.TypeString && f.Type != framework.TypeCommaStringSlice) {
+					continue
+				}
+				tried++
+				_, err := tb.HandleRequest(context.Background(), &logical.Request{Operation: op, Path: path,
+					Storage: tb.storage, Data: map[string]any{name: value}})
+				if err != nil {
+					require.NotContains(t, err.Error(), value, "%s %s %s", op, route, name)
+				}
+			}
+		}
+	}
+	require.Greater(t, tried, 60)
+}

@@ -83,7 +83,7 @@ func (b *backend) dataKeyHandler(op string, withPlaintext bool) framework.Operat
 		case specOK:
 			var ok bool
 			if size, ok = keyspec.DataKeySpecs[spec.(string)]; !ok {
-				return nil, errValidation("key_spec must be AES_128 or AES_256, got %q", spec)
+				return nil, errValidation("key_spec must be AES_128 or AES_256")
 			}
 		default:
 			if size = n.(int); size < 1 || size > keyspec.MaxRandom {
@@ -119,7 +119,7 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		name := d.Get("key_pair_spec").(string)
 		spec, ok := keyspec.Lookup(name)
 		if !ok || !spec.KeyPair {
-			return nil, errValidation("key_pair_spec must be one of %s, got %q", keyspec.OneOf(keyspec.DataKeyPairSpecs()), name)
+			return nil, errValidation("key_pair_spec must be one of %s", keyspec.OneOf(keyspec.DataKeyPairSpecs()))
 		}
 		e, ec, err := b.wrappingKey(ctx, req, d, op)
 		if err != nil {

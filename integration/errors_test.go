@@ -149,7 +149,7 @@ func TestStorageFaultIs5xx(t *testing.T) {
 	for i := 0; len(stmts) < 190; i++ {
 		stmts = append(stmts, map[string]any{"Sid": fmt.Sprintf("deny%04d", i), "Effect": "Deny",
 			"Principal": map[string]any{"AWS": fmt.Sprintf("arn:aws:iam::000000000000:user/nobody-%04d", i)},
-			"Action": "kms:Decrypt", "Resource": "*"})
+			"Action":    "kms:Decrypt", "Resource": "*"})
 	}
 	policy, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": stmts})
 	require.NoError(t, err)
