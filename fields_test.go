@@ -68,6 +68,14 @@ func TestWrongFieldTypeIsValidationException(t *testing.T) {
 		}
 	}
 
+	// The AWS endpoint names the member the client sent.
+	for member, v := range map[string]any{"Plaintext": secret, "EncryptionContext": cardSecret, "GrantTokens": []any{secret}} {
+		body := map[string]any{"KeyId": id, "Plaintext": "aGk=", member: v}
+		msg := tb.awsFails(excValidation, "", "Encrypt", body)
+		require.True(t, strings.HasPrefix(msg, member+" must be "), msg)
+		require.NotContains(t, msg, "4111")
+	}
+
 	// A batch item: refused alone, named by its index.
 	out := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"batch_input": []any{
 		map[string]any{"plaintext": secret}, map[string]any{"plaintext": "aGVsbG8="}}})
