@@ -113,9 +113,9 @@ func attachAudit(resp *logical.Response, ev auditEvent) *logical.Response {
 	return resp
 }
 
-// auditJSON is the event as a header value: ASCII only (a non-ASCII
-// character of an encryption context is a JSON \u escape) and at most
-// maxAuditHeader bytes.
+// auditJSON is the event as a header value: printable ASCII only (a
+// non-ASCII character of an encryption context is a JSON \u escape) and at
+// most maxAuditHeader bytes.
 func auditJSON(ev auditEvent) (string, error) {
 	for {
 		raw, err := json.Marshal(ev)
@@ -125,7 +125,7 @@ func auditJSON(ev auditEvent) (string, error) {
 		var b strings.Builder
 		for _, r := range string(raw) {
 			switch {
-			case r < utf8.RuneSelf:
+			case r < utf8.RuneSelf && r != 0x7f: // DEL is a control character, which HTTP clients refuse in a header
 				b.WriteRune(r)
 			case r > 0xFFFF:
 				r1, r2 := utf16.EncodeRune(r)

@@ -107,3 +107,27 @@ func TestAuditFieldHoldsNoSecret(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, excDisabled, auditOf(t, resp).ErrorCode)
 }
+
+// The header is printable ASCII (HTTP clients refuse control characters in
+// a header, and many mangle other bytes) and valid JSON holding the same
+// event; an event too large for a header keeps its name, key and error.
+func TestAuditHeaderValue(t *testing.T) {
+	ev := auditEvent{EventName: "Encrypt", KeyArn: "arn:k", ErrorCode: excDisabled,
+		RequestParameters: map[string]any{"encryption_context": map[string]any{"app": "naïve \x7f 😀 \u2028"}}}
+	js, err := auditJSON(ev)
+	require.NoError(t, err)
+	for _, c := range []byte(js) {
+		require.True(t, c >= 0x20 && c < 0x7f, "byte %#x in %s", c, js)
+	}
+	var back auditEvent
+	require.NoError(t, json.Unmarshal([]byte(js), &back))
+	require.Equal(t, ev, back)
+
+	ev.RequestParameters = map[string]any{"policy": strings.Repeat("p", maxAuditHeader)}
+	js, err = auditJSON(ev)
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(js), maxAuditHeader)
+	var cut auditEvent
+	require.NoError(t, json.Unmarshal([]byte(js), &cut))
+	require.Equal(t, auditEvent{EventName: "Encrypt", KeyArn: "arn:k", ErrorCode: excDisabled, Truncated: true}, cut)
+}

@@ -148,7 +148,10 @@ func (b *backend) handleClassified(ctx context.Context, req *logical.Request) (*
 		if ke := b.checkRequestFields(req); ke != nil {
 			return nil, ke
 		}
-		return nil, errValidation("the request was refused: a field does not have the type it takes")
+		if msg := resp.Error().Error(); !strings.HasPrefix(msg, "Field validation failed") {
+			return nil, errValidation("%s", msg)
+		}
+		return nil, errValidation("a field does not have the type it takes")
 	case err == nil, errors.Is(err, logical.ErrReadOnly), errors.Is(err, logical.ErrUnsupportedPath),
 		errors.Is(err, logical.ErrUnsupportedOperation), errors.Is(err, logical.ErrPermissionDenied),
 		errors.Is(err, logical.ErrPerfStandbyPleaseForward):
