@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/api"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -185,6 +186,10 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 	require.NotContains(t, string(body), "kms_audit")
 	require.NotContains(t, string(body), "eventName")
 	require.Contains(t, hr.Header.Get("X-Kms-Audit"), `"eventName":"DescribeKey"`)
+	// A context beyond ASCII: the header escapes it, the filter restores it.
+	intlCtx := map[string]any{"région": "Zürich 東京 😀"}
+	w("kms/encrypt/"+keyID, map[string]any{"plaintext": b64(pt1), "encryption_context": intlCtx})
+
 	// A field of the wrong type: refused, and audited as refused.
 	_, err = c.Logical().Write("kms/encrypt/"+keyID, map[string]any{"plaintext": b64(pt1), "encryption_context": "not-pairs"})
 	requireAWSError(t, err, http.StatusBadRequest, "ValidationException")
@@ -311,6 +316,13 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 	require.Equal(t, wantCtx, find("Encrypt", "kms/encrypt/"+keyID, "DisabledException")["encryptionContext"])
 	require.Equal(t, keyArn, find("Encrypt", "kms/aws", "DisabledException")["keyArn"])
 	rootCaller(find("DisableKey", "kms/keys/"+keyID+"/disable", ""))
+	var intl bool
+	for _, ev := range events {
+		if ev["eventName"] == "Encrypt" && ev["vaultPath"] == "kms/encrypt/"+keyID && ev["errorCode"] == nil {
+			intl = intl || assert.ObjectsAreEqual(intlCtx, ev["encryptionContext"])
+		}
+	}
+	require.True(t, intl, "the non-ASCII context is in the log as sent")
 	require.Equal(t, "encryption_context must be key=value pairs (an object of strings, or a list of key=value strings)",
 		find("Encrypt", "kms/encrypt/"+keyID, "ValidationException")["errorMessage"])
 
