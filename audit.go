@@ -5,9 +5,10 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"regexp"
+	"fmt"
 	"strings"
-	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 
@@ -19,14 +20,31 @@ import (
 // audit_non_hmac_response_keys, and they test only the innermost map key:
 // the values of an encryption context ({"purpose": "x"}) and the whole raw
 // body of an AWS response stay HMAC'd whatever the tuning. So the plugin
-// adds one response field, kms_audit, a JSON string holding the operation
-// and the non-secret parameters and results of the call (see
-// docs/AUDIT.md); listed as non-HMAC, it gives the audit log what
-// CloudTrail records. It holds only fields of auditNonHMACKeys, so never
-// key material. Clients see it too: it tells them nothing they did not send
-// or receive.
+// adds to each response one audit event, a JSON string holding the
+// operation and the non-secret parameters and results of the call (see
+// docs/AUDIT.md): it gives the audit log what CloudTrail records. It holds
+// only fields of auditNonHMACKeys, so never key material.
+//
+// The event goes where Vault's audit log records it and the client does
+// not read it. Vault 1.21 audits a response's headers, unHMAC'd, after the
+// mount's allowed_response_headers has filtered them, and sends them as
+// HTTP headers, which neither the vault CLI nor the JSON body shows: on the
+// Vault-style paths the event is the X-Kms-Audit header (the mount must
+// allow it). A raw response (the AWS endpoint) is sent as its body alone,
+// so there the event is the response field kms_audit, audited (unHMAC'd
+// once the mount is tuned) and never sent. Nothing else an external plugin
+// returns reaches the audit log without reaching the client: warnings and
+// data are printed, wrap info and auth are Vault's.
 
-const auditField = "kms_audit"
+const (
+	auditField  = "kms_audit"
+	auditHeader = "X-Kms-Audit"
+	// maxAuditHeader bounds the header: clients and proxies limit the size
+	// of response headers (nginx's proxy_buffer_size is 4 or 8 KiB, curl's
+	// limit 100 KiB). A larger event loses its parameters and results,
+	// which the audit entry's request and response data also hold.
+	maxAuditHeader = 6 << 10
+)
 
 //go:embed audit/non-hmac-keys.txt
 var auditNonHMACKeysFile string
@@ -51,34 +69,76 @@ type auditEvent struct {
 	ResponseElements  map[string]any `json:"responseElements,omitempty"`
 	ErrorCode         string         `json:"errorCode,omitempty"`
 	ErrorMessage      string         `json:"errorMessage,omitempty"`
+	// Truncated: requestParameters and responseElements were left out to
+	// keep the header under maxAuditHeader.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // HandleRequest runs the request (handleClassified: the framework's, errors
-// named as AWS exceptions) and adds kms_audit to its response, also to a
-// response that goes with an error: Vault audits it but sends the client
-// only the error.
+// named as AWS exceptions) and attaches its audit event (attachAudit), also
+// to a response that goes with an error: Vault audits it but sends the
+// client only the error.
 func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
 	resp, err := b.handleClassified(ctx, req)
 	// Help, unknown paths, and requests Vault forwards to the active node
-	// (which audits them there) get no kms_audit.
+	// (which audits them there) get no event.
 	if req.Operation == logical.HelpOperation || errors.Is(err, logical.ErrReadOnly) ||
 		errors.Is(err, logical.ErrPerfStandbyPleaseForward) || errors.Is(err, logical.ErrUnsupportedPath) ||
 		errors.Is(err, logical.ErrUnsupportedOperation) {
 		return resp, err
 	}
-	ev := b.auditEvent(ctx, req, resp, err)
-	raw, jerr := json.Marshal(ev)
-	if jerr != nil {
-		return resp, err
-	}
+	return attachAudit(resp, b.auditEvent(ctx, req, resp, err)), err
+}
+
+// attachAudit puts the event where the audit log records it and the client
+// does not read it (see the top of this file).
+func attachAudit(resp *logical.Response, ev auditEvent) *logical.Response {
 	if resp == nil {
 		resp = &logical.Response{}
 	}
-	if resp.Data == nil {
-		resp.Data = map[string]any{}
+	if _, raw := resp.Data[logical.HTTPRawBody]; raw {
+		if js, err := json.Marshal(ev); err == nil {
+			resp.Data[auditField] = string(js)
+		}
+		return resp
 	}
-	resp.Data[auditField] = string(raw)
-	return resp, err
+	js, err := auditJSON(ev)
+	if err != nil {
+		return resp
+	}
+	if resp.Headers == nil {
+		resp.Headers = map[string][]string{}
+	}
+	resp.Headers[auditHeader] = []string{js}
+	return resp
+}
+
+// auditJSON is the event as a header value: printable ASCII only (a
+// non-ASCII character of an encryption context is a JSON \u escape) and at
+// most maxAuditHeader bytes.
+func auditJSON(ev auditEvent) (string, error) {
+	for {
+		raw, err := json.Marshal(ev)
+		if err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		for _, r := range string(raw) {
+			switch {
+			case r < utf8.RuneSelf && r != 0x7f: // DEL is a control character, which HTTP clients refuse in a header
+				b.WriteRune(r)
+			case r > 0xFFFF:
+				r1, r2 := utf16.EncodeRune(r)
+				fmt.Fprintf(&b, "\\u%04x\\u%04x", r1, r2)
+			default:
+				fmt.Fprintf(&b, "\\u%04x", r)
+			}
+		}
+		if b.Len() <= maxAuditHeader || ev.Truncated {
+			return b.String(), nil
+		}
+		ev.RequestParameters, ev.ResponseElements, ev.Truncated = nil, nil, true
+	}
 }
 
 func (b *backend) auditEvent(ctx context.Context, req *logical.Request, resp *logical.Response, err error) auditEvent {
@@ -200,26 +260,11 @@ func (b *backend) awsNameFor(p *framework.Path, op logical.Operation) string {
 	return fallback
 }
 
-var auditPatterns sync.Map // pattern -> *regexp.Regexp
-
 // auditPathKey is the key the path names (key_id), if any.
 func auditPathKey(b *backend, req *logical.Request) string {
 	p := b.Route(req.Path)
-	if p == nil || !strings.Contains(p.Pattern, "(?P<key_id>") {
+	if p == nil {
 		return ""
 	}
-	re, ok := auditPatterns.Load(p.Pattern)
-	if !ok {
-		c, err := regexp.Compile(p.Pattern)
-		if err != nil {
-			return ""
-		}
-		re, _ = auditPatterns.LoadOrStore(p.Pattern, c)
-	}
-	r := re.(*regexp.Regexp)
-	m := r.FindStringSubmatch(req.Path)
-	if i := r.SubexpIndex("key_id"); m != nil && i >= 0 {
-		return m[i]
-	}
-	return ""
+	return pathCaptures(p, req.Path)["key_id"]
 }

@@ -10,13 +10,28 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func auditOf(t *testing.T, data map[string]any) auditEvent {
+// auditOf is the audit event attached to resp: the X-Kms-Audit header, or
+// on the AWS endpoint's raw response the kms_audit field.
+func auditOf(t *testing.T, resp *logical.Response) auditEvent {
 	t.Helper()
-	raw, ok := data[auditField].(string)
-	require.True(t, ok, "no %s in %v", auditField, data)
+	raw := auditRaw(t, resp)
 	var ev auditEvent
 	require.NoError(t, json.Unmarshal([]byte(raw), &ev))
 	return ev
+}
+
+func auditRaw(t *testing.T, resp *logical.Response) string {
+	t.Helper()
+	require.NotNil(t, resp, "no response, so no audit event")
+	if _, ok := resp.Data[logical.HTTPRawBody]; ok {
+		raw, ok := resp.Data[auditField].(string)
+		require.True(t, ok, "no %s in the raw response %v", auditField, resp.Data)
+		return raw
+	}
+	require.NotContains(t, resp.Data, auditField, "the event is in the response data a user reads")
+	h := resp.Headers[auditHeader]
+	require.Len(t, h, 1, "no %s header in %v", auditHeader, resp.Headers)
+	return h[0]
 }
 
 // Every Vault-style path serving an AWS operation names that operation in
@@ -43,18 +58,22 @@ func TestAuditFieldHoldsNoSecret(t *testing.T) {
 	ctx := map[string]any{"app": "billing"}
 	pt := base64.StdEncoding.EncodeToString([]byte("secret plaintext"))
 
-	enc := tb.ok(logical.UpdateOperation, "encrypt/alias/a", map[string]any{"plaintext": pt, "encryption_context": ctx})
-	ev := auditOf(t, enc)
+	encResp, err := tb.do(logical.UpdateOperation, "encrypt/alias/a", map[string]any{"plaintext": pt, "encryption_context": ctx})
+	require.NoError(t, err)
+	enc := encResp.Data
+	ev := auditOf(t, encResp)
 	require.Equal(t, "Encrypt", ev.EventName)
 	require.Equal(t, key["arn"], ev.KeyArn)
 	require.Equal(t, ctx, ev.RequestParameters["encryption_context"])
 	require.Equal(t, "alias/a", ev.RequestParameters["key_id"])
 	require.Equal(t, "SYMMETRIC_DEFAULT", ev.ResponseElements["encryption_algorithm"])
 
-	dk := tb.ok(logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
+	dkResp, err := tb.do(logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
+	require.NoError(t, err)
+	dk := dkResp.Data
 	for _, secret := range []string{pt, enc["ciphertext_blob"].(string), dk["plaintext"].(string), dk["ciphertext_blob"].(string)} {
-		require.NotContains(t, enc[auditField], secret)
-		require.NotContains(t, dk[auditField], secret)
+		require.NotContains(t, auditRaw(t, encResp), secret)
+		require.NotContains(t, auditRaw(t, dkResp), secret)
 	}
 
 	// The AWS endpoint: the raw body's members, and the error type.
@@ -63,7 +82,7 @@ func TestAuditFieldHoldsNoSecret(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &data))
 	resp, err := tb.HandleRequest(t.Context(), &logical.Request{Operation: logical.UpdateOperation, Path: "aws/Encrypt", Data: data, Storage: tb.storage})
 	require.NoError(t, err)
-	ev = auditOf(t, resp.Data)
+	ev = auditOf(t, resp)
 	require.Equal(t, "Encrypt", ev.EventName)
 	require.Equal(t, key["arn"], ev.KeyArn)
 	require.Equal(t, ctx, ev.RequestParameters["EncryptionContext"])
@@ -76,15 +95,39 @@ func TestAuditFieldHoldsNoSecret(t *testing.T) {
 	require.NoError(t, err)
 	var created map[string]any
 	require.NoError(t, json.Unmarshal(resp.Data[logical.HTTPRawBody].([]byte), &created))
-	require.Equal(t, created["KeyMetadata"].(map[string]any)["Arn"], auditOf(t, resp.Data).KeyArn)
+	require.Equal(t, created["KeyMetadata"].(map[string]any)["Arn"], auditOf(t, resp).KeyArn)
 
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/disable", nil)
 	resp, err = tb.do(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})
 	require.Error(t, err)
-	ev = auditOf(t, resp.Data)
+	ev = auditOf(t, resp)
 	require.Equal(t, excDisabled, ev.ErrorCode)
 	require.Equal(t, key["arn"], ev.KeyArn)
 	resp, err = tb.HandleRequest(t.Context(), &logical.Request{Operation: logical.UpdateOperation, Path: "aws/Encrypt", Data: data, Storage: tb.storage})
 	require.NoError(t, err)
-	require.Equal(t, excDisabled, auditOf(t, resp.Data).ErrorCode)
+	require.Equal(t, excDisabled, auditOf(t, resp).ErrorCode)
+}
+
+// The header is printable ASCII (HTTP clients refuse control characters in
+// a header, and many mangle other bytes) and valid JSON holding the same
+// event; an event too large for a header keeps its name, key and error.
+func TestAuditHeaderValue(t *testing.T) {
+	ev := auditEvent{EventName: "Encrypt", KeyArn: "arn:k", ErrorCode: excDisabled,
+		RequestParameters: map[string]any{"encryption_context": map[string]any{"app": "naïve \x7f 😀 \u2028"}}}
+	js, err := auditJSON(ev)
+	require.NoError(t, err)
+	for _, c := range []byte(js) {
+		require.True(t, c >= 0x20 && c < 0x7f, "byte %#x in %s", c, js)
+	}
+	var back auditEvent
+	require.NoError(t, json.Unmarshal([]byte(js), &back))
+	require.Equal(t, ev, back)
+
+	ev.RequestParameters = map[string]any{"policy": strings.Repeat("p", maxAuditHeader)}
+	js, err = auditJSON(ev)
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(js), maxAuditHeader)
+	var cut auditEvent
+	require.NoError(t, json.Unmarshal([]byte(js), &cut))
+	require.Equal(t, auditEvent{EventName: "Encrypt", KeyArn: "arn:k", ErrorCode: excDisabled, Truncated: true}, cut)
 }

@@ -397,3 +397,22 @@ func awsListTags(x awsOut) (map[string]any, error) {
 	}
 	return out, nil
 }
+
+// awsMemberOf is the member of the request in that became the Vault-style
+// field, so that an error names what the client sent (Plaintext, not
+// plaintext).
+func awsMemberOf(in map[string]any, members []string, field string) string {
+	for _, name := range members {
+		v, ok := in[name]
+		if !ok || v == nil {
+			continue
+		}
+		out := map[string]any{}
+		if awsMembers[name](v, out) == nil {
+			if _, ok := out[field]; ok {
+				return name
+			}
+		}
+	}
+	return field
+}

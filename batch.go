@@ -111,8 +111,8 @@ func batchItem(i int, it any, defaults map[string]any, fields map[string]*framew
 		}
 	}
 	fd := &framework.FieldData{Raw: item, Schema: fields}
-	if err := fd.Validate(); err != nil {
-		return nil, errValidation("batch item %d: %s", i, err).(*kmsError)
+	if ke := checkFields(fd, nil); ke != nil {
+		return nil, newErr(ke.Type, "batch item %d: %s", i, ke.Msg)
 	}
 	return fd, nil
 }

@@ -65,8 +65,8 @@ func requireAlgorithm(e *keyEntry, kind, alg string, allowed []string) error {
 		return newErr(excInvalidKeyUsage, "%s algorithm %s is incompatible with key '%s' (%s); its %s algorithms: %s",
 			kind, alg, e.KeyID, e.KeySpec, kind, keyspec.OneOf(allowed))
 	}
-	return errValidation("%q is not a %s algorithm; valid %s algorithms for key '%s' (%s): %s",
-		alg, kind, kind, e.KeyID, e.KeySpec, keyspec.OneOf(allowed))
+	return errValidation("the %s algorithm is not one of AWS's; valid %s algorithms for key '%s' (%s): %s",
+		kind, kind, e.KeyID, e.KeySpec, keyspec.OneOf(allowed))
 }
 
 // mapCryptoErr turns keyspec's input errors into ValidationException.

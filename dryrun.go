@@ -76,7 +76,7 @@ func dryRun(ctx context.Context, d *framework.FieldData, fn func(context.Context
 	if hasMods {
 		for _, m := range mods.([]string) {
 			if m != ignoreCiphertext {
-				return errValidation("dry_run_modifiers: %q is not a dry run modifier; the one modifier is %s", m, ignoreCiphertext)
+				return errValidation("dry_run_modifiers: the one dry run modifier is %s", ignoreCiphertext)
 			}
 			mode.ignoreCiphertext = true
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/hashicorp/vault/sdk/helper/errutil"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/hashicorp/vault/sdk/physical"
 )
@@ -18,10 +19,12 @@ type kmsError struct {
 	Type   string
 	Status int
 	Msg    string
+	cause  error // a server fault's original error, for errors.Is
 }
 
 func (e *kmsError) Error() string { return e.Type + ": " + e.Msg }
 func (e *kmsError) Code() int     { return e.Status }
+func (e *kmsError) Unwrap() error { return e.cause }
 
 // AWS KMS exception names.
 const (
@@ -61,6 +64,8 @@ func statusFor(exc string) int {
 		return http.StatusForbidden
 	case excDryRunOperation:
 		return http.StatusPreconditionFailed // AWS's status for a successful dry run
+	case excInternal:
+		return http.StatusInternalServerError
 	}
 	return http.StatusBadRequest
 }
@@ -98,6 +103,9 @@ var sdkClientErrors = []error{
 func classify(err error) *kmsError {
 	var ke *kmsError
 	if errors.As(err, &ke) {
+		if ke.Type == excInternal {
+			return nil
+		}
 		return ke
 	}
 	for _, c := range sdkClientErrors {
@@ -123,27 +131,53 @@ func classify(err error) *kmsError {
 	return nil
 }
 
-// handleClassified is the framework's HandleRequest, with the client errors of the SDK
-// (classify) answered as the AWS exception they are, so the Vault-style
-// paths name an exception for every refusal, as the AWS endpoint does.
+// handleClassified is the framework's HandleRequest, with every error
+// answered as what it is: a client's error as its AWS exception (classify),
+// so the Vault-style paths name an exception for every refusal as the AWS
+// endpoint does, and any other error as a server fault (serverFault).
 // Errors Vault itself acts on pass unchanged: ErrReadOnly (Vault forwards
 // the request to the active node), unsupported path or operation.
 func (b *backend) handleClassified(ctx context.Context, req *logical.Request) (*logical.Response, error) {
 	resp, err := b.Backend.HandleRequest(ctx, req)
 	inlineSchemaRefs(req, resp)
 	switch {
+	case err == nil && resp != nil && resp.IsError():
+		// The framework refuses a field that does not decode with an error
+		// response and no error: Vault answers it 400 only while nothing
+		// else is in the response, and its message quotes the value.
+		if ke := b.checkRequestFields(req); ke != nil {
+			return nil, ke
+		}
+		if msg := resp.Error().Error(); !strings.HasPrefix(msg, "Field validation failed") {
+			return nil, errValidation("%s", msg)
+		}
+		return nil, errValidation("a field does not have the type it takes")
 	case err == nil, errors.Is(err, logical.ErrReadOnly), errors.Is(err, logical.ErrUnsupportedPath),
-		errors.Is(err, logical.ErrUnsupportedOperation), errors.Is(err, logical.ErrPermissionDenied):
+		errors.Is(err, logical.ErrUnsupportedOperation), errors.Is(err, logical.ErrPermissionDenied),
+		errors.Is(err, logical.ErrPerfStandbyPleaseForward):
 		return resp, err
-	}
-	if errors.Is(err, logical.ErrInvalidRequest) && resp != nil && resp.IsError() {
-		// The framework's refusal of a field: the message is in resp.
+	case errors.Is(err, logical.ErrInvalidRequest) && resp != nil && resp.IsError():
+		// The framework's refusal of a request: the message is in resp.
 		return nil, newErr(excValidation, "%s", resp.Error())
 	}
 	if ke := classify(err); ke != nil {
 		return nil, ke
 	}
-	return resp, err
+	return nil, serverFault(err)
+}
+
+// serverFault is an error that is not the client's (storage full or
+// unavailable, raft's entry size limit, a lost leadership, a bug) as a
+// coded 500. Vault answers a plain error 400 whenever a response goes with
+// it, and every response carries the audit event: without the code a
+// write that may have been committed would look refused, and clients
+// would not retry it.
+func serverFault(err error) *kmsError {
+	var ke *kmsError
+	if errors.As(err, &ke) && ke.Type == excInternal {
+		return ke
+	}
+	return &kmsError{Type: excInternal, Status: http.StatusInternalServerError, Msg: err.Error(), cause: err}
 }
 
 // HandleExistenceCheck is the framework's, except that a client error from
@@ -152,7 +186,8 @@ func (b *backend) handleClassified(ctx context.Context, req *logical.Request) (*
 // that runs next refuses the same input with its exception.
 func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request) (bool, bool, error) {
 	found, exists, err := b.Backend.HandleExistenceCheck(ctx, req)
-	if err != nil && found && !errors.Is(err, logical.ErrReadOnly) && classify(err) != nil {
+	var undecodable errutil.UserError // a field that does not decode: the handler refuses it
+	if err != nil && found && !errors.Is(err, logical.ErrReadOnly) && (classify(err) != nil || errors.As(err, &undecodable)) {
 		return true, false, nil
 	}
 	return found, exists, err

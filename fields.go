@@ -1,7 +1,9 @@
 package kms
 
 import (
+	"regexp"
 	"sort"
+	"sync"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -138,3 +140,100 @@ var (
 		Query:       true,
 	}
 )
+
+// fieldTypeNames says what a field of each type takes, for the error that
+// refuses a value of another type.
+var fieldTypeNames = map[framework.FieldType]string{
+	framework.TypeBool:                 "a boolean",
+	framework.TypeInt:                  "an integer",
+	framework.TypeInt64:                "an integer",
+	framework.TypeFloat:                "a number",
+	framework.TypeString:               "a string",
+	framework.TypeLowerCaseString:      "a string",
+	framework.TypeNameString:           "a name (letters, digits, '-', '_' and '.')",
+	framework.TypeMap:                  "an object",
+	framework.TypeKVPairs:              "key=value pairs (an object of strings, or a list of key=value strings)",
+	framework.TypeSlice:                "a list",
+	framework.TypeStringSlice:          "a list of strings",
+	framework.TypeCommaStringSlice:     "a list of strings (or one comma-separated string)",
+	framework.TypeCommaIntSlice:        "a list of integers",
+	framework.TypeDurationSecond:       "a duration (seconds, or a string such as 1h30m)",
+	framework.TypeSignedDurationSecond: "a duration (seconds, or a string such as 1h30m)",
+	framework.TypeTime:                 "a time (RFC 3339, or epoch seconds)",
+	framework.TypeHeader:               "HTTP headers",
+}
+
+// checkFields decodes each field of d that its schema knows, in name
+// order, and refuses the first one that does not decode with a
+// ValidationException naming the field (as label spells it for the
+// client) and the type it takes. It is the one check of field types: the
+// framework's own error quotes the value ("..., value: '[CARD-4111...]'"),
+// and an error goes to the client, into kms_audit's errorMessage (in
+// clear in the audit log) and into the server log, so a malformed secret
+// would be copied to all three.
+func checkFields(d *framework.FieldData, label func(field string) string) *kmsError {
+	names := make([]string, 0, len(d.Raw))
+	for name := range d.Raw {
+		if _, ok := d.Schema[name]; ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, _, err := d.GetOkErr(name); err != nil {
+			want := fieldTypeNames[d.Schema[name].Type]
+			if want == "" {
+				want = "of type " + d.Schema[name].Type.String()
+			}
+			if label != nil {
+				name = label(name)
+			}
+			return newErr(excValidation, "%s must be %s", name, want)
+		}
+	}
+	return nil
+}
+
+var pathPatterns sync.Map // pattern -> *regexp.Regexp
+
+// pathCaptures returns the values a path's pattern captures from reqPath
+// (key_id, name, ...), which the framework puts over the request's fields.
+func pathCaptures(p *framework.Path, reqPath string) map[string]string {
+	re, ok := pathPatterns.Load(p.Pattern)
+	if !ok {
+		c, err := regexp.Compile(p.Pattern)
+		if err != nil {
+			return nil
+		}
+		re, _ = pathPatterns.LoadOrStore(p.Pattern, c)
+	}
+	r := re.(*regexp.Regexp)
+	m := r.FindStringSubmatch(reqPath)
+	if m == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for i, name := range r.SubexpNames() {
+		if name != "" && m[i] != "" {
+			out[name] = m[i]
+		}
+	}
+	return out
+}
+
+// checkRequestFields is checkFields over a Vault-style request's fields as
+// the framework sees them: the body, with the path's captures over it.
+func (b *backend) checkRequestFields(req *logical.Request) *kmsError {
+	p := b.Route(req.Path)
+	if p == nil {
+		return nil
+	}
+	raw := make(map[string]any, len(req.Data))
+	for k, v := range req.Data {
+		raw[k] = v
+	}
+	for k, v := range pathCaptures(p, req.Path) {
+		raw[k] = v
+	}
+	return checkFields(&framework.FieldData{Raw: raw, Schema: p.Fields}, nil)
+}

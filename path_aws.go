@@ -114,8 +114,8 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request, name string)
 	}
 	p := b.awsRoutes[name]
 	fd := &framework.FieldData{Raw: data, Schema: p.Fields}
-	if err := fd.Validate(); err != nil {
-		return nil, errValidation("%s", err)
+	if ke := checkFields(fd, func(field string) string { return awsMemberOf(req.Data, op.members, field) }); ke != nil {
+		return nil, ke
 	}
 	inner := *req
 	inner.Operation, inner.Path, inner.Data = op.op, op.route, data

@@ -168,7 +168,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		if raw, ok := d.GetOk(f.name); ok {
 			v := raw.(string)
 			if v != "" && !f.pattern.MatchString(v) {
-				return nil, errValidation("%s %q does not match %s", f.name, v, f.pattern)
+				return nil, errValidation("%s must match %s", f.name, f.pattern)
 			}
 			*f.dst = v
 		}

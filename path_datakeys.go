@@ -109,7 +109,7 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		spec, ok := keyspec.Lookup(name)
 		if !ok || !spec.KeyPair {
 			return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, op,
-				errValidation("key_pair_spec must be one of %s, got %q", keyspec.OneOf(keyspec.DataKeyPairSpecs()), name))
+				errValidation("key_pair_spec must be one of %s", keyspec.OneOf(keyspec.DataKeyPairSpecs())))
 		}
 		e, ec, err := b.wrappingKey(ctx, req, d, op)
 		if err != nil {
@@ -185,7 +185,7 @@ func dataKeySize(d *framework.FieldData) (int, error) {
 	case specOK:
 		size, ok := keyspec.DataKeySpecs[spec.(string)]
 		if !ok {
-			return 0, errValidation("key_spec must be AES_128 or AES_256, got %q", spec)
+			return 0, errValidation("key_spec must be AES_128 or AES_256")
 		}
 		return size, nil
 	}

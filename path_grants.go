@@ -127,7 +127,7 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 	seen := map[string]bool{}
 	for _, op := range g.Operations {
 		if !operations[op].grantable {
-			return nil, errValidation("%q is not an operation a grant can allow", op)
+			return nil, errValidation("operations: every entry must be an operation a grant can allow (%s)", grantableOperations())
 		}
 		if seen[op] {
 			return nil, errValidation("operations lists %s more than once", op)
@@ -183,6 +183,17 @@ func grantFitsKey(g *grantEntry, e *keyEntry) error {
 		return errValidation("an encryption context constraint is allowed only in grants for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
 	}
 	return nil
+}
+
+// grantableOperations names the operations a grant can allow.
+func grantableOperations() string {
+	var names []string
+	for name, o := range operations {
+		if o.grantable {
+			names = append(names, name)
+		}
+	}
+	return keyspec.OneOf(names)
 }
 
 func grantableCount() int {

@@ -90,12 +90,12 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	specName := d.Get("key_spec").(string)
 	spec, ok := keyspec.Lookup(specName)
 	if !ok {
-		return nil, errValidation("unknown key spec %q; valid key specs: %s", specName, strings.Join(keyspec.Names(), ", "))
+		return nil, errValidation("key_spec must be one of %s", strings.Join(keyspec.Names(), ", "))
 	}
 	usage := spec.DefaultUsage()
 	if u := d.Get("key_usage").(string); u != "" {
 		if usage, ok = keyspec.ParseUsage(u); !ok {
-			return nil, errValidation("unknown key usage %q", u)
+			return nil, errValidation("key_usage must be one of %s", usageNames())
 		}
 		if !spec.Allows(usage) {
 			return nil, errValidation("%s", spec.UsageError(usage))
@@ -109,7 +109,7 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 			return nil, errUnsupported("key material cannot be imported for %s keys", spec.Name)
 		}
 	default:
-		return nil, errValidation("unknown origin %q; valid origins: AWS_KMS, EXTERNAL", origin)
+		return nil, errValidation("origin must be AWS_KMS or EXTERNAL")
 	}
 	desc := d.Get("description").(string)
 	if len(desc) > keyspec.MaxDescription {
@@ -494,3 +494,11 @@ operations; a key pending deletion refuses everything but describe and
 cancel-deletion, and is destroyed when its window (7..30 days) ends.
 These paths take the key id only (the AWS endpoint also the key ARN).
 `
+
+func usageNames() string {
+	var names []string
+	for _, u := range keyspec.Usages() {
+		names = append(names, string(u))
+	}
+	return keyspec.OneOf(names)
+}

@@ -127,16 +127,13 @@ var responseFields = map[string]*framework.FieldSchema{
 	"key_agreement_algorithm":          {Type: framework.TypeString, Description: "The key agreement algorithm used (ECDH)."},
 	"key_origin":                       {Type: framework.TypeString, Description: "Origin of the key material used."},
 	"encapsulation_algorithm":          {Type: framework.TypeString, Description: "The key encapsulation algorithm used."},
-	auditField: {Type: framework.TypeString, Description: "The call's audit record (JSON: eventName, keyArn, requestParameters, " +
-		"responseElements, errorCode; only fields safe in clear, never key material), which Vault's audit log keeps unHMAC'd; see docs/AUDIT.md."},
 	"batch_results": {Type: framework.TypeSlice, Description: "With batch_input: one result per item, in input order, each " +
 		"holding the single form's fields, or error and error_type (the AWS exception) for a refused item."},
 }
 
 // opResponse is the success response of one operation: its fields, or
-// none but the audit record when fields is nil (an operation that returns
-// nothing: Vault would answer 204, but every response carries kms_audit).
-// Every response carries kms_audit (audit.go).
+// none when fields is nil (an operation that returns nothing: Vault answers
+// 204). The audit event is a header, not a field (audit.go).
 type opResponse struct {
 	desc   string
 	fields []string
@@ -156,9 +153,8 @@ func okResp(desc string, fields ...[]string) opResponse {
 	return opResponse{desc: desc, fields: all}
 }
 
-// auditOnly is the response of an operation that returns nothing but its
-// audit record.
-func auditOnly(desc string) opResponse { return opResponse{desc: desc} }
+// noContent is the response of an operation that returns nothing.
+func noContent(desc string) opResponse { return opResponse{desc: desc} }
 
 func fieldList(n ...string) []string { return n }
 
@@ -209,7 +205,7 @@ var responseTable = map[string]map[logical.Operation]opResponse{
 	},
 	"keys/{key_id}/untag": {logical.UpdateOperation: okResp("The key's tags after the change.", tagFields)},
 	"keys/{key_id}/grants/{grant_id}": {
-		logical.DeleteOperation: auditOnly("The grant is revoked."),
+		logical.DeleteOperation: noContent("The grant is revoked."),
 	},
 	"keys/{key_id}/grants": {
 		logical.UpdateOperation: okResp("The new grant.", fieldList("grant_id", "grant_token", "key_id")),
@@ -225,7 +221,7 @@ var responseTable = map[string]map[logical.Operation]opResponse{
 	"keys/{key_id}/rotation": {
 		logical.ReadOperation:   okResp("The key's rotation status (GetKeyRotationStatus).", rotationRes),
 		logical.UpdateOperation: okResp("The key's rotation status after the change.", rotationRes),
-		logical.DeleteOperation: auditOnly("Automatic rotation is off."),
+		logical.DeleteOperation: noContent("Automatic rotation is off."),
 	},
 	"keys/{key_id}/rotate": {logical.UpdateOperation: okResp("The key's new current version and key material.", fieldList("key_id", "current_key_version", "key_material_id"))},
 	"keys/{key_id}/rotations": {logical.ListOperation: okResp("Key material versions; key_info holds each one's key_id, "+
@@ -245,9 +241,9 @@ var responseTable = map[string]map[logical.Operation]opResponse{
 		logical.CreateOperation: okResp("The new alias.", aliasFields),
 		logical.UpdateOperation: okResp("The new alias.", aliasFields),
 		logical.PatchOperation:  okResp("The alias after the change.", aliasFields),
-		logical.DeleteOperation: auditOnly("The alias is deleted."),
+		logical.DeleteOperation: noContent("The alias is deleted."),
 	},
-	"grants/retire":    {logical.UpdateOperation: auditOnly("The grant is retired.")},
+	"grants/retire":    {logical.UpdateOperation: noContent("The grant is retired.")},
 	"grants/retirable": {logical.ListOperation: okResp("The caller's retirable grants, as keys/<key>/grants lists them.", listFields)},
 	"config": {
 		logical.ReadOperation:   okResp("The mount's configuration.", configData),
@@ -277,7 +273,7 @@ var responseTable = map[string]map[logical.Operation]opResponse{
 	testClockPath: {
 		logical.ReadOperation:   okResp("The test clock.", fieldList("offset_seconds", "now")),
 		logical.UpdateOperation: okResp("The test clock after the change.", fieldList("offset_seconds", "now")),
-		logical.DeleteOperation: auditOnly("The plugin runs on the system clock again."),
+		logical.DeleteOperation: noContent("The plugin runs on the system clock again."),
 	},
 }
 
@@ -354,9 +350,11 @@ func (r opResponse) build() (framework.Response, int, error) {
 	switch {
 	case r.raw != "":
 		return framework.Response{Description: r.desc, MediaType: r.raw}, http.StatusOK, nil
+	case r.fields == nil:
+		return framework.Response{Description: r.desc}, http.StatusNoContent, nil
 	}
-	fields := make(map[string]*framework.FieldSchema, len(r.fields)+1)
-	for _, n := range append([]string{auditField}, r.fields...) {
+	fields := make(map[string]*framework.FieldSchema, len(r.fields))
+	for _, n := range r.fields {
 		f, err := responseField(n)
 		if err != nil {
 			return framework.Response{}, 0, err

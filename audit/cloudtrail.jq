@@ -4,8 +4,8 @@
 #   jq -c --arg mount kms-prod/ -f audit/cloudtrail.jq audit.log
 # Only response entries: each holds its request, the caller and the result.
 def mount: $ARGS.named.mount // "kms/";
-def header($name):
-  [(.request.headers // {}) | to_entries[] | select(.key | ascii_downcase == $name) | .value[0]] | first;
+def header($headers; $name):
+  [($headers // {}) | to_entries[] | select(.key | ascii_downcase == $name) | .value[0]] | first;
 # The operation of a Vault-style cryptographic path, for requests that never
 # reached the plugin (refused by Vault's ACL): the plugin names the others.
 def vaultEventName($path):
@@ -30,15 +30,18 @@ def errcode:
   end;
 
 select(.type == "response" and ((.request.path // "") | startswith(mount)))
-# kms_audit is HMAC'd ("hmac-sha256:...") if the mount is not tuned.
-| ((.response.data.kms_audit // "") | if startswith("{") then fromjson else {} end) as $a
+# The plugin's event: the X-Kms-Audit response header (Vault-style paths;
+# absent if the mount does not allow it), or the kms_audit field of the AWS
+# endpoint's response (HMAC'd, "hmac-sha256:...", if the mount is not tuned).
+| ((header(.response.headers; "x-kms-audit") // .response.data.kms_audit // "")
+   | if startswith("{") then fromjson else {} end) as $a
 | (.request.path | ltrimstr(mount)) as $path
 | ($a.requestParameters // {}) as $req
 | {
     eventTime: .time,
     eventSource: ("vault:" + mount),
     eventName: ($a.eventName
-      // (header("x-amz-target") | if . then ltrimstr("TrentService.") else null end)
+      // (header(.request.headers; "x-amz-target") | if . then ltrimstr("TrentService.") else null end)
       // (if $path | startswith("aws/") then $path | ltrimstr("aws/") else null end)
       // vaultEventName($path)),
     keyArn: $a.keyArn,

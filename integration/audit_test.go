@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/api"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -83,20 +84,20 @@ func awsOK(t *testing.T, v *vaultServer, op string, body map[string]any) map[str
 	return out
 }
 
-func TestAuditTrail(t *testing.T) {
-	if _, err := exec.LookPath("jq"); err != nil {
-		t.Fatal("jq is needed (scripts/deps.sh installs it)")
-	}
+// startAuditedVault starts a dev Vault of the test's own with the plugin at
+// kms/, tuned as docs/AUDIT.md and scripts/dev.sh do, and a file audit
+// device; it returns the server and the audit log's path.
+func startAuditedVault(t *testing.T) (*vaultServer, string) {
+	t.Helper()
 	v, err := startVault(dev.bin, dev.pluginDir, filepath.Join(t.TempDir(), "vault"), true)
 	require.NoError(t, err)
 	t.Cleanup(v.stop)
 	require.NoError(t, v.registerAndMount("kms"))
 	c := v.client
-
-	// The documented tuning (docs/AUDIT.md, scripts/dev.sh).
 	keys := auditNonHMACKeys(t)
 	require.NoError(t, c.Sys().TuneMount("kms", api.MountConfigInput{
 		AuditNonHMACRequestKeys: keys, AuditNonHMACResponseKeys: keys,
+		AllowedResponseHeaders: []string{"X-Kms-Audit"},
 	}))
 	_, err = c.Logical().Write("sys/config/auditing/request-headers/X-Amz-Target", map[string]any{"hmac": false})
 	require.NoError(t, err)
@@ -104,6 +105,15 @@ func TestAuditTrail(t *testing.T) {
 	require.NoError(t, c.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{
 		Type: "file", Options: map[string]string{"file_path": logPath},
 	}))
+	return v, logPath
+}
+
+func TestAuditTrail(t *testing.T) {
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Fatal("jq is needed (scripts/deps.sh installs it)")
+	}
+	v, logPath := startAuditedVault(t)
+	c := v.client
 
 	// eve: a userpass user whom the key policy denies Encrypt and Vault's
 	// ACL denies decrypt.
@@ -112,7 +122,7 @@ func TestAuditTrail(t *testing.T) {
 path "kms/*" { capabilities = ["create", "read", "update", "delete", "list", "patch"] }
 path "kms/decrypt" { capabilities = ["deny"] }
 path "kms/decrypt/*" { capabilities = ["deny"] }`))
-	_, err = c.Logical().Write("auth/userpass/users/eve", map[string]any{"password": "pw-eve", "token_policies": "kms-eve"})
+	_, err := c.Logical().Write("auth/userpass/users/eve", map[string]any{"password": "pw-eve", "token_policies": "kms-eve"})
 	require.NoError(t, err)
 	login, err := c.Logical().Write("auth/userpass/login/eve", map[string]any{"password": "pw-eve"})
 	require.NoError(t, err)
@@ -161,6 +171,28 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 		"grantee_principal": "entity:" + eveEntity, "operations": "Decrypt", "name": "audit-grant",
 		"encryption_context_subset": map[string]any{"tenant": "t-42"}})
 	secrets = append(secrets, []byte(grant["grant_token"].(string)))
+
+	// What a user reads holds only the operation's fields: the CLI's output
+	// and the JSON body; the event is a response header.
+	cliOut := mustCLI(t, v, "write", "-format=json", "kms/encrypt/alias/audit", "plaintext="+b64([]byte("cli")))
+	require.Contains(t, cliOut, "ciphertext_blob")
+	require.NotContains(t, cliOut, "kms_audit")
+	require.NotContains(t, cliOut, "eventName")
+	hr, err := c.Logical().ReadRawWithContext(t.Context(), "kms/keys/"+keyID)
+	require.NoError(t, err)
+	body, err := io.ReadAll(hr.Body)
+	hr.Body.Close()
+	require.NoError(t, err)
+	require.NotContains(t, string(body), "kms_audit")
+	require.NotContains(t, string(body), "eventName")
+	require.Contains(t, hr.Header.Get("X-Kms-Audit"), `"eventName":"DescribeKey"`)
+	// A context beyond ASCII: the header escapes it, the filter restores it.
+	intlCtx := map[string]any{"région": "Zürich 東京 😀"}
+	w("kms/encrypt/"+keyID, map[string]any{"plaintext": b64(pt1), "encryption_context": intlCtx})
+
+	// A field of the wrong type: refused, and audited as refused.
+	_, err = c.Logical().Write("kms/encrypt/"+keyID, map[string]any{"plaintext": b64(pt1), "encryption_context": "not-pairs"})
+	requireAWSError(t, err, http.StatusBadRequest, "ValidationException")
 
 	// eve's Vault token: audited HMAC'd, and X-Vault-Token is no audited header.
 	secrets = append(secrets, []byte(eveToken))
@@ -284,6 +316,15 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 	require.Equal(t, wantCtx, find("Encrypt", "kms/encrypt/"+keyID, "DisabledException")["encryptionContext"])
 	require.Equal(t, keyArn, find("Encrypt", "kms/aws", "DisabledException")["keyArn"])
 	rootCaller(find("DisableKey", "kms/keys/"+keyID+"/disable", ""))
+	var intl bool
+	for _, ev := range events {
+		if ev["eventName"] == "Encrypt" && ev["vaultPath"] == "kms/encrypt/"+keyID && ev["errorCode"] == nil {
+			intl = intl || assert.ObjectsAreEqual(intlCtx, ev["encryptionContext"])
+		}
+	}
+	require.True(t, intl, "the non-ASCII context is in the log as sent")
+	require.Equal(t, "encryption_context must be key=value pairs (an object of strings, or a list of key=value strings)",
+		find("Encrypt", "kms/encrypt/"+keyID, "ValidationException")["errorMessage"])
 
 	// The AWS endpoint's raw bodies are HMAC'd whole: the request's secret
 	// members and the response body.

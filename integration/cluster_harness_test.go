@@ -29,6 +29,7 @@ type raftNode struct {
 	id          string
 	clusterAddr string
 	raftDir     string
+	raftExtra   string // more lines of the raft storage stanza
 }
 
 type vaultCluster struct {
@@ -56,13 +57,13 @@ storage "raft" {
   path = %q
   node_id = %q
   performance_multiplier = %s
-}
+%s}
 listener "tcp" {
   address = %q
   cluster_address = %q
   tls_disable = true
 }
-`, n.pluginDir, n.addr, n.clusterAddr, n.raftDir, n.id, mult, n.addr, n.clusterAddr)
+`, n.pluginDir, n.addr, n.clusterAddr, n.raftDir, n.id, mult, n.raftExtra, n.addr, n.clusterAddr)
 }
 
 // startCluster starts size raft nodes, initialises the first, joins and
@@ -70,6 +71,13 @@ listener "tcp" {
 // plugin (by sha256) and mounts it at kms/ on the active node. The cluster
 // is stopped when the test ends, its logs printed if it failed.
 func startCluster(t *testing.T, size int) *vaultCluster {
+	t.Helper()
+	return startClusterWith(t, size, "")
+}
+
+// startClusterWith is startCluster with raftExtra added to every node's
+// raft storage stanza (e.g. "max_entry_size = 32768\n").
+func startClusterWith(t *testing.T, size int, raftExtra string) *vaultCluster {
 	t.Helper()
 	c := &vaultCluster{t: t}
 	t.Cleanup(func() {
@@ -95,7 +103,7 @@ func startCluster(t *testing.T, size int) *vaultCluster {
 		require.NoError(t, err)
 		n := &raftNode{
 			vaultServer: &vaultServer{bin: dev.bin, pluginDir: pluginDir, dir: dir, addr: addr},
-			id:          fmt.Sprintf("node%d", i+1), clusterAddr: caddr, raftDir: filepath.Join(dir, "raft"),
+			id:          fmt.Sprintf("node%d", i+1), clusterAddr: caddr, raftDir: filepath.Join(dir, "raft"), raftExtra: raftExtra,
 		}
 		require.NoError(t, os.MkdirAll(n.raftDir, 0o700))
 		c.nodes = append(c.nodes, n)

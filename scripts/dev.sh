@@ -33,10 +33,12 @@ done
 sha=$(sha256sum "$plugin_dir/vault-plugin-kms" | cut -d' ' -f1)
 "$vault_bin" plugin register -sha256="$sha" -version="$version" secret vault-plugin-kms >/dev/null
 "$vault_bin" secrets enable -path=kms -plugin-version="$version" \
-  -passthrough-request-headers=X-Amz-Target vault-plugin-kms >/dev/null
+  -passthrough-request-headers=X-Amz-Target -allowed-response-headers=X-Kms-Audit vault-plugin-kms >/dev/null
 
-# The audit trail (docs/AUDIT.md): the fields of audit/non-hmac-keys.txt in
-# clear, the AWS operation header, and a file audit device.
+# The audit trail (docs/AUDIT.md): the plugin's audit event (the
+# X-Kms-Audit response header, allowed above), the fields of
+# audit/non-hmac-keys.txt in clear, the AWS operation header, and a file
+# audit device.
 keys=$(grep -v '^[[:space:]]*\(#\|$\)' "$root/audit/non-hmac-keys.txt" | paste -sd, -)
 "$vault_bin" write sys/mounts/kms/tune audit_non_hmac_request_keys="$keys" audit_non_hmac_response_keys="$keys" >/dev/null
 "$vault_bin" write sys/config/auditing/request-headers/X-Amz-Target hmac=false >/dev/null
