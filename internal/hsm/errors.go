@@ -22,6 +22,12 @@ var (
 	ErrInvalidPIN = errors.New("token refused the PIN")
 	// ErrPINLocked: the token locked the user after failed logins.
 	ErrPINLocked = errors.New("token PIN is locked")
+	// ErrUserLoggedIn: another user (the security officer, or this process
+	// through another connection) is logged in, so the PIN cannot be
+	// checked by logging in.
+	ErrUserLoggedIn = errors.New("another session is logged in to the token")
+	// ErrUserNotFound: the token has no crypto user PIN set.
+	ErrUserNotFound = errors.New("token has no user PIN")
 	// ErrUnavailable: the token or its sessions went away (removed, closed,
 	// finalised, device error); a later call may succeed after reconnecting.
 	ErrUnavailable = errors.New("token unavailable")
@@ -81,6 +87,10 @@ func classify(ck pkcs11.Error) error {
 		return ErrInvalidPIN
 	case pkcs11.CKR_PIN_LOCKED:
 		return ErrPINLocked
+	case pkcs11.CKR_USER_ANOTHER_ALREADY_LOGGED_IN, pkcs11.CKR_USER_TOO_MANY_TYPES, pkcs11.CKR_USER_ALREADY_LOGGED_IN:
+		return ErrUserLoggedIn
+	case pkcs11.CKR_USER_PIN_NOT_INITIALIZED:
+		return ErrUserNotFound
 	case pkcs11.CKR_SLOT_ID_INVALID, pkcs11.CKR_TOKEN_NOT_RECOGNIZED:
 		return ErrTokenNotFound
 	case pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED, pkcs11.CKR_DEVICE_REMOVED,

@@ -219,3 +219,34 @@ func TestOpenRefusals(t *testing.T) {
 		t.Fatalf("closing one connection broke the other: %v", err)
 	}
 }
+
+// Login state is the process's: while one connection is logged in, a
+// second one's PIN is not checked by the token. VerifyPIN says so instead
+// of accepting any PIN.
+func TestVerifyPIN(t *testing.T) {
+	conn, soft, tok := open(t, 0)
+	ctx := context.Background()
+	cfg := Config{Module: soft.Module, TokenLabel: tok.Label, PIN: "wrong-" + tok.PIN}
+	unchecked, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("without VerifyPIN a second connection shares the login: %v", err)
+	}
+	if unchecked.Serial() == "" || unchecked.Serial() != conn.Serial() {
+		t.Fatalf("serials %q and %q", unchecked.Serial(), conn.Serial())
+	}
+	unchecked.Close()
+	cfg.VerifyPIN = true
+	if _, err := Open(ctx, cfg); !errors.Is(err, ErrUserLoggedIn) {
+		t.Fatalf("VerifyPIN while logged in: %v, want ErrUserLoggedIn", err)
+	}
+	conn.Close()
+	if _, err := Open(ctx, cfg); !errors.Is(err, ErrInvalidPIN) {
+		t.Fatalf("VerifyPIN, wrong PIN: %v, want ErrInvalidPIN", err)
+	}
+	cfg.PIN = tok.PIN
+	verified, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("VerifyPIN, right PIN: %v", err)
+	}
+	verified.Close()
+}

@@ -17,6 +17,11 @@ type Config struct {
 	Slot        *uint
 	PIN         string
 	MaxSessions int // sessions open at once; 8 when zero
+	// VerifyPIN makes Open prove the PIN with C_Login. Login state belongs
+	// to the process, so while another connection of this process is
+	// logged in to the token a new one would be too, whatever its PIN:
+	// with VerifyPIN that fails with ErrUserLoggedIn instead.
+	VerifyPIN bool
 }
 
 // Token is a logged-in connection to one token. Its methods are safe for
@@ -25,7 +30,9 @@ type Token struct {
 	module string
 	ctx    *pkcs11.Ctx
 	slot   uint
+	serial string
 	pin    string
+	verify bool // the next login must be a real C_Login (Config.VerifyPIN)
 
 	// mu is held shared by every call into the token and exclusively by
 	// Close, so a session is never used after the module is finalised.
@@ -51,7 +58,7 @@ func Open(ctx context.Context, cfg Config) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Token{module: cfg.Module, ctx: p11, pin: cfg.PIN, keys: map[string]pkcs11.ObjectHandle{}}
+	t := &Token{module: cfg.Module, ctx: p11, pin: cfg.PIN, verify: cfg.VerifyPIN, keys: map[string]pkcs11.ObjectHandle{}}
 	if err := t.init(ctx, cfg); err != nil {
 		t.pool.drain(p11)
 		releaseModule(cfg.Module)
@@ -61,11 +68,11 @@ func Open(ctx context.Context, cfg Config) (*Token, error) {
 }
 
 func (t *Token) init(ctx context.Context, cfg Config) error {
-	slot, err := findSlot(t.ctx, cfg)
+	slot, serial, err := findSlot(t.ctx, cfg)
 	if err != nil {
 		return err
 	}
-	t.slot = slot
+	t.slot, t.serial = slot, serial
 	for _, m := range []uint{pkcs11.CKM_AES_KEY_GEN, pkcs11.CKM_AES_GCM} {
 		if _, err := t.ctx.GetMechanismInfo(slot, []*pkcs11.Mechanism{pkcs11.NewMechanism(m, nil)}); err != nil {
 			return &Error{Op: "open", Class: ErrUnsupported, CKR: ckrNameOf(err)}
@@ -80,25 +87,31 @@ func (t *Token) init(ctx context.Context, cfg Config) error {
 	return t.withSession(ctx, "login", func(pkcs11.SessionHandle) error { return nil })
 }
 
-func findSlot(p11 *pkcs11.Ctx, cfg Config) (uint, error) {
+// findSlot returns the token's slot and serial number.
+func findSlot(p11 *pkcs11.Ctx, cfg Config) (uint, string, error) {
 	slots, err := p11.GetSlotList(true)
 	if err != nil {
-		return 0, wrap("open", err)
+		return 0, "", wrap("open", err)
 	}
 	for _, s := range slots {
-		if cfg.Slot != nil {
-			if s == *cfg.Slot {
-				return s, nil
-			}
+		if cfg.Slot != nil && s != *cfg.Slot {
 			continue
 		}
 		info, err := p11.GetTokenInfo(s)
-		if err == nil && strings.TrimRight(info.Label, " \x00") == cfg.TokenLabel {
-			return s, nil
+		if err != nil {
+			continue
+		}
+		if cfg.Slot != nil || strings.TrimRight(info.Label, " \x00") == cfg.TokenLabel {
+			return s, strings.TrimRight(info.SerialNumber, " \x00"), nil
 		}
 	}
-	return 0, newError("open", ErrTokenNotFound)
+	return 0, "", newError("open", ErrTokenNotFound)
 }
+
+// Serial is the token's serial number: the same token reached through
+// another connection (another slot number, module path or label) has the
+// same serial.
+func (t *Token) Serial() string { return t.serial }
 
 // Close returns the sessions and releases the module once no connection
 // uses it. Calls after Close fail with ErrClosed.
@@ -157,11 +170,17 @@ func (t *Token) login(sh pkcs11.SessionHandle) error {
 		return err
 	}
 	if info.State == pkcs11.CKS_RW_USER_FUNCTIONS || info.State == pkcs11.CKS_RO_USER_FUNCTIONS {
+		if t.verify {
+			return newError("login", ErrUserLoggedIn)
+		}
 		return nil
 	}
 	err = t.ctx.Login(sh, pkcs11.CKU_USER, t.pin)
-	if ck, ok := err.(pkcs11.Error); ok && uint(ck) == pkcs11.CKR_USER_ALREADY_LOGGED_IN {
+	if ck, ok := err.(pkcs11.Error); ok && uint(ck) == pkcs11.CKR_USER_ALREADY_LOGGED_IN && !t.verify {
 		return nil
+	}
+	if err == nil {
+		t.verify = false // proven once; later sessions share the login
 	}
 	return err
 }
