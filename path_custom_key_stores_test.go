@@ -69,18 +69,22 @@ func TestHSMConnections(t *testing.T) {
 	tb.fails(excCloudHsmClusterNotFound, logical.ReadOperation, "config/hsm/"+name, nil)
 }
 
-func TestCustomKeyStoreLifecycle(t *testing.T) {
-	tb := newTestBackend(t)
-	env := newHSMEnv(t, tb, 2)
-	tok := env.token(t)
-	conn := env.connection(tb, tok)
-	create := func(extra map[string]any) map[string]any {
-		m := map[string]any{"custom_key_store_name": "orders", "cloud_hsm_cluster_id": conn, "key_store_password": tok.PIN}
-		for k, v := range extra {
-			m[k] = v
-		}
-		return m
+// createInput is a CreateCustomKeyStore on conn with tok's PIN, changed by
+// extra.
+func createInput(conn, pin string, extra map[string]any) map[string]any {
+	m := map[string]any{"custom_key_store_name": "orders", "cloud_hsm_cluster_id": conn, "key_store_password": pin}
+	for k, v := range extra {
+		m[k] = v
 	}
+	return m
+}
+
+func TestCustomKeyStoreCreateRefusals(t *testing.T) {
+	tb := newTestBackend(t)
+	env := newHSMEnv(t, tb, 0)
+	tok := env.shared
+	conn := env.connection(tb, tok)
+	create := func(extra map[string]any) map[string]any { return createInput(conn, tok.PIN, extra) }
 	ke := tb.fails(excValidation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"key_store_password": "wrong-" + tok.PIN}))
 	require.NotContains(t, ke.Msg, tok.PIN)
 	tb.fails(excValidation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"key_store_password": "short"}))
@@ -89,7 +93,15 @@ func TestCustomKeyStoreLifecycle(t *testing.T) {
 	tb.fails(excValidation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"custom_key_store_type": "OTHER"}))
 	tb.fails(excIncorrectTrustAnchor, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"trust_anchor_certificate": "not a certificate"}))
 	tb.fails(excValidation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"custom_key_store_name": ""}))
+	require.Empty(t, tb.ok(logical.ListOperation, "custom-key-stores/", nil)["keys"], "nothing refused was stored")
+}
 
+func TestCustomKeyStoreLifecycle(t *testing.T) {
+	tb := newTestBackend(t)
+	env := newHSMEnv(t, tb, 1)
+	tok := env.token(t)
+	conn := env.connection(tb, tok)
+	create := func(extra map[string]any) map[string]any { return createInput(conn, tok.PIN, extra) }
 	cert := testCertPEM(t)
 	st := tb.ok(logical.UpdateOperation, "custom-key-stores", create(map[string]any{"trust_anchor_certificate": cert}))
 	id := st["custom_key_store_id"].(string)
