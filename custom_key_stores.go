@@ -206,17 +206,24 @@ func (b *backend) checkStoreToken(ctx context.Context, s logical.Storage, st *cu
 // reconnectStores connects, on the node that became active, every store
 // whose operator asked for it to be connected.
 func (b *backend) reconnectStores(ctx context.Context, s logical.Storage) error {
-	stores, err := b.cks.List(ctx, s)
+	ids, err := b.cks.Wanted(ctx, s)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, st := range stores {
+	for _, id := range ids {
+		st, err := b.cks.Get(ctx, s, id)
+		if errors.Is(err, customkeystore.ErrNotFound) {
+			continue
+		} else if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		// A FAILED store stays failed until it is disconnected, as in AWS.
 		if !st.WantConnected || st.State == customkeystore.Failed {
 			continue
 		}
-		st, err := b.cks.Change(ctx, s, st.ID, func(cur *customkeystore.Store) error {
+		st, err = b.cks.Change(ctx, s, st.ID, func(cur *customkeystore.Store) error {
 			cur.State = customkeystore.Connecting
 			return nil
 		})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,9 +21,11 @@ import (
 //
 //	custom-key-store/<id>                 Store
 //	custom-key-store-key/<id>/<key id>    a key in the store (empty value)
+//	custom-key-store-wanted               ids of the stores to connect at start
 const (
 	storePrefix = "custom-key-store/"
 	keyPrefix   = "custom-key-store-key/"
+	wantedKey   = "custom-key-store-wanted"
 )
 
 // DefaultLimit is AWS's quota of custom key stores per account and Region.
@@ -160,9 +163,17 @@ func (r *Registry) Change(ctx context.Context, s logical.Storage, id string, fn 
 	if err != nil {
 		return nil, err
 	}
-	name, conn := st.Name, st.Connection
+	name, conn, want := st.Name, st.Connection, st.WantConnected
 	if err := fn(st); err != nil {
 		return nil, err
+	}
+	// One entry read at start names the stores to connect, so a start
+	// lists nothing. It is widened before and narrowed after the record: a
+	// crash leaves at most an id whose record says no.
+	if st.WantConnected && !want {
+		if err := setWanted(ctx, s, st.ID, true); err != nil {
+			return nil, err
+		}
 	}
 	if st.Name != name || st.Connection != conn {
 		if err := ValidName(st.Name); err != nil {
@@ -179,7 +190,15 @@ func (r *Registry) Change(ctx context.Context, s logical.Storage, id string, fn 
 			return nil, err
 		}
 	}
-	return st, put(ctx, s, st)
+	if err := put(ctx, s, st); err != nil {
+		return nil, err
+	}
+	if want && !st.WantConnected {
+		if err := setWanted(ctx, s, st.ID, false); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
 }
 
 // Delete removes a store that is disconnected and holds no keys.
@@ -225,6 +244,39 @@ func (r *Registry) RemoveKey(ctx context.Context, s logical.Storage, id, keyID s
 // Keys lists the ids of the keys in the store.
 func (r *Registry) Keys(ctx context.Context, s logical.Storage, id string) ([]string, error) {
 	return s.List(ctx, keyPrefix+id+"/")
+}
+
+// Wanted lists the ids of the stores an operator connected, which the
+// node that becomes active connects again.
+func (r *Registry) Wanted(ctx context.Context, s logical.Storage) ([]string, error) {
+	e, err := s.Get(ctx, wantedKey)
+	if err != nil || e == nil {
+		return nil, err
+	}
+	var ids []string
+	return ids, json.Unmarshal(e.Value, &ids)
+}
+
+func setWanted(ctx context.Context, s logical.Storage, id string, want bool) error {
+	e, err := s.Get(ctx, wantedKey)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	if e != nil {
+		if err := json.Unmarshal(e.Value, &ids); err != nil {
+			return err
+		}
+	}
+	ids = slices.DeleteFunc(ids, func(x string) bool { return x == id })
+	if want {
+		ids = append(ids, id)
+	}
+	raw, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	return s.Put(ctx, &logical.StorageEntry{Key: wantedKey, Value: raw})
 }
 
 func put(ctx context.Context, s logical.Storage, st *Store) error {

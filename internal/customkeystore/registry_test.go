@@ -230,3 +230,34 @@ func TestCodeFor(t *testing.T) {
 		}
 	}
 }
+
+// The stores to connect at start are one entry, kept by Change.
+func TestWanted(t *testing.T) {
+	ctx, s, r := context.Background(), &logical.InmemStorage{}, NewRegistry()
+	a := create(t, r, s, "a", "cluster-aaaaaaaaaaa")
+	b := create(t, r, s, "b", "cluster-bbbbbbbbbbb")
+	connect := func(id string) {
+		if _, err := r.Change(ctx, s, id, func(st *Store) error { _, err := st.StartConnect(); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	connect(a.ID)
+	connect(b.ID)
+	if ids, err := r.Wanted(ctx, s); err != nil || len(ids) != 2 {
+		t.Fatalf("wanted %v %v", ids, err)
+	}
+	if _, err := r.Change(ctx, s, a.ID, func(st *Store) error { return st.StartDisconnect() }); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := r.Wanted(ctx, s); len(ids) != 1 || ids[0] != b.ID {
+		t.Fatalf("after disconnecting a: %v", ids)
+	}
+	// A refused change leaves the index alone.
+	_, err := r.Change(ctx, s, b.ID, func(st *Store) error { st.WantConnected = false; return errors.New("no") })
+	if err == nil {
+		t.Fatal("the change was not refused")
+	}
+	if ids, _ := r.Wanted(ctx, s); len(ids) != 1 {
+		t.Fatalf("a refused change narrowed the index: %v", ids)
+	}
+}
