@@ -302,3 +302,28 @@ func TestAWSCustomKeyStores(t *testing.T) {
 	msg = tb.awsFails(excUnsupportedOperation, "", "CreateKey", map[string]any{"CustomKeyStoreId": id, "Origin": "AWS_CLOUDHSM"})
 	require.True(t, strings.Contains(msg, "CustomKeyStoreId"), msg)
 }
+
+// The audit record names the store and its connection, never the PIN.
+func TestCustomKeyStoreAudit(t *testing.T) {
+	tb := newTestBackend(t)
+	env := newHSMEnv(t, tb, 0)
+	tok := env.shared
+	name := env.name()
+	resp, err := tb.do(logical.UpdateOperation, "config/hsm/"+name, map[string]any{"module_path": env.soft.Module,
+		"token_label": tok.Label, "pin": tok.PIN})
+	require.NoError(t, err)
+	audit := resp.Data[auditField].(string)
+	require.NotContains(t, audit, tok.PIN)
+	require.Contains(t, audit, `"token_label":"`+tok.Label+`"`)
+
+	resp, err = tb.do(logical.UpdateOperation, "custom-key-stores", createInput(name, tok.PIN, nil))
+	require.NoError(t, err)
+	var ev auditEvent
+	require.NoError(t, json.Unmarshal([]byte(resp.Data[auditField].(string)), &ev))
+	require.Equal(t, "CreateCustomKeyStore", ev.EventName)
+	require.Equal(t, name, ev.RequestParameters["cloud_hsm_cluster_id"])
+	require.Equal(t, "orders", ev.RequestParameters["custom_key_store_name"])
+	require.NotContains(t, ev.RequestParameters, "key_store_password")
+	require.Equal(t, resp.Data["custom_key_store_id"], ev.ResponseElements["custom_key_store_id"])
+	require.NotContains(t, resp.Data[auditField].(string), tok.PIN)
+}
