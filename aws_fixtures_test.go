@@ -19,9 +19,10 @@ import (
 
 // walk holds what the fixtures share.
 type walk struct {
-	t  *testing.T
-	tb *testBackend
-	n  int
+	t   *testing.T
+	tb  *testBackend
+	n   int
+	hsm *hsmEnv // SoftHSM tokens for the custom key store operations
 }
 
 func (w *walk) unique(prefix string) string { w.n++; return fmt.Sprintf("%s%d", prefix, w.n) }

@@ -162,7 +162,11 @@ func awsFields(op string, in map[string]any, members []string) (map[string]any, 
 		if v == nil {
 			continue
 		}
-		if err := awsMembers[name](v, out); err != nil {
+		conv := awsMembers[name]
+		if own, ok := awsOpMembers[op][name]; ok {
+			conv = own
+		}
+		if err := conv(v, out); err != nil {
 			return nil, err
 		}
 	}

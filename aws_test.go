@@ -83,7 +83,7 @@ func TestAWSProtocolErrors(t *testing.T) {
 	require.Equal(t, excUnknownOperation, out["__type"])
 	_, out = tb.awsCall("", "aws", "TrentService.Frobnicate", nil)
 	require.Equal(t, excUnknownOperation, out["__type"])
-	tb.awsFails(excUnsupportedOperation, "", "CreateCustomKeyStore", nil)
+	tb.awsFails(excUnsupportedOperation, "", "ReplicateKey", nil)
 	tb.awsFails(excUnsupportedOperation, "", "GenerateRandom", map[string]any{"CustomKeyStoreId": "cks-1"})
 	tb.awsFails(excValidation, "", "CreateKey", map[string]any{"KeySpec": "RSA_1024"})
 	tb.awsFails(excValidation, "", "GenerateRandom", map[string]any{"NumberOfBytes": "many"})

@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
 )
 
 const operationPrefix = "kms"
@@ -87,6 +89,11 @@ type backend struct {
 	testClock    bool
 	clockOffset  atomic.Int64
 	clockStorage logical.Storage
+
+	// cks holds the custom key stores; hsmLive their open token
+	// connections on this node.
+	cks     *customkeystore.Registry
+	hsmLive *customkeystore.Live
 }
 
 func newBackend() *backend {
@@ -95,6 +102,8 @@ func newBackend() *backend {
 		cache:    newCache(),
 		now:      time.Now,
 		random:   rand.Reader,
+		cks:      customkeystore.NewRegistry(),
+		hsmLive:  customkeystore.NewLive(),
 	}
 	b.pool = newKeyPool(rand.Reader)
 	b.lookupIdentity = b.identityFromVault
@@ -103,10 +112,11 @@ func newBackend() *backend {
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
 			// Key entries hold key material; the token key signs grant tokens.
-			SealWrapStorage: []string{keyStoragePrefix, grantTokenKeyPath, importStoragePrefix},
+			SealWrapStorage: []string{keyStoragePrefix, grantTokenKeyPath, importStoragePrefix, customkeystore.ConnectionPrefix},
 			// Replacing a key policy without the policy's consent, so a
 			// locked-out key can always be recovered, needs sudo.
-			Root: []string{policyRecoveryPrefix + "*"},
+			// Loading a PKCS#11 library runs its code: HSM connections need sudo.
+			Root: []string{policyRecoveryPrefix + "*", hsmConfigPrefix + "*", "config/hsm"},
 		},
 		Paths: framework.PathAppend(
 			pathKeys(b),
@@ -121,6 +131,8 @@ func newBackend() *backend {
 			pathAliases(b),
 			pathGrants(b),
 			[]*framework.Path{pathConfig(b)},
+			pathConfigHSM(b),
+			pathCustomKeyStores(b),
 			pathCrypto(b),
 			pathDataKeys(b),
 			pathSign(b),
@@ -182,11 +194,15 @@ func (b *backend) initialize(ctx context.Context, req *logical.InitializationReq
 	if !b.WriteSafeReplicationState() {
 		return nil
 	}
+	if err := b.reconnectStores(ctx, req.Storage); err != nil {
+		b.Logger().Error("reconnecting custom key stores", "error", err)
+	}
 	return b.indexAliases(ctx, req.Storage)
 }
 
 func (b *backend) clean(context.Context) {
 	b.pool.close()
+	b.hsmLive.CloseAll()
 	b.cache.reset()
 }
 

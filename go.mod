@@ -14,6 +14,7 @@ require (
 	github.com/hashicorp/go-uuid v1.0.3
 	github.com/hashicorp/vault/api v1.22.0
 	github.com/hashicorp/vault/sdk v0.20.0
+	github.com/miekg/pkcs11 v1.1.2
 	github.com/stretchr/testify v1.11.1
 )
 

@@ -343,6 +343,23 @@ func TestResponseSession(t *testing.T) {
 	tb.ok(R, "keys/"+sym+"/last-usage", nil)
 	tb.ok(R, "keys/"+sym, nil)
 
+	// HSM connections and custom key stores (a real SoftHSM2 token).
+	env := newHSMEnv(t, tb, 1)
+	tok := env.token(t)
+	conn := env.connection(tb, tok)
+	tb.ok(U, "config/hsm/"+conn, map[string]any{"token_label": tok.Label})
+	tb.ok(R, "config/hsm/"+conn, nil)
+	tb.ok(L, "config/hsm/", nil)
+	cks := tb.ok(U, "custom-key-stores", map[string]any{"custom_key_store_name": "session", "cloud_hsm_cluster_id": conn,
+		"key_store_password": tok.PIN})["custom_key_store_id"].(string)
+	tb.ok(L, "custom-key-stores/", nil)
+	tb.ok(R, "custom-key-stores/"+cks, nil)
+	tb.ok(U, "custom-key-stores/"+cks+"/connect", nil)
+	tb.ok(U, "custom-key-stores/"+cks+"/disconnect", nil)
+	tb.ok(U, "custom-key-stores/"+cks, map[string]any{"new_custom_key_store_name": "renamed"})
+	tb.ok(D, "custom-key-stores/"+cks, nil)
+	tb.ok(D, "config/hsm/"+conn, nil)
+
 	// The AWS endpoint: a raw body, success and refusal.
 	tb.aws("", "DescribeKey", map[string]any{"KeyId": sym})
 	tb.awsFails(excNotFound, "", "DescribeKey", map[string]any{"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"})
