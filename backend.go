@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 const operationPrefix = "kms"
@@ -62,12 +64,12 @@ type backend struct {
 	// retiringIndexed: grants made before the retiring index are indexed.
 	retiringIndexed atomic.Bool
 
-	// identities caches callers' principal sets; lookupIdentity fills it
+	// identities caches callers' identities; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).
 	rotations      rotationQueue
 	usage          usageTracker
 	identities     identityCache
-	lookupIdentity func(entityID string) (principalSet, error)
+	lookupIdentity func(entityID string) (*awspolicy.Caller, error)
 
 	// awsRoutes holds, per AWS operation, the Vault-style path serving it.
 	awsRoutes map[string]*framework.Path

@@ -78,6 +78,18 @@ func (p *Policy) Evaluate(r *Request) (d Decision, by string) {
 	if r.Keys == nil {
 		r.Keys = Keys{}
 	}
+	if c := r.Caller; c == nil || c.Account == (Account{}) {
+		// The caller's account is the request's when the caller does not
+		// say (and a missing caller is a token without an entity).
+		cc := Caller{EntityLess: true}
+		if c != nil {
+			cc = *c
+		}
+		cc.Account = r.Account
+		rr := *r
+		rr.Caller = &cc
+		r = &rr
+	}
 	vars := p.Version == Version2012
 	for _, s := range p.Statements {
 		deny := s.Effect == effectDeny
@@ -96,27 +108,29 @@ func (s *Statement) matches(r *Request, action string, deny, vars bool) bool {
 	return s.matchesPrincipal(r, deny) && s.matchesAction(action) && s.matchesResource(r) && s.matchesConditions(r.Keys, vars)
 }
 
+// matchesPrincipal applies Principal.Names to the statement's principals.
 func (s *Statement) matchesPrincipal(r *Request, deny bool) bool {
 	c := r.Caller
-	if c == nil {
-		c = &Caller{EntityLess: true}
-	}
 	if s.notPrincipal {
-		// Everyone but the listed principals: the exceptions are read
-		// narrowly, and an Allow never admits an entity-less token by
-		// exclusion.
-		if !deny && c.EntityLess {
+		// Everyone but the listed principals: an Allow never admits an
+		// entity-less token by exclusion, and an exception names only whom
+		// it names for certain (UseException).
+		if !deny && c.entityLess() {
 			return false
 		}
 		for _, p := range s.principals {
-			if p.matches(c, r.Account, false) {
+			if p.Names(c, UseException) {
 				return false
 			}
 		}
 		return true
 	}
+	use := UseAllow
+	if deny {
+		use = UseDeny
+	}
 	for _, p := range s.principals {
-		if p.matches(c, r.Account, deny) {
+		if p.Names(c, use) {
 			return true
 		}
 	}
