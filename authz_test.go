@@ -44,7 +44,7 @@ func TestContextMatcher(t *testing.T) {
 		{sub, map[string]string{"a": "1"}, true, true},
 		{sub, map[string]string{"a": "1", "z": "9"}, true, true},
 		{sub, map[string]string{"a": "2"}, true, false},
-		{sub, map[string]string{"A": "1"}, true, true}, // keys compare without case (issue 21, item 12)
+		{sub, map[string]string{"A": "1"}, true, true},  // keys compare without case (issue 21, item 12)
 		{sub, map[string]string{"a": "A"}, true, false}, // values with case
 		{sub, map[string]string{}, true, false},
 		{sub, nil, false, false},
