@@ -45,7 +45,7 @@ func TestNameCaseAsVaultCompares(t *testing.T) {
 
 	// Grants: the grantee's name in another case names the same entity.
 	own := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
-		`{"Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
+		`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
 	requireKMSError(t, tb.encrypt("o", own, nil), excAccessDenied)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+own+"/grants", map[string]any{"grantee_principal": iam + "role/OPS", "operations": "Encrypt"})
 	require.NoError(t, tb.encrypt("o", own, nil))
@@ -147,7 +147,7 @@ func TestGrantConstraintKeyCase(t *testing.T) {
 	tb := newTestBackend(t)
 	withTable(tb, ident("admin", "admin"), ident("b", "bob"))
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
-		`{"Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
+		`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob",
 		"operations": "Encrypt", "encryption_context_subset": map[string]any{"dept": "it"}})
 	require.NoError(t, tb.encrypt("b", id, map[string]any{"Dept": "it"}))
@@ -165,7 +165,7 @@ func TestStricterChildGrants(t *testing.T) {
 	tb := newTestBackend(t)
 	withTable(tb, ident("admin", "admin"), ident("b", "bob"), ident("c", "carol"))
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
-		`{"Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
+		`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
 	parent := func(kind string, pairs map[string]any) {
 		tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob",
 			"operations": "Encrypt,CreateGrant", kind: pairs, "name": kind})
@@ -192,7 +192,7 @@ func TestStricterChildGrants(t *testing.T) {
 
 	id2 := id
 	id = tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
-		`{"Effect":"Allow","Principal":{"AWS":"`+iam+`user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
+		`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
 	require.NotEqual(t, id, id2)
 	parent(eq, map[string]any{"dept": "it"})
 	require.NoError(t, child(eq, map[string]any{"DEPT": "it"}))
