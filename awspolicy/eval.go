@@ -8,12 +8,13 @@
 // NotResource (* or the key's ARN, with wildcards), and Condition.
 // Anything else is an *Error naming the element.
 //
-// Principals map to Vault identities; "own account" is the mount's
-// partition and account id:
+// Principals map to Vault identities (Principal.Names is the one rule);
+// "own account" is the mount's partition and account id:
 //
 //	Principal                                          Vault caller it names
 //	arn:<partition>:iam::<account>:root, <account>     every caller Vault's ACL admits (own account only),
-//	                                                   tokens without an entity included
+//	                                                   tokens without an entity included; in NotPrincipal,
+//	                                                   only the account principal itself: no Vault caller
 //	"*", {"AWS": "*"}                                  in Allow: every caller with an entity; in Deny: every caller
 //	arn:<partition>:iam::<account>:user/<name>         the entity named <name>
 //	arn:<partition>:iam::<account>:role/<name>         members of the group named <name>
@@ -24,10 +25,11 @@
 //	"group:<name>", "group_id:<id>"                    that entity or group's members
 //	{"Vault": "no_entity"}                             every token without an entity
 //
-// A token without an entity (orphan and root tokens alike: Vault does not
-// tell a plugin which) is thus allowed only where the account or no_entity
-// is named, as the account stands for "whatever Vault's ACL admits", while
-// every Deny statement applies to it.
+// Names compare as Vault's identity store keys them (lower-cased). A token
+// without an entity (orphan and root tokens alike: Vault does not tell a
+// plugin which) is thus allowed only where the account or no_entity is
+// named, while every Deny statement naming "*", the account, a user, a
+// role, an entity or a group applies to it: it could be that person.
 //
 // Conditions follow IAM's rules: operators are ANDed, keys under an
 // operator are ANDed, a key's policy values are ORed (NORed for a negated
