@@ -66,6 +66,26 @@ func (b *backend) resolveGrantPrincipal(field, raw string, who *awspolicy.Caller
 	return resolvedPrincipal{canonical: canonical, spellings: slices.Compact(spellings)}, nil
 }
 
+// addPolicySpellings adds to r every value the key policy compares key
+// (kms:GranteePrincipal, kms:RetiringPrincipal) with that names r's
+// identity in a spelling r lacks: a name in another case, or an id form
+// (entity:<id> resolves through the identity store). A Deny written on
+// arn:...:user/Mallory or entity:<id> then holds for a grantee written
+// user/mallory.
+func (b *backend) addPolicySpellings(r *resolvedPrincipal, p *keyPolicy, key string, who *awspolicy.Caller) {
+	if r.canonical == "" || p == nil || p.aws == nil {
+		return
+	}
+	for _, v := range p.aws.ConditionValues(key) {
+		if slices.Contains(r.spellings, v) {
+			continue
+		}
+		if o, err := b.resolveGrantPrincipal("", v, who); err == nil && o.canonical == r.canonical {
+			r.spellings = append(r.spellings, v)
+		}
+	}
+}
+
 // canonicalFilter is a principal given to filter a list (ListGrants'
 // grantee, ListRetirableGrants' retiring principal) in the form grants
 // store, or as given when it does not resolve (it then matches the grants

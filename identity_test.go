@@ -139,6 +139,19 @@ func TestGranteeSpellings(t *testing.T) {
 	}
 	retirable := tb.asOK("admin", logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": "arn:aws:iam::444455556666:root"})
 	require.Len(t, retirable["keys"], 1)
+
+	// A Deny written with a name's case or an entity id holds for a
+	// grantee spelled in another case or by name.
+	named := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
+		`{"Effect":"Allow","Principal":{"AWS":"`+iam+`root"},"Action":"kms:*","Resource":"*"}`,
+		`{"Effect":"Deny","Principal":"*","Action":"kms:CreateGrant","Resource":"*","Condition":{"StringEquals":{"kms:GranteePrincipal":["`+iam+`user/Bob","entity:a"]}}}`,
+		`{"Effect":"Deny","Principal":"*","Action":"kms:CreateGrant","Resource":"*","Condition":{"StringEquals":{"kms:RetiringPrincipal":"`+iam+`role/PAYMENTS"}}}`)})["key_id"].(string)
+	for _, data := range []map[string]any{{"grantee_principal": iam + "user/bob"}, {"grantee_principal": "entity_name:BOB"},
+		{"grantee_principal": iam + "user/alice"}, {"grantee_principal": "entity_name:carol", "retiring_principal": "group:payments"}} {
+		data["operations"] = "Decrypt"
+		tb.asFails(excAccessDenied, "a", logical.UpdateOperation, "keys/"+named+"/grants", data)
+	}
+	tb.asOK("a", logical.UpdateOperation, "keys/"+named+"/grants", map[string]any{"grantee_principal": "entity_name:carol", "operations": "Decrypt"})
 }
 
 // Item 12 of issue 21: a grant constraint's keys compare without case,

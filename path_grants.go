@@ -273,6 +273,10 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 		return err
 	}
 	g.GranteePrincipal, g.RetiringPrincipal = grantee.canonical, retiring.canonical
+	if e.Policy != "" {
+		b.addPolicySpellings(&grantee, e.keyPolicy(), "kms:GranteePrincipal", who)
+		b.addPolicySpellings(&retiring, e.keyPolicy(), "kms:RetiringPrincipal", who)
+	}
 	ctx = withAttrs(ctx, func(a *requestAttrs) {
 		a.GrantOperations = g.Operations
 		a.GranteePrincipal, a.RetiringPrincipal = grantee.spellings, retiring.spellings

@@ -170,6 +170,22 @@ func (s *Statement) matchesConditions(keys Keys, vars bool) bool {
 	return true
 }
 
+// ConditionValues are the values the policy's conditions compare the key
+// with (name compared without case), so that a caller can tell which of
+// them spell, in another form, an identity it answers the key for.
+func (p *Policy) ConditionValues(name string) []string {
+	name = strings.ToLower(name)
+	var out []string
+	for _, s := range p.Statements {
+		for _, c := range s.conditions {
+			if c.key == name {
+				out = append(out, c.values...)
+			}
+		}
+	}
+	return out
+}
+
 // References reports whether a condition of the policy tests the key
 // (name compared without case), so that a costly key is computed only
 // when some statement asks for it.
