@@ -49,6 +49,21 @@ func TestNameCaseAsVaultCompares(t *testing.T) {
 	requireKMSError(t, tb.encrypt("o", own, nil), excAccessDenied)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+own+"/grants", map[string]any{"grantee_principal": iam + "role/OPS", "operations": "Encrypt"})
 	require.NoError(t, tb.encrypt("o", own, nil))
+
+	// aws:username and aws:PrincipalArn in conditions: the policy's
+	// spelling in another case names the entity too.
+	cond := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
+		`{"Effect":"Allow","Principal":{"AWS":"`+iam+`root"},"Action":"kms:*","Resource":"*"}`,
+		`{"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"aws:username":"mallory"}}}`,
+		`{"Effect":"Deny","Principal":"*","Action":"kms:DescribeKey","Resource":"*","Condition":{"ArnEquals":{"aws:PrincipalArn":"`+iam+`user/MALLORY"}}}`,
+		`{"Effect":"Deny","Principal":"*","Action":"kms:GenerateDataKey","Resource":"*","Condition":{"StringNotEquals":{"aws:username":"oscar"}}}`)})["key_id"].(string)
+	requireKMSError(t, tb.encrypt("m", cond, nil), excAccessDenied)
+	tb.asFails(excAccessDenied, "m", logical.ReadOperation, "keys/"+cond, nil)
+	require.NoError(t, tb.encrypt("o", cond, nil))
+	tb.asOK("o", logical.ReadOperation, "keys/"+cond, nil)
+	// Deny everyone but oscar: Oscar is oscar.
+	tb.asOK("o", logical.UpdateOperation, "data-key/plaintext/"+cond, map[string]any{"key_spec": "AES_256"})
+	tb.asFails(excAccessDenied, "m", logical.UpdateOperation, "data-key/plaintext/"+cond, map[string]any{"key_spec": "AES_256"})
 }
 
 // Item 2 of issue 21: a token whose entity the identity store no longer

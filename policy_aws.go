@@ -266,6 +266,7 @@ func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *ke
 	if c := r.who; c.EntityName != "" && !c.EntityLess {
 		k.Add("aws:PrincipalArn", r.account.IAM("user/"+c.EntityName))
 		k.Add("aws:username", c.EntityName)
+		addOwnSpellings(k, p, c, r.account)
 	}
 	for n, v := range r.who.Metadata {
 		k.Add("aws:PrincipalTag/"+n, v)
@@ -284,6 +285,31 @@ func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *ke
 		k.Add("aws:SecureTransport", strconv.FormatBool(conn.ConnState != nil))
 	}
 	return k, nil
+}
+
+// addOwnSpellings answers aws:username and aws:PrincipalArn also with the
+// policy's own values for them that name the caller's entity in another
+// case (Vault's names are case-insensitive), so that a Deny on
+// aws:username "mallory" holds for the entity stored as Mallory. The
+// stored spelling stays the first value, the one policy variables use.
+func addOwnSpellings(k awspolicy.Keys, p *awspolicy.Policy, c *awspolicy.Caller, acct awspolicy.Account) {
+	for _, v := range p.ConditionValues("aws:username") {
+		if v != c.EntityName && awspolicy.SameName(v, c.EntityName) {
+			k.Add("aws:username", v)
+		}
+	}
+	self, err := awspolicy.ParsePrincipal(acct.IAM("user/" + c.EntityName))
+	if err != nil {
+		return
+	}
+	want, _ := self.Canonical(acct)
+	for _, v := range p.ConditionValues("aws:PrincipalArn") {
+		if pv, err := awspolicy.ParsePrincipal(v); err == nil && v != self.String() {
+			if got, ok := pv.Canonical(acct); ok && got == want {
+				k.Add("aws:PrincipalArn", v)
+			}
+		}
+	}
 }
 
 // principalMatches applies the one principal rule to a grant's grantee
