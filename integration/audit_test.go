@@ -137,8 +137,10 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 	}
 
 	policy, _ := json.Marshal(map[string]any{"statements": []map[string]any{
-		{"sid": "all", "effect": "Allow", "principals": []string{"*", "no_entity"}, "operations": []string{"*"}},
-		{"sid": "not-eve", "effect": "Deny", "principals": []string{"entity:" + eveEntity}, "operations": []string{"Encrypt"}},
+		// The root token (entity-less) may do anything; eve, whom no
+		// statement names, nothing. (A Deny naming eve would refuse the
+		// root token too: it could be her.)
+		{"sid": "operator", "effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"*"}},
 	}})
 	key := w("kms/keys", map[string]any{"alias": "alias/audit", "description": "audit trail", "policy": string(policy)})
 	keyID, keyArn := key["key_id"].(string), key["arn"].(string)
