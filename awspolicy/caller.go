@@ -1,6 +1,10 @@
 package awspolicy
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Caller is the canonical principal of one request: who the caller is,
 // resolved once from the token (its entity, the entity's name, groups and
@@ -39,8 +43,21 @@ func (c *Caller) entityLess() bool {
 // it keys names by strings.ToLower (vault/identity_store_util.go,
 // sanitizeName; memdb's Lowercase string index), so "Mallory" and
 // "mallory" are one entity and the second cannot be created.
+// It compares rune by rune without allocating; strings.ToLower maps each
+// rune (an invalid byte as utf8.RuneError) with unicode.ToLower, as here.
 func SameName(a, b string) bool {
-	return a == b || strings.ToLower(a) == strings.ToLower(b)
+	if a == b {
+		return true
+	}
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb && unicode.ToLower(ra) != unicode.ToLower(rb) {
+			return false
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return a == "" && b == ""
 }
 
 // FoldName is a name in the form Vault's identity store keys it by.

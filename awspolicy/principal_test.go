@@ -2,6 +2,7 @@ package awspolicy
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -87,8 +88,12 @@ func TestNamesCompareAsVaultDoes(t *testing.T) {
 	}
 	// Vault's fold is strings.ToLower, not Unicode case folding: the long
 	// s (U+017F) lower-cases to itself, so "ſam" and "sam" are two names.
-	if SameName("ſam", "sam") || !SameName("ÉVE", "éve") {
-		t.Error("SameName must fold as strings.ToLower does")
+	for _, pair := range [][2]string{{"ſam", "sam"}, {"ÉVE", "éve"}, {"Mallory", "mALLORY"}, {"a", "ab"}, {"", "a"},
+		{"\xff", "\xfe"}, {"\xffA", "\xfea"}, {"K", "k"}, {"İ", "i"}, {"ß", "SS"}, {"Σ", "ς"}, {"Σ", "σ"}} {
+		want := strings.ToLower(pair[0]) == strings.ToLower(pair[1])
+		if SameName(pair[0], pair[1]) != want || SameName(pair[1], pair[0]) != want {
+			t.Errorf("SameName(%q, %q) must be %v, as strings.ToLower compares", pair[0], pair[1], want)
+		}
 	}
 }
 
