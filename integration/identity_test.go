@@ -104,7 +104,9 @@ path "auth/token/create*" { capabilities = ["create", "update"] }`))
 	blob := mallory.mustWrite(t, "kms/encrypt/"+id, map[string]any{"plaintext": b64([]byte("secret"))}).Data["ciphertext_blob"]
 	mallory.refused(t, http.StatusForbidden, "AccessDeniedException", "kms/decrypt", map[string]any{"ciphertext_blob": blob})
 
-	tok, err := mallory.client.Logical().Write("auth/token/create-orphan", map[string]any{"policies": []string{"kms-and-tokens"}})
+	// The orphan inherits her token policies (kms-all); the entity policy
+	// lets her call auth/token/create*.
+	tok, err := mallory.client.Logical().Write("auth/token/create-orphan", nil)
 	require.NoError(t, err)
 	orphan, err := dev.client.Clone()
 	require.NoError(t, err)
