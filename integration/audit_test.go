@@ -179,7 +179,7 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 	secret(pair2["PrivateKeyPlaintext"])
 	awsOK(t, v, "Sign", map[string]any{"KeyId": signerID, "Message": b64([]byte("aws message")), "SigningAlgorithm": "ECDSA_SHA_256"})
 	g2 := awsOK(t, v, "CreateGrant", map[string]any{"KeyId": keyID, "GranteePrincipal": "entity:" + eveEntity,
-		"Operations": []string{"Encrypt"}, "Name": "aws-grant"})
+		"Operations": []string{"Decrypt"}, "Name": "aws-grant"})
 	secrets = append(secrets, []byte(g2["GrantToken"].(string)))
 	external := awsOK(t, v, "CreateKey", map[string]any{"Origin": "EXTERNAL"})["KeyMetadata"].(map[string]any)["KeyId"].(string)
 	params := awsOK(t, v, "GetParametersForImport", map[string]any{"KeyId": external,
