@@ -98,6 +98,15 @@ func TestEntityLessCannotShedDeny(t *testing.T) {
 	tb.asFails(excAccessDenied, "m", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
 	tb.asFails(excAccessDenied, "", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 7})
 	tb.asOK("admin", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+
+	// The same Deny written as a condition on aws:username.
+	byName := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
+		`{"Effect":"Allow","Principal":{"AWS":"`+iam+`root"},"Action":"kms:*","Resource":"*"}`,
+		`{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:username":"mallory"}}}`)})["key_id"].(string)
+	blob = tb.asOK("", logical.UpdateOperation, "encrypt/"+byName, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
+	tb.asFails(excAccessDenied, "", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.asFails(excAccessDenied, "m", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.asOK("admin", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
 }
 
 // Item 5 of issue 21: AWS's "deny everyone except Bob" key policy. The

@@ -128,6 +128,42 @@ func (p Principal) Names(c *Caller, use Use) bool {
 	return false
 }
 
+// identityKeys are the condition keys whose values name a person; for a
+// caller without an entity they are absent, and so unknown.
+var identityKeys = []string{"aws:username", "aws:principalarn", "aws:userid", "aws:principaltag/"}
+
+// couldBeNamedPerson extends the entity-less rule of Names to conditions:
+// a Deny statement whose conditions name a person by value
+// (StringEquals aws:username "mallory", ArnLike aws:PrincipalArn ...,
+// aws:PrincipalTag/<k>) applies to a caller without an entity, which could
+// be that person, when its other conditions hold. Null conditions test
+// presence, which is known, and are evaluated as written.
+func (s *Statement) couldBeNamedPerson(r *Request, vars bool) bool {
+	if !r.Caller.entityLess() {
+		return false
+	}
+	named := false
+	for _, c := range s.conditions {
+		if !c.null && isIdentityKey(c.key) {
+			named = true
+			continue
+		}
+		if !c.eval(r.Keys, vars) {
+			return false
+		}
+	}
+	return named
+}
+
+func isIdentityKey(key string) bool {
+	for _, k := range identityKeys {
+		if key == k || strings.HasSuffix(k, "/") && strings.HasPrefix(key, k) {
+			return true
+		}
+	}
+	return false
+}
+
 // IndexKeys are the keys under which a grant index (built with
 // Principal.IndexKey) files every grantee that may name the caller; each
 // candidate is then checked with Names.

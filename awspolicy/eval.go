@@ -107,7 +107,8 @@ func (p *Policy) Evaluate(r *Request) (d Decision, by string) {
 }
 
 func (s *Statement) matches(r *Request, action string, deny, vars bool) bool {
-	return s.matchesPrincipal(r, deny) && s.matchesAction(action) && s.matchesResource(r) && s.matchesConditions(r.Keys, vars)
+	return s.matchesPrincipal(r, deny) && s.matchesAction(action) && s.matchesResource(r) &&
+		(s.matchesConditions(r.Keys, vars) || deny && s.couldBeNamedPerson(r, vars))
 }
 
 // matchesPrincipal applies Principal.Names to the statement's principals.

@@ -127,6 +127,31 @@ func TestEntityLessCannotShedADenyNamingAPerson(t *testing.T) {
 	}
 }
 
+// Item 3 of issue 21, in conditions: a Deny naming a person through
+// aws:username, aws:PrincipalArn or aws:PrincipalTag applies to a caller
+// without an entity when its other conditions hold; Null conditions test
+// presence as written.
+func TestEntityLessCannotShedDenyByCondition(t *testing.T) {
+	allow := `{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"}`
+	for cond, want := range map[string]Decision{
+		`{"StringEquals":{"aws:username":"mallory"}}`:                                                Deny,
+		`{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:user/mal*"}}`:                     Deny,
+		`{"StringEquals":{"aws:PrincipalTag/team":"red"}}`:                                           Deny,
+		`{"StringEquals":{"aws:username":"mallory","kms:EncryptionContext:app":"x"}}`:                Allow,
+		`{"StringEquals":{"aws:username":"mallory"},"StringLike":{"kms:EncryptionContext:app":"*"}}`: Allow,
+		`{"Null":{"aws:username":"false"}}`:                                                          Allow,
+		`{"StringEquals":{"kms:EncryptionContext:app":"x"}}`:                                         Allow,
+	} {
+		p := mustParse(t, `{"Version":"2012-10-17","Statement":[`+allow+`,{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":`+cond+`}]}`)
+		if got := eval(p, entityLess, "Decrypt"); got != want {
+			t.Errorf("Deny if %s, entity-less caller: %v, want %v", cond, got, want)
+		}
+		if got := eval(p, bob, "Decrypt"); got != Allow {
+			t.Errorf("Deny if %s: bob gets %v", cond, got)
+		}
+	}
+}
+
 // Item 5 of issue 21: AWS's "deny everyone except Bob" pattern lists the
 // account in NotPrincipal so the account itself is not denied. There the
 // account names only the account principal itself, which no Vault caller
