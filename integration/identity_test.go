@@ -124,6 +124,16 @@ path "auth/token/create*" { capabilities = ["create", "update"] }`))
 	// What no Deny naming a person covers stays open to it.
 	require.NoError(t, encryptAs(orphan, id))
 	require.Equal(t, "Enabled", read(t, "kms/keys/"+id).Data["key_state"])
+
+	// A Deny naming her by aws:username holds for the orphan token too.
+	byName := write(t, "kms/keys", map[string]any{"policy": awsPolicy(
+		`{"Effect":"Allow","Principal":{"AWS":"`+acctARN+`root"},"Action":"kms:*","Resource":"*"}`,
+		`{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:username":"`+mallory.entityName+`"}}}`)}).Data["key_id"].(string)
+	blob = mallory.mustWrite(t, "kms/encrypt/"+byName, map[string]any{"plaintext": b64([]byte("secret"))}).Data["ciphertext_blob"]
+	mallory.refused(t, http.StatusForbidden, "AccessDeniedException", "kms/decrypt", map[string]any{"ciphertext_blob": blob})
+	_, err = orphan.Logical().Write("kms/decrypt", map[string]any{"ciphertext_blob": blob})
+	requireAWSError(t, err, http.StatusForbidden, "AccessDeniedException")
+	users["alice"].mustWrite(t, "kms/decrypt", map[string]any{"ciphertext_blob": blob})
 }
 
 // Item 4: a Deny on kms:GranteePrincipal equal to the account root or a
