@@ -38,7 +38,32 @@ var errEntityGone = errors.New("entity not found")
 // token is treated alike; root remains the operator through sudo on
 // policy-recovery/. A token whose entity no longer exists is refused: as
 // an unknown caller it would escape every Deny that names her.
-func (b *backend) caller(req *logical.Request) (*awspolicy.Caller, error) {
+//
+// Within one request (withPolicyAttrs marks it) the caller is resolved
+// once, so every decision of the request, a batch's items included, sees
+// the same identity.
+func (b *backend) caller(ctx context.Context, req *logical.Request) (*awspolicy.Caller, error) {
+	if m, ok := ctx.Value(callerKey{}).(*callerMemo); ok {
+		m.once.Do(func() { m.who, m.err = b.resolveCaller(req) })
+		return m.who, m.err
+	}
+	return b.resolveCaller(req)
+}
+
+type callerKey struct{}
+
+type callerMemo struct {
+	once sync.Once
+	who  *awspolicy.Caller
+	err  error
+}
+
+// withCallerMemo marks ctx as one request's, for caller.
+func withCallerMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, callerKey{}, &callerMemo{})
+}
+
+func (b *backend) resolveCaller(req *logical.Request) (*awspolicy.Caller, error) {
 	who := awspolicy.Caller{EntityLess: true}
 	if id := req.EntityID; id != "" {
 		c, err := b.cachedIdentity(id)
@@ -104,7 +129,7 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 	if err := b.checkGrantTokens(ctx, req.Storage, tokens); err != nil {
 		return err
 	}
-	who, err := b.caller(req)
+	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -151,7 +176,7 @@ func (b *backend) policyDecision(ctx context.Context, req *logical.Request, e *k
 // for operations where a grant on the key must not count, such as retiring
 // a grant other than the caller's own.
 func (b *backend) authorizeByPolicy(ctx context.Context, req *logical.Request, e *keyEntry, op string) error {
-	who, err := b.caller(req)
+	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
 	}

@@ -229,7 +229,7 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 	if _, err := io.ReadFull(b.random, id); err != nil {
 		return nil, err
 	}
-	who, err := b.caller(req)
+	who, err := b.caller(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 	if err := b.checkGrantTokens(ctx, req.Storage, tokens); err != nil {
 		return err
 	}
-	who, err := b.caller(req)
+	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -343,7 +343,7 @@ func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *fr
 		}
 	}
 	if grantee != "" {
-		who, err := b.caller(req)
+		who, err := b.caller(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -401,7 +401,7 @@ func (b *backend) pathGrantListRetirable(ctx context.Context, req *logical.Reque
 	if _, err := awspolicy.ParsePrincipal(raw); err != nil {
 		return nil, errValidation("retiring_principal: %s", err)
 	}
-	caller, err := b.caller(req)
+	caller, err := b.caller(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -458,7 +458,7 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 	if g == nil {
 		return errNotFound("grant '%s' does not exist on key '%s'", grantID, e.KeyID)
 	}
-	who, err := b.caller(req)
+	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
 	}

@@ -341,7 +341,7 @@ func withPolicyAttrs(paths []*framework.Path) {
 			}
 			cb := po.Callback
 			po.Callback = func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-				return cb(fieldAttrs(ctx, d), req, d)
+				return cb(fieldAttrs(withCallerMemo(ctx), d), req, d)
 			}
 		}
 	}
