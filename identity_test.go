@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"context"
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -235,4 +236,24 @@ func TestStricterChildGrants(t *testing.T) {
 	require.NoError(t, child(eq, map[string]any{"DEPT": "it"}))
 	requireKMSError(t, child(eq, map[string]any{"dept": "it", "app": "x"}), excAccessDenied)
 	requireKMSError(t, child(sub, map[string]any{"dept": "it"}), excAccessDenied)
+}
+
+// A grant stored before grants were canonical (its principals as written)
+// is still listed when filtered by that spelling, and still matches.
+func TestPreCanonicalGrantStillFound(t *testing.T) {
+	tb := newTestBackend(t)
+	withTable(tb, ident("admin", "admin"), ident("b", "bob"))
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
+		`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
+	old := &grantEntry{GrantID: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", KeyID: id,
+		GranteePrincipal: "entity:b", RetiringPrincipal: "entity:b", Operations: []string{opEncrypt}}
+	entry, err := logical.StorageEntryJSON(grantStoragePrefix+id+"/"+old.GrantID, old)
+	require.NoError(t, err)
+	require.NoError(t, tb.storage.Put(context.Background(), entry))
+	require.NoError(t, putRetiring(context.Background(), tb.storage, old))
+	list := tb.asOK("admin", logical.ListOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:b"})
+	require.Equal(t, []string{old.GrantID}, list["keys"])
+	retirable := tb.asOK("admin", logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": "entity:b"})
+	require.Equal(t, []string{old.GrantID}, retirable["keys"])
+	require.NoError(t, tb.encrypt("b", id, nil))
 }

@@ -342,15 +342,17 @@ func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *fr
 			return nil, err
 		}
 	}
+	canonical := grantee
 	if grantee != "" {
 		who, err := b.caller(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		grantee = b.canonicalFilter(grantee, who)
+		canonical = b.canonicalFilter(grantee, who)
 	}
+	// A grant made before grants were canonical holds the spelling given.
 	return b.grantList(x.all(), d, func(g *grantEntry) bool {
-		return (id == "" || g.GrantID == id) && (grantee == "" || g.GranteePrincipal == grantee)
+		return (id == "" || g.GrantID == id) && (grantee == "" || g.GranteePrincipal == canonical || g.GranteePrincipal == grantee)
 	})
 }
 
