@@ -2,10 +2,13 @@ package kms
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 // identityTTL is how long the caller's entity name and groups are cached.
@@ -14,69 +17,109 @@ import (
 const identityTTL = 5 * time.Second
 
 type cachedIdentity struct {
-	set     principalSet
+	who     awspolicy.Caller
 	expires time.Time
 }
 
-// identityCache maps entity ids to their principal sets.
+// identityCache maps entity ids to their resolved identities.
 type identityCache struct {
 	mu sync.Mutex
 	m  map[string]cachedIdentity
 }
 
-// principals returns everything the request's caller is known as. A token
-// without an entity (an orphan token, a root token) is principalNoEntity.
-// Vault tells a plugin neither a token's policies nor whether it is a root
-// token, so every entity-less token is treated alike; root remains the
-// operator through sudo on policy-recovery/ and the default policy.
-func (b *backend) principals(req *logical.Request) (principalSet, error) {
-	id := req.EntityID
-	if id == "" {
-		return principalSet{names: []string{principalNoEntity}}, nil
+// errEntityGone: the token names an entity the identity store no longer
+// has (merged into another, or deleted). Vault keeps such a token working.
+var errEntityGone = errors.New("entity not found")
+
+// caller resolves the request's caller, once, into the canonical principal
+// every authorization decision uses. A token without an entity (an orphan
+// token, a root token) is entity-less: Vault tells a plugin neither a
+// token's policies nor whether it is a root token, so every entity-less
+// token is treated alike; root remains the operator through sudo on
+// policy-recovery/. A token whose entity no longer exists is refused: as
+// an unknown caller it would escape every Deny that names her.
+//
+// Within one request (withPolicyAttrs marks it) the caller is resolved
+// once, so every decision of the request, a batch's items included, sees
+// the same identity.
+func (b *backend) caller(ctx context.Context, req *logical.Request) (*awspolicy.Caller, error) {
+	if m, ok := ctx.Value(callerKey{}).(*callerMemo); ok {
+		m.once.Do(func() { m.who, m.err = b.resolveCaller(req) })
+		return m.who, m.err
 	}
+	return b.resolveCaller(req)
+}
+
+type callerKey struct{}
+
+type callerMemo struct {
+	once sync.Once
+	who  *awspolicy.Caller
+	err  error
+}
+
+// withCallerMemo marks ctx as one request's, for caller.
+func withCallerMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, callerKey{}, &callerMemo{})
+}
+
+func (b *backend) resolveCaller(req *logical.Request) (*awspolicy.Caller, error) {
+	who := awspolicy.Caller{EntityLess: true}
+	if id := req.EntityID; id != "" {
+		c, err := b.cachedIdentity(id)
+		if errors.Is(err, errEntityGone) {
+			return nil, newErr(excAccessDenied, "the token's entity no longer exists (it was merged into another entity or deleted); log in again")
+		}
+		if err != nil {
+			return nil, err
+		}
+		who = *c
+	}
+	who.Account = b.mountAccount()
+	return &who, nil
+}
+
+func (b *backend) cachedIdentity(id string) (*awspolicy.Caller, error) {
 	now := time.Now()
 	b.identities.mu.Lock()
 	c, ok := b.identities.m[id]
 	b.identities.mu.Unlock()
 	if ok && now.Before(c.expires) {
-		return c.set, nil
+		return &c.who, nil
 	}
-	set, err := b.lookupIdentity(id)
+	who, err := b.lookupIdentity(id)
 	if err != nil {
-		return principalSet{}, err
+		return nil, err
 	}
 	b.identities.mu.Lock()
 	if b.identities.m == nil || len(b.identities.m) > 10000 {
 		b.identities.m = map[string]cachedIdentity{}
 	}
-	b.identities.m[id] = cachedIdentity{set: set, expires: now.Add(identityTTL)}
+	b.identities.m[id] = cachedIdentity{who: *who, expires: now.Add(identityTTL)}
 	b.identities.mu.Unlock()
-	return set, nil
+	return who, nil
 }
 
 // identityFromVault asks Vault, through the system view, for the entity's
-// name and groups.
-func (b *backend) identityFromVault(entityID string) (principalSet, error) {
-	names := []string{"*", "entity:" + entityID}
+// name, metadata and groups; errEntityGone when it has no such entity.
+func (b *backend) identityFromVault(entityID string) (*awspolicy.Caller, error) {
 	ent, err := b.System().EntityInfo(entityID)
 	if err != nil {
-		return principalSet{}, err
+		return nil, err
 	}
-	if ent != nil && ent.Name != "" {
-		names = append(names, "entity_name:"+ent.Name)
+	if ent == nil {
+		return nil, errEntityGone
 	}
+	c := &awspolicy.Caller{EntityID: entityID, EntityName: ent.Name, Metadata: ent.Metadata}
 	groups, err := b.System().GroupsForEntity(entityID)
 	if err != nil {
-		return principalSet{}, err
+		return nil, err
 	}
 	for _, g := range groups {
-		names = append(names, "group:"+g.Name, "group_id:"+g.ID)
+		c.GroupNames = append(c.GroupNames, g.Name)
+		c.GroupIDs = append(c.GroupIDs, g.ID)
 	}
-	set := principalSet{names: names}
-	if ent != nil {
-		set.metadata = ent.Metadata
-	}
-	return set, nil
+	return c, nil
 }
 
 // authorize is the plugin's gate, after Vault's ACL: the key policy's Deny
@@ -85,7 +128,7 @@ func (b *backend) identityFromVault(entityID string) (principalSet, error) {
 // checked only once the caller is admitted (whether a token is valid is
 // not for a caller the key refuses to learn).
 func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEntry, op string, ec map[string]string, tokens []string) error {
-	who, err := b.principals(req)
+	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -104,7 +147,7 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 	if err != nil {
 		return err
 	}
-	if g := x.find(who, op, ec, hasContext, b.mountAccount()); g != nil {
+	if g := x.find(who, op, ec, hasContext); g != nil {
 		b.logDecision(e, op, who, "allow", "grant "+g.GrantID)
 		return b.checkGrantTokens(ctx, req.Storage, tokens)
 	}
@@ -114,7 +157,7 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 
 // policyDecision applies the key policy alone, logging the decision it
 // makes; noDecision leaves the caller to grants or to refusal.
-func (b *backend) policyDecision(ctx context.Context, req *logical.Request, e *keyEntry, who principalSet, op string, ec map[string]string) (decision, error) {
+func (b *backend) policyDecision(ctx context.Context, req *logical.Request, e *keyEntry, who *awspolicy.Caller, op string, ec map[string]string) (decision, error) {
 	verdict, by, err := b.evaluatePolicy(ctx, req, e, who, op, ec)
 	if err != nil {
 		return noDecision, err
@@ -132,7 +175,7 @@ func (b *backend) policyDecision(ctx context.Context, req *logical.Request, e *k
 // for operations where a grant on the key must not count, such as retiring
 // a grant other than the caller's own.
 func (b *backend) authorizeByPolicy(ctx context.Context, req *logical.Request, e *keyEntry, op string) error {
-	who, err := b.principals(req)
+	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -159,13 +202,13 @@ func (b *backend) checkGrantTokens(ctx context.Context, s logical.Storage, token
 	return nil
 }
 
-func accessDenied(e *keyEntry, op string, who principalSet) error {
+func accessDenied(e *keyEntry, op string, who *awspolicy.Caller) error {
 	return newErr(excAccessDenied, "%s is not allowed to perform %s on key '%s'", who, op, e.KeyID)
 }
 
 // logDecision records who was allowed or refused what, and why. It never
 // logs key material, plaintext or the encryption context's values.
-func (b *backend) logDecision(e *keyEntry, op string, who principalSet, verdict, by string) {
+func (b *backend) logDecision(e *keyEntry, op string, who *awspolicy.Caller, verdict, by string) {
 	if l := b.Logger(); l.IsDebug() {
 		l.Debug("authorization", "key_id", e.KeyID, "operation", op, "principal", who.String(), "decision", verdict, "by", by)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 // ownedKey creates a key whose policy allows everything to owner only.
@@ -165,12 +167,12 @@ func TestManagementPathsRefuseKeyARN(t *testing.T) {
 // admit it, a Deny statement's * refuses it, and a statement naming
 // no_entity admits it. The default policy names it.
 func TestEntitylessCallers(t *testing.T) {
-	star := principalSet{names: []string{"*", "entity:e1"}}
-	none := principalSet{names: []string{principalNoEntity}}
-	require.True(t, star.matchesWildcard(effectAllow))
-	require.True(t, star.matchesWildcard(effectDeny))
-	require.False(t, none.matchesWildcard(effectAllow))
-	require.True(t, none.matchesWildcard(effectDeny))
+	star, _ := awspolicy.ParseVaultPrincipal("*")
+	e1, none := ident("e1", "e1"), &awspolicy.Caller{EntityLess: true}
+	require.True(t, star.Names(e1, awspolicy.UseAllow))
+	require.True(t, star.Names(e1, awspolicy.UseDeny))
+	require.False(t, star.Names(none, awspolicy.UseAllow))
+	require.True(t, star.Names(none, awspolicy.UseDeny))
 
 	tb := newTestBackend(t)
 	withIdentities(tb)

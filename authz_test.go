@@ -10,9 +10,19 @@ import (
 
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
-func set(names ...string) principalSet { return principalSet{names: append([]string{"*"}, names...)} }
+// ident is an entity-bearing caller of the test account.
+func ident(id, name string, groups ...string) *awspolicy.Caller {
+	c := &awspolicy.Caller{EntityID: id, EntityName: name, Account: (&configEntry{}).account()}
+	for _, g := range groups {
+		c.GroupNames = append(c.GroupNames, g)
+		c.GroupIDs = append(c.GroupIDs, "id-"+g)
+	}
+	return c
+}
 
 func TestContextMatcher(t *testing.T) {
 	eq := &contextMatcher{Equals: map[string]string{"a": "1", "b": "2"}}
@@ -34,7 +44,8 @@ func TestContextMatcher(t *testing.T) {
 		{sub, map[string]string{"a": "1"}, true, true},
 		{sub, map[string]string{"a": "1", "z": "9"}, true, true},
 		{sub, map[string]string{"a": "2"}, true, false},
-		{sub, map[string]string{"A": "1"}, true, false},
+		{sub, map[string]string{"A": "1"}, true, true},  // keys compare without case (issue 21, item 12)
+		{sub, map[string]string{"a": "A"}, true, false}, // values with case
 		{sub, map[string]string{}, true, false},
 		{sub, nil, false, false},
 		{&contextMatcher{Equals: map[string]string{}}, map[string]string{}, true, true},
@@ -54,13 +65,13 @@ func TestPolicyEvaluate(t *testing.T) {
 		{"sid":"no-secret-ctx","effect":"Deny","principals":["*"],"operations":["Decrypt"],"conditions":{"encryption_context_equals":{"class":"secret"}}}
 	]}`)
 	require.NoError(t, err)
-	alice := set("entity:alice", "entity_name:alice", "group:payments", "group_id:g1")
-	bob := set("entity:bob", "entity_name:bob")
-	admin := set("entity:admin")
-	mallory := set("entity:mallory", "group:payments")
-	root := principalSet{names: []string{principalNoEntity}}
+	alice := ident("alice", "alice", "payments")
+	bob := ident("bob", "bob")
+	admin := ident("admin", "")
+	mallory := ident("mallory", "", "payments")
+	root := &awspolicy.Caller{EntityLess: true}
 	cases := []struct {
-		who  principalSet
+		who  *awspolicy.Caller
 		op   string
 		ec   map[string]string
 		want decision
@@ -77,8 +88,10 @@ func TestPolicyEvaluate(t *testing.T) {
 		{admin, opPutKeyPolicy, nil, allowed, "admin"},
 		{admin, opScheduleKeyDeletion, nil, allowed, "admin"},
 		{mallory, opEncrypt, nil, denied, "no-mallory"},
-		{root, opEncrypt, nil, noDecision, ""},
-		{root, opDecrypt, map[string]string{"class": "secret"}, denied, "no-secret-ctx"}, // Deny * matches no_entity
+		// A token without an entity could be mallory: the Deny naming her
+		// applies to it (issue 21, item 3).
+		{root, opEncrypt, nil, denied, "no-mallory"},
+		{root, opDecrypt, map[string]string{"class": "secret"}, denied, "no-mallory"},
 	}
 	for i, c := range cases {
 		got, by := p.evaluate(c.who, c.op, c.ec, operations[c.op].context)
@@ -143,12 +156,8 @@ func (tb *testBackend) asFails(exc, entity string, op logical.Operation, path st
 // table, as Vault's identity store would.
 func withIdentities(tb *testBackend) {
 	groups := map[string][]string{"alice": {"payments"}, "mallory": {"payments"}}
-	tb.lookupIdentity = func(id string) (principalSet, error) {
-		names := []string{"*", "entity:" + id, "entity_name:" + id}
-		for _, g := range groups[id] {
-			names = append(names, "group:"+g, "group_id:id-"+g)
-		}
-		return principalSet{names: names}, nil
+	tb.lookupIdentity = func(id string) (*awspolicy.Caller, error) {
+		return ident(id, id, groups[id]...), nil
 	}
 }
 

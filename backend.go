@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
 )
 
@@ -64,12 +65,12 @@ type backend struct {
 	// retiringIndexed: grants made before the retiring index are indexed.
 	retiringIndexed atomic.Bool
 
-	// identities caches callers' principal sets; lookupIdentity fills it
+	// identities caches callers' identities; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).
 	rotations      rotationQueue
 	usage          usageTracker
 	identities     identityCache
-	lookupIdentity func(entityID string) (principalSet, error)
+	lookupIdentity func(entityID string) (*awspolicy.Caller, error)
 
 	// policyEvaluations counts AWS key policy evaluations (batch.go's
 	// memo saves them; tests read it).

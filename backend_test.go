@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 // testBackend is a backend on in-memory storage with a clock tests move.
@@ -29,6 +31,9 @@ func newTestBackend(t testing.TB) *testBackend {
 	require.NoError(t, err)
 	tb := &testBackend{backend: raw.(*backend), t: t, storage: conf.StorageView,
 		clock: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	// The test identity store knows every entity id, as an entity of that
+	// name in no group (withIdentities adds groups).
+	tb.lookupIdentity = func(id string) (*awspolicy.Caller, error) { return ident(id, id), nil }
 	tb.backend.now = func() time.Time {
 		tb.mu.Lock()
 		defer tb.mu.Unlock()

@@ -137,16 +137,14 @@ func (x *grantIndex) count() int {
 	return len(x.byID)
 }
 
-// find returns one of the caller's grants that allow op with context ec;
-// acct is the mount's account, which ARN grantees must belong to.
-func (x *grantIndex) find(who principalSet, op string, ec map[string]string, hasContext bool, acct awspolicy.Account) *grantEntry {
+// find returns one of the caller's grants that allow op with context ec.
+func (x *grantIndex) find(who *awspolicy.Caller, op string, ec map[string]string, hasContext bool) *grantEntry {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	c := who.caller()
-	for _, p := range who.names {
-		for _, g := range x.byGrantee[p] {
+	for _, k := range who.IndexKeys() {
+		for _, g := range x.byGrantee[k] {
 			// Constraints apply only to operations that take a context.
-			if hasOperation(g.Operations, op) && (!hasContext || g.Constraints.matches(ec, true)) && g.grantee.Matches(c, acct) {
+			if hasOperation(g.Operations, op) && (!hasContext || g.Constraints.matches(ec, true)) && g.grantee.Names(who, awspolicy.UseAllow) {
 				return g
 			}
 		}
@@ -477,14 +475,13 @@ func (b *backend) parseGrantToken(ctx context.Context, s logical.Storage, token 
 }
 
 // forGrantee lists the grants whose grantee is the caller.
-func (x *grantIndex) forGrantee(who principalSet, acct awspolicy.Account) []*grantEntry {
+func (x *grantIndex) forGrantee(who *awspolicy.Caller) []*grantEntry {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	var out []*grantEntry
-	c := who.caller()
-	for _, p := range who.names {
-		for _, g := range x.byGrantee[p] {
-			if g.grantee.Matches(c, acct) {
+	for _, k := range who.IndexKeys() {
+		for _, g := range x.byGrantee[k] {
+			if g.grantee.Names(who, awspolicy.UseAllow) {
 				out = append(out, g)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"time"
 	"unicode/utf8"
@@ -255,7 +256,7 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 	if _, err := io.ReadFull(b.random, id); err != nil {
 		return nil, err
 	}
-	who, err := b.principals(req)
+	who, err := b.caller(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -279,16 +280,30 @@ func (b *backend) grantCreated(ctx context.Context, s logical.Storage, g *grantE
 
 // authorizeCreateGrant: the key policy may allow CreateGrant outright; a
 // grant that includes CreateGrant lets its grantee create grants for the
-// same or fewer operations under the same constraints, never wider.
+// same or fewer operations under constraints at least as strict. It first
+// puts g's principals in canonical form (resolveGrantPrincipal), so the
+// policy sees every spelling of them and the grant stores one.
 func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request, e *keyEntry, x *grantIndex, g *grantEntry) error {
-	who, err := b.principals(req)
+	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
 	}
+	grantee, err := b.resolveGrantPrincipal("grantee_principal", g.GranteePrincipal, who)
+	if err != nil {
+		return err
+	}
+	retiring, err := b.resolveGrantPrincipal("retiring_principal", g.RetiringPrincipal, who)
+	if err != nil {
+		return err
+	}
+	g.GranteePrincipal, g.RetiringPrincipal = grantee.canonical, retiring.canonical
+	if e.Policy != "" {
+		b.addPolicySpellings(&grantee, e.keyPolicy(), "kms:GranteePrincipal", who)
+		b.addPolicySpellings(&retiring, e.keyPolicy(), "kms:RetiringPrincipal", who)
+	}
 	ctx = withAttrs(ctx, func(a *requestAttrs) {
 		a.GrantOperations = g.Operations
-		a.GranteePrincipal = b.principalSpellings(g.GranteePrincipal)
-		a.RetiringPrincipal = b.principalSpellings(g.RetiringPrincipal)
+		a.GranteePrincipal, a.RetiringPrincipal = grantee.spellings, retiring.spellings
 		switch {
 		case g.Constraints == nil:
 		case g.Constraints.Equals != nil:
@@ -316,11 +331,11 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 		b.logDecision(e, opCreateGrant, who, "allow", "policy statement "+by)
 		return nil
 	}
-	for _, parent := range x.forGrantee(who, b.mountAccount()) {
+	for _, parent := range x.forGrantee(who) {
 		if !hasOperation(parent.Operations, opCreateGrant) {
 			continue
 		}
-		narrower := parent.Constraints == nil || parent.Constraints.equal(g.Constraints)
+		narrower := g.Constraints.atLeastAsStrictAs(parent.Constraints)
 		for _, op := range g.Operations {
 			narrower = narrower && hasOperation(parent.Operations, op)
 		}
@@ -351,8 +366,17 @@ func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *fr
 			return nil, err
 		}
 	}
+	canonical := grantee
+	if grantee != "" {
+		who, err := b.caller(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		canonical = b.canonicalFilter(grantee, who)
+	}
+	// A grant made before grants were canonical holds the spelling given.
 	return b.grantList(x.all(), d, func(g *grantEntry) bool {
-		return (id == "" || g.GrantID == id) && (grantee == "" || g.GranteePrincipal == grantee)
+		return (id == "" || g.GrantID == id) && (grantee == "" || g.GranteePrincipal == canonical || g.GranteePrincipal == grantee)
 	})
 }
 
@@ -399,15 +423,25 @@ func grantData(g *grantEntry) map[string]any {
 // pathGrantListRetirable reads the retiring principal's grants from the
 // retiring index, never other keys' grants.
 func (b *backend) pathGrantListRetirable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	who := d.Get("retiring_principal").(string)
-	if _, err := awspolicy.ParsePrincipal(who); err != nil {
+	raw := d.Get("retiring_principal").(string)
+	if _, err := awspolicy.ParsePrincipal(raw); err != nil {
 		return nil, errValidation("retiring_principal: %s", err)
 	}
-	all, err := b.retirableGrants(ctx, req.Storage, who)
+	caller, err := b.caller(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return b.grantList(all, d, func(g *grantEntry) bool { return g.RetiringPrincipal == who })
+	// Grants store the canonical form; grants made before that, the
+	// spelling as written.
+	var all []*grantEntry
+	for _, p := range slices.Compact([]string{b.canonicalFilter(raw, caller), raw}) {
+		some, err := b.retirableGrants(ctx, req.Storage, p)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, some...)
+	}
+	return b.grantList(all, d, func(*grantEntry) bool { return true })
 }
 
 func (b *backend) pathGrantRetire(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -454,15 +488,14 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 		}
 		return errNotFound("grant '%s' does not exist on key '%s'", grantID, e.KeyID)
 	}
-	who, err := b.principals(req)
+	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
 	}
-	acct := b.mountAccount()
 	switch {
-	case op == opRetireGrant && g.RetiringPrincipal != "" && principalMatches(g.RetiringPrincipal, who, acct):
+	case op == opRetireGrant && g.RetiringPrincipal != "" && principalMatches(g.RetiringPrincipal, who):
 		b.logDecision(e, op, who, "allow", "retiring principal of grant "+g.GrantID)
-	case op == opRetireGrant && principalMatches(g.GranteePrincipal, who, acct) && hasOperation(g.Operations, opRetireGrant):
+	case op == opRetireGrant && principalMatches(g.GranteePrincipal, who) && hasOperation(g.Operations, opRetireGrant):
 		b.logDecision(e, op, who, "allow", "grantee of grant "+g.GrantID+", which includes RetireGrant")
 	default:
 		if err := b.authorizeByPolicy(ctx, req, e, op); err != nil {
@@ -485,5 +518,7 @@ on every node. List them with LIST keys/<key>/grants; revoke with DELETE
 keys/<key>/grants/<grant_id>; retire with grants/retire (grant_token, or
 key_id and grant_id); list a principal's retirable grants with LIST
 grants/retirable?retiring_principal=... A grant that includes CreateGrant
-lets its grantee create grants for the same or fewer operations.
+lets its grantee create grants for the same or fewer operations, under
+constraints at least as strict (more pairs, or subset made equals).
+Principals are stored and listed in canonical form (an IAM ARN).
 `

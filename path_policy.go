@@ -160,7 +160,7 @@ func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *key
 	if bypass {
 		return nil
 	}
-	who, err := b.principals(req)
+	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
 	}

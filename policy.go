@@ -24,6 +24,8 @@ type policyStatement struct {
 	Principals []string        `json:"principals"`
 	Operations []string        `json:"operations"`
 	Conditions *contextMatcher `json:"conditions,omitempty"`
+
+	principals []awspolicy.Principal
 }
 
 // contextMatcher is a key policy condition or a grant constraint on the
@@ -52,7 +54,8 @@ const defaultPolicyJSON = `{"statements":[{"sid":"DelegateToVaultACL","effect":"
 // matches reports whether ec satisfies the matcher. A matcher applies only
 // to operations that take an encryption context; for the others it does
 // not match (a statement conditioned on a context cannot allow, or deny,
-// an operation that has none).
+// an operation that has none). Keys compare without case and values with
+// it, as AWS's GrantConstraints reference says of grant constraints.
 func (m *contextMatcher) matches(ec map[string]string, hasContext bool) bool {
 	if m == nil {
 		return true
@@ -60,22 +63,52 @@ func (m *contextMatcher) matches(ec map[string]string, hasContext bool) bool {
 	if !hasContext {
 		return false
 	}
-	if m.Equals != nil {
-		if len(ec) != len(m.Equals) {
-			return false
+	if m.Equals != nil && (len(ec) != len(m.Equals) || !pairsIn(m.Equals, ec) || !pairsIn(ec, m.Equals)) {
+		return false
+	}
+	return pairsIn(m.Subset, ec)
+}
+
+// pairsIn reports whether every pair of a is in b, keys compared without
+// case and values with it.
+func pairsIn(a, b map[string]string) bool {
+	for k, v := range a {
+		if got, ok := b[k]; ok && got == v {
+			continue
 		}
-		for k, v := range m.Equals {
-			if got, ok := ec[k]; !ok || got != v {
-				return false
+		found := false
+		for bk, bv := range b {
+			if bv == v && strings.EqualFold(bk, k) {
+				found = true
+				break
 			}
 		}
-	}
-	for k, v := range m.Subset {
-		if got, ok := ec[k]; !ok || got != v {
+		if !found {
 			return false
 		}
 	}
 	return true
+}
+
+// atLeastAsStrictAs reports whether every context m admits, parent admits
+// too, so that a grantee holding CreateGrant through a grant constrained
+// by parent may create a grant constrained by m (AWS's developer guide on
+// grant constraints): under an Equals parent, the same Equals; under a
+// Subset parent, a Subset or an Equals holding at least its pairs.
+func (m *contextMatcher) atLeastAsStrictAs(parent *contextMatcher) bool {
+	switch {
+	case parent == nil:
+		return true
+	case m == nil:
+		return false
+	case parent.Equals != nil:
+		return m.Equals != nil && len(m.Equals) == len(parent.Equals) && pairsIn(parent.Equals, m.Equals) && pairsIn(m.Equals, parent.Equals)
+	}
+	pairs := m.Subset
+	if m.Equals != nil {
+		pairs = m.Equals
+	}
+	return pairsIn(parent.Subset, pairs)
 }
 
 func (m *contextMatcher) equal(o *contextMatcher) bool {
@@ -122,7 +155,8 @@ func parsePolicy(doc string) (*keyPolicy, error) {
 	if len(p.Statements) == 0 {
 		return nil, malformed("the policy has no statements")
 	}
-	for i, s := range p.Statements {
+	for i := range p.Statements {
+		s := &p.Statements[i]
 		where := fmt.Sprintf("statement %d", i)
 		if s.Sid != "" {
 			where = fmt.Sprintf("statement %d (%s)", i, s.Sid)
@@ -134,9 +168,11 @@ func parsePolicy(doc string) (*keyPolicy, error) {
 			return nil, malformed("%s: principals is empty", where)
 		}
 		for _, pr := range s.Principals {
-			if err := validatePrincipal(pr, true); err != nil {
+			parsed, err := awspolicy.ParseVaultPrincipal(pr)
+			if err != nil {
 				return nil, malformed("%s: %s", where, err)
 			}
+			s.principals = append(s.principals, parsed)
 		}
 		if len(s.Operations) == 0 {
 			return nil, malformed("%s: operations is empty", where)
@@ -153,27 +189,6 @@ func parsePolicy(doc string) (*keyPolicy, error) {
 	return p, nil
 }
 
-// validatePrincipal checks one principal of the first policy format:
-// entity:<id>, entity_name:<name>, group:<name>, group_id:<id>, or (when
-// wildcard) * and no_entity.
-func validatePrincipal(p string, wildcard bool) error {
-	if p == "*" || p == principalNoEntity {
-		if wildcard {
-			return nil
-		}
-		return fmt.Errorf("the principal %s is not allowed here", p)
-	}
-	kind, value, ok := strings.Cut(p, ":")
-	if !ok || value == "" {
-		return fmt.Errorf("principal %q must be entity:<id>, entity_name:<name>, group:<name> or group_id:<id>", p)
-	}
-	switch kind {
-	case "entity", "entity_name", "group", "group_id":
-		return nil
-	}
-	return fmt.Errorf("principal %q has an unknown kind %q", p, kind)
-}
-
 func hasOperation(list []string, op string) bool {
 	for _, o := range list {
 		if o == op || o == "*" {
@@ -183,9 +198,15 @@ func hasOperation(list []string, op string) bool {
 	return false
 }
 
-func hasPrincipal(list []string, who principalSet, effect string) bool {
-	for _, p := range list {
-		if who.matches(p, effect) {
+// names applies the one principal rule (awspolicy.Principal.Names) to
+// the statement's principals.
+func (s *policyStatement) names(who *awspolicy.Caller) bool {
+	use := awspolicy.UseAllow
+	if s.Effect == effectDeny {
+		use = awspolicy.UseDeny
+	}
+	for _, p := range s.principals {
+		if p.Names(who, use) {
 			return true
 		}
 	}
@@ -204,10 +225,11 @@ const (
 // evaluate applies the policy to a caller, an operation and its context.
 // It returns denied if any Deny statement matches, allowed if an Allow
 // statement matches, and noDecision otherwise (grants may still allow).
-func (p *keyPolicy) evaluate(who principalSet, op string, ec map[string]string, hasContext bool) (decision, string) {
+func (p *keyPolicy) evaluate(who *awspolicy.Caller, op string, ec map[string]string, hasContext bool) (decision, string) {
 	verdict, by := noDecision, ""
-	for i, s := range p.Statements {
-		if !hasOperation(s.Operations, op) || !hasPrincipal(s.Principals, who, s.Effect) || !s.Conditions.matches(ec, hasContext) {
+	for i := range p.Statements {
+		s := &p.Statements[i]
+		if !hasOperation(s.Operations, op) || !s.names(who) || !s.Conditions.matches(ec, hasContext) {
 			continue
 		}
 		name := s.Sid
@@ -222,54 +244,4 @@ func (p *keyPolicy) evaluate(who principalSet, op string, ec map[string]string, 
 		}
 	}
 	return verdict, by
-}
-
-// principalSet is everything a caller is known as: when the token has an
-// entity, *, entity:<id>, entity_name:<name>, group:<name> and
-// group_id:<id> for each of its groups, and the entity's metadata (which
-// AWS policies test as aws:PrincipalTag/<key>); without an entity, only
-// principalNoEntity.
-type principalSet struct {
-	names    []string
-	metadata map[string]string
-}
-
-// principalNoEntity is every caller whose token has no entity (orphan and
-// root tokens). Such callers cannot be told apart, so "*" in an Allow
-// statement does not admit them: a policy must name no_entity to. A Deny
-// statement's "*" does match them, so they cannot slip past a Deny.
-const principalNoEntity = "no_entity"
-
-// matches reports whether principal p of a statement with this effect
-// names the caller.
-func (s principalSet) matches(p, effect string) bool {
-	if p == "*" {
-		return s.matchesWildcard(effect)
-	}
-	return s.has(p)
-}
-
-// matchesWildcard is the one rule for "*": in a Deny statement it matches
-// every caller; in an Allow statement only callers with an entity.
-func (s principalSet) matchesWildcard(effect string) bool {
-	return effect == effectDeny || s.has("*")
-}
-
-func (s principalSet) has(p string) bool {
-	for _, n := range s.names {
-		if n == p {
-			return true
-		}
-	}
-	return false
-}
-
-// String names the caller in logs and errors: its entity, or "no entity".
-func (s principalSet) String() string {
-	for _, n := range s.names {
-		if strings.HasPrefix(n, "entity:") {
-			return n
-		}
-	}
-	return "a token with no entity (" + principalNoEntity + ")"
 }

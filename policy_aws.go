@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,7 +128,7 @@ func attrsFrom(ctx context.Context) *requestAttrs {
 
 // policyRequest is one question to a key policy.
 type policyRequest struct {
-	who        principalSet
+	who        *awspolicy.Caller
 	op         string
 	ec         map[string]string
 	hasContext bool
@@ -143,7 +142,7 @@ func (p *keyPolicy) decide(r *policyRequest) (decision, string) {
 	if p.aws == nil {
 		return p.evaluate(r.who, r.op, r.ec, r.hasContext)
 	}
-	d, by := p.aws.Evaluate(&awspolicy.Request{Caller: r.who.caller(), Action: r.op, Resource: r.arn, Account: r.account, Keys: r.keys})
+	d, by := p.aws.Evaluate(&awspolicy.Request{Caller: r.who, Action: r.op, Resource: r.arn, Account: r.account, Keys: r.keys})
 	switch d {
 	case awspolicy.Deny:
 		return denied, by
@@ -155,7 +154,7 @@ func (p *keyPolicy) decide(r *policyRequest) (decision, string) {
 
 // evaluatePolicy asks key e's policy (the mount's default one when the key
 // has none) whether the caller may perform op.
-func (b *backend) evaluatePolicy(ctx context.Context, req *logical.Request, e *keyEntry, who principalSet, op string, ec map[string]string) (decision, string, error) {
+func (b *backend) evaluatePolicy(ctx context.Context, req *logical.Request, e *keyEntry, who *awspolicy.Caller, op string, ec map[string]string) (decision, string, error) {
 	cfg, err := b.config(ctx, req.Storage)
 	if err != nil {
 		return noDecision, "", err
@@ -274,12 +273,12 @@ func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *ke
 	// Global keys.
 	// Every caller is of the mount's account, as the account principal says.
 	k.Add("kms:CallerAccount", r.account.ID)
-	c := r.who.caller()
-	if c.EntityName != "" {
+	if c := r.who; c.EntityName != "" && !c.EntityLess {
 		k.Add("aws:PrincipalArn", r.account.IAM("user/"+c.EntityName))
 		k.Add("aws:username", c.EntityName)
+		addOwnSpellings(k, p, c, r.account)
 	}
-	for n, v := range c.Metadata {
+	for n, v := range r.who.Metadata {
 		k.Add("aws:PrincipalTag/"+n, v)
 	}
 	now := b.now().UTC()
@@ -298,32 +297,36 @@ func (b *backend) conditionKeys(ctx context.Context, req *logical.Request, e *ke
 	return k, nil
 }
 
-// caller is the principal set as the AWS evaluator sees it.
-func (s principalSet) caller() *awspolicy.Caller {
-	c := &awspolicy.Caller{Metadata: s.metadata}
-	for _, n := range s.names {
-		kind, v, _ := strings.Cut(n, ":")
-		switch kind {
-		case "entity":
-			c.EntityID = v
-		case "entity_name":
-			c.EntityName = v
-		case "group":
-			c.GroupNames = append(c.GroupNames, v)
-		case "group_id":
-			c.GroupIDs = append(c.GroupIDs, v)
+// addOwnSpellings answers aws:username and aws:PrincipalArn also with the
+// policy's own values for them that name the caller's entity in another
+// case (Vault's names are case-insensitive), so that a Deny on
+// aws:username "mallory" holds for the entity stored as Mallory. The
+// stored spelling stays the first value, the one policy variables use.
+func addOwnSpellings(k awspolicy.Keys, p *awspolicy.Policy, c *awspolicy.Caller, acct awspolicy.Account) {
+	for _, v := range p.ConditionValues("aws:username") {
+		if v != c.EntityName && awspolicy.SameName(v, c.EntityName) {
+			k.Add("aws:username", v)
 		}
 	}
-	// principalNoEntity: orphan and root tokens alike.
-	c.EntityLess = c.EntityID == ""
-	return c
+	self, err := awspolicy.ParsePrincipal(acct.IAM("user/" + c.EntityName))
+	if err != nil {
+		return
+	}
+	want, _ := self.Canonical(acct)
+	for _, v := range p.ConditionValues("aws:PrincipalArn") {
+		if pv, err := awspolicy.ParsePrincipal(v); err == nil && v != self.String() {
+			if got, ok := pv.Canonical(acct); ok && got == want {
+				k.Add("aws:PrincipalArn", v)
+			}
+		}
+	}
 }
 
-// principalMatches applies the principal mapping to one grantee or
-// retiring principal (either form).
-func principalMatches(principal string, who principalSet, acct awspolicy.Account) bool {
+// principalMatches applies the one principal rule to a grant's grantee
+// or retiring principal (either form).
+func principalMatches(principal string, who *awspolicy.Caller) bool {
 	p, err := awspolicy.ParsePrincipal(principal)
-	return err == nil && p.Matches(who.caller(), acct)
+	return err == nil && p.Names(who, awspolicy.UseAllow)
 }
 
 // mountAccount is the account of the mount's ARNs, from the loaded
@@ -348,7 +351,7 @@ func withPolicyAttrs(paths []*framework.Path) {
 			}
 			cb := po.Callback
 			po.Callback = func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-				return cb(fieldAttrs(ctx, d), req, d)
+				return cb(fieldAttrs(withCallerMemo(ctx), d), req, d)
 			}
 		}
 	}
@@ -427,40 +430,4 @@ func requestAlias(ref string) string {
 		}
 	}
 	return ""
-}
-
-// principalSpellings answers kms:GranteePrincipal and kms:RetiringPrincipal
-// with every spelling of the identity a grant names: as written, in the
-// Vault form, and as the IAM ARN it maps to (an entity id resolved to its
-// entity name), so that a condition written on one spelling (say
-// arn:...:user/bob) cannot be sidestepped by writing another (entity_name:bob,
-// entity:<bob's id>, arn:...:user/some/path/bob). A group named by id
-// cannot be resolved to its name here: it is answered as written.
-func (b *backend) principalSpellings(raw string) []string {
-	if raw == "" {
-		return nil
-	}
-	out := []string{raw}
-	p, err := awspolicy.ParsePrincipal(raw)
-	if err != nil {
-		return out
-	}
-	acct := b.mountAccount()
-	key := p.Key(acct)
-	if id, ok := strings.CutPrefix(key, "entity:"); ok {
-		if set, err := b.lookupIdentity(id); err == nil {
-			for _, n := range set.names {
-				if strings.HasPrefix(n, "entity_name:") {
-					key = n
-				}
-			}
-		}
-	}
-	if name, ok := strings.CutPrefix(key, "entity_name:"); ok {
-		out = append(out, key, acct.IAM("user/"+name))
-	} else if name, ok := strings.CutPrefix(key, "group:"); ok {
-		out = append(out, key, acct.IAM("role/"+name))
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 const iam = "arn:aws:iam::000000000000:"
@@ -22,10 +24,12 @@ func awsDoc(statements ...string) string {
 // identities of withIdentities.
 func withMetadata(tb *testBackend, meta map[string]map[string]string) {
 	lookup := tb.lookupIdentity
-	tb.lookupIdentity = func(id string) (principalSet, error) {
-		s, err := lookup(id)
-		s.metadata = meta[id]
-		return s, err
+	tb.lookupIdentity = func(id string) (*awspolicy.Caller, error) {
+		c, err := lookup(id)
+		if err == nil {
+			c.Metadata = meta[id]
+		}
+		return c, err
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/keyspec"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 // The measurements of docs/SCALE.md. They are benchmarks, so `go test`
@@ -232,8 +234,8 @@ func BenchmarkScaleGrants(b *testing.B) {
 		b.Run(fmt.Sprintf("grants=%d", others+1), func(b *testing.B) {
 			tb := quietBackend(b, nil)
 			defer tb.Cleanup(ctx)
-			tb.lookupIdentity = func(id string) (principalSet, error) {
-				return principalSet{names: []string{"*", "entity:" + id}}, nil
+			tb.lookupIdentity = func(id string) (*awspolicy.Caller, error) {
+				return ident(id, id), nil
 			}
 			policy := `{"statements":[{"sid":"admin","effect":"Allow","principals":["entity:admin"],"operations":["*"]}]}`
 			id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": policy})["key_id"].(string)

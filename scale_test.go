@@ -143,7 +143,7 @@ func TestScaleStartDoesNotScan(t *testing.T) {
 		require.False(t, resp != nil && resp.IsError(), "%s: %v", path, resp)
 	}
 	req(logical.CreateOperation, "aliases/alias/orders", map[string]any{"target_key_id": ids[0]})
-	req(logical.UpdateOperation, "keys/"+ids[1]+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt"})
+	req(logical.UpdateOperation, "keys/"+ids[1]+"/grants", map[string]any{"grantee_principal": "entity_name:bob", "operations": "Encrypt"})
 	first.Cleanup(ctx)
 
 	for _, start := range []string{"reload", "second reload"} {

@@ -8,12 +8,13 @@
 // NotResource (* or the key's ARN, with wildcards), and Condition.
 // Anything else is an *Error naming the element.
 //
-// Principals map to Vault identities; "own account" is the mount's
-// partition and account id:
+// Principals map to Vault identities (Principal.Names is the one rule);
+// "own account" is the mount's partition and account id:
 //
 //	Principal                                          Vault caller it names
 //	arn:<partition>:iam::<account>:root, <account>     every caller Vault's ACL admits (own account only),
-//	                                                   tokens without an entity included
+//	                                                   tokens without an entity included; in NotPrincipal,
+//	                                                   only the account principal itself: no Vault caller
 //	"*", {"AWS": "*"}                                  in Allow: every caller with an entity; in Deny: every caller
 //	arn:<partition>:iam::<account>:user/<name>         the entity named <name>
 //	arn:<partition>:iam::<account>:role/<name>         members of the group named <name>
@@ -24,10 +25,11 @@
 //	"group:<name>", "group_id:<id>"                    that entity or group's members
 //	{"Vault": "no_entity"}                             every token without an entity
 //
-// A token without an entity (orphan and root tokens alike: Vault does not
-// tell a plugin which) is thus allowed only where the account or no_entity
-// is named, as the account stands for "whatever Vault's ACL admits", while
-// every Deny statement applies to it.
+// Names compare as Vault's identity store keys them (lower-cased). A token
+// without an entity (orphan and root tokens alike: Vault does not tell a
+// plugin which) is thus allowed only where the account or no_entity is
+// named, while every Deny statement naming "*", the account, a user, a
+// role, an entity or a group applies to it: it could be that person.
 //
 // Conditions follow IAM's rules: operators are ANDed, keys under an
 // operator are ANDed, a key's policy values are ORed (NORed for a negated
@@ -99,6 +101,18 @@ func (p *Policy) Evaluate(r *Request) (d Decision, by string) {
 	if r.Keys == nil {
 		r.Keys = Keys{}
 	}
+	if c := r.Caller; c == nil || c.Account == (Account{}) {
+		// The caller's account is the request's when the caller does not
+		// say (and a missing caller is a token without an entity).
+		cc := Caller{EntityLess: true}
+		if c != nil {
+			cc = *c
+		}
+		cc.Account = r.Account
+		rr := *r
+		rr.Caller = &cc
+		r = &rr
+	}
 	vars := p.Version == Version2012
 	for _, s := range p.Statements {
 		deny := s.Effect == effectDeny
@@ -114,30 +128,33 @@ func (p *Policy) Evaluate(r *Request) (d Decision, by string) {
 }
 
 func (s *Statement) matches(r *Request, action string, deny, vars bool) bool {
-	return s.matchesPrincipal(r, deny) && s.matchesAction(action) && s.matchesResource(r, vars) && s.matchesConditions(r.Keys, vars)
+	return s.matchesPrincipal(r, deny) && s.matchesAction(action) && s.matchesResource(r, vars) &&
+		(s.matchesConditions(r.Keys, vars) || deny && s.couldBeNamedPerson(r, vars))
 }
 
+// matchesPrincipal applies Principal.Names to the statement's principals.
 func (s *Statement) matchesPrincipal(r *Request, deny bool) bool {
 	c := r.Caller
-	if c == nil {
-		c = &Caller{EntityLess: true}
-	}
 	if s.notPrincipal {
-		// Everyone but the listed principals: the exceptions are read
-		// narrowly, and an Allow never admits an entity-less token by
-		// exclusion.
-		if !deny && c.EntityLess {
+		// Everyone but the listed principals: an Allow never admits an
+		// entity-less token by exclusion, and an exception names only whom
+		// it names for certain (UseException).
+		if !deny && c.entityLess() {
 			return false
 		}
 		for _, p := range s.principals {
-			if p.matches(c, r.Account, false) {
+			if p.Names(c, UseException) {
 				return false
 			}
 		}
 		return true
 	}
+	use := UseAllow
+	if deny {
+		use = UseDeny
+	}
 	for _, p := range s.principals {
-		if p.matches(c, r.Account, deny) {
+		if p.Names(c, use) {
 			return true
 		}
 	}
@@ -162,6 +179,22 @@ func (s *Statement) matchesConditions(keys Keys, vars bool) bool {
 		}
 	}
 	return true
+}
+
+// ConditionValues are the values the policy's conditions compare the key
+// with (name compared without case), so that a caller can tell which of
+// them spell, in another form, an identity it answers the key for.
+func (p *Policy) ConditionValues(name string) []string {
+	name = strings.ToLower(name)
+	var out []string
+	for _, s := range p.Statements {
+		for _, c := range s.conditions {
+			if c.key == name {
+				out = append(out, c.values...)
+			}
+		}
+	}
+	return out
 }
 
 // References reports whether a condition of the policy tests the key

@@ -283,54 +283,6 @@ func TestDenyWinsAndNamesTheStatement(t *testing.T) {
 	}
 }
 
-func TestParsePrincipal(t *testing.T) {
-	tests := []struct {
-		in, key string
-		ok      bool
-	}{
-		{"entity:e1", "entity:e1", true},
-		{"entity_name:alice", "entity_name:alice", true},
-		{"group:payments", "group:payments", true},
-		{"group_id:g1", "group_id:g1", true},
-		{"arn:aws:iam::111122223333:user/alice", "entity_name:alice", true},
-		{"arn:aws:iam::111122223333:user/team/alice", "entity_name:alice", true},
-		{"arn:aws:iam::111122223333:role/payments", "group:payments", true},
-		{"arn:aws:sts::111122223333:assumed-role/payments/s", "group:payments", true},
-		{"arn:aws:iam::111122223333:root", "*", true},
-		{"111122223333", "*", true},
-		{"arn:aws:iam::444455556666:user/alice", "", true},
-		{"arn:aws-us-gov:iam::111122223333:user/alice", "", true},
-		{"*", "", false},
-		{"no_entity", "", false},
-		{"entity:", "", false},
-		{"user:alice", "", false},
-		{"alice", "", false},
-		{"arn:aws:iam::111122223333:user/", "", false},
-		{"arn:aws:iam::111122223333:group/x", "", false},
-		{"arn:aws:s3:::bucket", "", false},
-		{"arn:aws:sts::111122223333:assumed-role/payments", "", false},
-		{"12345", "", false},
-	}
-	for _, tc := range tests {
-		p, err := ParsePrincipal(tc.in)
-		if (err == nil) != tc.ok {
-			t.Errorf("ParsePrincipal(%q): %v, want ok=%v", tc.in, err, tc.ok)
-			continue
-		}
-		if err == nil && (p.Key(own) != tc.key || p.String() != tc.in || tc.key != "" && p.IndexKey() != tc.key) {
-			t.Errorf("ParsePrincipal(%q): key %q string %q, want key %q", tc.in, p.Key(own), p.String(), tc.key)
-		}
-	}
-	p, _ := ParsePrincipal("arn:aws:iam::111122223333:role/payments")
-	if !p.Matches(alice, own) || p.Matches(bob, own) || p.Matches(entityLess, own) {
-		t.Error("role/payments should match alice only")
-	}
-	acct, _ := ParsePrincipal("111122223333")
-	if !acct.Matches(bob, own) || !acct.Matches(entityLess, own) || acct.Matches(bob, Account{Partition: "aws", ID: "444455556666"}) {
-		t.Error("the account principal should match the callers of its own account only")
-	}
-}
-
 func TestReferences(t *testing.T) {
 	p := mustParse(t, `{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/app-*"}}}}`)
 	if !p.References("kms:ResourceAliases") || p.References("kms:RequestAlias") {

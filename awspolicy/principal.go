@@ -22,29 +22,6 @@ func (a Account) IAM(resource string) string {
 // NoEntity names, in the Vault form, every token without an entity.
 const NoEntity = "no_entity"
 
-// Caller is a Vault identity as the evaluator sees it.
-type Caller struct {
-	EntityID   string
-	EntityName string
-	GroupNames []string
-	GroupIDs   []string
-	// Metadata is the entity's metadata, answered as aws:PrincipalTag/<k>.
-	Metadata map[string]string
-	// EntityLess is a token without an entity (an orphan or a root token:
-	// Vault does not tell a plugin which). "*" in an Allow statement does
-	// not admit it; the account, or {"Vault": "no_entity"}, does; every
-	// Deny applies to it.
-	EntityLess bool
-}
-
-// String names the caller for logs and errors.
-func (c *Caller) String() string {
-	if c.EntityID != "" {
-		return "entity:" + c.EntityID
-	}
-	return "a token with no entity (" + NoEntity + ")"
-}
-
 type principalKind int
 
 const (
@@ -168,90 +145,115 @@ func parseAWSPrincipal(s string) (Principal, error) {
 // String is the principal as it was written.
 func (p Principal) String() string { return p.raw }
 
-// Key is the Vault identity the principal stands for when the mount's
-// account is acct, in the Vault form ("entity_name:alice",
-// "group:payments", ...), "*" for the wildcard and the own account's root,
-// and "" when it matches nobody. It lets the root package index grants.
-func (p Principal) Key(acct Account) string {
-	switch p.kind {
-	case kindAnyone:
-		return "*"
-	case kindAccount:
-		if p.ownAccount(acct) {
-			return "*"
-		}
-	case kindUser:
-		if p.ownAccount(acct) {
-			return "entity_name:" + p.value
-		}
-	case kindRole:
-		if p.ownAccount(acct) {
-			return "group:" + p.value
-		}
-	case kindEntity, kindEntityName, kindGroup, kindGroupID, kindNoEntity:
-		return p.raw
-	}
-	return ""
-}
-
-// IndexKey is Key without the account check, for an index that is built
-// once and checked with Matches on use: "*" for the wildcard and any
-// account, the Vault form for users, roles and Vault principals, and the
-// principal itself for the others.
-func (p Principal) IndexKey() string {
-	switch p.kind {
-	case kindAnyone, kindAccount:
-		return "*"
-	case kindUser:
-		return "entity_name:" + p.value
-	case kindRole:
-		return "group:" + p.value
-	}
-	return p.raw
-}
-
 func (p Principal) ownAccount(acct Account) bool {
 	return p.account == acct.ID && (p.partition == "" || p.partition == acct.Partition)
 }
 
-// Matches reports whether the principal names the caller in an Allow
-// statement or a grant: the wildcard does not admit an entity-less token.
-func (p Principal) Matches(c *Caller, acct Account) bool {
-	return p.matches(c, acct, false)
-}
-
-// matches applies the mapping table; broad is true for Deny statements,
-// where the wildcard also catches entity-less tokens.
-func (p Principal) matches(c *Caller, acct Account, broad bool) bool {
-	switch p.kind {
-	case kindAnyone:
-		return broad || !c.EntityLess
-	case kindAccount:
-		// The account delegates to Vault's ACL, which admitted the caller.
-		return p.ownAccount(acct)
-	case kindNoEntity:
-		return c.EntityLess
-	case kindUser:
-		return p.ownAccount(acct) && c.EntityID != "" && c.EntityName == p.value
-	case kindRole:
-		return p.ownAccount(acct) && c.EntityID != "" && contains(c.GroupNames, p.value)
-	case kindEntity:
-		return c.EntityID != "" && c.EntityID == p.value
-	case kindEntityName:
-		return c.EntityID != "" && c.EntityName == p.value
-	case kindGroup:
-		return c.EntityID != "" && contains(c.GroupNames, p.value)
-	case kindGroupID:
-		return c.EntityID != "" && contains(c.GroupIDs, p.value)
+// EntityID is the id of a principal written entity:<id>, else "".
+func (p Principal) EntityID() string {
+	if p.kind == kindEntity {
+		return p.value
 	}
-	return false
+	return ""
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
+// GroupID is the id of a principal written group_id:<id>, else "".
+func (p Principal) GroupID() string {
+	if p.kind == kindGroupID {
+		return p.value
+	}
+	return ""
+}
+
+// Named is the principal an id form (entity:<id>, group_id:<id>) stands
+// for once its id is resolved to the entity's or group's name.
+func (p Principal) Named(name string) Principal {
+	switch p.kind {
+	case kindEntity:
+		return Principal{raw: "entity_name:" + name, kind: kindEntityName, value: name}
+	case kindGroupID:
+		return Principal{raw: "group:" + name, kind: kindGroup, value: name}
+	}
+	return p
+}
+
+// Canonical is the one spelling a grant stores for the principal, so that
+// two spellings of one identity are one grantee: for the mount's account,
+// its root ARN; for a user or an entity name, the user ARN of the name as
+// Vault's identity store keys it (FoldName); for a role or a group name,
+// the role ARN likewise (an assumed-role session is its role). A name that
+// is not a valid IAM name keeps the Vault form (entity_name:, group:),
+// folded. Another account's principal is kept as written, a bare account
+// id as its root ARN. An id form has no canonical spelling until resolved
+// (Named): ok is false.
+func (p Principal) Canonical(acct Account) (s string, ok bool) {
+	switch p.kind {
+	case kindAccount:
+		part := p.partition
+		if part == "" {
+			part = acct.Partition
+		}
+		return Account{Partition: part, ID: p.account}.IAM("root"), true
+	case kindUser, kindRole:
+		if !p.ownAccount(acct) {
+			return p.raw, true
+		}
+	case kindEntity, kindGroupID:
+		return "", false
+	}
+	switch p.kind {
+	case kindUser, kindEntityName:
+		return nameForm(acct, "user/", "entity_name:", p.value), true
+	case kindRole, kindGroup:
+		return nameForm(acct, "role/", "group:", p.value), true
+	}
+	return p.raw, true
+}
+
+func nameForm(acct Account, iam, vault, name string) string {
+	name = FoldName(name)
+	if iamNamePattern.MatchString(name) {
+		return acct.IAM(iam + name)
+	}
+	return vault + name
+}
+
+// Spellings are the strings by which a policy may name the principal's
+// identity: its canonical form, and its IAM ARN and Vault form with the
+// name as written and folded (for the account, the bare account id). The
+// caller adds the id form and the spelling as written, which only it knows.
+func (p Principal) Spellings(acct Account) []string {
+	c, ok := p.Canonical(acct)
+	if !ok {
+		return []string{p.raw}
+	}
+	out := []string{c}
+	iam, vault := "", ""
+	switch p.kind {
+	case kindAccount:
+		out = append(out, p.account)
+	case kindUser, kindEntityName:
+		iam, vault = "user/", "entity_name:"
+	case kindRole, kindGroup:
+		iam, vault = "role/", "group:"
+	}
+	if vault != "" && (p.kind == kindEntityName || p.kind == kindGroup || p.ownAccount(acct)) {
+		for _, n := range []string{p.value, FoldName(p.value)} {
+			out = append(out, vault+n, acct.IAM(iam+n))
 		}
 	}
-	return false
+	return out
+}
+
+// ParseVaultPrincipal reads a principal of the plugin's first policy
+// format: "*", no_entity, or a Vault form.
+func ParseVaultPrincipal(s string) (Principal, error) {
+	if s == "*" {
+		return Principal{raw: s, kind: kindAnyone}, nil
+	}
+	p, ok, err := parseVaultForm(s)
+	if !ok {
+		return Principal{}, fmt.Errorf("principal %q must be *, no_entity, entity:<id>, entity_name:<name>, group:<name> or group_id:<id>", s)
+	}
+	return p, err
 }

@@ -147,8 +147,10 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 	}
 
 	policy, _ := json.Marshal(map[string]any{"statements": []map[string]any{
-		{"sid": "all", "effect": "Allow", "principals": []string{"*", "no_entity"}, "operations": []string{"*"}},
-		{"sid": "not-eve", "effect": "Deny", "principals": []string{"entity:" + eveEntity}, "operations": []string{"Encrypt"}},
+		// The root token (entity-less) may do anything; eve, whom no
+		// statement names, nothing. (A Deny naming eve would refuse the
+		// root token too: it could be her.)
+		{"sid": "operator", "effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"*"}},
 	}})
 	key := w("kms/keys", map[string]any{"alias": "alias/audit", "description": "audit trail", "policy": string(policy)})
 	keyID, keyArn := key["key_id"].(string), key["arn"].(string)
@@ -209,7 +211,7 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 	secret(pair2["PrivateKeyPlaintext"])
 	awsOK(t, v, "Sign", map[string]any{"KeyId": signerID, "Message": b64([]byte("aws message")), "SigningAlgorithm": "ECDSA_SHA_256"})
 	g2 := awsOK(t, v, "CreateGrant", map[string]any{"KeyId": keyID, "GranteePrincipal": "entity:" + eveEntity,
-		"Operations": []string{"Encrypt"}, "Name": "aws-grant"})
+		"Operations": []string{"Decrypt"}, "Name": "aws-grant"})
 	secrets = append(secrets, []byte(g2["GrantToken"].(string)))
 	external := awsOK(t, v, "CreateKey", map[string]any{"Origin": "EXTERNAL"})["KeyMetadata"].(map[string]any)["KeyId"].(string)
 	params := awsOK(t, v, "GetParametersForImport", map[string]any{"KeyId": external,

@@ -38,7 +38,7 @@ func TestAWSSDKDryRun(t *testing.T) {
 		DryRun: aws.Bool(true)})
 	requireAPIError[*types.InvalidKeyUsageException](t, err)
 
-	_, err = c.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: id, GranteePrincipal: aws.String("entity:nobody"),
+	_, err = c.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: id, GranteePrincipal: aws.String("entity_name:nobody"),
 		Operations: []types.GrantOperation{types.GrantOperationEncrypt}, DryRun: aws.Bool(true)})
 	requireAPIError[*types.DryRunOperationException](t, err)
 	grants, err := c.ListGrants(ctx, &kms.ListGrantsInput{KeyId: id})
