@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // Aliases are stored one entry per name, alias/<escaped name>, so that
@@ -195,7 +196,7 @@ func (b *backend) aliasFree(ctx context.Context, s logical.Storage, name string)
 	if e != nil && e.Creating {
 		return nil
 	}
-	return newErr(excAlreadyExists, "alias %s already exists", name)
+	return kmserr.New(kmserr.AlreadyExists, "alias %s already exists", name)
 }
 
 // liveAlias is getAlias for what callers see: an alias left pointing to a

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -63,8 +64,8 @@ func TestAliasIndex(t *testing.T) {
 	tb.ok(logical.UpdateOperation, "keys/"+k2+"/schedule-deletion", map[string]any{"pending_window_days": 7})
 	tb.advance(8 * 24 * 3600e9)
 	tb.runPeriodic()
-	tb.fails(excNotFound, logical.ReadOperation, "aliases/alias/a2", nil)
-	tb.fails(excNotFound, logical.ReadOperation, "aliases/alias/b1", nil)
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "aliases/alias/a2", nil)
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "aliases/alias/b1", nil)
 	left, err := tb.storage.List(ctx, aliasIndexPrefix+k2+"/")
 	require.NoError(t, err)
 	require.Empty(t, left)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -65,9 +66,9 @@ func TestExpiredMaterialRefusedBeforeSweep(t *testing.T) {
 	require.NoError(t, err)
 	blob := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
 	tb.advance(2 * time.Hour) // no periodic run
-	tb.fails(excInvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
-	tb.fails(excInvalidState, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
-	tb.fails(excInvalidState, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
 	tb.ok(logical.ReadOperation, "keys/"+id, nil) // management still works
 
 	asym := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL", "key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY"})["key_id"].(string)
@@ -80,6 +81,6 @@ func TestExpiredMaterialRefusedBeforeSweep(t *testing.T) {
 	require.NoError(t, err)
 	tb.ok(logical.ReadOperation, "keys/"+asym+"/public-key", nil)
 	tb.advance(time.Hour)
-	tb.fails(excInvalidState, logical.ReadOperation, "keys/"+asym+"/public-key", nil)
-	tb.fails(excInvalidState, logical.UpdateOperation, "sign/"+asym, map[string]any{"message": b64s("m"), "signing_algorithm": "ECDSA_SHA_256"})
+	tb.fails(kmserr.InvalidState, logical.ReadOperation, "keys/"+asym+"/public-key", nil)
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "sign/"+asym, map[string]any{"message": b64s("m"), "signing_algorithm": "ECDSA_SHA_256"})
 }

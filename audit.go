@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -170,11 +171,11 @@ func (b *backend) auditEvent(ctx context.Context, req *logical.Request, resp *lo
 		ev.RequestParameters["key_id"] = key
 	}
 	ev.ResponseElements = auditFilter(out)
-	var ke *kmsError
+	var ke *kmserr.Error
 	if errors.As(err, &ke) {
 		ev.ErrorCode, ev.ErrorMessage = ke.Type, ke.Msg
 	} else if err != nil {
-		ev.ErrorCode = excInternal
+		ev.ErrorCode = kmserr.Internal
 	}
 	ev.KeyArn = b.auditKeyArn(ctx, req, ev)
 	return ev

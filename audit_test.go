@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -101,18 +102,18 @@ func TestAuditFieldHoldsNoSecret(t *testing.T) {
 	resp, err = tb.do(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})
 	require.Error(t, err)
 	ev = auditOf(t, resp)
-	require.Equal(t, excDisabled, ev.ErrorCode)
+	require.Equal(t, kmserr.Disabled, ev.ErrorCode)
 	require.Equal(t, key["arn"], ev.KeyArn)
 	resp, err = tb.HandleRequest(t.Context(), &logical.Request{Operation: logical.UpdateOperation, Path: "aws/Encrypt", Data: data, Storage: tb.storage})
 	require.NoError(t, err)
-	require.Equal(t, excDisabled, auditOf(t, resp).ErrorCode)
+	require.Equal(t, kmserr.Disabled, auditOf(t, resp).ErrorCode)
 }
 
 // The header is printable ASCII (HTTP clients refuse control characters in
 // a header, and many mangle other bytes) and valid JSON holding the same
 // event; an event too large for a header keeps its name, key and error.
 func TestAuditHeaderValue(t *testing.T) {
-	ev := auditEvent{EventName: "Encrypt", KeyArn: "arn:k", ErrorCode: excDisabled,
+	ev := auditEvent{EventName: "Encrypt", KeyArn: "arn:k", ErrorCode: kmserr.Disabled,
 		RequestParameters: map[string]any{"encryption_context": map[string]any{"app": "naïve \x7f 😀 \u2028"}}}
 	js, err := auditJSON(ev)
 	require.NoError(t, err)
@@ -129,5 +130,5 @@ func TestAuditHeaderValue(t *testing.T) {
 	require.LessOrEqual(t, len(js), maxAuditHeader)
 	var cut auditEvent
 	require.NoError(t, json.Unmarshal([]byte(js), &cut))
-	require.Equal(t, auditEvent{EventName: "Encrypt", KeyArn: "arn:k", ErrorCode: excDisabled, Truncated: true}, cut)
+	require.Equal(t, auditEvent{EventName: "Encrypt", KeyArn: "arn:k", ErrorCode: kmserr.Disabled, Truncated: true}, cut)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -52,58 +53,58 @@ func TestAuthorizeBeforeValidating(t *testing.T) {
 		data map[string]any
 		exc  string // what the allowed caller gets
 	}{
-		{"PutKeyPolicy not JSON", U, "keys/" + sym + "/policy", map[string]any{"policy": "{not json"}, excMalformedPolicy},
-		{"PutKeyPolicy missing", U, "keys/" + sym + "/policy", map[string]any{}, excValidation},
-		{"GetKeyPolicy other name", R, "keys/" + sym + "/policy", map[string]any{"policy_name": "other"}, excNotFound},
-		{"DescribeKey tokens", R, "keys/" + sym, map[string]any{"grant_tokens": tooManyTokens}, excValidation},
-		{"UpdateKeyDescription long", U, "keys/" + sym, map[string]any{"description": strings.Repeat("d", 9000)}, excValidation},
-		{"UpdateKeyDescription missing", U, "keys/" + sym, map[string]any{}, excValidation},
-		{"ScheduleKeyDeletion window", U, "keys/" + sym + "/schedule-deletion", map[string]any{"pending_window_days": 1}, excValidation},
-		{"TagResource none", U, "keys/" + sym + "/tags", map[string]any{}, excValidation},
-		{"UntagResource none", U, "keys/" + sym + "/untag", map[string]any{}, excValidation},
-		{"EnableKeyRotation period", U, "keys/" + sym + "/rotation", map[string]any{"rotation_period_days": 1}, excValidation},
-		{"CreateGrant bad operation", U, "keys/" + sym + "/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Bogus"}, excValidation},
-		{"CreateGrant unfit for the key", U, "keys/" + sym + "/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Sign"}, excValidation},
-		{"CreateGrant tokens", U, "keys/" + sym + "/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt", "grant_tokens": tooManyTokens}, excValidation},
-		{"RevokeGrant malformed id", D, "keys/" + sym + "/grants/xyz", nil, excInvalidGrantID},
-		{"RevokeGrant absent", D, "keys/" + sym + "/grants/" + absentGrant, nil, excNotFound},
-		{"RetireGrant malformed id", U, "grants/retire", map[string]any{"key_id": sym, "grant_id": "xyz"}, excInvalidGrantID},
-		{"RetireGrant absent", U, "grants/retire", map[string]any{"key_id": sym, "grant_id": absentGrant}, excNotFound},
-		{"GetParametersForImport algorithm", U, "keys/" + external + "/import-parameters", map[string]any{"wrapping_algorithm": "X", "wrapping_key_spec": "RSA_2048"}, excValidation},
-		{"ImportKeyMaterial not base64", U, "keys/" + external + "/import", map[string]any{"encrypted_key_material": "!!", "import_token": "t"}, excValidation},
+		{"PutKeyPolicy not JSON", U, "keys/" + sym + "/policy", map[string]any{"policy": "{not json"}, kmserr.MalformedPolicy},
+		{"PutKeyPolicy missing", U, "keys/" + sym + "/policy", map[string]any{}, kmserr.Validation},
+		{"GetKeyPolicy other name", R, "keys/" + sym + "/policy", map[string]any{"policy_name": "other"}, kmserr.NotFound},
+		{"DescribeKey tokens", R, "keys/" + sym, map[string]any{"grant_tokens": tooManyTokens}, kmserr.Validation},
+		{"UpdateKeyDescription long", U, "keys/" + sym, map[string]any{"description": strings.Repeat("d", 9000)}, kmserr.Validation},
+		{"UpdateKeyDescription missing", U, "keys/" + sym, map[string]any{}, kmserr.Validation},
+		{"ScheduleKeyDeletion window", U, "keys/" + sym + "/schedule-deletion", map[string]any{"pending_window_days": 1}, kmserr.Validation},
+		{"TagResource none", U, "keys/" + sym + "/tags", map[string]any{}, kmserr.Validation},
+		{"UntagResource none", U, "keys/" + sym + "/untag", map[string]any{}, kmserr.Validation},
+		{"EnableKeyRotation period", U, "keys/" + sym + "/rotation", map[string]any{"rotation_period_days": 1}, kmserr.Validation},
+		{"CreateGrant bad operation", U, "keys/" + sym + "/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Bogus"}, kmserr.Validation},
+		{"CreateGrant unfit for the key", U, "keys/" + sym + "/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Sign"}, kmserr.Validation},
+		{"CreateGrant tokens", U, "keys/" + sym + "/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt", "grant_tokens": tooManyTokens}, kmserr.Validation},
+		{"RevokeGrant malformed id", D, "keys/" + sym + "/grants/xyz", nil, kmserr.InvalidGrantID},
+		{"RevokeGrant absent", D, "keys/" + sym + "/grants/" + absentGrant, nil, kmserr.NotFound},
+		{"RetireGrant malformed id", U, "grants/retire", map[string]any{"key_id": sym, "grant_id": "xyz"}, kmserr.InvalidGrantID},
+		{"RetireGrant absent", U, "grants/retire", map[string]any{"key_id": sym, "grant_id": absentGrant}, kmserr.NotFound},
+		{"GetParametersForImport algorithm", U, "keys/" + external + "/import-parameters", map[string]any{"wrapping_algorithm": "X", "wrapping_key_spec": "RSA_2048"}, kmserr.Validation},
+		{"ImportKeyMaterial not base64", U, "keys/" + external + "/import", map[string]any{"encrypted_key_material": "!!", "import_token": "t"}, kmserr.Validation},
 		{"ImportKeyMaterial past", U, "keys/" + external + "/import", map[string]any{"encrypted_key_material": b64s("m"), "import_token": "t",
-			"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": past}, excValidation},
+			"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": past}, kmserr.Validation},
 		{"ImportKeyMaterial too late", U, "keys/" + external + "/import", map[string]any{"encrypted_key_material": b64s("m"), "import_token": "t",
-			"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": later}, excValidation},
+			"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": later}, kmserr.Validation},
 		{"ImportKeyMaterial import type", U, "keys/" + external + "/import", map[string]any{"encrypted_key_material": b64s("m"), "import_token": "t",
-			"expiration_model": "KEY_MATERIAL_DOES_NOT_EXPIRE", "import_type": "X"}, excValidation},
-		{"DeleteImportedKeyMaterial id", D, "keys/" + external + "/import", map[string]any{"key_material_id": "xyz"}, excValidation},
-		{"Encrypt not base64", U, "encrypt/" + sym, map[string]any{"plaintext": "!!"}, excValidation},
-		{"Encrypt context", U, "encrypt/" + sym, map[string]any{"plaintext": b64s("x"), "encryption_context": bigContext}, excValidation},
-		{"Encrypt invalid token", U, "encrypt/" + sym, map[string]any{"plaintext": b64s("x"), "grant_tokens": []string{"garbage"}}, excInvalidGrantToken},
-		{"DescribeKey invalid token", R, "keys/" + sym, map[string]any{"grant_tokens": []string{"garbage"}}, excInvalidGrantToken},
-		{"CreateGrant invalid token", U, "keys/" + sym + "/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt", "grant_tokens": []string{"garbage"}}, excInvalidGrantToken},
-		{"Encrypt tokens", U, "encrypt/" + sym, map[string]any{"plaintext": b64s("x"), "grant_tokens": tooManyTokens}, excValidation},
-		{"Decrypt not base64", U, "decrypt/" + sym, map[string]any{"ciphertext_blob": "!!"}, excValidation},
-		{"Decrypt context, key from the blob", U, "decrypt", map[string]any{"ciphertext_blob": blob, "encryption_context": bigContext}, excValidation},
-		{"ReEncrypt not base64", U, "re-encrypt/" + sym, map[string]any{"ciphertext_blob": "!!"}, excValidation},
-		{"GenerateDataKey size", U, "data-key/plaintext/" + sym, map[string]any{}, excValidation},
-		{"GenerateDataKeyWithoutPlaintext context", U, "data-key/wrapped/" + sym, map[string]any{"key_spec": "AES_256", "encryption_context": bigContext}, excValidation},
-		{"GenerateDataKeyPair spec", U, "data-key-pair/plaintext/" + sym, map[string]any{"key_pair_spec": "X"}, excValidation},
-		{"Sign not base64", U, "sign/" + signer, map[string]any{"message": "!!", "signing_algorithm": "ECDSA_SHA_256"}, excValidation},
-		{"Verify not base64", U, "verify/" + signer, map[string]any{"message": "!!", "signing_algorithm": "ECDSA_SHA_256", "signature": b64s("s")}, excValidation},
-		{"GetPublicKey tokens", R, "keys/" + signer + "/public-key", map[string]any{"grant_tokens": tooManyTokens}, excValidation},
-		{"GenerateMac not base64", U, "generate-mac/" + mac, map[string]any{"message": "!!", "mac_algorithm": "HMAC_SHA_256"}, excValidation},
-		{"DeriveSharedSecret not base64", U, "derive-shared-secret/" + agree, map[string]any{"key_agreement_algorithm": "ECDH", "public_key": "!!"}, excValidation},
-		{"Encapsulate tokens", U, "encapsulate/" + kem, map[string]any{"grant_tokens": tooManyTokens}, excValidation},
-		{"Decapsulate not base64", U, "decapsulate/" + kem, map[string]any{"shared_secret_ciphertext_blob": "!!"}, excValidation},
-		{"CreateAlias bad name", U, "aliases/alias/bad name", map[string]any{"target_key_id": sym}, excInvalidAliasName},
-		{"CreateAlias short name", U, "aliases/short", map[string]any{"target_key_id": sym}, excValidation},
-		{"UpdateAlias short name", P, "aliases/short", map[string]any{"target_key_id": sym}, excValidation},
+			"expiration_model": "KEY_MATERIAL_DOES_NOT_EXPIRE", "import_type": "X"}, kmserr.Validation},
+		{"DeleteImportedKeyMaterial id", D, "keys/" + external + "/import", map[string]any{"key_material_id": "xyz"}, kmserr.Validation},
+		{"Encrypt not base64", U, "encrypt/" + sym, map[string]any{"plaintext": "!!"}, kmserr.Validation},
+		{"Encrypt context", U, "encrypt/" + sym, map[string]any{"plaintext": b64s("x"), "encryption_context": bigContext}, kmserr.Validation},
+		{"Encrypt invalid token", U, "encrypt/" + sym, map[string]any{"plaintext": b64s("x"), "grant_tokens": []string{"garbage"}}, kmserr.InvalidGrantToken},
+		{"DescribeKey invalid token", R, "keys/" + sym, map[string]any{"grant_tokens": []string{"garbage"}}, kmserr.InvalidGrantToken},
+		{"CreateGrant invalid token", U, "keys/" + sym + "/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt", "grant_tokens": []string{"garbage"}}, kmserr.InvalidGrantToken},
+		{"Encrypt tokens", U, "encrypt/" + sym, map[string]any{"plaintext": b64s("x"), "grant_tokens": tooManyTokens}, kmserr.Validation},
+		{"Decrypt not base64", U, "decrypt/" + sym, map[string]any{"ciphertext_blob": "!!"}, kmserr.Validation},
+		{"Decrypt context, key from the blob", U, "decrypt", map[string]any{"ciphertext_blob": blob, "encryption_context": bigContext}, kmserr.Validation},
+		{"ReEncrypt not base64", U, "re-encrypt/" + sym, map[string]any{"ciphertext_blob": "!!"}, kmserr.Validation},
+		{"GenerateDataKey size", U, "data-key/plaintext/" + sym, map[string]any{}, kmserr.Validation},
+		{"GenerateDataKeyWithoutPlaintext context", U, "data-key/wrapped/" + sym, map[string]any{"key_spec": "AES_256", "encryption_context": bigContext}, kmserr.Validation},
+		{"GenerateDataKeyPair spec", U, "data-key-pair/plaintext/" + sym, map[string]any{"key_pair_spec": "X"}, kmserr.Validation},
+		{"Sign not base64", U, "sign/" + signer, map[string]any{"message": "!!", "signing_algorithm": "ECDSA_SHA_256"}, kmserr.Validation},
+		{"Verify not base64", U, "verify/" + signer, map[string]any{"message": "!!", "signing_algorithm": "ECDSA_SHA_256", "signature": b64s("s")}, kmserr.Validation},
+		{"GetPublicKey tokens", R, "keys/" + signer + "/public-key", map[string]any{"grant_tokens": tooManyTokens}, kmserr.Validation},
+		{"GenerateMac not base64", U, "generate-mac/" + mac, map[string]any{"message": "!!", "mac_algorithm": "HMAC_SHA_256"}, kmserr.Validation},
+		{"DeriveSharedSecret not base64", U, "derive-shared-secret/" + agree, map[string]any{"key_agreement_algorithm": "ECDH", "public_key": "!!"}, kmserr.Validation},
+		{"Encapsulate tokens", U, "encapsulate/" + kem, map[string]any{"grant_tokens": tooManyTokens}, kmserr.Validation},
+		{"Decapsulate not base64", U, "decapsulate/" + kem, map[string]any{"shared_secret_ciphertext_blob": "!!"}, kmserr.Validation},
+		{"CreateAlias bad name", U, "aliases/alias/bad name", map[string]any{"target_key_id": sym}, kmserr.InvalidAliasName},
+		{"CreateAlias short name", U, "aliases/short", map[string]any{"target_key_id": sym}, kmserr.Validation},
+		{"UpdateAlias short name", P, "aliases/short", map[string]any{"target_key_id": sym}, kmserr.Validation},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tb.t = t
-			tb.asFails(excAccessDenied, "mallory", c.op, c.path, c.data)
+			tb.asFails(kmserr.AccessDenied, "mallory", c.op, c.path, c.data)
 			tb.asFails(c.exc, "admin", c.op, c.path, c.data)
 		})
 	}
@@ -116,8 +117,8 @@ func TestAuthorizeBeforeValidating(t *testing.T) {
 		"Encrypt":             {"KeyId": sym, "Plaintext": b64s("x"), "GrantTokens": tooManyTokens},
 		"CreateAlias":         {"AliasName": "alias/bad name", "TargetKeyId": sym},
 	} {
-		tb.awsFails(excAccessDenied, "mallory", op, body)
-		require.NotEqual(t, excAccessDenied, awsType(tb, "admin", op, body), op)
+		tb.awsFails(kmserr.AccessDenied, "mallory", op, body)
+		require.NotEqual(t, kmserr.AccessDenied, awsType(tb, "admin", op, body), op)
 	}
 }
 

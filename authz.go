@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // identityTTL is how long the caller's entity name and groups are cached.
@@ -68,7 +69,7 @@ func (b *backend) resolveCaller(req *logical.Request) (*awspolicy.Caller, error)
 	if id := req.EntityID; id != "" {
 		c, err := b.cachedIdentity(id)
 		if errors.Is(err, errEntityGone) {
-			return nil, newErr(excAccessDenied, "the token's entity no longer exists (it was merged into another entity or deleted); log in again")
+			return nil, kmserr.New(kmserr.AccessDenied, "the token's entity no longer exists (it was merged into another entity or deleted); log in again")
 		}
 		if err != nil {
 			return nil, err
@@ -203,7 +204,7 @@ func (b *backend) checkGrantTokens(ctx context.Context, s logical.Storage, token
 }
 
 func accessDenied(e *keyEntry, op string, who *awspolicy.Caller) error {
-	return newErr(excAccessDenied, "%s is not allowed to perform %s on key '%s'", who, op, e.KeyID)
+	return kmserr.New(kmserr.AccessDenied, "%s is not allowed to perform %s on key '%s'", who, op, e.KeyID)
 }
 
 // logDecision records who was allowed or refused what, and why. It never

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // ownedKey creates a key whose policy allows everything to owner only.
@@ -33,16 +34,16 @@ func TestAliasOperationsAreAuthorized(t *testing.T) {
 		return tb.asOK("admin", logical.ReadOperation, "aliases/alias/orders", nil)["target_key_id"].(string)
 	}
 
-	tb.asFails(excAccessDenied, "mallory", logical.UpdateOperation, "aliases/alias/mine", map[string]any{"target_key_id": victim})
-	tb.asFails(excNotFound, "admin", logical.ReadOperation, "aliases/alias/mine", nil)
+	tb.asFails(kmserr.AccessDenied, "mallory", logical.UpdateOperation, "aliases/alias/mine", map[string]any{"target_key_id": victim})
+	tb.asFails(kmserr.NotFound, "admin", logical.ReadOperation, "aliases/alias/mine", nil)
 	tb.asOK("admin", logical.UpdateOperation, "aliases/alias/orders", map[string]any{"target_key_id": victim})
 
 	// Repointing needs UpdateAlias on the current target and the new one.
-	tb.asFails(excAccessDenied, "mallory", logical.PatchOperation, "aliases/alias/orders", map[string]any{"target_key_id": own})
+	tb.asFails(kmserr.AccessDenied, "mallory", logical.PatchOperation, "aliases/alias/orders", map[string]any{"target_key_id": own})
 	require.Equal(t, victim, target())
-	tb.asFails(excAccessDenied, "admin", logical.PatchOperation, "aliases/alias/orders", map[string]any{"target_key_id": own})
+	tb.asFails(kmserr.AccessDenied, "admin", logical.PatchOperation, "aliases/alias/orders", map[string]any{"target_key_id": own})
 	require.Equal(t, victim, target())
-	tb.asFails(excAccessDenied, "mallory", logical.DeleteOperation, "aliases/alias/orders", nil)
+	tb.asFails(kmserr.AccessDenied, "mallory", logical.DeleteOperation, "aliases/alias/orders", nil)
 	require.Equal(t, victim, target())
 
 	// A policy may name the alias operations; granted on both keys, the
@@ -53,11 +54,11 @@ func TestAliasOperationsAreAuthorized(t *testing.T) {
 	tb.asOK("mallory", logical.UpdateOperation, "keys/"+own+"/policy", map[string]any{"policy": both})
 	tb.asOK("admin", logical.PatchOperation, "aliases/alias/orders", map[string]any{"target_key_id": own})
 	require.Equal(t, own, target())
-	tb.asFails(excAccessDenied, "admin", logical.DeleteOperation, "aliases/alias/orders", nil)
+	tb.asFails(kmserr.AccessDenied, "admin", logical.DeleteOperation, "aliases/alias/orders", nil)
 	tb.asOK("mallory", logical.DeleteOperation, "aliases/alias/orders", nil)
 
 	// Alias operations are policy vocabulary, not grantable.
-	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+victim+"/grants",
+	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+victim+"/grants",
 		map[string]any{"grantee_principal": "entity:bob", "operations": "CreateAlias"})
 }
 
@@ -77,9 +78,9 @@ func TestRetireGrantOnlyTheGrantItself(t *testing.T) {
 		_, err := tb.as(who, logical.UpdateOperation, "grants/retire", map[string]any{"key_id": id, "grant_id": gid})
 		return err
 	}
-	requireKMSError(t, retire("gina", bob), excAccessDenied)
+	requireKMSError(t, retire("gina", bob), kmserr.AccessDenied)
 	require.NoError(t, tb.asOKErr("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")}))
-	requireKMSError(t, retire("bob", bob), excAccessDenied) // bob's grant lacks RetireGrant
+	requireKMSError(t, retire("bob", bob), kmserr.AccessDenied) // bob's grant lacks RetireGrant
 	require.NoError(t, retire("gina", gina))
 	require.NoError(t, retire("admin", bob)) // the key policy
 }
@@ -108,11 +109,11 @@ func TestImportParametersAuthorizeBeforeWork(t *testing.T) {
 	real := tb.random
 	tb.random = noRandom{t}
 	params := map[string]any{"wrapping_key_spec": "RSA_4096"}
-	tb.asFails(excAccessDenied, "mallory", logical.UpdateOperation, "keys/"+id+"/import-parameters", params)
-	tb.asFails(excNotFound, "admin", logical.UpdateOperation, "keys/0b9e2d5c-0000-4000-8000-000000000000/import-parameters", params)
-	tb.asFails(excUnsupportedOperation, "admin", logical.UpdateOperation, "keys/"+native+"/import-parameters", params)
+	tb.asFails(kmserr.AccessDenied, "mallory", logical.UpdateOperation, "keys/"+id+"/import-parameters", params)
+	tb.asFails(kmserr.NotFound, "admin", logical.UpdateOperation, "keys/0b9e2d5c-0000-4000-8000-000000000000/import-parameters", params)
+	tb.asFails(kmserr.UnsupportedOperation, "admin", logical.UpdateOperation, "keys/"+native+"/import-parameters", params)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 7})
-	tb.asFails(excInvalidState, "admin", logical.UpdateOperation, "keys/"+id+"/import-parameters", params)
+	tb.asFails(kmserr.InvalidState, "admin", logical.UpdateOperation, "keys/"+id+"/import-parameters", params)
 	tb.random = real
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/cancel-deletion", nil)
 	got := tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/import-parameters", nil)
@@ -146,9 +147,9 @@ func TestManagementPathsRefuseKeyARN(t *testing.T) {
 		if err == logical.ErrUnsupportedOperation || err == logical.ErrUnsupportedPath {
 			continue
 		}
-		var ke *kmsError
+		var ke *kmserr.Error
 		require.ErrorAs(t, err, &ke, "%s %s: %v %v", c.op, c.path, err, resp)
-		require.Equal(t, excValidation, ke.Type, "%s %s: %v", c.op, c.path, err)
+		require.Equal(t, kmserr.Validation, ke.Type, "%s %s: %v", c.op, c.path, err)
 	}
 	require.Equal(t, defaultAWSPolicyText((&configEntry{}).account()), tb.ok(logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"])
 	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
@@ -185,7 +186,7 @@ func TestEntitylessCallers(t *testing.T) {
 	allowAll := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"*"}, "operations": []string{"*"}})
 	id := tb.asOK("alice", logical.UpdateOperation, "keys", map[string]any{"policy": allowAll})["key_id"].(string)
 	require.NoError(t, enc("bob", id))
-	requireKMSError(t, enc("", id), excAccessDenied)
+	requireKMSError(t, enc("", id), kmserr.AccessDenied)
 
 	named := policyDoc(t,
 		map[string]any{"effect": "Allow", "principals": []string{"*"}, "operations": []string{"*"}},
@@ -198,11 +199,11 @@ func TestEntitylessCallers(t *testing.T) {
 		map[string]any{"effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"Encrypt"}},
 		map[string]any{"effect": "Deny", "principals": []string{"*"}, "operations": []string{"Encrypt"}})
 	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": denyAll})
-	requireKMSError(t, enc("", id), excAccessDenied)
-	requireKMSError(t, enc("alice", id), excAccessDenied)
+	requireKMSError(t, enc("", id), kmserr.AccessDenied)
+	requireKMSError(t, enc("alice", id), kmserr.AccessDenied)
 
 	// no_entity names a class of callers: no grant may be made to it.
-	tb.asFails(excValidation, "alice", logical.UpdateOperation, "keys/"+open+"/grants",
+	tb.asFails(kmserr.Validation, "alice", logical.UpdateOperation, "keys/"+open+"/grants",
 		map[string]any{"grantee_principal": "no_entity", "operations": "Encrypt"})
 }
 
@@ -301,7 +302,7 @@ func TestGrantBounds(t *testing.T) {
 		_, err := tb.do(logical.UpdateOperation, "keys/"+id+"/grants", data)
 		return err
 	}
-	requireKMSError(t, create(map[string]any{"operations": "Encrypt,Decrypt,Encrypt"}), excValidation)
+	requireKMSError(t, create(map[string]any{"operations": "Encrypt,Decrypt,Encrypt"}), kmserr.Validation)
 	var all []string
 	for op, o := range operations {
 		if o.grantable && o.fitsKey(tb.mustKey(id)) {
@@ -309,7 +310,7 @@ func TestGrantBounds(t *testing.T) {
 		}
 	}
 	require.NoError(t, create(map[string]any{"operations": strings.Join(all, ",")}))
-	requireKMSError(t, create(map[string]any{"operations": strings.Join(append(all, all...), ",")}), excValidation)
+	requireKMSError(t, create(map[string]any{"operations": strings.Join(append(all, all...), ",")}), kmserr.Validation)
 
 	pairs := func(n, size int) map[string]any {
 		m := map[string]any{}
@@ -319,15 +320,15 @@ func TestGrantBounds(t *testing.T) {
 		return m
 	}
 	require.NoError(t, create(map[string]any{"encryption_context_subset": pairs(8, 384)}))
-	requireKMSError(t, create(map[string]any{"encryption_context_subset": pairs(9, 10)}), excValidation)
-	requireKMSError(t, create(map[string]any{"encryption_context_equals": pairs(1, 385)}), excValidation)
-	requireKMSError(t, create(map[string]any{"encryption_context_equals": map[string]any{"k": strings.Repeat("v", 385)}}), excValidation)
+	requireKMSError(t, create(map[string]any{"encryption_context_subset": pairs(9, 10)}), kmserr.Validation)
+	requireKMSError(t, create(map[string]any{"encryption_context_equals": pairs(1, 385)}), kmserr.Validation)
+	requireKMSError(t, create(map[string]any{"encryption_context_equals": map[string]any{"k": strings.Repeat("v", 385)}}), kmserr.Validation)
 
 	old := maxGrantsPerKey
 	maxGrantsPerKey = 3
 	t.Cleanup(func() { maxGrantsPerKey = old })
 	require.NoError(t, create(map[string]any{"operations": "Decrypt"}))
-	requireKMSError(t, create(map[string]any{"operations": "GenerateDataKey"}), excLimitExceeded)
+	requireKMSError(t, create(map[string]any{"operations": "GenerateDataKey"}), kmserr.LimitExceeded)
 }
 
 func (tb *testBackend) mustKey(id string) *keyEntry {
@@ -354,19 +355,19 @@ func TestTokenPurposesAreSeparate(t *testing.T) {
 		return base64.RawURLEncoding.EncodeToString([]byte(prefix + "." + rest))
 	}
 	asImport := func(token string) {
-		tb.fails(excInvalidImportToken, logical.UpdateOperation, "keys/"+id+"/import",
+		tb.fails(kmserr.InvalidImportToken, logical.UpdateOperation, "keys/"+id+"/import",
 			map[string]any{"encrypted_key_material": b64s("x"), "import_token": token})
 	}
 	asImport(grantToken)
 	asImport(relabel(grantToken, "i1"))
 	asGrant := func(token string) {
-		tb.fails(excInvalidGrantToken, logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": token})
+		tb.fails(kmserr.InvalidGrantToken, logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": token})
 	}
 	asGrant(importToken)
 	asGrant(relabel(importToken, "v1"))
 	// Both still work for their own purpose.
 	tb.ok(logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grantToken})
-	tb.fails(excNotFound, logical.UpdateOperation, "grants/retire", map[string]any{"key_id": id, "grant_id": grantID})
+	tb.fails(kmserr.NotFound, logical.UpdateOperation, "grants/retire", map[string]any{"key_id": id, "grant_id": grantID})
 	_, err := tb.do(logical.UpdateOperation, "keys/"+id+"/import", map[string]any{"encrypted_key_material": b64s("x"), "import_token": importToken})
-	requireKMSError(t, err, excInvalidCiphertext) // the token passed; the material is not wrapped
+	requireKMSError(t, err, kmserr.InvalidCiphertext) // the token passed; the material is not wrapped
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // ident is an entity-bearing caller of the test account.
@@ -118,11 +119,11 @@ func TestParsePolicyErrors(t *testing.T) {
 	}
 	for name, doc := range bad {
 		_, err := parsePolicy(doc)
-		requireKMSError(t, err, excMalformedPolicy)
+		requireKMSError(t, err, kmserr.MalformedPolicy)
 		require.NotEmpty(t, err.Error(), name)
 	}
 	_, err := parsePolicy(`{"statements":[{"effect":"Allow","principals":["*"],"operations":["*"]}],"x":` + fmt.Sprintf("%q", make([]byte, maxPolicyBytes)) + `}`)
-	requireKMSError(t, err, excMalformedPolicy)
+	requireKMSError(t, err, kmserr.MalformedPolicy)
 }
 
 // as runs a request as an entity with the given principal names.
@@ -181,10 +182,10 @@ func TestPoliciesAndGrants(t *testing.T) {
 		return err
 	}
 	require.NoError(t, enc("alice", nil))
-	requireKMSError(t, enc("bob", nil), excAccessDenied)
-	requireKMSError(t, enc("mallory", nil), excAccessDenied) // in payments, but denied
-	requireKMSError(t, enc("", nil), excAccessDenied)        // a token without an entity is only no_entity
-	tb.asFails(excAccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
+	requireKMSError(t, enc("bob", nil), kmserr.AccessDenied)
+	requireKMSError(t, enc("mallory", nil), kmserr.AccessDenied) // in payments, but denied
+	requireKMSError(t, enc("", nil), kmserr.AccessDenied)        // a token without an entity is only no_entity
+	tb.asFails(kmserr.AccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
 
 	// A grant gives bob Encrypt under a context constraint.
 	grant := tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
@@ -192,10 +193,10 @@ func TestPoliciesAndGrants(t *testing.T) {
 		"encryption_context_subset": map[string]any{"dept": "x"}, "name": "bob-encrypt",
 	})
 	require.NoError(t, enc("bob", map[string]any{"dept": "x", "extra": "1"}))
-	requireKMSError(t, enc("bob", map[string]any{"dept": "y"}), excAccessDenied)
-	requireKMSError(t, enc("bob", nil), excAccessDenied)
+	requireKMSError(t, enc("bob", map[string]any{"dept": "y"}), kmserr.AccessDenied)
+	requireKMSError(t, enc("bob", nil), kmserr.AccessDenied)
 	blob := tb.asOK("alice", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
-	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
 
 	// Name idempotency: same name and parameters, same grant.
 	again := tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
@@ -217,33 +218,33 @@ func TestPoliciesAndGrants(t *testing.T) {
 	forged := base64.RawURLEncoding.EncodeToString([]byte("v1." + id + "." + grant["grant_id"].(string) + ".00"))
 	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"),
 		"encryption_context": map[string]any{"dept": "x"}, "grant_tokens": []string{forged}})
-	requireKMSError(t, err, excInvalidGrantToken)
+	requireKMSError(t, err, kmserr.InvalidGrantToken)
 	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"),
 		"encryption_context": map[string]any{"dept": "x"}, "grant_tokens": []string{"garbage"}})
-	requireKMSError(t, err, excInvalidGrantToken)
+	requireKMSError(t, err, kmserr.InvalidGrantToken)
 	// Without the context bob's grant does not admit him: the token is
 	// not looked at, the answer is the refusal.
 	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "grant_tokens": []string{"garbage"}})
-	requireKMSError(t, err, excAccessDenied)
+	requireKMSError(t, err, kmserr.AccessDenied)
 
 	// Lists.
 	list := tb.asOK("admin", logical.ListOperation, "keys/"+id+"/grants", nil)
 	require.Equal(t, []string{grant["grant_id"].(string)}, list["keys"])
-	tb.asFails(excAccessDenied, "bob", logical.ListOperation, "keys/"+id+"/grants", nil)
+	tb.asFails(kmserr.AccessDenied, "bob", logical.ListOperation, "keys/"+id+"/grants", nil)
 	require.Len(t, tb.asOK("", logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": "entity:carol"})["keys"], 1)
 
 	// Only the retiring principal (or the policy) retires; effect is immediate.
-	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
 	tb.asOK("carol", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
-	requireKMSError(t, enc("bob", map[string]any{"dept": "x"}), excAccessDenied)
+	requireKMSError(t, enc("bob", map[string]any{"dept": "x"}), kmserr.AccessDenied)
 	// A grant that is gone names no retiring principal: only a caller the
 	// key policy allows RetireGrant learns that it does not exist.
-	tb.asFails(excAccessDenied, "carol", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
-	tb.asFails(excNotFound, "admin", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	tb.asFails(kmserr.AccessDenied, "carol", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	tb.asFails(kmserr.NotFound, "admin", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
 
 	// A grant cannot outlive a Deny statement.
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:mallory", "operations": "Encrypt"})
-	requireKMSError(t, enc("mallory", nil), excAccessDenied)
+	requireKMSError(t, enc("mallory", nil), kmserr.AccessDenied)
 }
 
 func TestGrantDelegationAndFit(t *testing.T) {
@@ -252,24 +253,24 @@ func TestGrantDelegationAndFit(t *testing.T) {
 	doc := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}})
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
 
-	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Sign"})
-	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "GetPublicKey"})
-	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "PutKeyPolicy"})
-	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "*", "operations": "Encrypt"})
-	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob"})
-	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt",
+	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Sign"})
+	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "GetPublicKey"})
+	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "PutKeyPolicy"})
+	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "*", "operations": "Encrypt"})
+	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob"})
+	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt",
 		"encryption_context_equals": map[string]any{"a": "1"}, "encryption_context_subset": map[string]any{"a": "1"}})
 
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt,CreateGrant"})
-	tb.asFails(excAccessDenied, "carol", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:dave", "operations": "Encrypt"})
+	tb.asFails(kmserr.AccessDenied, "carol", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:dave", "operations": "Encrypt"})
 	tb.asOK("bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:dave", "operations": "Encrypt"})
-	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:dave", "operations": "Encrypt,Decrypt"})
+	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:dave", "operations": "Encrypt,Decrypt"})
 	tb.asOK("dave", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 
 	// Constrained parents delegate only equally constrained grants.
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:erin", "operations": "Decrypt,CreateGrant",
 		"encryption_context_equals": map[string]any{"t": "1"}})
-	tb.asFails(excAccessDenied, "erin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:frank", "operations": "Decrypt"})
+	tb.asFails(kmserr.AccessDenied, "erin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:frank", "operations": "Decrypt"})
 	tb.asOK("erin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:frank", "operations": "Decrypt",
 		"encryption_context_equals": map[string]any{"t": "1"}})
 
@@ -291,12 +292,12 @@ func TestLockoutAndRecovery(t *testing.T) {
 	withIdentities(tb)
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
 	lockout := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:alice"}, "operations": []string{"Encrypt"}})
-	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout})
-	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys", map[string]any{"policy": lockout})
-	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": `{"statements":`})
+	tb.asFails(kmserr.MalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout})
+	tb.asFails(kmserr.MalformedPolicy, "admin", logical.UpdateOperation, "keys", map[string]any{"policy": lockout})
+	tb.asFails(kmserr.MalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": `{"statements":`})
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout, "bypass_policy_lockout_safety_check": true})
-	tb.asFails(excAccessDenied, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": defaultPolicyJSON})
-	tb.asFails(excAccessDenied, "admin", logical.ReadOperation, "keys/"+id+"/policy", nil)
+	tb.asFails(kmserr.AccessDenied, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": defaultPolicyJSON})
+	tb.asFails(kmserr.AccessDenied, "admin", logical.ReadOperation, "keys/"+id+"/policy", nil)
 
 	// The sudo recovery path (Vault enforces sudo; the plugin skips the policy).
 	tb.asOK("admin", logical.UpdateOperation, "policy-recovery/"+id, map[string]any{"policy": defaultPolicyJSON})

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -324,7 +325,7 @@ func TestAWSEveryMemberHonouredOrRefused(t *testing.T) {
 			w.t = t
 			if awsUnsupported[name] {
 				err := call(c, m, sample(m.Type.In(2)).Interface())
-				require.ErrorContains(t, err, excUnsupportedOperation)
+				require.ErrorContains(t, err, kmserr.UnsupportedOperation)
 				return
 			}
 			fixture, ok := fixtures[name]

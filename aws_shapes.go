@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -84,7 +85,7 @@ var awsMembers = map[string]func(v any, out map[string]any) error{
 		s, _ := v.(string)
 		raw, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return errValidation("ImportToken must be base64")
+			return kmserr.Validationf("ImportToken must be base64")
 		}
 		out["import_token"] = string(raw)
 		return nil
@@ -100,12 +101,12 @@ func init() {
 	custom := "custom key stores have no counterpart here: Vault's seal protects the key material"
 	noServices := "there are no AWS services behind this plugin, so no service principal can act on a key; name a Vault principal instead"
 	for name, f := range map[string]func(any, map[string]any) error{
-		"CustomKeyStoreId":         refuse(excUnsupportedOperation, custom),
-		"XksKeyId":                 refuse(excUnsupportedOperation, custom),
-		"MultiRegion":              refuseUnless(false, excUnsupportedOperation, "multi-Region keys have no counterpart here: Vault's replication copies keys"),
-		"Recipient":                refuse(excUnsupportedOperation, "there are no Nitro Enclaves behind this plugin to attest a Recipient"),
-		"GranteeServicePrincipal":  refuse(excValidation, noServices),
-		"RetiringServicePrincipal": refuse(excValidation, noServices),
+		"CustomKeyStoreId":         refuse(kmserr.UnsupportedOperation, custom),
+		"XksKeyId":                 refuse(kmserr.UnsupportedOperation, custom),
+		"MultiRegion":              refuseUnless(false, kmserr.UnsupportedOperation, "multi-Region keys have no counterpart here: Vault's replication copies keys"),
+		"Recipient":                refuse(kmserr.UnsupportedOperation, "there are no Nitro Enclaves behind this plugin to attest a Recipient"),
+		"GranteeServicePrincipal":  refuse(kmserr.Validation, noServices),
+		"RetiringServicePrincipal": refuse(kmserr.Validation, noServices),
 	} {
 		awsMembers[name] = named(name, f)
 	}
@@ -115,16 +116,16 @@ func init() {
 func named(name string, f func(any, map[string]any) error) func(any, map[string]any) error {
 	return func(v any, out map[string]any) error {
 		err := f(v, out)
-		var ke *kmsError
+		var ke *kmserr.Error
 		if errors.As(err, &ke) {
-			return newErr(ke.Type, "%s: %s", name, ke.Msg)
+			return kmserr.New(ke.Type, "%s: %s", name, ke.Msg)
 		}
 		return err
 	}
 }
 
 func refuse(exc, why string) func(any, map[string]any) error {
-	return func(any, map[string]any) error { return newErr(exc, "%s", why) }
+	return func(any, map[string]any) error { return kmserr.New(exc, "%s", why) }
 }
 
 // refuseUnless accepts the one value that asks for what the plugin does.
@@ -133,7 +134,7 @@ func refuseUnless(ok any, exc, why string) func(any, map[string]any) error {
 		if v == ok {
 			return nil
 		}
-		return newErr(exc, "%s", why)
+		return kmserr.New(exc, "%s", why)
 	}
 }
 
@@ -156,7 +157,7 @@ func awsFields(op string, in map[string]any, members []string) (map[string]any, 
 	out := map[string]any{}
 	for _, name := range names {
 		if !slices.Contains(members, name) {
-			return nil, errValidation("%s is not a member of %s's request", name, op)
+			return nil, kmserr.Validationf("%s is not a member of %s's request", name, op)
 		}
 		v := in[name]
 		if v == nil {
@@ -176,7 +177,7 @@ func awsFields(op string, in map[string]any, members []string) (map[string]any, 
 func tagsIn(v any, out map[string]any) error {
 	list, ok := v.([]any)
 	if !ok {
-		return errValidation("Tags must be a list of {TagKey, TagValue}")
+		return kmserr.Validationf("Tags must be a list of {TagKey, TagValue}")
 	}
 	tags := map[string]any{}
 	for _, item := range list {
@@ -184,7 +185,7 @@ func tagsIn(v any, out map[string]any) error {
 		k, kok := t["TagKey"].(string)
 		val, vok := t["TagValue"].(string)
 		if !ok || !kok || !vok {
-			return errValidation("each tag needs a TagKey and a TagValue string")
+			return kmserr.Validationf("each tag needs a TagKey and a TagValue string")
 		}
 		tags[k] = val
 	}
@@ -195,7 +196,7 @@ func tagsIn(v any, out map[string]any) error {
 func constraintsIn(v any, out map[string]any) error {
 	c, ok := v.(map[string]any)
 	if !ok {
-		return errValidation("Constraints must be an object")
+		return kmserr.Validationf("Constraints must be an object")
 	}
 	for name, m := range c {
 		switch name {
@@ -205,9 +206,9 @@ func constraintsIn(v any, out map[string]any) error {
 			out["encryption_context_subset"] = m
 		case "SourceArn":
 			// Dropping it would store a grant usable from anywhere.
-			return errValidation("Constraints.SourceArn: there are no AWS services behind this plugin, so a grant cannot be constrained to one")
+			return kmserr.Validationf("Constraints.SourceArn: there are no AWS services behind this plugin, so a grant cannot be constrained to one")
 		default:
-			return errValidation("Constraints.%s is not a grant constraint", name)
+			return kmserr.Validationf("Constraints.%s is not a grant constraint", name)
 		}
 	}
 	return nil
@@ -228,7 +229,7 @@ func validToIn(v any, out map[string]any) error {
 		err = fmt.Errorf("type %T", v)
 	}
 	if err != nil {
-		return errValidation("ValidTo must be a timestamp in epoch seconds")
+		return kmserr.Validationf("ValidTo must be a timestamp in epoch seconds")
 	}
 	out["valid_to"] = time.Unix(0, int64(secs*float64(time.Second))).UTC().Format(time.RFC3339)
 	return nil
@@ -380,7 +381,7 @@ func awsListTags(x awsOut) (map[string]any, error) {
 	if v, ok := x.in["limit"]; ok {
 		n, err := strconv.Atoi(fmt.Sprint(v))
 		if err != nil || n < 1 || n > keyspec.MaxTags {
-			return nil, errValidation("Limit must be between 1 and %d", keyspec.MaxTags)
+			return nil, kmserr.Validationf("Limit must be between 1 and %d", keyspec.MaxTags)
 		}
 		limit = n
 	}

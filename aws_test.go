@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -76,17 +77,17 @@ func TestAWSProtocolErrors(t *testing.T) {
 	tb := newTestBackend(t)
 	status, out := tb.awsCall("", "aws", "", nil)
 	require.Equal(t, http.StatusBadRequest, status)
-	require.Equal(t, excUnknownOperation, out["__type"])
+	require.Equal(t, kmserr.UnknownOperation, out["__type"])
 	require.Contains(t, out["message"], "passthrough_request_headers=X-Amz-Target")
 
 	_, out = tb.awsCall("", "aws", "DynamoDB_20120810.GetItem", nil)
-	require.Equal(t, excUnknownOperation, out["__type"])
+	require.Equal(t, kmserr.UnknownOperation, out["__type"])
 	_, out = tb.awsCall("", "aws", "TrentService.Frobnicate", nil)
-	require.Equal(t, excUnknownOperation, out["__type"])
-	tb.awsFails(excUnsupportedOperation, "", "ReplicateKey", nil)
-	tb.awsFails(excUnsupportedOperation, "", "GenerateRandom", map[string]any{"CustomKeyStoreId": "cks-1"})
-	tb.awsFails(excValidation, "", "CreateKey", map[string]any{"KeySpec": "RSA_1024"})
-	tb.awsFails(excValidation, "", "GenerateRandom", map[string]any{"NumberOfBytes": "many"})
+	require.Equal(t, kmserr.UnknownOperation, out["__type"])
+	tb.awsFails(kmserr.UnsupportedOperation, "", "ReplicateKey", nil)
+	tb.awsFails(kmserr.UnsupportedOperation, "", "GenerateRandom", map[string]any{"CustomKeyStoreId": "cks-1"})
+	tb.awsFails(kmserr.Validation, "", "CreateKey", map[string]any{"KeySpec": "RSA_1024"})
+	tb.awsFails(kmserr.Validation, "", "GenerateRandom", map[string]any{"NumberOfBytes": "many"})
 
 	// The operation in the path works without the header; with both, they must agree.
 	status, out = tb.awsCall("", "aws/GenerateRandom", "", map[string]any{"NumberOfBytes": 16})
@@ -94,7 +95,7 @@ func TestAWSProtocolErrors(t *testing.T) {
 	require.Len(t, unb64(t, out["Plaintext"]), 16)
 	status, out = tb.awsCall("", "aws/GenerateRandom", "TrentService.Decrypt", nil)
 	require.Equal(t, http.StatusBadRequest, status)
-	require.Equal(t, excValidation, out["__type"])
+	require.Equal(t, kmserr.Validation, out["__type"])
 }
 
 func TestAWSKeyLifecycle(t *testing.T) {
@@ -115,7 +116,7 @@ func TestAWSKeyLifecycle(t *testing.T) {
 	require.Equal(t, "new", tb.aws("", "DescribeKey", map[string]any{"KeyId": id})["KeyMetadata"].(map[string]any)["Description"])
 
 	tb.aws("", "CreateAlias", map[string]any{"AliasName": "alias/orders", "TargetKeyId": id})
-	tb.awsFails(excAlreadyExists, "", "CreateAlias", map[string]any{"AliasName": "alias/orders", "TargetKeyId": id})
+	tb.awsFails(kmserr.AlreadyExists, "", "CreateAlias", map[string]any{"AliasName": "alias/orders", "TargetKeyId": id})
 	aliases := tb.aws("", "ListAliases", map[string]any{"KeyId": id})["Aliases"].([]any)
 	require.Len(t, aliases, 1)
 	require.Equal(t, "arn:aws:kms:us-east-1:000000000000:alias/orders", aliases[0].(map[string]any)["AliasArn"])
@@ -132,9 +133,9 @@ func TestAWSKeyLifecycle(t *testing.T) {
 	require.Equal(t, "PendingDeletion", sched["KeyState"])
 	require.Equal(t, float64(tb.clock.Unix()+7*86400), sched["DeletionDate"])
 	require.Equal(t, float64(7), sched["PendingWindowInDays"])
-	tb.awsFails(excInvalidState, "", "Sign", map[string]any{"KeyId": id, "Message": b64s("m"), "SigningAlgorithm": "ECDSA_SHA_256"})
+	tb.awsFails(kmserr.InvalidState, "", "Sign", map[string]any{"KeyId": id, "Message": b64s("m"), "SigningAlgorithm": "ECDSA_SHA_256"})
 	require.Equal(t, md["Arn"], tb.aws("", "CancelKeyDeletion", map[string]any{"KeyId": id})["KeyId"])
-	tb.awsFails(excNotFound, "", "DescribeKey", map[string]any{"KeyId": "alias/nope"})
+	tb.awsFails(kmserr.NotFound, "", "DescribeKey", map[string]any{"KeyId": "alias/nope"})
 
 	// Paging: Limit and Marker.
 	for range 2 {
@@ -164,13 +165,13 @@ func TestAWSCryptoSharesVaultPaths(t *testing.T) {
 	dec := tb.aws("", "Decrypt", map[string]any{"CiphertextBlob": blob, "EncryptionContext": ec})
 	require.Equal(t, b64s("back"), dec["Plaintext"])
 	require.Equal(t, enc["KeyId"], dec["KeyId"])
-	tb.awsFails(excInvalidCiphertext, "", "Decrypt", map[string]any{"CiphertextBlob": blob})
+	tb.awsFails(kmserr.InvalidCiphertext, "", "Decrypt", map[string]any{"CiphertextBlob": blob})
 
 	other := tb.createKey(nil)
 	re := tb.aws("", "ReEncrypt", map[string]any{"CiphertextBlob": blob, "SourceEncryptionContext": ec, "DestinationKeyId": other})
 	require.Equal(t, "arn:aws:kms:us-east-1:000000000000:key/"+other, re["KeyId"])
 	require.Equal(t, enc["KeyId"], re["SourceKeyId"])
-	tb.awsFails(excIncorrectKey, "", "Decrypt", map[string]any{"CiphertextBlob": re["CiphertextBlob"], "KeyId": id})
+	tb.awsFails(kmserr.IncorrectKey, "", "Decrypt", map[string]any{"CiphertextBlob": re["CiphertextBlob"], "KeyId": id})
 
 	dk := tb.aws("", "GenerateDataKey", map[string]any{"KeyId": id, "KeySpec": "AES_256"})
 	require.Len(t, unb64(t, dk["Plaintext"]), 32)
@@ -179,13 +180,13 @@ func TestAWSCryptoSharesVaultPaths(t *testing.T) {
 
 	status, out := tb.awsCall("", "aws", "TrentService.Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "DryRun": true})
 	require.Equal(t, http.StatusPreconditionFailed, status)
-	require.Equal(t, excDryRunOperation, out["__type"])
+	require.Equal(t, kmserr.DryRunOperation, out["__type"])
 	// A member the operation does not take is refused, never ignored: no
 	// batch through AWS, and a misspelt member is not silently dropped.
-	msg := tb.awsFails(excValidation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"),
+	msg := tb.awsFails(kmserr.Validation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"),
 		"batch_input": []any{map[string]any{"plaintext": b64s("y")}}})
 	require.Contains(t, msg, "batch_input is not a member of Encrypt")
-	tb.awsFails(excValidation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "EncryptionContex": ec})
+	tb.awsFails(kmserr.Validation, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "EncryptionContex": ec})
 }
 
 func TestAWSRefusedMembers(t *testing.T) {
@@ -193,16 +194,16 @@ func TestAWSRefusedMembers(t *testing.T) {
 	id := tb.createKey(nil)
 	// A grant constrained to an AWS service source would be stored without
 	// that constraint, broader than asked: refused, saying why.
-	msg := tb.awsFails(excValidation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
+	msg := tb.awsFails(kmserr.Validation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
 		"Constraints": map[string]any{"SourceArn": "arn:aws:s3:::bucket"}})
 	require.Contains(t, msg, "Constraints.SourceArn")
 	require.Contains(t, msg, "no AWS services")
 	for _, m := range []string{"GranteeServicePrincipal", "RetiringServicePrincipal"} {
-		msg := tb.awsFails(excValidation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob",
+		msg := tb.awsFails(kmserr.Validation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob",
 			"Operations": []any{"Encrypt"}, m: "s3.amazonaws.com"})
 		require.Contains(t, msg, m)
 	}
-	tb.awsFails(excValidation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
+	tb.awsFails(kmserr.Validation, "", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
 		"Constraints": map[string]any{"EncryptionContextSuperset": map[string]any{"a": "b"}}})
 	require.Empty(t, tb.aws("", "ListGrants", map[string]any{"KeyId": id})["Grants"], "no refused grant was stored")
 
@@ -210,7 +211,7 @@ func TestAWSRefusedMembers(t *testing.T) {
 	md := tb.aws("", "CreateKey", map[string]any{"MultiRegion": false, "CustomerMasterKeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"})["KeyMetadata"].(map[string]any)
 	require.Equal(t, "HMAC_256", md["KeySpec"])
 	require.Equal(t, false, md["MultiRegion"])
-	tb.awsFails(excUnsupportedOperation, "", "CreateKey", map[string]any{"MultiRegion": true})
+	tb.awsFails(kmserr.UnsupportedOperation, "", "CreateKey", map[string]any{"MultiRegion": true})
 }
 
 func TestAWSGrantConstraints(t *testing.T) {
@@ -223,7 +224,7 @@ func TestAWSGrantConstraints(t *testing.T) {
 		"Constraints": map[string]any{"EncryptionContextEquals": map[string]any{"dept": "x"}}})
 	tb.aws("", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:carol", "Operations": []any{"Encrypt"}})
 	tb.aws("bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "EncryptionContext": map[string]any{"dept": "x"}})
-	tb.awsFails(excAccessDenied, "bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"),
+	tb.awsFails(kmserr.AccessDenied, "bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"),
 		"EncryptionContext": map[string]any{"dept": "x", "more": "y"}})
 	// ListGrants filters by GranteePrincipal.
 	grants := tb.aws("", "ListGrants", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob"})["Grants"].([]any)
@@ -241,7 +242,7 @@ func TestAWSListResourceTagsPages(t *testing.T) {
 	require.Equal(t, []any{map[string]any{"TagKey": "c", "TagValue": "3"}}, rest["Tags"])
 	require.Equal(t, false, rest["Truncated"])
 	require.NotContains(t, rest, "NextMarker")
-	tb.awsFails(excValidation, "", "ListResourceTags", map[string]any{"KeyId": id, "Limit": 51})
+	tb.awsFails(kmserr.Validation, "", "ListResourceTags", map[string]any{"KeyId": id, "Limit": 51})
 }
 
 func TestAWSAuthorizationIsTheCallers(t *testing.T) {
@@ -253,7 +254,7 @@ func TestAWSAuthorizationIsTheCallers(t *testing.T) {
 	)
 	id := tb.aws("admin", "CreateKey", map[string]any{"Policy": doc})["KeyMetadata"].(map[string]any)["KeyId"]
 	tb.aws("alice", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x")})
-	msg := tb.awsFails(excAccessDenied, "bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x")})
+	msg := tb.awsFails(kmserr.AccessDenied, "bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x")})
 	require.Contains(t, msg, "entity:bob")
 
 	// Grants through the AWS protocol.
@@ -267,7 +268,7 @@ func TestAWSAuthorizationIsTheCallers(t *testing.T) {
 	require.Equal(t, map[string]any{"EncryptionContextSubset": map[string]any{"dept": "x"}}, entry["Constraints"])
 	require.Equal(t, []any{"Encrypt"}, entry["Operations"])
 	tb.aws("admin", "RevokeGrant", map[string]any{"KeyId": id, "GrantId": g["GrantId"]})
-	tb.awsFails(excAccessDenied, "bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "EncryptionContext": map[string]any{"dept": "x"}})
+	tb.awsFails(kmserr.AccessDenied, "bob", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "EncryptionContext": map[string]any{"dept": "x"}})
 
 	pol := tb.aws("admin", "GetKeyPolicy", map[string]any{"KeyId": id, "PolicyName": "default"})
 	require.Equal(t, "default", pol["PolicyName"])
@@ -284,8 +285,8 @@ func TestAWSImportTokenIsABlob(t *testing.T) {
 	require.True(t, strings.HasPrefix(string(token), "aTEu"), "the blob carries the plugin's token")
 	require.Equal(t, float64(tb.clock.Unix()+24*3600), p["ParametersValidTo"])
 	// A token that does not decode as a blob is refused as input, not a 500.
-	tb.awsFails(excValidation, "", "ImportKeyMaterial", map[string]any{"KeyId": id, "ImportToken": "%%%", "EncryptedKeyMaterial": b64s("x")})
-	tb.awsFails(excInvalidImportToken, "", "ImportKeyMaterial", map[string]any{"KeyId": id, "ImportToken": b64s("i1.forged"),
+	tb.awsFails(kmserr.Validation, "", "ImportKeyMaterial", map[string]any{"KeyId": id, "ImportToken": "%%%", "EncryptedKeyMaterial": b64s("x")})
+	tb.awsFails(kmserr.InvalidImportToken, "", "ImportKeyMaterial", map[string]any{"KeyId": id, "ImportToken": b64s("i1.forged"),
 		"EncryptedKeyMaterial": b64s("x"), "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"})
 }
 
@@ -338,7 +339,7 @@ func TestAWSAliasNamesNeedThePrefix(t *testing.T) {
 		if op == "DeleteAlias" {
 			delete(body, "TargetKeyId")
 		}
-		msg := tb.awsFails(excValidation, "", op, body)
+		msg := tb.awsFails(kmserr.Validation, "", op, body)
 		require.Equal(t, `Alias must start with the prefix "alias/"`, msg)
 	}
 	// The Vault-style path takes the full name too (TestAliasNamesNeedThePrefix).
@@ -363,22 +364,22 @@ func TestAWSAlgorithmTheKeyDoesNotOffer(t *testing.T) {
 		body map[string]any
 		exc  string
 	}{
-		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}, excInvalidKeyUsage},
-		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "SM2PKE"}, excInvalidKeyUsage},
-		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "AES_GCM"}, excValidation},
-		{"Decrypt", map[string]any{"KeyId": sym, "CiphertextBlob": blob, "EncryptionAlgorithm": "RSAES_OAEP_SHA_1"}, excInvalidKeyUsage},
-		{"ReEncrypt", map[string]any{"CiphertextBlob": blob, "DestinationKeyId": sym, "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_1"}, excInvalidKeyUsage},
-		{"ReEncrypt", map[string]any{"CiphertextBlob": blob, "SourceKeyId": sym, "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "DestinationKeyId": sym}, excInvalidKeyUsage},
-		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "ECDSA_SHA_384"}, excInvalidKeyUsage},
-		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "SM2DSA"}, excInvalidKeyUsage},
-		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "ECDSA_SHA_1"}, excValidation},
-		{"Verify", map[string]any{"KeyId": ec, "Message": msg, "Signature": sig, "SigningAlgorithm": "RSASSA_PSS_SHA_256"}, excInvalidKeyUsage},
-		{"GenerateMac", map[string]any{"KeyId": hmac, "Message": msg, "MacAlgorithm": "HMAC_SHA_512"}, excInvalidKeyUsage},
-		{"GenerateMac", map[string]any{"KeyId": hmac, "Message": msg, "MacAlgorithm": "HMAC_MD5"}, excValidation},
-		{"VerifyMac", map[string]any{"KeyId": hmac, "Message": msg, "Mac": mac, "MacAlgorithm": "HMAC_SHA_224"}, excInvalidKeyUsage},
-		{"DeriveSharedSecret", map[string]any{"KeyId": agree, "KeyAgreementAlgorithm": "ECDHE", "PublicKey": b64s("x")}, excValidation},
-		{"GenerateDataKeyPair", map[string]any{"KeyId": sym, "KeyPairSpec": "HMAC_256"}, excValidation},
-		{"GenerateDataKeyPair", map[string]any{"KeyId": ec, "KeyPairSpec": "ECC_NIST_P256"}, excInvalidKeyUsage},
+		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}, kmserr.InvalidKeyUsage},
+		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "SM2PKE"}, kmserr.InvalidKeyUsage},
+		{"Encrypt", map[string]any{"KeyId": sym, "Plaintext": msg, "EncryptionAlgorithm": "AES_GCM"}, kmserr.Validation},
+		{"Decrypt", map[string]any{"KeyId": sym, "CiphertextBlob": blob, "EncryptionAlgorithm": "RSAES_OAEP_SHA_1"}, kmserr.InvalidKeyUsage},
+		{"ReEncrypt", map[string]any{"CiphertextBlob": blob, "DestinationKeyId": sym, "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_1"}, kmserr.InvalidKeyUsage},
+		{"ReEncrypt", map[string]any{"CiphertextBlob": blob, "SourceKeyId": sym, "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "DestinationKeyId": sym}, kmserr.InvalidKeyUsage},
+		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "ECDSA_SHA_384"}, kmserr.InvalidKeyUsage},
+		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "SM2DSA"}, kmserr.InvalidKeyUsage},
+		{"Sign", map[string]any{"KeyId": ec, "Message": msg, "SigningAlgorithm": "ECDSA_SHA_1"}, kmserr.Validation},
+		{"Verify", map[string]any{"KeyId": ec, "Message": msg, "Signature": sig, "SigningAlgorithm": "RSASSA_PSS_SHA_256"}, kmserr.InvalidKeyUsage},
+		{"GenerateMac", map[string]any{"KeyId": hmac, "Message": msg, "MacAlgorithm": "HMAC_SHA_512"}, kmserr.InvalidKeyUsage},
+		{"GenerateMac", map[string]any{"KeyId": hmac, "Message": msg, "MacAlgorithm": "HMAC_MD5"}, kmserr.Validation},
+		{"VerifyMac", map[string]any{"KeyId": hmac, "Message": msg, "Mac": mac, "MacAlgorithm": "HMAC_SHA_224"}, kmserr.InvalidKeyUsage},
+		{"DeriveSharedSecret", map[string]any{"KeyId": agree, "KeyAgreementAlgorithm": "ECDHE", "PublicKey": b64s("x")}, kmserr.Validation},
+		{"GenerateDataKeyPair", map[string]any{"KeyId": sym, "KeyPairSpec": "HMAC_256"}, kmserr.Validation},
+		{"GenerateDataKeyPair", map[string]any{"KeyId": ec, "KeyPairSpec": "ECC_NIST_P256"}, kmserr.InvalidKeyUsage},
 	} {
 		tb.awsFails(c.exc, "", c.op, c.body)
 	}

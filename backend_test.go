@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // testBackend is a backend on in-memory storage with a clock tests move.
@@ -78,19 +79,19 @@ func (tb *testBackend) ok(op logical.Operation, path string, data map[string]any
 }
 
 // fails runs a request that must fail with the AWS exception exc.
-func (tb *testBackend) fails(exc string, op logical.Operation, path string, data map[string]any) *kmsError {
+func (tb *testBackend) fails(exc string, op logical.Operation, path string, data map[string]any) *kmserr.Error {
 	tb.t.Helper()
 	_, err := tb.do(op, path, data)
 	return requireKMSError(tb.t, err, exc)
 }
 
-func requireKMSError(t testing.TB, err error, exc string) *kmsError {
+func requireKMSError(t testing.TB, err error, exc string) *kmserr.Error {
 	t.Helper()
 	require.Error(t, err)
-	var ke *kmsError
+	var ke *kmserr.Error
 	require.True(t, errors.As(err, &ke), "want %s, got a non-KMS error: %v", exc, err)
 	require.Equal(t, exc, ke.Type, "message: %s", ke.Msg)
-	require.Equal(t, statusFor(exc), ke.Code())
+	require.Equal(t, kmserr.StatusFor(exc), ke.Code())
 	require.Less(t, ke.Code(), 500)
 	return ke
 }
@@ -129,19 +130,19 @@ func TestCreateDescribeDefaults(t *testing.T) {
 
 func TestCreateRefusals(t *testing.T) {
 	tb := newTestBackend(t)
-	tb.fails(excValidation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "RSA_1024"})
-	tb.fails(excValidation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "HMAC_256", "key_usage": "ENCRYPT_DECRYPT"})
-	tb.fails(excValidation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "SYMMETRIC_DEFAULT", "key_usage": "SIGN_VERIFY"})
-	tb.fails(excValidation, logical.UpdateOperation, "keys", map[string]any{"key_usage": "ENCRYPT"})
-	tb.fails(excValidation, logical.UpdateOperation, "keys", map[string]any{"origin": "AWS_CLOUDHSM"})
-	tb.fails(excTag, logical.UpdateOperation, "keys", map[string]any{"tags": map[string]any{"aws:owner": "x"}})
-	tb.fails(excInvalidAliasName, logical.UpdateOperation, "keys", map[string]any{"alias": "alias/aws/s3"})
-	tb.fails(excNotFound, logical.ReadOperation, "keys/8f0b8ea1-0000-4000-8000-000000000000", nil)
-	tb.fails(excNotFound, logical.ReadOperation, "keys/alias/nope", nil)
-	tb.fails(excNotFound, logical.ReadOperation, "keys/arn:aws:s3:::bucket", nil)
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "RSA_1024"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "HMAC_256", "key_usage": "ENCRYPT_DECRYPT"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "SYMMETRIC_DEFAULT", "key_usage": "SIGN_VERIFY"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"key_usage": "ENCRYPT"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"origin": "AWS_CLOUDHSM"})
+	tb.fails(kmserr.Tag, logical.UpdateOperation, "keys", map[string]any{"tags": map[string]any{"aws:owner": "x"}})
+	tb.fails(kmserr.InvalidAliasName, logical.UpdateOperation, "keys", map[string]any{"alias": "alias/aws/s3"})
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/8f0b8ea1-0000-4000-8000-000000000000", nil)
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/alias/nope", nil)
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/arn:aws:s3:::bucket", nil)
 
 	tb.createKey(map[string]any{"alias": "alias/orders"})
-	tb.fails(excAlreadyExists, logical.UpdateOperation, "keys", map[string]any{"alias": "alias/orders"})
+	tb.fails(kmserr.AlreadyExists, logical.UpdateOperation, "keys", map[string]any{"alias": "alias/orders"})
 	list := tb.ok(logical.ListOperation, "keys/", nil)
 	require.Len(t, list["keys"], 1, "a refused create must not leave a key behind")
 }
@@ -154,22 +155,22 @@ func TestLifecycleAndDeletionWindow(t *testing.T) {
 	require.Equal(t, "Disabled", tb.ok(logical.UpdateOperation, key+"/disable", nil)["key_state"])
 	require.Equal(t, "Disabled", tb.ok(logical.UpdateOperation, key+"/disable", nil)["key_state"], "disable is idempotent")
 	require.Equal(t, "Enabled", tb.ok(logical.UpdateOperation, key+"/enable", nil)["key_state"])
-	tb.fails(excInvalidState, logical.UpdateOperation, key+"/cancel-deletion", nil)
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, key+"/cancel-deletion", nil)
 
 	for _, days := range []int{6, 31, 0, -1} {
-		tb.fails(excValidation, logical.UpdateOperation, key+"/schedule-deletion", map[string]any{"pending_window_days": days})
+		tb.fails(kmserr.Validation, logical.UpdateOperation, key+"/schedule-deletion", map[string]any{"pending_window_days": days})
 	}
 	d := tb.ok(logical.UpdateOperation, key+"/schedule-deletion", map[string]any{"pending_window_days": 7})
 	require.Equal(t, "PendingDeletion", d["key_state"])
 	require.Equal(t, "2026-01-09T03:04:05Z", d["deletion_date"])
 	require.Equal(t, 7, d["pending_deletion_window_in_days"])
 
-	tb.fails(excInvalidState, logical.UpdateOperation, key+"/enable", nil)
-	tb.fails(excInvalidState, logical.UpdateOperation, key+"/disable", nil)
-	tb.fails(excInvalidState, logical.UpdateOperation, key+"/schedule-deletion", nil)
-	tb.fails(excInvalidState, logical.UpdateOperation, key, map[string]any{"description": "x"})
-	tb.fails(excInvalidState, logical.UpdateOperation, key+"/tags", map[string]any{"tags": map[string]any{"a": "b"}})
-	tb.fails(excInvalidState, logical.CreateOperation, "aliases/alias/second", map[string]any{"target_key_id": id})
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, key+"/enable", nil)
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, key+"/disable", nil)
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, key+"/schedule-deletion", nil)
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, key, map[string]any{"description": "x"})
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, key+"/tags", map[string]any{"tags": map[string]any{"a": "b"}})
+	tb.fails(kmserr.InvalidState, logical.CreateOperation, "aliases/alias/second", map[string]any{"target_key_id": id})
 
 	d = tb.ok(logical.UpdateOperation, key+"/cancel-deletion", nil)
 	require.Equal(t, "Disabled", d["key_state"], "AWS: a cancelled key comes back Disabled")
@@ -182,12 +183,12 @@ func TestLifecycleAndDeletionWindow(t *testing.T) {
 	require.Equal(t, "PendingDeletion", tb.ok(logical.ReadOperation, key, nil)["key_state"])
 
 	tb.advance(time.Second)
-	tb.fails(excNotFound, logical.ReadOperation, key, nil)
+	tb.fails(kmserr.NotFound, logical.ReadOperation, key, nil)
 	require.NoError(t, tb.periodic(context.Background(), &logical.Request{Storage: tb.storage}))
 	raw, err := tb.storage.Get(context.Background(), keyStoragePrefix+id)
 	require.NoError(t, err)
 	require.Nil(t, raw, "key material must be destroyed")
-	tb.fails(excNotFound, logical.ReadOperation, "aliases/alias/lifecycle", nil)
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "aliases/alias/lifecycle", nil)
 	left, err := tb.storage.List(context.Background(), deletionStoragePrefix)
 	require.NoError(t, err)
 	require.Empty(t, left)
@@ -197,14 +198,14 @@ func TestManagementRefusesAliases(t *testing.T) {
 	tb := newTestBackend(t)
 	id := tb.createKey(map[string]any{"alias": "alias/mgmt"})
 	for _, suffix := range []string{"/enable", "/disable", "/schedule-deletion", "/tags"} {
-		tb.fails(excValidation, logical.UpdateOperation, "keys/alias/mgmt"+suffix, map[string]any{"tags": map[string]any{"a": "b"}})
+		tb.fails(kmserr.Validation, logical.UpdateOperation, "keys/alias/mgmt"+suffix, map[string]any{"tags": map[string]any{"a": "b"}})
 	}
-	tb.fails(excValidation, logical.UpdateOperation, "keys/alias/mgmt", map[string]any{"description": "x"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys/alias/mgmt", map[string]any{"description": "x"})
 	// Describe accepts the alias and the alias ARN.
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/alias/mgmt", nil)["key_id"])
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/arn:aws:kms:us-east-1:000000000000:alias/mgmt", nil)["key_id"])
 	// Management paths take the key id only (the AWS endpoint takes the ARN).
-	tb.fails(excValidation, logical.UpdateOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id+"/disable", nil)
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id+"/disable", nil)
 	require.Equal(t, "Disabled", tb.ok(logical.UpdateOperation, "keys/"+id+"/disable", nil)["key_state"])
 }
 
@@ -214,9 +215,9 @@ func TestARNConfiguration(t *testing.T) {
 	cfg := tb.ok(logical.ReadOperation, "config", nil)
 	require.Equal(t, "arn:aws:kms:us-east-1:000000000000:key/<key id>", cfg["key_arn_format"])
 
-	tb.fails(excValidation, logical.UpdateOperation, "config", map[string]any{"account_id": "12345"})
-	tb.fails(excValidation, logical.UpdateOperation, "config", map[string]any{"region": "Mars"})
-	tb.fails(excValidation, logical.UpdateOperation, "config", map[string]any{"partition": "gcp"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config", map[string]any{"account_id": "12345"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config", map[string]any{"region": "Mars"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config", map[string]any{"partition": "gcp"})
 	tb.ok(logical.UpdateOperation, "config", map[string]any{"partition": "aws-cn", "region": "cn-north-1", "account_id": "111122223333"})
 
 	arn := "arn:aws-cn:kms:cn-north-1:111122223333:key/" + id
@@ -225,7 +226,7 @@ func TestARNConfiguration(t *testing.T) {
 	require.Equal(t, "arn:aws-cn:kms:cn-north-1:111122223333:alias/orders", tb.ok(logical.ReadOperation, "aliases/alias/orders", nil)["alias_arn"])
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/arn:aws-cn:kms:cn-north-1:111122223333:alias/orders", nil)["key_id"])
 	// The old ARN, of another region and account, names no key here.
-	tb.fails(excNotFound, logical.ReadOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id, nil)
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/arn:aws:kms:us-east-1:000000000000:key/"+id, nil)
 	info := tb.ok(logical.ListOperation, "keys/", nil)["key_info"].(map[string]any)
 	require.Equal(t, arn, info[id].(map[string]any)["arn"])
 
@@ -239,12 +240,12 @@ func TestUpdateDescription(t *testing.T) {
 	id := tb.createKey(nil)
 	require.Equal(t, "new", tb.ok(logical.UpdateOperation, "keys/"+id, map[string]any{"description": "new"})["description"])
 	require.Equal(t, "new", tb.ok(logical.ReadOperation, "keys/"+id, nil)["description"])
-	tb.fails(excValidation, logical.UpdateOperation, "keys/"+id, map[string]any{})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys/"+id, map[string]any{})
 	long := make([]byte, 8193)
 	for i := range long {
 		long[i] = 'a'
 	}
-	tb.fails(excValidation, logical.UpdateOperation, "keys/"+id, map[string]any{"description": string(long)})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys/"+id, map[string]any{"description": string(long)})
 }
 
 func TestListKeysPaging(t *testing.T) {
@@ -269,8 +270,8 @@ func TestListKeysPaging(t *testing.T) {
 	info := d["key_info"].(map[string]any)
 	require.Equal(t, map[string]any{"key_id": seen[4], "arn": "arn:aws:kms:us-east-1:000000000000:key/" + seen[4]}, info[seen[4]],
 		"ListKeys returns the key id and ARN only, as AWS")
-	tb.fails(excValidation, logical.ListOperation, "keys/", map[string]any{"limit": 1001})
-	tb.fails(excValidation, logical.ListOperation, "keys/", map[string]any{"limit": 0})
+	tb.fails(kmserr.Validation, logical.ListOperation, "keys/", map[string]any{"limit": 1001})
+	tb.fails(kmserr.Validation, logical.ListOperation, "keys/", map[string]any{"limit": 0})
 }
 
 func TestTags(t *testing.T) {
@@ -293,7 +294,7 @@ func TestTags(t *testing.T) {
 		{"k<": "v"},
 	}
 	for _, tg := range bad {
-		tb.fails(excTag, logical.UpdateOperation, tags, map[string]any{"tags": tg})
+		tb.fails(kmserr.Tag, logical.UpdateOperation, tags, map[string]any{"tags": tg})
 	}
 	// 128-character keys and 256-character values are fine.
 	tb.ok(logical.UpdateOperation, tags, map[string]any{"tags": map[string]any{string(repeat('k', 128)): string(repeat('v', 256))}})
@@ -305,7 +306,7 @@ func TestTags(t *testing.T) {
 	tb.ok(logical.UpdateOperation, tags, map[string]any{"tags": many})                           // 2 + 48 = 50
 	tb.ok(logical.UpdateOperation, tags, map[string]any{"tags": map[string]any{"env": "again"}}) // overwrite: still 50
 
-	tb.fails(excTag, logical.UpdateOperation, tags, map[string]any{"tags": map[string]any{"one-more": "x"}})
+	tb.fails(kmserr.Tag, logical.UpdateOperation, tags, map[string]any{"tags": map[string]any{"one-more": "x"}})
 }
 
 func repeat(r rune, n int) []rune {
@@ -327,19 +328,19 @@ func TestAliases(t *testing.T) {
 	require.Equal(t, a, tb.ok(logical.ReadOperation, "keys/alias/app/orders", nil)["key_id"])
 	require.Equal(t, a, tb.ok(logical.ReadOperation, "aliases/alias/app/orders", nil)["target_key_id"])
 
-	tb.fails(excAlreadyExists, logical.UpdateOperation, "aliases/alias/app/orders", map[string]any{"target_key_id": b})
-	tb.fails(excInvalidAliasName, logical.UpdateOperation, "aliases/alias/aws/ebs", map[string]any{"target_key_id": a})
-	tb.fails(excInvalidAliasName, logical.UpdateOperation, "aliases/alias/bad name", map[string]any{"target_key_id": a})
-	tb.fails(excValidation, logical.UpdateOperation, "aliases/alias/"+string(repeat('x', 251)), map[string]any{"target_key_id": a})
-	tb.fails(excValidation, logical.UpdateOperation, "aliases/alias/x", map[string]any{"target_key_id": "alias/app/orders"})
-	tb.fails(excNotFound, logical.UpdateOperation, "aliases/alias/x", map[string]any{"target_key_id": "8f0b8ea1-0000-4000-8000-000000000000"})
-	tb.fails(excValidation, logical.UpdateOperation, "aliases/alias/x", map[string]any{})
+	tb.fails(kmserr.AlreadyExists, logical.UpdateOperation, "aliases/alias/app/orders", map[string]any{"target_key_id": b})
+	tb.fails(kmserr.InvalidAliasName, logical.UpdateOperation, "aliases/alias/aws/ebs", map[string]any{"target_key_id": a})
+	tb.fails(kmserr.InvalidAliasName, logical.UpdateOperation, "aliases/alias/bad name", map[string]any{"target_key_id": a})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "aliases/alias/"+string(repeat('x', 251)), map[string]any{"target_key_id": a})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "aliases/alias/x", map[string]any{"target_key_id": "alias/app/orders"})
+	tb.fails(kmserr.NotFound, logical.UpdateOperation, "aliases/alias/x", map[string]any{"target_key_id": "8f0b8ea1-0000-4000-8000-000000000000"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "aliases/alias/x", map[string]any{})
 
 	// Retarget, keeping type and usage.
 	require.Equal(t, b, tb.ok(logical.PatchOperation, "aliases/alias/app/orders", map[string]any{"target_key_id": b})["target_key_id"])
 	require.Equal(t, b, tb.ok(logical.ReadOperation, "keys/alias/app/orders", nil)["key_id"])
-	tb.fails(excValidation, logical.PatchOperation, "aliases/alias/app/orders", map[string]any{"target_key_id": signer})
-	tb.fails(excNotFound, logical.PatchOperation, "aliases/alias/absent", map[string]any{"target_key_id": b})
+	tb.fails(kmserr.Validation, logical.PatchOperation, "aliases/alias/app/orders", map[string]any{"target_key_id": signer})
+	tb.fails(kmserr.NotFound, logical.PatchOperation, "aliases/alias/absent", map[string]any{"target_key_id": b})
 
 	tb.ok(logical.UpdateOperation, "aliases/alias/second", map[string]any{"target_key_id": b})
 	require.Equal(t, []string{"alias/app/orders", "alias/second"}, tb.ok(logical.ReadOperation, "keys/"+b, nil)["aliases"])
@@ -348,8 +349,8 @@ func TestAliases(t *testing.T) {
 	require.Empty(t, tb.ok(logical.ListOperation, "aliases/", map[string]any{"key_id": a})["keys"])
 
 	tb.ok(logical.DeleteOperation, "aliases/alias/second", nil)
-	tb.fails(excNotFound, logical.DeleteOperation, "aliases/alias/second", nil)
-	tb.fails(excNotFound, logical.ReadOperation, "keys/alias/second", nil)
+	tb.fails(kmserr.NotFound, logical.DeleteOperation, "aliases/alias/second", nil)
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/alias/second", nil)
 }
 
 // Invalidate must drop cached state so a standby sees another node's write.
@@ -372,7 +373,7 @@ func TestInvalidateDropsCaches(t *testing.T) {
 	tb.Invalidate(ctx, keyStoragePrefix+id)
 	tb.Invalidate(ctx, aliasStorageKey("alias/cached"))
 	require.Equal(t, "Disabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
-	tb.fails(excNotFound, logical.ReadOperation, "keys/alias/cached", nil)
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/alias/cached", nil)
 }
 
 // Concurrent tag writes must not lose updates (per-key locks).

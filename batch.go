@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // itemFunc performs one cryptographic operation on one set of fields.
@@ -41,7 +42,7 @@ func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.
 		}
 		items := raw.([]any)
 		if len(items) < 1 || len(items) > maxBatch {
-			return nil, errValidation("batch_input must hold 1 to %d items", maxBatch)
+			return nil, kmserr.Validationf("batch_input must hold 1 to %d items", maxBatch)
 		}
 		defaults := batchDefaults(d)
 		ctx = withDecisionMemo(ctx)
@@ -56,7 +57,7 @@ func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.
 			// are the condition keys its authorization tests: without them a
 			// Deny on one would never match a batch item.
 			out, err := fn(fieldAttrs(ctx, fd), req, fd)
-			var ke *kmsError
+			var ke *kmserr.Error
 			switch {
 			case err == nil:
 				results[i] = out
@@ -94,10 +95,10 @@ func batchDefaults(d *framework.FieldData) map[string]any {
 }
 
 // batchItem builds and validates the fields of batch item i.
-func batchItem(i int, it any, defaults map[string]any, fields map[string]*framework.FieldSchema) (*framework.FieldData, *kmsError) {
+func batchItem(i int, it any, defaults map[string]any, fields map[string]*framework.FieldSchema) (*framework.FieldData, *kmserr.Error) {
 	m, ok := it.(map[string]any)
 	if !ok {
-		return nil, errValidation("batch item %d is not an object", i).(*kmsError)
+		return nil, kmserr.Validationf("batch item %d is not an object", i).(*kmserr.Error)
 	}
 	item := make(map[string]any, len(m)+len(defaults))
 	for k, v := range m {
@@ -112,7 +113,7 @@ func batchItem(i int, it any, defaults map[string]any, fields map[string]*framew
 	}
 	fd := &framework.FieldData{Raw: item, Schema: fields}
 	if ke := checkFields(fd, nil); ke != nil {
-		return nil, newErr(ke.Type, "batch item %d: %s", i, ke.Msg)
+		return nil, kmserr.New(ke.Type, "batch item %d: %s", i, ke.Msg)
 	}
 	return fd, nil
 }
@@ -165,6 +166,6 @@ func forEachParallel(ctx context.Context, n int, run func(i int) error) error {
 	return firstErr
 }
 
-func errorItem(e *kmsError) map[string]any {
+func errorItem(e *kmserr.Error) map[string]any {
 	return map[string]any{"error": e.Error(), "error_type": e.Type}
 }

@@ -11,6 +11,7 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,7 +50,7 @@ func TestBatchParallelKeepsOrderAndItemErrors(t *testing.T) {
 	dec := make([]any, n)
 	for i, r := range enc {
 		if i%37 == 5 || i%41 == 7 {
-			require.Equal(t, excValidation, r["error_type"], "item %d", i)
+			require.Equal(t, kmserr.Validation, r["error_type"], "item %d", i)
 			dec[i] = map[string]any{"ciphertext_blob": b64s("garbage")}
 			continue
 		}
@@ -65,7 +66,7 @@ func TestBatchParallelKeepsOrderAndItemErrors(t *testing.T) {
 	for i, r := range out {
 		switch {
 		case i%37 == 5 || i%41 == 7 || i%10 == 3:
-			require.Equal(t, excInvalidCiphertext, r["error_type"], "item %d", i)
+			require.Equal(t, kmserr.InvalidCiphertext, r["error_type"], "item %d", i)
 		default:
 			require.Equal(t, fmt.Sprintf("item-%d", i), string(unb64(t, r["plaintext"])), "item %d", i)
 		}
@@ -97,7 +98,7 @@ func TestBatchTopLevelFieldsAreItemDefaults(t *testing.T) {
 		},
 	}))
 	require.Equal(t, "default context", string(unb64(t, dec[0]["plaintext"])))
-	require.Equal(t, excInvalidCiphertext, dec[1]["error_type"], "the top-level context applied")
+	require.Equal(t, kmserr.InvalidCiphertext, dec[1]["error_type"], "the top-level context applied")
 	require.Equal(t, "own context", string(unb64(t, dec[2]["plaintext"])))
 
 	// Re-encrypt: source and destination contexts from the top level.
@@ -134,13 +135,13 @@ func TestBatchTopLevelFieldsAreItemDefaults(t *testing.T) {
 		},
 	}))
 	require.Equal(t, true, ver[0]["signature_valid"])
-	require.Equal(t, excInvalidSignature, ver[1]["error_type"])
+	require.Equal(t, kmserr.InvalidSignature, ver[1]["error_type"])
 	require.Equal(t, true, ver[2]["signature_valid"])
 	digest := batchResults(t, tb.ok(logical.UpdateOperation, "sign/"+ecc, map[string]any{
 		"signing_algorithm": "ECDSA_SHA_256", "message_type": "DIGEST",
 		"batch_input": []any{map[string]any{"message": b64s("too short for a SHA-256 digest")}},
 	}))
-	require.Equal(t, excValidation, digest[0]["error_type"], "message_type DIGEST applied: %v", digest[0])
+	require.Equal(t, kmserr.Validation, digest[0]["error_type"], "message_type DIGEST applied: %v", digest[0])
 
 	// MACs: mac_algorithm from the top level.
 	hmac := tb.createKey(map[string]any{"key_spec": "HMAC_256", "key_usage": "GENERATE_VERIFY_MAC"})
@@ -157,7 +158,7 @@ func TestBatchTopLevelFieldsAreItemDefaults(t *testing.T) {
 		},
 	}))
 	require.Equal(t, true, vm[0]["mac_valid"])
-	require.Equal(t, excInvalidMac, vm[1]["error_type"])
+	require.Equal(t, kmserr.InvalidMac, vm[1]["error_type"])
 
 	// The path's key wins over an item's key_id.
 	other := tb.createKey(nil)
@@ -190,7 +191,7 @@ func TestBatchAuthorizesEachItem(t *testing.T) {
 	res := batchResults(t, tb.asOK("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"batch_input": in}))
 	for i, r := range res {
 		if i%2 == 1 {
-			require.Equal(t, excAccessDenied, r["error_type"], "item %d", i)
+			require.Equal(t, kmserr.AccessDenied, r["error_type"], "item %d", i)
 		} else {
 			require.NotEmpty(t, r["ciphertext_blob"], "item %d: %v", i, r)
 		}
@@ -198,7 +199,7 @@ func TestBatchAuthorizesEachItem(t *testing.T) {
 	// A caller without any grant: every item refused, none fails the batch.
 	res = batchResults(t, tb.asOK("eve", logical.UpdateOperation, "encrypt/"+id, map[string]any{"batch_input": in[:4]}))
 	for i, r := range res {
-		require.Equal(t, excAccessDenied, r["error_type"], "item %d", i)
+		require.Equal(t, kmserr.AccessDenied, r["error_type"], "item %d", i)
 	}
 }
 
@@ -309,7 +310,7 @@ func TestBatchEvaluatesPolicyOncePerDistinctKeys(t *testing.T) {
 	require.EqualValues(t, n, evals, "distinct condition keys: one evaluation each")
 	for i, r := range mixed {
 		if i%2 == 0 {
-			require.Equal(t, excAccessDenied, r["error_type"], "item %d", i)
+			require.Equal(t, kmserr.AccessDenied, r["error_type"], "item %d", i)
 		} else {
 			require.Nil(t, r["error"], "item %d: %v", i, r)
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -215,13 +216,13 @@ func TestStaleAliasFillStandby(t *testing.T) {
 func TestNegativeAliasInvalidate(t *testing.T) {
 	tb := newTestBackend(t)
 	id := tb.createKey(nil)
-	tb.fails(excNotFound, logical.ReadOperation, "keys/alias/later", nil)
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/alias/later", nil)
 	now := tb.now()
 	entry, err := logical.StorageEntryJSON(aliasStorageKey("alias/later"),
 		&aliasEntry{Name: "alias/later", TargetKeyID: id, CreatedAt: now, UpdatedAt: now})
 	require.NoError(t, err)
 	require.NoError(t, tb.storage.Put(context.Background(), entry))
-	tb.fails(excNotFound, logical.ReadOperation, "keys/alias/later", nil) // cached "absent"
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/alias/later", nil) // cached "absent"
 	tb.invalidate(context.Background(), entry.Key)
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/alias/later", nil)["key_id"])
 }
@@ -275,7 +276,7 @@ func TestGenCacheLRU(t *testing.T) {
 func TestKeyCacheSizeConfig(t *testing.T) {
 	tb := newTestBackend(t)
 	require.Equal(t, defaultKeyCacheSize, tb.ok(logical.ReadOperation, "config", nil)["key_cache_size"])
-	tb.fails(excValidation, logical.UpdateOperation, "config", map[string]any{"key_cache_size": 5})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config", map[string]any{"key_cache_size": 5})
 	tb.ok(logical.UpdateOperation, "config", map[string]any{"key_cache_size": 10})
 	var ids []string
 	for range 15 {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/ciphertext"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // Issue 11 item 15: new ciphertext is format 2 (a message key per
@@ -61,7 +62,7 @@ func TestFormat1CiphertextStillDecrypts(t *testing.T) {
 
 	dec := tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob, "encryption_context": ctx})
 	require.Equal(t, "legacy", string(unb64(t, dec["plaintext"])))
-	tb.fails(excInvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.fails(kmserr.InvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
 	re := tb.ok(logical.UpdateOperation, "re-encrypt/"+id, map[string]any{"ciphertext_blob": blob,
 		"source_encryption_context": ctx, "destination_encryption_context": ctx})
 	b, err := ciphertext.Parse(unb64(t, re["ciphertext_blob"]))

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/ciphertext"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -48,7 +49,7 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, 
 
 func requireUsage(e *keyEntry, usage keyspec.KeyUsage, op string) error {
 	if e.KeyUsage != usage {
-		return newErr(excInvalidKeyUsage, "key '%s' has key usage %s; %s needs %s", e.KeyID, e.KeyUsage, op, usage)
+		return kmserr.New(kmserr.InvalidKeyUsage, "key '%s' has key usage %s; %s needs %s", e.KeyID, e.KeyUsage, op, usage)
 	}
 	return nil
 }
@@ -62,10 +63,10 @@ func requireAlgorithm(e *keyEntry, kind, alg string, allowed []string) error {
 	case keyspec.Contains(allowed, alg):
 		return nil
 	case keyspec.IsAWSAlgorithm(kind, alg):
-		return newErr(excInvalidKeyUsage, "%s algorithm %s is incompatible with key '%s' (%s); its %s algorithms: %s",
+		return kmserr.New(kmserr.InvalidKeyUsage, "%s algorithm %s is incompatible with key '%s' (%s); its %s algorithms: %s",
 			kind, alg, e.KeyID, e.KeySpec, kind, keyspec.OneOf(allowed))
 	}
-	return errValidation("the %s algorithm is not one of AWS's; valid %s algorithms for key '%s' (%s): %s",
+	return kmserr.Validationf("the %s algorithm is not one of AWS's; valid %s algorithms for key '%s' (%s): %s",
 		kind, kind, e.KeyID, e.KeySpec, keyspec.OneOf(allowed))
 }
 
@@ -74,7 +75,7 @@ func mapCryptoErr(err error) error {
 	var in *keyspec.InputError
 	switch {
 	case errors.As(err, &in):
-		return errValidation("%s", in.Msg)
+		return kmserr.Validationf("%s", in.Msg)
 	}
 	return err
 }
@@ -85,14 +86,14 @@ func (b *backend) encryptWith(e *keyEntry, alg string, plaintext []byte, ec map[
 		return nil, err
 	}
 	if len(plaintext) < 1 || len(plaintext) > keyspec.MaxPlaintext {
-		return nil, errValidation("plaintext must be 1 to %d bytes, got %d", keyspec.MaxPlaintext, len(plaintext))
+		return nil, kmserr.Validationf("plaintext must be 1 to %d bytes, got %d", keyspec.MaxPlaintext, len(plaintext))
 	}
 	v, k := e.latest()
 	if alg == keyspec.AlgSymmetricDefault {
 		return ciphertext.Seal(k, e.KeyID, v, ec, plaintext, b.random)
 	}
 	if len(ec) > 0 {
-		return nil, errValidation("an encryption context is supported only with symmetric keys")
+		return nil, kmserr.Validationf("an encryption context is supported only with symmetric keys")
 	}
 	ct, err := k.EncryptAsymmetric(alg, plaintext, b.random)
 	return ct, mapCryptoErr(err)
@@ -104,7 +105,7 @@ func (b *backend) encryptWith(e *keyEntry, alg string, plaintext []byte, ec map[
 // IncorrectKeyException.
 func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, alg string, blob []byte, ec map[string]string, op string, tokens []string) (*keyEntry, []byte, error) {
 	if len(blob) < 1 || len(blob) > keyspec.MaxCiphertext {
-		return nil, nil, errValidation("ciphertext_blob must be 1 to %d bytes", keyspec.MaxCiphertext)
+		return nil, nil, kmserr.Validationf("ciphertext_blob must be 1 to %d bytes", keyspec.MaxCiphertext)
 	}
 	if ignoresCiphertext(ctx) {
 		return b.decryptAccess(ctx, req, ref, alg, ec, op, tokens)
@@ -113,7 +114,7 @@ func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, al
 		return b.decryptSymmetric(ctx, req, ref, blob, ec, op, tokens)
 	}
 	if ref == "" {
-		return nil, nil, errValidation("key_id is required to decrypt with %s", alg)
+		return nil, nil, kmserr.Validationf("key_id is required to decrypt with %s", alg)
 	}
 	e, err := b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens)
 	if err != nil {
@@ -123,12 +124,12 @@ func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, al
 		return nil, nil, err
 	}
 	if len(ec) > 0 {
-		return nil, nil, errValidation("an encryption context is supported only with symmetric keys")
+		return nil, nil, kmserr.Validationf("an encryption context is supported only with symmetric keys")
 	}
 	_, k := e.latest()
 	pt, err := k.DecryptAsymmetric(alg, blob)
 	if errors.Is(err, keyspec.ErrDecrypt) {
-		return nil, nil, newErr(excInvalidCiphertext, "the ciphertext is invalid for key '%s' with %s", e.KeyID, alg)
+		return nil, nil, kmserr.New(kmserr.InvalidCiphertext, "the ciphertext is invalid for key '%s' with %s", e.KeyID, alg)
 	}
 	return e, pt, mapCryptoErr(err)
 }
@@ -139,7 +140,7 @@ func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, al
 // still checks its destination.
 func (b *backend) decryptAccess(ctx context.Context, req *logical.Request, ref, alg string, ec map[string]string, op string, tokens []string) (*keyEntry, []byte, error) {
 	if ref == "" {
-		return nil, nil, errValidation("a dry run that ignores the ciphertext needs the key: give key_id (source_key_id for a re-encrypt)")
+		return nil, nil, kmserr.Validationf("a dry run that ignores the ciphertext needs the key: give key_id (source_key_id for a re-encrypt)")
 	}
 	e, err := b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens)
 	if err != nil {
@@ -155,7 +156,7 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 	invalid := func() error {
 		// One message for every failure: which check failed is no business
 		// of a caller holding a forged blob.
-		return newErr(excInvalidCiphertext, "the ciphertext is invalid, or the encryption context does not match")
+		return kmserr.New(kmserr.InvalidCiphertext, "the ciphertext is invalid, or the encryption context does not match")
 	}
 	// A blob that does not parse is refused, but only after the key named
 	// in the request (if any) has been checked, so key errors come first.
@@ -173,7 +174,7 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 			return nil, nil, invalid()
 		}
 		if blob.KeyID != e.KeyID {
-			return nil, nil, newErr(excIncorrectKey, "the ciphertext was not encrypted under key '%s'", e.KeyID)
+			return nil, nil, kmserr.New(kmserr.IncorrectKey, "the ciphertext was not encrypted under key '%s'", e.KeyID)
 		}
 	} else {
 		if parseErr != nil {
@@ -207,13 +208,13 @@ func b64(d *framework.FieldData, name string, required bool) ([]byte, error) {
 	s := d.Get(name).(string)
 	if s == "" {
 		if required {
-			return nil, errValidation("%s is required", name)
+			return nil, kmserr.Validationf("%s is required", name)
 		}
 		return nil, nil
 	}
 	v, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return nil, errValidation("%s must be base64", name)
+		return nil, kmserr.Validationf("%s must be base64", name)
 	}
 	return v, nil
 }
@@ -229,7 +230,7 @@ func grantTokens(d *framework.FieldData) ([]string, error) {
 	}
 	t := raw.([]string)
 	if len(t) > keyspec.MaxGrantTokens {
-		return nil, errValidation("at most %d grant tokens are allowed", keyspec.MaxGrantTokens)
+		return nil, kmserr.Validationf("at most %d grant tokens are allowed", keyspec.MaxGrantTokens)
 	}
 	return t, nil
 }
@@ -241,7 +242,7 @@ func encryptionContext(d *framework.FieldData, name string) (map[string]string, 
 		size += len(k) + len(v)
 	}
 	if len(ec) > keyspec.MaxContextPairs || size > keyspec.MaxContextBytes {
-		return nil, errValidation("%s is too large (at most %d pairs and %d bytes)", name, keyspec.MaxContextPairs, keyspec.MaxContextBytes)
+		return nil, kmserr.Validationf("%s is too large (at most %d pairs and %d bytes)", name, keyspec.MaxContextPairs, keyspec.MaxContextBytes)
 	}
 	return ec, nil
 }

@@ -9,20 +9,7 @@ import (
 
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
 	"github.com/openkms/vault-plugin-kms/internal/hsm"
-)
-
-// AWS's exceptions of the custom key store operations.
-const (
-	excCustomKeyStoreNotFound     = "CustomKeyStoreNotFoundException"
-	excCustomKeyStoreInvalidState = "CustomKeyStoreInvalidStateException"
-	excCustomKeyStoreNameInUse    = "CustomKeyStoreNameInUseException"
-	excCustomKeyStoreHasCMKs      = "CustomKeyStoreHasCMKsException"
-	excCloudHsmClusterNotFound    = "CloudHsmClusterNotFoundException"
-	excCloudHsmClusterInUse       = "CloudHsmClusterInUseException"
-	excCloudHsmClusterNotActive   = "CloudHsmClusterNotActiveException"
-	excCloudHsmClusterInvalidConf = "CloudHsmClusterInvalidConfigurationException"
-	excCloudHsmClusterNotRelated  = "CloudHsmClusterNotRelatedException"
-	excIncorrectTrustAnchor       = "IncorrectTrustAnchorException"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // cksError names the AWS exception of a registry refusal.
@@ -31,17 +18,17 @@ func cksError(err error) error {
 	if !errors.As(err, &ce) {
 		return err
 	}
-	exc := excValidation
+	exc := kmserr.Validation
 	for kind, name := range map[error]string{
-		customkeystore.ErrNotFound: excCustomKeyStoreNotFound, customkeystore.ErrNameInUse: excCustomKeyStoreNameInUse,
-		customkeystore.ErrInvalidState: excCustomKeyStoreInvalidState, customkeystore.ErrHasKeys: excCustomKeyStoreHasCMKs,
-		customkeystore.ErrConnectionInUse: excCloudHsmClusterInUse, customkeystore.ErrLimit: excLimitExceeded,
+		customkeystore.ErrNotFound: kmserr.CustomKeyStoreNotFound, customkeystore.ErrNameInUse: kmserr.CustomKeyStoreNameInUse,
+		customkeystore.ErrInvalidState: kmserr.CustomKeyStoreInvalidState, customkeystore.ErrHasKeys: kmserr.CustomKeyStoreHasCMKs,
+		customkeystore.ErrConnectionInUse: kmserr.CloudHsmClusterInUse, customkeystore.ErrLimit: kmserr.LimitExceeded,
 	} {
 		if errors.Is(err, kind) {
 			exc = name
 		}
 	}
-	return newErr(exc, "%s", ce.Msg)
+	return kmserr.New(exc, "%s", ce.Msg)
 }
 
 // hsmRefusal names the AWS exception of a token's refusal to log in with
@@ -50,15 +37,15 @@ func hsmRefusal(err error, what string) error {
 	code := customkeystore.CodeFor(err)
 	switch {
 	case errors.Is(err, hsm.ErrInvalidPIN), errors.Is(err, hsm.ErrPINLocked), errors.Is(err, hsm.ErrUserNotFound):
-		return errValidation("%s: the token refused the login (%s)", what, code)
+		return kmserr.Validationf("%s: the token refused the login (%s)", what, code)
 	case errors.Is(err, hsm.ErrUserLoggedIn):
-		return newErr(excCloudHsmClusterInvalidConf, "%s cannot be checked: the token is logged in through another connection (%s)", what, code)
+		return kmserr.New(kmserr.CloudHsmClusterInvalidConf, "%s cannot be checked: the token is logged in through another connection (%s)", what, code)
 	case errors.Is(err, hsm.ErrTokenNotFound), errors.Is(err, hsm.ErrUnavailable), errors.Is(err, hsm.ErrModule):
-		return newErr(excCloudHsmClusterNotActive, "the HSM connection's token cannot be reached (%s)", code)
+		return kmserr.New(kmserr.CloudHsmClusterNotActive, "the HSM connection's token cannot be reached (%s)", code)
 	}
 	// ErrUnsupported (no AES-GCM or AES key generation), ErrConfig, or a
 	// token error: the connection does not lead to a usable token.
-	return newErr(excCloudHsmClusterInvalidConf, "the HSM connection's token is not usable: %v", err)
+	return kmserr.New(kmserr.CloudHsmClusterInvalidConf, "the HSM connection's token is not usable: %v", err)
 }
 
 func (b *backend) pathCKSConnect(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -149,7 +136,7 @@ func (b *backend) pathCKSUpdate(ctx context.Context, req *logical.Request, d *fr
 	cluster, hasCluster := d.GetOk("cloud_hsm_cluster_id")
 	password, hasPassword := d.GetOk("key_store_password")
 	if !hasName && !hasCluster && !hasPassword {
-		return nil, errValidation("give new_custom_key_store_name, cloud_hsm_cluster_id or key_store_password")
+		return nil, kmserr.Validationf("give new_custom_key_store_name, cloud_hsm_cluster_id or key_store_password")
 	}
 	if hasCluster || hasPassword {
 		if err := b.checkStoreToken(ctx, req.Storage, st, cluster, password); err != nil {
@@ -198,7 +185,7 @@ func (b *backend) checkStoreToken(ctx context.Context, s logical.Storage, st *cu
 		return hsmRefusal(err, "key_store_password")
 	}
 	if serial != st.TokenSerial {
-		return newErr(excCloudHsmClusterNotRelated, "the HSM connection reaches another token than the custom key store's")
+		return kmserr.New(kmserr.CloudHsmClusterNotRelated, "the HSM connection reaches another token than the custom key store's")
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // The custom key store operations' part of the AWS protocol and of the
@@ -45,7 +46,7 @@ func init() {
 		"TrustAnchorCertificate": "trust_anchor_certificate", "NewCustomKeyStoreName": "new_custom_key_store_name"} {
 		awsMembers[member] = to(field)
 	}
-	xks := refuse(excUnsupportedOperation, "external key stores have no counterpart here; custom key stores are AWS_CLOUDHSM over PKCS#11")
+	xks := refuse(kmserr.UnsupportedOperation, "external key stores have no counterpart here; custom key stores are AWS_CLOUDHSM over PKCS#11")
 	for _, m := range mXks {
 		awsMembers[m] = named(m, xks)
 	}

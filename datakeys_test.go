@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -24,29 +25,29 @@ func TestDataKeys(t *testing.T) {
 		require.Len(t, pt, size)
 		dec := tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": d["ciphertext_blob"], "encryption_context": ctx})
 		require.Equal(t, pt, unb64(t, dec["plaintext"]))
-		tb.fails(excInvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": d["ciphertext_blob"]})
+		tb.fails(kmserr.InvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": d["ciphertext_blob"]})
 	}
 	for _, n := range []int{1, 7, 1024} {
 		d := tb.ok(logical.UpdateOperation, "data-key/wrapped/"+id, map[string]any{"number_of_bytes": n})
 		require.NotContains(t, d, "plaintext")
 		require.Len(t, unb64(t, tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": d["ciphertext_blob"]})["plaintext"]), n)
 	}
-	tb.fails(excValidation, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{})
-	tb.fails(excValidation, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256", "number_of_bytes": 32})
-	tb.fails(excValidation, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_512"})
-	tb.fails(excValidation, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"number_of_bytes": 0})
-	tb.fails(excValidation, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"number_of_bytes": 1025})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256", "number_of_bytes": 32})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_512"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"number_of_bytes": 0})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"number_of_bytes": 1025})
 
 	rsa := tb.createKey(map[string]any{"key_spec": "RSA_2048"})
-	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "data-key/plaintext/"+rsa, map[string]any{"key_spec": "AES_256"})
+	tb.fails(kmserr.InvalidKeyUsage, logical.UpdateOperation, "data-key/plaintext/"+rsa, map[string]any{"key_spec": "AES_256"})
 	hmac := tb.createKey(map[string]any{"key_spec": "HMAC_256"})
-	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "data-key/wrapped/"+hmac, map[string]any{"key_spec": "AES_256"})
-	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "data-key-pair/wrapped/"+rsa, map[string]any{"key_pair_spec": "ECC_NIST_P256"})
+	tb.fails(kmserr.InvalidKeyUsage, logical.UpdateOperation, "data-key/wrapped/"+hmac, map[string]any{"key_spec": "AES_256"})
+	tb.fails(kmserr.InvalidKeyUsage, logical.UpdateOperation, "data-key-pair/wrapped/"+rsa, map[string]any{"key_pair_spec": "ECC_NIST_P256"})
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/disable", nil)
-	tb.fails(excDisabled, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
-	tb.fails(excDisabled, logical.UpdateOperation, "data-key-pair/plaintext/"+id, map[string]any{"key_pair_spec": "ECC_NIST_P256"})
+	tb.fails(kmserr.Disabled, logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
+	tb.fails(kmserr.Disabled, logical.UpdateOperation, "data-key-pair/plaintext/"+id, map[string]any{"key_pair_spec": "ECC_NIST_P256"})
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/schedule-deletion", nil)
-	tb.fails(excInvalidState, logical.UpdateOperation, "data-key/wrapped/"+id, map[string]any{"key_spec": "AES_256"})
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "data-key/wrapped/"+id, map[string]any{"key_spec": "AES_256"})
 }
 
 func TestDataKeyPairs(t *testing.T) {
@@ -76,17 +77,17 @@ func TestDataKeyPairs(t *testing.T) {
 		require.NotContains(t, w, "private_key_plaintext")
 		require.NotContains(t, w, "private_key_pem")
 	}
-	tb.fails(excValidation, logical.UpdateOperation, "data-key-pair/plaintext/"+id, map[string]any{"key_pair_spec": "ML_DSA_44"})
-	tb.fails(excValidation, logical.UpdateOperation, "data-key-pair/plaintext/"+id, map[string]any{"key_pair_spec": "SYMMETRIC_DEFAULT"})
-	tb.fails(excValidation, logical.UpdateOperation, "data-key-pair/plaintext/"+id, map[string]any{})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "data-key-pair/plaintext/"+id, map[string]any{"key_pair_spec": "ML_DSA_44"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "data-key-pair/plaintext/"+id, map[string]any{"key_pair_spec": "SYMMETRIC_DEFAULT"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "data-key-pair/plaintext/"+id, map[string]any{})
 }
 
 func TestKeyPairPool(t *testing.T) {
 	tb := newTestBackend(t)
 	t.Cleanup(func() { tb.Cleanup(context.Background()) })
 	id := tb.createKey(nil)
-	tb.fails(excValidation, logical.UpdateOperation, "config", map[string]any{"data_key_pair_pool": map[string]any{"ML_DSA_44": "2"}})
-	tb.fails(excValidation, logical.UpdateOperation, "config", map[string]any{"data_key_pair_pool": map[string]any{"ECC_NIST_P256": "65"}})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config", map[string]any{"data_key_pair_pool": map[string]any{"ML_DSA_44": "2"}})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config", map[string]any{"data_key_pair_pool": map[string]any{"ECC_NIST_P256": "65"}})
 	tb.ok(logical.UpdateOperation, "config", map[string]any{"data_key_pair_pool": map[string]any{"ECC_NIST_P256": "3"}})
 	require.Eventually(t, func() bool {
 		return tb.ok(logical.ReadOperation, "config", nil)["data_key_pair_pool_ready"].(map[string]any)["ECC_NIST_P256"] == 3

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // Key usage counts only a request that succeeded, as AWS's last usage is
@@ -56,7 +57,7 @@ func ignoresCiphertext(ctx context.Context) bool {
 }
 
 func errDryRun() error {
-	return newErr(excDryRunOperation, "The request would have succeeded, but the DryRun option is set.")
+	return kmserr.New(kmserr.DryRunOperation, "The request would have succeeded, but the DryRun option is set.")
 }
 
 // dryRunStop ends a dry run right before a handler writes: the error is
@@ -76,7 +77,7 @@ func dryRun(ctx context.Context, d *framework.FieldData, fn func(context.Context
 	if hasMods {
 		for _, m := range mods.([]string) {
 			if m != ignoreCiphertext {
-				return errValidation("dry_run_modifiers: the one dry run modifier is %s", ignoreCiphertext)
+				return kmserr.Validationf("dry_run_modifiers: the one dry run modifier is %s", ignoreCiphertext)
 			}
 			mode.ignoreCiphertext = true
 		}
@@ -84,7 +85,7 @@ func dryRun(ctx context.Context, d *framework.FieldData, fn func(context.Context
 	v, ok := d.GetOk("dry_run")
 	if !ok || !v.(bool) {
 		if hasMods && len(mods.([]string)) > 0 {
-			return errValidation("dry_run_modifiers applies only with dry_run")
+			return kmserr.Validationf("dry_run_modifiers applies only with dry_run")
 		}
 		notes := &usageNotes{}
 		if err := fn(context.WithValue(ctx, usageNotesKey{}, notes)); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/hashicorp/vault/sdk/plugin/pb"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -43,11 +44,11 @@ func TestServerFaultIs500(t *testing.T) {
 	resp, err := tb.HandleRequest(context.Background(), req)
 	fs.arm(0, false)
 	require.ErrorIs(t, err, errInjected)
-	var ke *kmsError
+	var ke *kmserr.Error
 	require.ErrorAs(t, err, &ke)
-	require.Equal(t, excInternal, ke.Type)
+	require.Equal(t, kmserr.Internal, ke.Type)
 	require.Equal(t, http.StatusInternalServerError, vaultStatus(req, resp, err))
-	require.Equal(t, excInternal, auditOf(t, resp).ErrorCode)
+	require.Equal(t, kmserr.Internal, auditOf(t, resp).ErrorCode)
 
 	fs.getPrefix = keyStoragePrefix // every key read fails
 	req = &logical.Request{Operation: logical.ReadOperation, Path: "keys/" + id, Storage: tb.storage}

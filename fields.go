@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -92,7 +93,7 @@ var pagingFields = map[string]*framework.FieldSchema{"limit": fieldLimit, "after
 func page(names []string, d *framework.FieldData) (out []string, next string, err error) {
 	limit := d.Get("limit").(int)
 	if limit < 1 || limit > keyspec.MaxListLimit {
-		return nil, "", errValidation("limit must be between 1 and %d", keyspec.MaxListLimit)
+		return nil, "", kmserr.Validationf("limit must be between 1 and %d", keyspec.MaxListLimit)
 	}
 	start := 0
 	if after := d.Get("after").(string); after != "" {
@@ -171,7 +172,7 @@ var fieldTypeNames = map[framework.FieldType]string{
 // and an error goes to the client, into kms_audit's errorMessage (in
 // clear in the audit log) and into the server log, so a malformed secret
 // would be copied to all three.
-func checkFields(d *framework.FieldData, label func(field string) string) *kmsError {
+func checkFields(d *framework.FieldData, label func(field string) string) *kmserr.Error {
 	names := make([]string, 0, len(d.Raw))
 	for name := range d.Raw {
 		if _, ok := d.Schema[name]; ok {
@@ -188,7 +189,7 @@ func checkFields(d *framework.FieldData, label func(field string) string) *kmsEr
 			if label != nil {
 				name = label(name)
 			}
-			return newErr(excValidation, "%s must be %s", name, want)
+			return kmserr.New(kmserr.Validation, "%s must be %s", name, want)
 		}
 	}
 	return nil
@@ -223,7 +224,7 @@ func pathCaptures(p *framework.Path, reqPath string) map[string]string {
 
 // checkRequestFields is checkFields over a Vault-style request's fields as
 // the framework sees them: the body, with the path's captures over it.
-func (b *backend) checkRequestFields(req *logical.Request) *kmsError {
+func (b *backend) checkRequestFields(req *logical.Request) *kmserr.Error {
 	p := b.Route(req.Path)
 	if p == nil {
 		return nil

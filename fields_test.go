@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -56,12 +57,12 @@ func TestWrongFieldTypeIsValidationException(t *testing.T) {
 	for _, c := range cases {
 		name := fmt.Sprintf("%s %s %s=%v", c.op, c.path, c.field, c.value)
 		resp, err := tb.do(c.op, c.path, map[string]any{c.field: c.value})
-		ke := requireKMSError(t, err, excValidation)
+		ke := requireKMSError(t, err, kmserr.Validation)
 		require.Equal(t, http.StatusBadRequest, ke.Code(), name)
 		require.Equal(t, c.field+" must be "+fieldTypeNames[c.want], ke.Msg, name)
 		require.NotContains(t, ke.Error(), "4111", name)
 		ev := auditOf(t, resp)
-		require.Equal(t, excValidation, ev.ErrorCode, name)
+		require.Equal(t, kmserr.Validation, ev.ErrorCode, name)
 		require.Equal(t, ke.Msg, ev.ErrorMessage, name)
 		if !auditNonHMACKeys[c.field] { // the others are in clear by design
 			require.NotContains(t, auditRaw(t, resp), "4111", name)
@@ -71,7 +72,7 @@ func TestWrongFieldTypeIsValidationException(t *testing.T) {
 	// The AWS endpoint names the member the client sent.
 	for member, v := range map[string]any{"Plaintext": secret, "EncryptionContext": cardSecret, "GrantTokens": []any{secret}} {
 		body := map[string]any{"KeyId": id, "Plaintext": "aGk=", member: v}
-		msg := tb.awsFails(excValidation, "", "Encrypt", body)
+		msg := tb.awsFails(kmserr.Validation, "", "Encrypt", body)
 		require.True(t, strings.HasPrefix(msg, member+" must be "), msg)
 		require.NotContains(t, msg, "4111")
 	}
@@ -80,7 +81,7 @@ func TestWrongFieldTypeIsValidationException(t *testing.T) {
 	out := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"batch_input": []any{
 		map[string]any{"plaintext": secret}, map[string]any{"plaintext": "aGVsbG8="}}})
 	items := out["batch_results"].([]map[string]any)
-	require.Equal(t, excValidation, items[0]["error_type"])
+	require.Equal(t, kmserr.Validation, items[0]["error_type"])
 	require.Contains(t, items[0]["error"], "batch item 0: plaintext must be a string")
 	require.NotContains(t, items[0]["error"], "4111")
 	require.Contains(t, items[1], "ciphertext_blob")

@@ -17,13 +17,14 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
-// requireRefusal fails unless err is a kmsError of exception exc with a
+// requireRefusal fails unless err is a kmserr.Error of exception exc with a
 // client status.
 func requireRefusal(t *testing.T, err error, exc string) {
 	t.Helper()
-	var ke *kmsError
+	var ke *kmserr.Error
 	if !errors.As(err, &ke) {
 		t.Fatalf("error %v is not a KMS error", err)
 	}
@@ -50,7 +51,7 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc string) {
 		p, err := parsePolicy(doc)
 		if err != nil {
-			requireRefusal(t, err, excMalformedPolicy)
+			requireRefusal(t, err, kmserr.MalformedPolicy)
 			return
 		}
 		again, err := json.Marshal(p)
@@ -113,7 +114,7 @@ func FuzzGrantToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, token string) {
 		k, g, err := tb.parseGrantToken(context.Background(), tb.storage, token)
 		if err != nil {
-			requireRefusal(t, err, excInvalidGrantToken)
+			requireRefusal(t, err, kmserr.InvalidGrantToken)
 			return
 		}
 		if tokenRaw(token) != tokenRaw(grantToken) || k != keyID || g != grantID {
@@ -131,7 +132,7 @@ func FuzzImportToken(f *testing.F) {
 		for _, key := range []string{keyID, grantKey} {
 			ie, err := tb.checkImportToken(context.Background(), tb.storage, key, token)
 			if err != nil {
-				requireRefusal(t, err, excInvalidImportToken)
+				requireRefusal(t, err, kmserr.InvalidImportToken)
 				continue
 			}
 			if key != keyID || tokenRaw(token) != tokenRaw(importToken) || ie == nil {

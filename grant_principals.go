@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // A grant's grantee and retiring principal are stored in canonical form
@@ -32,13 +33,13 @@ func (b *backend) resolveGrantPrincipal(field, raw string, who *awspolicy.Caller
 	}
 	p, err := awspolicy.ParsePrincipal(raw)
 	if err != nil {
-		return resolvedPrincipal{}, errValidation("%s: %s", field, err)
+		return resolvedPrincipal{}, kmserr.Validationf("%s: %s", field, err)
 	}
 	spellings := []string{raw}
 	if id := p.EntityID(); id != "" {
 		c, err := b.cachedIdentity(id)
 		if errors.Is(err, errEntityGone) {
-			return resolvedPrincipal{}, errValidation("%s names an entity id that does not exist", field)
+			return resolvedPrincipal{}, kmserr.Validationf("%s names an entity id that does not exist", field)
 		}
 		if err != nil {
 			return resolvedPrincipal{}, err
@@ -55,7 +56,7 @@ func (b *backend) resolveGrantPrincipal(field, raw string, who *awspolicy.Caller
 			}
 		}
 		if name == "" {
-			return resolvedPrincipal{}, errValidation("%s: a group id resolves only through the caller's own groups; name the group instead (arn:<partition>:iam::<account>:role/<group name> or group:<name>)", field)
+			return resolvedPrincipal{}, kmserr.Validationf("%s: a group id resolves only through the caller's own groups; name the group instead (arn:<partition>:iam::<account>:role/<group name> or group:<name>)", field)
 		}
 		p = p.Named(name)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 const (
@@ -455,7 +456,7 @@ func (b *backend) grantToken(ctx context.Context, s logical.Storage, g *grantEnt
 
 // parseGrantToken checks a token's MAC and returns the key and grant ids.
 func (b *backend) parseGrantToken(ctx context.Context, s logical.Storage, token string) (string, string, error) {
-	invalid := newErr(excInvalidGrantToken, "the grant token is not valid")
+	invalid := kmserr.New(kmserr.InvalidGrantToken, "the grant token is not valid")
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
 		return "", "", invalid

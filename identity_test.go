@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // withTable makes the identity store hold exactly these entities (id ->
@@ -40,14 +41,14 @@ func TestNameCaseAsVaultCompares(t *testing.T) {
 		`{"Effect":"Allow","Principal":{"AWS":"`+iam+`root"},"Action":"kms:*","Resource":"*"}`,
 		`{"Effect":"Deny","Principal":{"AWS":"`+iam+`user/mallory"},"Action":"kms:Encrypt","Resource":"*"}`,
 		`{"Effect":"Deny","Principal":{"AWS":"`+iam+`role/PAYMENTS"},"Action":"kms:DescribeKey","Resource":"*"}`)})["key_id"].(string)
-	requireKMSError(t, tb.encrypt("m", id, nil), excAccessDenied)
-	tb.asFails(excAccessDenied, "m", logical.ReadOperation, "keys/"+id, nil)
+	requireKMSError(t, tb.encrypt("m", id, nil), kmserr.AccessDenied)
+	tb.asFails(kmserr.AccessDenied, "m", logical.ReadOperation, "keys/"+id, nil)
 	require.NoError(t, tb.encrypt("o", id, nil))
 
 	// Grants: the grantee's name in another case names the same entity.
 	own := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
 		`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
-	requireKMSError(t, tb.encrypt("o", own, nil), excAccessDenied)
+	requireKMSError(t, tb.encrypt("o", own, nil), kmserr.AccessDenied)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+own+"/grants", map[string]any{"grantee_principal": iam + "role/OPS", "operations": "Encrypt"})
 	require.NoError(t, tb.encrypt("o", own, nil))
 
@@ -58,13 +59,13 @@ func TestNameCaseAsVaultCompares(t *testing.T) {
 		`{"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"aws:username":"mallory"}}}`,
 		`{"Effect":"Deny","Principal":"*","Action":"kms:DescribeKey","Resource":"*","Condition":{"ArnEquals":{"aws:PrincipalArn":"`+iam+`user/MALLORY"}}}`,
 		`{"Effect":"Deny","Principal":"*","Action":"kms:GenerateDataKey","Resource":"*","Condition":{"StringNotEquals":{"aws:username":"oscar"}}}`)})["key_id"].(string)
-	requireKMSError(t, tb.encrypt("m", cond, nil), excAccessDenied)
-	tb.asFails(excAccessDenied, "m", logical.ReadOperation, "keys/"+cond, nil)
+	requireKMSError(t, tb.encrypt("m", cond, nil), kmserr.AccessDenied)
+	tb.asFails(kmserr.AccessDenied, "m", logical.ReadOperation, "keys/"+cond, nil)
 	require.NoError(t, tb.encrypt("o", cond, nil))
 	tb.asOK("o", logical.ReadOperation, "keys/"+cond, nil)
 	// Deny everyone but oscar: Oscar is oscar.
 	tb.asOK("o", logical.UpdateOperation, "data-key/plaintext/"+cond, map[string]any{"key_spec": "AES_256"})
-	tb.asFails(excAccessDenied, "m", logical.UpdateOperation, "data-key/plaintext/"+cond, map[string]any{"key_spec": "AES_256"})
+	tb.asFails(kmserr.AccessDenied, "m", logical.UpdateOperation, "data-key/plaintext/"+cond, map[string]any{"key_spec": "AES_256"})
 }
 
 // Item 2 of issue 21: a token whose entity the identity store no longer
@@ -75,7 +76,7 @@ func TestVanishedEntityRefused(t *testing.T) {
 	withTable(tb, ident("admin", "admin"))
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
 	_, err := tb.as("merged-away", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
-	requireKMSError(t, err, excAccessDenied)
+	requireKMSError(t, err, kmserr.AccessDenied)
 	require.Contains(t, err.Error(), "entity no longer exists")
 
 	// Vault's system view answers such an entity with nil.
@@ -95,9 +96,9 @@ func TestEntityLessCannotShedDeny(t *testing.T) {
 		`{"Effect":"Allow","Principal":{"AWS":"`+iam+`root"},"Action":"kms:*","Resource":"*"}`,
 		`{"Effect":"Deny","Principal":{"AWS":"`+iam+`user/mallory"},"Action":["kms:Decrypt","kms:ScheduleKeyDeletion"],"Resource":"*"}`)})["key_id"].(string)
 	blob := tb.asOK("", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
-	tb.asFails(excAccessDenied, "", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
-	tb.asFails(excAccessDenied, "m", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
-	tb.asFails(excAccessDenied, "", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 7})
+	tb.asFails(kmserr.AccessDenied, "", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.asFails(kmserr.AccessDenied, "m", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.asFails(kmserr.AccessDenied, "", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 7})
 	tb.asOK("admin", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
 
 	// The same Deny written as a condition on aws:username.
@@ -105,8 +106,8 @@ func TestEntityLessCannotShedDeny(t *testing.T) {
 		`{"Effect":"Allow","Principal":{"AWS":"`+iam+`root"},"Action":"kms:*","Resource":"*"}`,
 		`{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:username":"mallory"}}}`)})["key_id"].(string)
 	blob = tb.asOK("", logical.UpdateOperation, "encrypt/"+byName, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
-	tb.asFails(excAccessDenied, "", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
-	tb.asFails(excAccessDenied, "m", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.asFails(kmserr.AccessDenied, "", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.asFails(kmserr.AccessDenied, "m", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
 	tb.asOK("admin", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
 }
 
@@ -121,13 +122,13 @@ func TestNotPrincipalDenyEveryoneButBob(t *testing.T) {
 		`{"Effect":"Deny","NotPrincipal":{"AWS":["`+iam+`user/Bob","`+iam+`root"]},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
 	require.NoError(t, tb.encrypt("b", user, nil))
 	for _, who := range []string{"a", "c", ""} {
-		requireKMSError(t, tb.encrypt(who, user, nil), excAccessDenied)
+		requireKMSError(t, tb.encrypt(who, user, nil), kmserr.AccessDenied)
 	}
 	role := tb.asOK("a", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(allow,
 		`{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:sts::000000000000:assumed-role/payments/s1","`+iam+`role/payments","000000000000"]},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
 	require.NoError(t, tb.encrypt("a", role, nil))
 	for _, who := range []string{"b", "c", ""} {
-		requireKMSError(t, tb.encrypt(who, role, nil), excAccessDenied)
+		requireKMSError(t, tb.encrypt(who, role, nil), kmserr.AccessDenied)
 	}
 }
 
@@ -146,11 +147,11 @@ func TestGranteeSpellings(t *testing.T) {
 	}
 	for _, spelling := range []string{"000000000000", iam + "root", "group:payments", "group:Payments", iam + "role/Payments",
 		"arn:aws:sts::000000000000:assumed-role/payments/x", "group_id:id-payments"} {
-		requireKMSError(t, grant("a", spelling), excAccessDenied)
+		requireKMSError(t, grant("a", spelling), kmserr.AccessDenied)
 	}
 	// A group id the caller cannot resolve is refused, not stored blind.
-	requireKMSError(t, grant("b", "group_id:id-payments"), excValidation)
-	requireKMSError(t, grant("b", "entity:no-such-entity"), excValidation)
+	requireKMSError(t, grant("b", "group_id:id-payments"), kmserr.Validation)
+	requireKMSError(t, grant("b", "entity:no-such-entity"), kmserr.Validation)
 
 	// Stored and listed canonical; a filter in any spelling finds it.
 	require.NoError(t, grant("admin", "entity:b"))
@@ -174,7 +175,7 @@ func TestGranteeSpellings(t *testing.T) {
 	for _, data := range []map[string]any{{"grantee_principal": iam + "user/bob"}, {"grantee_principal": "entity_name:BOB"},
 		{"grantee_principal": iam + "user/alice"}, {"grantee_principal": "entity_name:carol", "retiring_principal": "group:payments"}} {
 		data["operations"] = "Decrypt"
-		tb.asFails(excAccessDenied, "a", logical.UpdateOperation, "keys/"+named+"/grants", data)
+		tb.asFails(kmserr.AccessDenied, "a", logical.UpdateOperation, "keys/"+named+"/grants", data)
 	}
 	tb.asOK("a", logical.UpdateOperation, "keys/"+named+"/grants", map[string]any{"grantee_principal": "entity_name:carol", "operations": "Decrypt"})
 }
@@ -190,7 +191,7 @@ func TestGrantConstraintKeyCase(t *testing.T) {
 		"operations": "Encrypt", "encryption_context_subset": map[string]any{"dept": "it"}})
 	require.NoError(t, tb.encrypt("b", id, map[string]any{"Dept": "it"}))
 	require.NoError(t, tb.encrypt("b", id, map[string]any{"DEPT": "it", "x": "y"}))
-	requireKMSError(t, tb.encrypt("b", id, map[string]any{"dept": "IT"}), excAccessDenied)
+	requireKMSError(t, tb.encrypt("b", id, map[string]any{"dept": "IT"}), kmserr.AccessDenied)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob",
 		"operations": "GenerateDataKey", "encryption_context_equals": map[string]any{"App": "a"}})
 	require.NoError(t, tb.asOKErr("b", logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"encryption_context": map[string]any{"app": "a"}, "key_spec": "AES_256"}))
@@ -225,7 +226,7 @@ func TestStricterChildGrants(t *testing.T) {
 		kind  string
 		pairs map[string]any
 	}{{"", nil}, {sub, map[string]any{"app": "x"}}, {sub, map[string]any{"dept": "IT"}}, {eq, map[string]any{"app": "x"}}} {
-		requireKMSError(t, child(loose.kind, loose.pairs), excAccessDenied)
+		requireKMSError(t, child(loose.kind, loose.pairs), kmserr.AccessDenied)
 	}
 
 	id2 := id
@@ -234,8 +235,8 @@ func TestStricterChildGrants(t *testing.T) {
 	require.NotEqual(t, id, id2)
 	parent(eq, map[string]any{"dept": "it"})
 	require.NoError(t, child(eq, map[string]any{"DEPT": "it"}))
-	requireKMSError(t, child(eq, map[string]any{"dept": "it", "app": "x"}), excAccessDenied)
-	requireKMSError(t, child(sub, map[string]any{"dept": "it"}), excAccessDenied)
+	requireKMSError(t, child(eq, map[string]any{"dept": "it", "app": "x"}), kmserr.AccessDenied)
+	requireKMSError(t, child(sub, map[string]any{"dept": "it"}), kmserr.AccessDenied)
 }
 
 // A grant stored before grants were canonical (its principals as written)

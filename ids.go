@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -27,12 +28,12 @@ var grantIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func checkKeyRef(id, alias string) error {
 	if alias != "" {
 		if len(alias) > keyspec.MaxAliasName || !aliasPattern.MatchString(alias) {
-			return errNotFound("alias %s does not exist: not a valid alias name", quoteID(alias))
+			return kmserr.NotFoundf("alias %s does not exist: not a valid alias name", quoteID(alias))
 		}
 		return nil
 	}
 	if !keyIDPattern.MatchString(id) {
-		return errNotFound("invalid key id %s: key ids are UUIDs", quoteID(id))
+		return kmserr.NotFoundf("invalid key id %s: key ids are UUIDs", quoteID(id))
 	}
 	return nil
 }
@@ -40,7 +41,7 @@ func checkKeyRef(id, alias string) error {
 // checkGrantID refuses a grant id no grant can have, as AWS does.
 func checkGrantID(id string) error {
 	if !grantIDPattern.MatchString(id) {
-		return newErr(excInvalidGrantID, "invalid grant id %s: grant ids are 64 hex digits", quoteID(id))
+		return kmserr.New(kmserr.InvalidGrantID, "invalid grant id %s: grant ids are 64 hex digits", quoteID(id))
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/hashicorp/vault/sdk/physical"
 	"github.com/hashicorp/vault/sdk/physical/inmem"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -87,7 +88,7 @@ func TestBadIDsEveryAWSOperation(t *testing.T) {
 					status, out := tb.awsCall("", "aws", "TrentService."+name, body)
 					require.Equal(t, http.StatusBadRequest, status, "%s %s=%q: %v", name, member, bad, out)
 					require.NotEmpty(t, out["__type"], "%s %s=%q", name, member, bad)
-					require.NotEqual(t, excInternal, out["__type"], "%s %s=%q: %v", name, member, bad, out)
+					require.NotEqual(t, kmserr.Internal, out["__type"], "%s %s=%q: %v", name, member, bad, out)
 					checked++
 				}
 			}
@@ -142,7 +143,7 @@ func TestBadIDsVaultPaths(t *testing.T) {
 				if errors.Is(err, logical.ErrUnsupportedPath) || errors.Is(err, logical.ErrUnsupportedOperation) {
 					continue // routing: no pattern or no such operation there (Vault's 404, 405)
 				}
-				var ke *kmsError
+				var ke *kmserr.Error
 				require.True(t, errors.As(err, &ke), "%s %s: %v", name, path, err)
 				require.Less(t, ke.Code(), 500, "%s %s: %v", name, path, err)
 				require.NotEmpty(t, ke.Type)
@@ -166,14 +167,14 @@ func TestBadIDExceptions(t *testing.T) {
 	tb := newVaultStorageBackend(t)
 	keyID := tb.createKey(nil)
 	for _, bad := range []string{"../", "a/..", "../../sys/seal"} {
-		tb.awsFails(excNotFound, "", "RevokeGrant", map[string]any{"KeyId": bad, "GrantId": strings.Repeat("0", 64)})
-		tb.awsFails(excNotFound, "", "DescribeKey", map[string]any{"KeyId": bad})
-		tb.awsFails(excNotFound, "", "Encrypt", map[string]any{"KeyId": bad, "Plaintext": "aGk="})
-		tb.awsFails(excInvalidGrantID, "", "RevokeGrant", map[string]any{"KeyId": keyID, "GrantId": bad})
-		tb.fails(excNotFound, logical.ReadOperation, "keys/"+bad, nil)
-		tb.fails(excNotFound, logical.UpdateOperation, "encrypt/"+bad, map[string]any{"plaintext": "aGk="})
+		tb.awsFails(kmserr.NotFound, "", "RevokeGrant", map[string]any{"KeyId": bad, "GrantId": strings.Repeat("0", 64)})
+		tb.awsFails(kmserr.NotFound, "", "DescribeKey", map[string]any{"KeyId": bad})
+		tb.awsFails(kmserr.NotFound, "", "Encrypt", map[string]any{"KeyId": bad, "Plaintext": "aGk="})
+		tb.awsFails(kmserr.InvalidGrantID, "", "RevokeGrant", map[string]any{"KeyId": keyID, "GrantId": bad})
+		tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/"+bad, nil)
+		tb.fails(kmserr.NotFound, logical.UpdateOperation, "encrypt/"+bad, map[string]any{"plaintext": "aGk="})
 	}
-	tb.awsFails(excNotFound, "", "Encrypt", map[string]any{"KeyId": "alias/..", "Plaintext": "aGk="})
+	tb.awsFails(kmserr.NotFound, "", "Encrypt", map[string]any{"KeyId": "alias/..", "Plaintext": "aGk="})
 }
 
 // The SDK's client errors are refusals with an exception; anything else is
@@ -182,14 +183,14 @@ func TestClassify(t *testing.T) {
 	for _, err := range []error{logical.ErrRelativePath, physical.ErrNonUTF8, physical.ErrNonPrintable,
 		errors.New("rpc error: relative paths not supported"), logical.ErrInvalidRequest,
 		&logical.StatusBadRequest{Err: "bad"}, logical.CodedError(http.StatusNotFound, "gone")} {
-		ke := classify(err)
+		ke := kmserr.Classify(err)
 		require.NotNil(t, ke, "%v", err)
 		require.Less(t, ke.Code(), 500)
 		require.NotEmpty(t, ke.Type)
 	}
-	require.Equal(t, excNotFound, classify(logical.CodedError(http.StatusNotFound, "gone")).Type)
+	require.Equal(t, kmserr.NotFound, kmserr.Classify(logical.CodedError(http.StatusNotFound, "gone")).Type)
 	for _, err := range []error{errors.New("storage unavailable"), logical.CodedError(http.StatusInternalServerError, "x")} {
-		require.Nil(t, classify(err), "%v", err)
+		require.Nil(t, kmserr.Classify(err), "%v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -17,11 +18,11 @@ import (
 func checkWrapping(specName, alg string) error {
 	switch {
 	case !keyspec.Contains(keyspec.WrappingKeySpecs(), specName):
-		return errValidation("wrapping_key_spec must be one of %s", keyspec.OneOf(keyspec.WrappingKeySpecs()))
+		return kmserr.Validationf("wrapping_key_spec must be one of %s", keyspec.OneOf(keyspec.WrappingKeySpecs()))
 	case !keyspec.Contains(keyspec.WrappingAlgorithms(), alg):
-		return errValidation("wrapping_algorithm must be one of %s", keyspec.OneOf(keyspec.WrappingAlgorithms()))
+		return kmserr.Validationf("wrapping_algorithm must be one of %s", keyspec.OneOf(keyspec.WrappingAlgorithms()))
 	case !keyspec.WrappingPairOK(specName, alg):
-		return errValidation("wrapping_algorithm %s does not go with wrapping_key_spec %s: SM2PKE needs SM2, the RSA algorithms an RSA key", alg, specName)
+		return kmserr.Validationf("wrapping_algorithm %s does not go with wrapping_key_spec %s: SM2PKE needs SM2, the RSA algorithms an RSA key", alg, specName)
 	}
 	return nil
 }
@@ -37,26 +38,26 @@ func (b *backend) importRequest(d *framework.FieldData) (wrapped []byte, token, 
 		return
 	}
 	if token = d.Get("import_token").(string); token == "" {
-		err = errValidation("import_token is required")
+		err = kmserr.Validationf("import_token is required")
 		return
 	}
 	switch model = d.Get("expiration_model").(string); model {
 	case expirationDoesNotExpire:
 		if d.Get("valid_to").(string) != "" {
-			err = errValidation("valid_to is only allowed with KEY_MATERIAL_EXPIRES")
+			err = kmserr.Validationf("valid_to is only allowed with KEY_MATERIAL_EXPIRES")
 		}
 	case expirationExpires:
 		now := b.now()
 		switch validTo, err = time.Parse(time.RFC3339, d.Get("valid_to").(string)); {
 		case err != nil:
-			err = errValidation("valid_to must be an RFC 3339 time with KEY_MATERIAL_EXPIRES")
+			err = kmserr.Validationf("valid_to must be an RFC 3339 time with KEY_MATERIAL_EXPIRES")
 		case !validTo.After(now):
-			err = errValidation("valid_to must be in the future")
+			err = kmserr.Validationf("valid_to must be in the future")
 		case validTo.After(now.Add(maxValidTo)):
-			err = errValidation("valid_to must be at most 365 days after the request")
+			err = kmserr.Validationf("valid_to must be at most 365 days after the request")
 		}
 	default:
-		err = errValidation("expiration_model must be KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE")
+		err = kmserr.Validationf("expiration_model must be KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE")
 	}
 	return
 }
@@ -76,18 +77,18 @@ func readImportOptions(d *framework.FieldData) (importOptions, error) {
 	switch o.importType {
 	case "", importNewMaterial, importExistingMaterial:
 	default:
-		return o, errValidation("import_type must be %s or %s", importNewMaterial, importExistingMaterial)
+		return o, kmserr.Validationf("import_type must be %s or %s", importNewMaterial, importExistingMaterial)
 	}
 	if o.materialID != "" {
 		if o.importType == importNewMaterial {
-			return o, errValidation("key_material_id cannot be given with import_type %s: new material gets its id on import", importNewMaterial)
+			return o, kmserr.Validationf("key_material_id cannot be given with import_type %s: new material gets its id on import", importNewMaterial)
 		}
 		if err := checkMaterialID(o.materialID); err != nil {
 			return o, err
 		}
 	}
 	if len(o.description) > maxMaterialDescription {
-		return o, errValidation("key_material_description is longer than %d characters", maxMaterialDescription)
+		return o, kmserr.Validationf("key_material_description is longer than %d characters", maxMaterialDescription)
 	}
 	return o, nil
 }
@@ -95,10 +96,10 @@ func readImportOptions(d *framework.FieldData) (importOptions, error) {
 // checkMaterialID refuses what cannot be a key material id.
 func checkMaterialID(id string) error {
 	if len(id) != 64 {
-		return errValidation("key_material_id must be 64 hexadecimal characters")
+		return kmserr.Validationf("key_material_id must be 64 hexadecimal characters")
 	}
 	if _, err := hex.DecodeString(id); err != nil {
-		return errValidation("key_material_id must be 64 hexadecimal characters")
+		return kmserr.Validationf("key_material_id must be 64 hexadecimal characters")
 	}
 	return nil
 }

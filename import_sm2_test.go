@@ -10,6 +10,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -20,9 +21,9 @@ import (
 func TestImportWrappedWithSM2(t *testing.T) {
 	tb := newTestBackend(t)
 	id := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL"})["key_id"].(string)
-	tb.fails(excValidation, logical.UpdateOperation, "keys/"+id+"/import-parameters", map[string]any{"wrapping_key_spec": "SM2", "wrapping_algorithm": "RSAES_OAEP_SHA_256"})
-	tb.fails(excValidation, logical.UpdateOperation, "keys/"+id+"/import-parameters", map[string]any{"wrapping_key_spec": "RSA_2048", "wrapping_algorithm": "SM2PKE"})
-	tb.awsFails(excValidation, "", "GetParametersForImport", map[string]any{"KeyId": id, "WrappingKeySpec": "SM2", "WrappingAlgorithm": "RSA_AES_KEY_WRAP_SHA_256"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys/"+id+"/import-parameters", map[string]any{"wrapping_key_spec": "SM2", "wrapping_algorithm": "RSAES_OAEP_SHA_256"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys/"+id+"/import-parameters", map[string]any{"wrapping_key_spec": "RSA_2048", "wrapping_algorithm": "SM2PKE"})
+	tb.awsFails(kmserr.Validation, "", "GetParametersForImport", map[string]any{"KeyId": id, "WrappingKeySpec": "SM2", "WrappingAlgorithm": "RSA_AES_KEY_WRAP_SHA_256"})
 
 	p := tb.aws("", "GetParametersForImport", map[string]any{"KeyId": id, "WrappingKeySpec": "SM2", "WrappingAlgorithm": "SM2PKE"})
 	der, err := base64.StdEncoding.DecodeString(p["PublicKey"].(string))
@@ -45,6 +46,6 @@ func TestImportWrappedWithSM2(t *testing.T) {
 	require.NoError(t, err)
 	wrapped, err = sm2.EncryptASN1(rand.Reader, &other.PublicKey, material)
 	require.NoError(t, err)
-	tb.awsFails(excInvalidCiphertext, "", "ImportKeyMaterial", map[string]any{"KeyId": id, "ImportToken": p["ImportToken"],
+	tb.awsFails(kmserr.InvalidCiphertext, "", "ImportKeyMaterial", map[string]any{"KeyId": id, "ImportToken": p["ImportToken"],
 		"EncryptedKeyMaterial": base64.StdEncoding.EncodeToString(wrapped), "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"})
 }

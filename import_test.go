@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -48,8 +49,8 @@ func TestImportSymmetric(t *testing.T) {
 	id := d["key_id"].(string)
 	require.Equal(t, "PendingImport", d["key_state"])
 	require.Equal(t, "EXTERNAL", d["origin"])
-	tb.fails(excInvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
-	tb.fails(excInvalidState, logical.UpdateOperation, "keys/"+id+"/enable", nil)
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "keys/"+id+"/enable", nil)
 
 	material := bytes.Repeat([]byte{0x42}, 32)
 	for _, alg := range keyspec.WrappingAlgorithms() {
@@ -65,17 +66,17 @@ func TestImportSymmetric(t *testing.T) {
 	// Delete the material: PendingImport; only the same material comes back.
 	tb.ok(logical.DeleteOperation, "keys/"+id+"/import", nil)
 	require.Equal(t, "PendingImport", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
-	tb.fails(excInvalidState, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
 	_, err := tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{0x43}, 32), nil)
-	requireKMSError(t, err, excIncorrectKeyMaterial)
+	requireKMSError(t, err, kmserr.IncorrectKeyMaterial)
 	_, err = tb.importMaterial(id, "RSAES_OAEP_SHA_256", material, nil)
 	require.NoError(t, err)
 	require.Equal(t, "imported", string(unb64(t, tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})["plaintext"])))
 
 	// Imported keys rotate on demand only, and only to imported material
 	// pending rotation (see TestImportSeveralMaterials).
-	tb.fails(excInvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
-	tb.fails(excUnsupportedOperation, logical.UpdateOperation, "keys/"+id+"/rotation", nil)
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
+	tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys/"+id+"/rotation", nil)
 }
 
 func TestImportRefusals(t *testing.T) {
@@ -91,38 +92,38 @@ func TestImportRefusals(t *testing.T) {
 			"encrypted_key_material": base64.StdEncoding.EncodeToString(w), "import_token": tok})
 		return err
 	}
-	requireKMSError(t, req(other, token, wrapped), excInvalidImportToken) // another key's token
-	requireKMSError(t, req(id, "forged", wrapped), excInvalidImportToken)
+	requireKMSError(t, req(other, token, wrapped), kmserr.InvalidImportToken) // another key's token
+	requireKMSError(t, req(id, "forged", wrapped), kmserr.InvalidImportToken)
 	tampered := []byte(token)
 	tampered[len(tampered)-2] ^= 1
-	requireKMSError(t, req(id, string(tampered), wrapped), excInvalidImportToken)
+	requireKMSError(t, req(id, string(tampered), wrapped), kmserr.InvalidImportToken)
 	bad := append([]byte(nil), wrapped...)
 	bad[3] ^= 1
-	requireKMSError(t, req(id, token, bad), excInvalidCiphertext)
+	requireKMSError(t, req(id, token, bad), kmserr.InvalidCiphertext)
 	short, _ := keyspec.WrapKeyMaterial(pub, "RSAES_OAEP_SHA_256", material[:16], rand.Reader)
-	requireKMSError(t, req(id, token, short), excIncorrectKeyMaterial)
+	requireKMSError(t, req(id, token, short), kmserr.IncorrectKeyMaterial)
 
 	// Newer parameters replace the older token; tokens expire after 24h.
 	_, newer := tb.importParams(id, "RSAES_OAEP_SHA_256")
-	requireKMSError(t, req(id, token, wrapped), excInvalidImportToken)
+	requireKMSError(t, req(id, token, wrapped), kmserr.InvalidImportToken)
 	tb.advance(25 * time.Hour)
-	requireKMSError(t, req(id, newer, wrapped), excExpiredImportToken)
+	requireKMSError(t, req(id, newer, wrapped), kmserr.ExpiredImportToken)
 
 	for _, data := range []map[string]any{
 		{"wrapping_key_spec": "RSA_1024"},
 		{"wrapping_algorithm": "RSAES_PKCS1_V1_5"},
 	} {
-		tb.fails(excValidation, logical.UpdateOperation, "keys/"+id+"/import-parameters", data)
+		tb.fails(kmserr.Validation, logical.UpdateOperation, "keys/"+id+"/import-parameters", data)
 	}
 	_, err := tb.importMaterial(id, "RSAES_OAEP_SHA_1", material, map[string]any{"expiration_model": "KEY_MATERIAL_EXPIRES"})
-	requireKMSError(t, err, excValidation)
+	requireKMSError(t, err, kmserr.Validation)
 	_, err = tb.importMaterial(id, "RSAES_OAEP_SHA_1", material, map[string]any{"valid_to": "2030-01-01T00:00:00Z"})
-	requireKMSError(t, err, excValidation)
+	requireKMSError(t, err, kmserr.Validation)
 
 	native := tb.createKey(nil)
-	tb.fails(excUnsupportedOperation, logical.UpdateOperation, "keys/"+native+"/import-parameters", nil)
-	tb.fails(excUnsupportedOperation, logical.DeleteOperation, "keys/"+native+"/import", nil)
-	tb.fails(excUnsupportedOperation, logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL", "key_spec": "ML_DSA_44"})
+	tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys/"+native+"/import-parameters", nil)
+	tb.fails(kmserr.UnsupportedOperation, logical.DeleteOperation, "keys/"+native+"/import", nil)
+	tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL", "key_spec": "ML_DSA_44"})
 }
 
 func TestImportAsymmetricAndHMAC(t *testing.T) {
@@ -142,7 +143,7 @@ func TestImportAsymmetricAndHMAC(t *testing.T) {
 	// EC material for an RSA key, and a P-256 key for a P-384 key, do not fit.
 	id2 := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL", "key_spec": "RSA_2048", "key_usage": "SIGN_VERIFY"})["key_id"].(string)
 	_, err = tb.importMaterial(id2, "RSA_AES_KEY_WRAP_SHA_256", ecDER, nil)
-	requireKMSError(t, err, excIncorrectKeyMaterial)
+	requireKMSError(t, err, kmserr.IncorrectKeyMaterial)
 
 	ec := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL", "key_spec": "ECC_NIST_P384"})["key_id"].(string)
 	_, err = tb.importMaterial(ec, "RSA_AES_KEY_WRAP_SHA_1", ecDER, nil)
@@ -172,7 +173,7 @@ func TestImportedMaterialExpires(t *testing.T) {
 	tb.advance(time.Hour)
 	tb.runPeriodic()
 	require.Equal(t, "PendingImport", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
-	tb.fails(excInvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 
 	// A key pending import can be scheduled for deletion, and a cancelled
 	// deletion returns it to PendingImport.
@@ -200,7 +201,7 @@ func TestImportValidToAtMost365Days(t *testing.T) {
 	}
 	id := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL"})["key_id"].(string)
 	_, err := tb.importMaterial(id, "RSAES_OAEP_SHA_256", material, expires(limit.Add(time.Second)))
-	require.Contains(t, requireKMSError(t, err, excValidation).Msg, "365 days")
+	require.Contains(t, requireKMSError(t, err, kmserr.Validation).Msg, "365 days")
 	_, err = tb.importMaterial(id, "RSAES_OAEP_SHA_256", material, expires(limit))
 	require.NoError(t, err)
 	require.Equal(t, limit.Format(time.RFC3339), tb.ok(logical.ReadOperation, "keys/"+id, nil)["valid_to"])
@@ -220,7 +221,7 @@ func TestImportValidToAtMost365Days(t *testing.T) {
 	other := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL"})["key_id"].(string)
 	status, out := awsImport(other, limit.Add(time.Second))
 	require.Equal(t, 400, status)
-	require.Equal(t, excValidation, out["__type"])
+	require.Equal(t, kmserr.Validation, out["__type"])
 	status, out = awsImport(other, limit)
 	require.Equal(t, 200, status, "%v", out)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -58,19 +59,19 @@ func TestKEMPaths(t *testing.T) {
 	}})["batch_results"].([]map[string]any)
 	require.Equal(t, e1["shared_secret"], res[0]["shared_secret"])
 	require.Equal(t, e2["shared_secret"], res[1]["shared_secret"])
-	require.Equal(t, excInvalidCiphertext, res[2]["error_type"])
+	require.Equal(t, kmserr.InvalidCiphertext, res[2]["error_type"])
 	require.Equal(t, "Decapsulate", tb.ok(logical.ReadOperation, "keys/"+id+"/last-usage", nil)["last_used_operation"])
 
 	// Refusals: algorithm, usage, state, import.
-	tb.fails(excValidation, logical.UpdateOperation, "encapsulate/"+id, map[string]any{"encapsulation_algorithm": "ML_KEM_768"})
-	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
-	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "encapsulate/"+tb.createKey(nil), nil)
-	tb.fails(excValidation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "ML_KEM_512", "key_usage": "ENCRYPT_DECRYPT"})
-	tb.fails(excUnsupportedOperation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "ML_KEM_512", "origin": "EXTERNAL"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "encapsulate/"+id, map[string]any{"encapsulation_algorithm": "ML_KEM_768"})
+	tb.fails(kmserr.InvalidKeyUsage, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	tb.fails(kmserr.InvalidKeyUsage, logical.UpdateOperation, "encapsulate/"+tb.createKey(nil), nil)
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "ML_KEM_512", "key_usage": "ENCRYPT_DECRYPT"})
+	tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "ML_KEM_512", "origin": "EXTERNAL"})
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/disable", nil)
-	tb.fails(excDisabled, logical.UpdateOperation, "decapsulate/"+id, map[string]any{"shared_secret_ciphertext_blob": enc64(ct)})
+	tb.fails(kmserr.Disabled, logical.UpdateOperation, "decapsulate/"+id, map[string]any{"shared_secret_ciphertext_blob": enc64(ct)})
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/enable", nil)
-	tb.fails(excDryRunOperation, logical.UpdateOperation, "encapsulate/"+id, map[string]any{"dry_run": true})
+	tb.fails(kmserr.DryRunOperation, logical.UpdateOperation, "encapsulate/"+id, map[string]any{"dry_run": true})
 
 }
 
@@ -84,13 +85,13 @@ func TestKEMAuthorization(t *testing.T) {
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"key_spec": "ML_KEM_1024", "policy": doc})["key_id"].(string)
 	e := tb.asOK("alice", logical.UpdateOperation, "encapsulate/"+id, nil)
 	blob := map[string]any{"shared_secret_ciphertext_blob": e["shared_secret_ciphertext_blob"]}
-	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "decapsulate/"+id, blob)
-	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "encapsulate/"+id, nil)
+	tb.asFails(kmserr.AccessDenied, "alice", logical.UpdateOperation, "decapsulate/"+id, blob)
+	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "encapsulate/"+id, nil)
 	// A grant for Decapsulate lets bob decapsulate.
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Decapsulate"})
 	require.Equal(t, e["shared_secret"], tb.asOK("bob", logical.UpdateOperation, "decapsulate/"+id, blob)["shared_secret"])
 	// A grant for an operation the key cannot do does not fit it.
-	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt"})
+	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt"})
 }
 
 // ML-KEM data key pairs: PKCS#8 in seed form, as AWS returns them.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // How paths name keys: management paths take the key id only (keyIDRef),
@@ -36,12 +37,12 @@ func endsInAction(ref string) bool {
 }
 
 func isNotFound(err error) bool {
-	var ke *kmsError
-	return errors.As(err, &ke) && ke.Type == excNotFound
+	var ke *kmserr.Error
+	return errors.As(err, &ke) && ke.Type == kmserr.NotFound
 }
 
 func errIDOnly() error {
-	return errValidation("keys/<key>/... management paths, and updating keys/<key>, take the key id only, " +
+	return kmserr.Validationf("keys/<key>/... management paths, and updating keys/<key>, take the key id only, " +
 		"not a key ARN or an alias: Vault ACL rules such as kms/keys/+/policy must match them")
 }
 
@@ -78,7 +79,7 @@ func (b *backend) dueDeletions(ctx context.Context, s logical.Storage) (map[stri
 // the key a rule on kms/keys/<id>/policy denies.
 func checkRefSpacing(ref string) error {
 	if ref != strings.TrimSpace(ref) {
-		return errNotFound("no key or alias is named with leading or trailing white space")
+		return kmserr.NotFoundf("no key or alias is named with leading or trailing white space")
 	}
 	return nil
 }

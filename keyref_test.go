@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -111,9 +112,9 @@ func TestPaddedKeyReferencesRefused(t *testing.T) {
 	}
 	for _, c := range calls {
 		_, err := tb.do(c.op, c.path, c.data)
-		var ke *kmsError
-		if !errors.As(err, &ke) || ke.Type != excNotFound {
-			t.Errorf("%s %q %v: want %s, got %v", c.op, c.path, c.data, excNotFound, err)
+		var ke *kmserr.Error
+		if !errors.As(err, &ke) || ke.Type != kmserr.NotFound {
+			t.Errorf("%s %q %v: want %s, got %v", c.op, c.path, c.data, kmserr.NotFound, err)
 		}
 	}
 	// Nothing above took effect.
@@ -136,14 +137,14 @@ func TestPaddedKeyReferencesRefused(t *testing.T) {
 			"UpdateAlias":         {"AliasName": "alias/padded", "TargetKeyId": p},
 			"Sign":                {"KeyId": pad(signer), "Message": b64s("m"), "SigningAlgorithm": "ECDSA_SHA_256"},
 		} {
-			tb.awsFails(excNotFound, "", op, body)
+			tb.awsFails(kmserr.NotFound, "", op, body)
 		}
-		tb.awsFails(excNotFound, "", "ReEncrypt", map[string]any{"CiphertextBlob": blob, "DestinationKeyId": sym, "SourceKeyId": p})
-		tb.awsFails(excNotFound, "", "Encrypt", map[string]any{"KeyId": pad("alias/padded"), "Plaintext": b64s("x")})
-		tb.awsFails(excNotFound, "", "UpdateAlias", map[string]any{"AliasName": pad("alias/padded"), "TargetKeyId": sym})
-		tb.awsFails(excNotFound, "", "DeleteAlias", map[string]any{"AliasName": pad("alias/padded")})
-		tb.fails(excNotFound, D, "aliases/"+pad("alias/padded"), nil)
-		tb.fails(excNotFound, R, "aliases/"+pad("alias/padded"), nil)
+		tb.awsFails(kmserr.NotFound, "", "ReEncrypt", map[string]any{"CiphertextBlob": blob, "DestinationKeyId": sym, "SourceKeyId": p})
+		tb.awsFails(kmserr.NotFound, "", "Encrypt", map[string]any{"KeyId": pad("alias/padded"), "Plaintext": b64s("x")})
+		tb.awsFails(kmserr.NotFound, "", "UpdateAlias", map[string]any{"AliasName": pad("alias/padded"), "TargetKeyId": sym})
+		tb.awsFails(kmserr.NotFound, "", "DeleteAlias", map[string]any{"AliasName": pad("alias/padded")})
+		tb.fails(kmserr.NotFound, D, "aliases/"+pad("alias/padded"), nil)
+		tb.fails(kmserr.NotFound, R, "aliases/"+pad("alias/padded"), nil)
 	}
 	require.Equal(t, sym, tb.ok(R, "aliases/alias/padded", nil)["target_key_id"])
 }
@@ -169,11 +170,11 @@ func TestAliasNamesNeedThePrefix(t *testing.T) {
 		{logical.UpdateOperation, "keys", map[string]any{"alias": "prod-other"}},
 		{logical.UpdateOperation, "keys", map[string]any{"alias": "aliasprod"}},
 	} {
-		e := tb.fails(excValidation, c.op, c.path, c.data)
+		e := tb.fails(kmserr.Validation, c.op, c.path, c.data)
 		require.Contains(t, e.Msg, `must start with the prefix "alias/"`)
 	}
-	tb.awsFails(excValidation, "", "CreateAlias", map[string]any{"AliasName": "prod-new", "TargetKeyId": id})
-	tb.awsFails(excValidation, "", "DeleteAlias", map[string]any{"AliasName": "prod-orders"})
+	tb.awsFails(kmserr.Validation, "", "CreateAlias", map[string]any{"AliasName": "prod-new", "TargetKeyId": id})
+	tb.awsFails(kmserr.Validation, "", "DeleteAlias", map[string]any{"AliasName": "prod-orders"})
 
 	// Nothing was created, moved or deleted; no key was made.
 	require.Equal(t, []any{"alias/prod-orders"}, toAny(tb.ok(logical.ListOperation, "aliases", nil)["keys"]))

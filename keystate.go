@@ -3,6 +3,7 @@ package kms
 import (
 	"time"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -169,16 +170,16 @@ func checkState(e *keyEntry, op string) error {
 		case stateEnabled:
 			return nil
 		case stateDisabled:
-			return newErr(excDisabled, "key '%s' is disabled", e.KeyID)
+			return kmserr.New(kmserr.Disabled, "key '%s' is disabled", e.KeyID)
 		}
-		return errInvalidState("key '%s' is %s; %s needs an Enabled key", e.KeyID, e.State, op)
+		return kmserr.InvalidStatef("key '%s' is %s; %s needs an Enabled key", e.KeyID, e.State, op)
 	}
 	for _, s := range allowed {
 		if s == e.State {
 			return nil
 		}
 	}
-	return errInvalidState("%s is not allowed on key '%s' in state %s", op, e.KeyID, e.State)
+	return kmserr.InvalidStatef("%s is not allowed on key '%s' in state %s", op, e.KeyID, e.State)
 }
 
 // checkStateAt is checkState at time now. Imported key material whose
@@ -191,7 +192,7 @@ func checkStateAt(e *keyEntry, op string, now time.Time) error {
 	}
 	_, managed := stateRules[op]
 	if !managed && e.ExpirationModel == expirationExpires && !now.Before(e.ValidTo) {
-		return errInvalidState("the imported key material of key '%s' expired at %s; %s needs key material",
+		return kmserr.InvalidStatef("the imported key material of key '%s' expired at %s; %s needs key material",
 			e.KeyID, e.ValidTo.UTC().Format(time.RFC3339), op)
 	}
 	return nil

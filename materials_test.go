@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -53,7 +54,7 @@ func TestImportSeveralMaterials(t *testing.T) {
 	describe := func() map[string]any { return tb.ok(logical.ReadOperation, "keys/"+id, nil) }
 
 	// EXISTING_KEY_MATERIAL needs material imported before.
-	refused(excIncorrectKeyMaterial, m1, map[string]any{"import_type": "EXISTING_KEY_MATERIAL"})
+	refused(kmserr.IncorrectKeyMaterial, m1, map[string]any{"import_type": "EXISTING_KEY_MATERIAL"})
 
 	// The first import is NEW by default and current.
 	id1, err := imp(m1, nil)
@@ -70,15 +71,15 @@ func TestImportSeveralMaterials(t *testing.T) {
 	require.NotContains(t, id1, strings.Repeat("01", 8))
 
 	// Refusals, before the key changes.
-	refused(excValidation, m2, map[string]any{"import_type": "NEW_KEY_MATERIAL", "key_material_id": id1})
-	refused(excValidation, m2, map[string]any{"import_type": "SOMETIMES"})
-	refused(excValidation, m1, map[string]any{"key_material_id": "abc"})
-	refused(excValidation, m1, map[string]any{"key_material_description": strings.Repeat("d", 257)})
-	refused(excIncorrectKeyMaterial, m1, map[string]any{"import_type": "NEW_KEY_MATERIAL"}) // already the key's
-	refused(excIncorrectKeyMaterial, m2, nil)                                               // EXISTING: must be the current material
-	refused(excIncorrectKeyMaterial, m2, map[string]any{"import_type": "EXISTING_KEY_MATERIAL", "key_material_id": id1})
-	refused(excNotFound, m2, map[string]any{"import_type": "EXISTING_KEY_MATERIAL", "key_material_id": strings.Repeat("0", 64)})
-	tb.fails(excInvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil) // nothing pending
+	refused(kmserr.Validation, m2, map[string]any{"import_type": "NEW_KEY_MATERIAL", "key_material_id": id1})
+	refused(kmserr.Validation, m2, map[string]any{"import_type": "SOMETIMES"})
+	refused(kmserr.Validation, m1, map[string]any{"key_material_id": "abc"})
+	refused(kmserr.Validation, m1, map[string]any{"key_material_description": strings.Repeat("d", 257)})
+	refused(kmserr.IncorrectKeyMaterial, m1, map[string]any{"import_type": "NEW_KEY_MATERIAL"}) // already the key's
+	refused(kmserr.IncorrectKeyMaterial, m2, nil)                                               // EXISTING: must be the current material
+	refused(kmserr.IncorrectKeyMaterial, m2, map[string]any{"import_type": "EXISTING_KEY_MATERIAL", "key_material_id": id1})
+	refused(kmserr.NotFound, m2, map[string]any{"import_type": "EXISTING_KEY_MATERIAL", "key_material_id": strings.Repeat("0", 64)})
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil) // nothing pending
 
 	// NEW material waits, PENDING_ROTATION; the current one still encrypts.
 	id2, err := imp(m2, map[string]any{"import_type": "NEW_KEY_MATERIAL", "key_material_description": "second"})
@@ -94,7 +95,7 @@ func TestImportSeveralMaterials(t *testing.T) {
 	require.Equal(t, "second", all[id2]["key_material_description"])
 	require.Equal(t, "KEY_MATERIAL_DOES_NOT_EXPIRE", all[id2]["expiration_model"])
 	require.Empty(t, tb.rotationsOf(id, "ROTATIONS_ONLY"))
-	tb.fails(excValidation, logical.ListOperation, "keys/"+id+"/rotations", map[string]any{"include_key_material": "SOME"})
+	tb.fails(kmserr.Validation, logical.ListOperation, "keys/"+id+"/rotations", map[string]any{"include_key_material": "SOME"})
 	dk := tb.ok(logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
 	require.Equal(t, id1, dk["key_material_id"])
 
@@ -113,7 +114,7 @@ func TestImportSeveralMaterials(t *testing.T) {
 	all = tb.rotationsOf(id, "ALL_KEY_MATERIAL")
 	require.Equal(t, "NON_CURRENT", all[id1]["key_material_state"])
 	require.Equal(t, "CURRENT", all[id2]["key_material_state"])
-	tb.fails(excInvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
 	st := tb.ok(logical.ReadOperation, "keys/"+id+"/rotation", nil)
 	require.Equal(t, false, st["key_rotation_enabled"])
 	require.Equal(t, 24, st["on_demand_rotations_remaining"])
@@ -127,14 +128,14 @@ func TestImportSeveralMaterials(t *testing.T) {
 	require.Equal(t, id1, del["key_material_id"])
 	require.Equal(t, "Enabled", describe()["key_state"])
 	require.Equal(t, "PENDING_IMPORT", tb.rotationsOf(id, "ALL_KEY_MATERIAL")[id1]["import_state"])
-	tb.fails(excInvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct1})
+	tb.fails(kmserr.InvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct1})
 	require.Equal(t, id2, tb.decryptID(ct2))
-	refused(excIncorrectKeyMaterial, m3, map[string]any{"import_type": "EXISTING_KEY_MATERIAL", "key_material_id": id1})
+	refused(kmserr.IncorrectKeyMaterial, m3, map[string]any{"import_type": "EXISTING_KEY_MATERIAL", "key_material_id": id1})
 	_, err = imp(m1, map[string]any{"import_type": "EXISTING_KEY_MATERIAL", "key_material_id": id1})
 	require.NoError(t, err)
 	require.Equal(t, id1, tb.decryptID(ct1), "re-imported material decrypts again")
-	tb.fails(excNotFound, logical.DeleteOperation, "keys/"+id+"/import", map[string]any{"key_material_id": strings.Repeat("f", 64)})
-	tb.fails(excValidation, logical.DeleteOperation, "keys/"+id+"/import", map[string]any{"key_material_id": "nothex"})
+	tb.fails(kmserr.NotFound, logical.DeleteOperation, "keys/"+id+"/import", map[string]any{"key_material_id": strings.Repeat("f", 64)})
+	tb.fails(kmserr.Validation, logical.DeleteOperation, "keys/"+id+"/import", map[string]any{"key_material_id": "nothex"})
 
 	// Material deleted while pending rotation is no longer the key's: it
 	// can come back only as new material.
@@ -142,8 +143,8 @@ func TestImportSeveralMaterials(t *testing.T) {
 	require.NoError(t, err)
 	tb.ok(logical.DeleteOperation, "keys/"+id+"/import", map[string]any{"key_material_id": id3})
 	require.NotContains(t, tb.rotationsOf(id, "ALL_KEY_MATERIAL"), id3)
-	refused(excNotFound, m3, map[string]any{"import_type": "EXISTING_KEY_MATERIAL", "key_material_id": id3})
-	tb.fails(excInvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
+	refused(kmserr.NotFound, m3, map[string]any{"import_type": "EXISTING_KEY_MATERIAL", "key_material_id": id3})
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
 	again, err = imp(m3, map[string]any{"import_type": "NEW_KEY_MATERIAL"})
 	require.NoError(t, err)
 	require.Equal(t, id3, again)
@@ -154,8 +155,8 @@ func TestImportSeveralMaterials(t *testing.T) {
 	del = tb.ok(logical.DeleteOperation, "keys/"+id+"/import", nil)
 	require.Equal(t, id2, del["key_material_id"])
 	require.Equal(t, "PendingImport", describe()["key_state"])
-	tb.fails(excInvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
-	refused(excIncorrectKeyMaterial, m1, nil)
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	refused(kmserr.IncorrectKeyMaterial, m1, nil)
 	_, err = imp(m2, nil)
 	require.NoError(t, err)
 	require.Equal(t, "Enabled", describe()["key_state"])
@@ -170,19 +171,19 @@ func TestImportSeveralMaterialsRefusals(t *testing.T) {
 	withIdentities(tb)
 	hmacKey := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL", "key_spec": "HMAC_256"})["key_id"].(string)
 	_, err := tb.importMaterial(hmacKey, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{9}, 32), map[string]any{"import_type": "NEW_KEY_MATERIAL"})
-	requireKMSError(t, err, excValidation)
+	requireKMSError(t, err, kmserr.Validation)
 	_, err = tb.importMaterial(hmacKey, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{9}, 32), nil)
 	require.NoError(t, err)
-	tb.fails(excUnsupportedOperation, logical.UpdateOperation, "keys/"+hmacKey+"/rotate", nil)
+	tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys/"+hmacKey+"/rotate", nil)
 
 	doc := policyDoc(t, map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"*"}})
 	id := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL", "policy": doc})["key_id"].(string)
 	resp, err := tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{1}, 32), nil)
 	require.NoError(t, err)
 	mid := resp.Data["key_material_id"].(string)
-	tb.asFails(excAccessDenied, "bob", logical.DeleteOperation, "keys/"+id+"/import", map[string]any{"key_material_id": mid})
-	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "keys/"+id+"/rotate", nil)
-	tb.asFails(excAccessDenied, "bob", logical.ListOperation, "keys/"+id+"/rotations", map[string]any{"include_key_material": "ALL_KEY_MATERIAL"})
+	tb.asFails(kmserr.AccessDenied, "bob", logical.DeleteOperation, "keys/"+id+"/import", map[string]any{"key_material_id": mid})
+	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "keys/"+id+"/rotate", nil)
+	tb.asFails(kmserr.AccessDenied, "bob", logical.ListOperation, "keys/"+id+"/rotations", map[string]any{"include_key_material": "ALL_KEY_MATERIAL"})
 	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
 }
 
@@ -262,7 +263,7 @@ func TestImportLegacyMaterial(t *testing.T) {
 	tb.cache.keys.invalidate(id)
 
 	_, err = tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{5}, 32), nil)
-	requireKMSError(t, err, excIncorrectKeyMaterial)
+	requireKMSError(t, err, kmserr.IncorrectKeyMaterial)
 	resp, err = tb.importMaterial(id, "RSAES_OAEP_SHA_256", m, nil)
 	require.NoError(t, err)
 	require.Equal(t, mid, resp.Data["key_material_id"])
@@ -292,11 +293,11 @@ func TestImportSeveralMaterialsExpire(t *testing.T) {
 		"the key's valid_to is its current material's")
 
 	tb.advance(3 * time.Hour)
-	tb.fails(excInvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct1}) // before the sweep
+	tb.fails(kmserr.InvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct1}) // before the sweep
 	tb.runPeriodic()
 	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
 	require.Equal(t, "PENDING_IMPORT", tb.rotationsOf(id, "ALL_KEY_MATERIAL")[id1]["import_state"])
-	tb.fails(excInvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct1})
+	tb.fails(kmserr.InvalidCiphertext, logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct1})
 
 	tb.advance(2 * time.Hour)
 	tb.runPeriodic()

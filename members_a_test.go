@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,8 +20,8 @@ func TestDescribeKeyGrantTokens(t *testing.T) {
 	token := grant["grant_token"].(string)
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/"+id, map[string]any{"grant_tokens": []string{token}})["key_id"])
 	forged := base64.RawURLEncoding.EncodeToString([]byte("v1." + id + "." + grant["grant_id"].(string) + ".00"))
-	tb.fails(excInvalidGrantToken, logical.ReadOperation, "keys/"+id, map[string]any{"grant_tokens": []string{forged}})
-	tb.awsFails(excInvalidGrantToken, "", "DescribeKey", map[string]any{"KeyId": id, "GrantTokens": []string{"garbage"}})
+	tb.fails(kmserr.InvalidGrantToken, logical.ReadOperation, "keys/"+id, map[string]any{"grant_tokens": []string{forged}})
+	tb.awsFails(kmserr.InvalidGrantToken, "", "DescribeKey", map[string]any{"KeyId": id, "GrantTokens": []string{"garbage"}})
 	require.Equal(t, id, tb.aws("", "DescribeKey", map[string]any{"KeyId": id, "GrantTokens": []string{token}})["KeyMetadata"].(map[string]any)["KeyId"])
 }
 
@@ -35,9 +36,9 @@ func TestListKeyPoliciesPages(t *testing.T) {
 	require.Equal(t, false, out["Truncated"])
 	out = tb.aws("", "ListKeyPolicies", map[string]any{"KeyId": id, "Marker": "default"})
 	require.Equal(t, []any{}, out["PolicyNames"])
-	tb.awsFails(excValidation, "", "ListKeyPolicies", map[string]any{"KeyId": id, "Limit": 0})
-	tb.awsFails(excValidation, "", "ListKeyPolicies", map[string]any{"KeyId": id, "Limit": 1001})
-	tb.fails(excValidation, logical.ListOperation, "keys/"+id+"/policies", map[string]any{"limit": 5000})
+	tb.awsFails(kmserr.Validation, "", "ListKeyPolicies", map[string]any{"KeyId": id, "Limit": 0})
+	tb.awsFails(kmserr.Validation, "", "ListKeyPolicies", map[string]any{"KeyId": id, "Limit": 1001})
+	tb.fails(kmserr.Validation, logical.ListOperation, "keys/"+id+"/policies", map[string]any{"limit": 5000})
 	resp := tb.ok(logical.ListOperation, "keys/"+id+"/policies", map[string]any{"after": "default"})
 	require.Empty(t, resp["keys"])
 }

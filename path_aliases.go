@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -117,7 +118,7 @@ func (b *backend) pathAliasRead(ctx context.Context, req *logical.Request, d *fr
 		return nil, err
 	}
 	if a == nil {
-		return nil, errNotFound("alias %s does not exist", name)
+		return nil, kmserr.NotFoundf("alias %s does not exist", name)
 	}
 	return b.aliasResponse(ctx, req.Storage, a)
 }
@@ -162,7 +163,7 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	if cur == nil {
-		return nil, errNotFound("alias %s does not exist", name)
+		return nil, kmserr.NotFoundf("alias %s does not exist", name)
 	}
 	old, err := b.getKey(ctx, req.Storage, cur.TargetKeyID)
 	if err != nil {
@@ -179,7 +180,7 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 	// AWS: the new key must be of the same type and usage as the old one,
 	// so code using the alias keeps working.
 	if old != nil && (old.spec.Type() != e.spec.Type() || old.KeyUsage != e.KeyUsage) {
-		return nil, errValidation("alias %s points to a %s %s key; the new key %s is a %s %s key",
+		return nil, kmserr.Validationf("alias %s points to a %s %s key; the new key %s is a %s %s key",
 			name, old.spec.Type(), old.KeyUsage, e.KeyID, e.spec.Type(), e.KeyUsage)
 	}
 	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: cur.CreatedAt, UpdatedAt: b.now().UTC()}
@@ -201,7 +202,7 @@ func (b *backend) pathAliasDelete(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	if a == nil {
-		return nil, errNotFound("alias %s does not exist", name)
+		return nil, kmserr.NotFoundf("alias %s does not exist", name)
 	}
 	// An alias whose key is gone has no policy left to ask.
 	target, err := b.getKey(ctx, req.Storage, a.TargetKeyID)
@@ -221,7 +222,7 @@ func (b *backend) pathAliasDelete(ctx context.Context, req *logical.Request, d *
 func (b *backend) aliasTarget(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, error) {
 	ref := d.Get("target_key_id").(string)
 	if ref == "" {
-		return nil, errValidation("target_key_id is required")
+		return nil, kmserr.Validationf("target_key_id is required")
 	}
 	e, err := b.resolveKey(ctx, req.Storage, ref, false)
 	if err != nil {
@@ -259,7 +260,7 @@ func aliasData(arns arnScheme, a *aliasEntry) map[string]any {
 // match. Reads and deletes take the full name too, so a rule that hides or
 // protects alias names holds for them as well.
 func errAliasPrefix() error {
-	return errValidation(`Alias must start with the prefix "alias/"`)
+	return kmserr.Validationf(`Alias must start with the prefix "alias/"`)
 }
 
 // pathAliasName is the alias an aliases/<name> path names.
@@ -281,11 +282,11 @@ func validateAliasName(name string) error {
 	case !strings.HasPrefix(name, "alias/"):
 		return errAliasPrefix()
 	case len(name) > keyspec.MaxAliasName:
-		return newErr(excValidation, "alias name %q is longer than %d characters", name, keyspec.MaxAliasName)
+		return kmserr.New(kmserr.Validation, "alias name %q is longer than %d characters", name, keyspec.MaxAliasName)
 	case !aliasPattern.MatchString(name):
-		return newErr(excInvalidAliasName, "alias name %q must be alias/ followed by letters, digits, /, _ or -", name)
+		return kmserr.New(kmserr.InvalidAliasName, "alias name %q must be alias/ followed by letters, digits, /, _ or -", name)
 	case strings.HasPrefix(name, "alias/aws/"):
-		return newErr(excInvalidAliasName, "alias names beginning with alias/aws/ are reserved for AWS managed keys")
+		return kmserr.New(kmserr.InvalidAliasName, "alias names beginning with alias/aws/ are reserved for AWS managed keys")
 	}
 	return nil
 }

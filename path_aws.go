@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // The AWS KMS JSON 1.1 protocol, served on aws and aws/<Operation>, so that
@@ -22,10 +23,6 @@ const (
 	awsTargetHeader = "X-Amz-Target"
 	awsTargetPrefix = "TrentService."
 	awsContentType  = "application/x-amz-json-1.1"
-
-	// Exceptions of the protocol itself, not of an operation.
-	excUnknownOperation = "UnknownOperationException"
-	excInternal         = "KMSInternalException"
 )
 
 func pathAWS(b *backend) *framework.Path {
@@ -59,8 +56,8 @@ func (b *backend) pathAWSRequest(ctx context.Context, req *logical.Request, _ *f
 		// the active node when it sees this error.
 		return nil, err
 	}
-	var ke *kmsError
-	if errors.As(err, &ke) && ke.Type == excDryRunOperation {
+	var ke *kmserr.Error
+	if errors.As(err, &ke) && ke.Type == kmserr.DryRunOperation {
 		// A dry run's success: HTTP 412, as AWS sends it.
 		return awsResponse(ke.Status, map[string]any{"__type": ke.Type, "message": ke.Msg}), nil
 	}
@@ -81,7 +78,7 @@ func awsOperationName(req *logical.Request) (string, error) {
 		}
 	}
 	if target == "" && fromPath == "" {
-		return "", newErr(excUnknownOperation, "no operation: the %s header did not reach the plugin. Vault passes it only to a mount "+
+		return "", kmserr.New(kmserr.UnknownOperation, "no operation: the %s header did not reach the plugin. Vault passes it only to a mount "+
 			"tuned with passthrough_request_headers=%s (vault secrets tune -passthrough-request-headers=%s <mount>); "+
 			"or name the operation in the path, <mount>/%s/<Operation>", awsTargetHeader, awsTargetHeader, awsTargetHeader, awsPathPrefix)
 	}
@@ -90,10 +87,10 @@ func awsOperationName(req *logical.Request) (string, error) {
 	}
 	name, ok := strings.CutPrefix(target, awsTargetPrefix)
 	if !ok || name == "" {
-		return "", newErr(excUnknownOperation, "%s %q does not name a TrentService operation", awsTargetHeader, target)
+		return "", kmserr.New(kmserr.UnknownOperation, "%s %q does not name a TrentService operation", awsTargetHeader, target)
 	}
 	if fromPath != "" && fromPath != name {
-		return "", errValidation("the path names operation %s but %s names %s", fromPath, awsTargetHeader, name)
+		return "", kmserr.Validationf("the path names operation %s but %s names %s", fromPath, awsTargetHeader, name)
 	}
 	return name, nil
 }
@@ -104,9 +101,9 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request, name string)
 	op, ok := awsOperations[name]
 	if !ok {
 		if awsUnsupported[name] {
-			return nil, errUnsupported("this plugin does not implement %s", name)
+			return nil, kmserr.Unsupportedf("this plugin does not implement %s", name)
 		}
-		return nil, newErr(excUnknownOperation, "unknown operation %q", name)
+		return nil, kmserr.New(kmserr.UnknownOperation, "unknown operation %q", name)
 	}
 	data, err := awsFields(name, req.Data, op.members)
 	if err != nil {
@@ -124,7 +121,7 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request, name string)
 		return nil, err
 	}
 	if resp != nil && resp.IsError() {
-		return nil, errValidation("%s", resp.Error())
+		return nil, kmserr.Validationf("%s", resp.Error())
 	}
 	c, err := b.config(ctx, req.Storage)
 	if err != nil {
@@ -163,18 +160,18 @@ func (b *backend) resolveAWSRoutes() error {
 // are refusals too (classify); only server faults are logged and answered
 // KMSInternalException (500), with no detail.
 func (b *backend) awsError(err error) *logical.Response {
-	if ke := classify(err); ke != nil {
+	if ke := kmserr.Classify(err); ke != nil {
 		return awsResponse(http.StatusBadRequest, map[string]any{"__type": ke.Type, "message": ke.Msg})
 	}
 	b.Logger().Error("AWS protocol request failed", "error", err)
-	return awsResponse(http.StatusInternalServerError, map[string]any{"__type": excInternal, "message": "internal error; see the Vault server log"})
+	return awsResponse(http.StatusInternalServerError, map[string]any{"__type": kmserr.Internal, "message": "internal error; see the Vault server log"})
 }
 
 // awsResponse makes Vault send body as-is, with AWS's content type.
 func awsResponse(status int, body map[string]any) *logical.Response {
 	raw, err := json.Marshal(body)
 	if err != nil {
-		status, raw = http.StatusInternalServerError, []byte(`{"__type":"`+excInternal+`","message":"response encoding failed"}`)
+		status, raw = http.StatusInternalServerError, []byte(`{"__type":"`+kmserr.Internal+`","message":"response encoding failed"}`)
 	}
 	return &logical.Response{Data: map[string]any{
 		logical.HTTPStatusCode:  status,

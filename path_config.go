@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -145,10 +146,10 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		for spec, v := range raw.(map[string]string) {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > maxPoolSize {
-				return nil, errValidation("data_key_pair_pool: the size for %s must be 0..%d", spec, maxPoolSize)
+				return nil, kmserr.Validationf("data_key_pair_pool: the size for %s must be 0..%d", spec, maxPoolSize)
 			}
 			if s, ok := keyspec.Lookup(spec); !ok || !s.KeyPair {
-				return nil, errValidation("data_key_pair_pool: %q is not a key pair spec; valid: %s", spec, keyspec.OneOf(keyspec.DataKeyPairSpecs()))
+				return nil, kmserr.Validationf("data_key_pair_pool: %q is not a key pair spec; valid: %s", spec, keyspec.OneOf(keyspec.DataKeyPairSpecs()))
 			}
 			if n > 0 {
 				pool[spec] = n
@@ -168,7 +169,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		if raw, ok := d.GetOk(f.name); ok {
 			v := raw.(string)
 			if v != "" && !f.pattern.MatchString(v) {
-				return nil, errValidation("%s must match %s", f.name, f.pattern)
+				return nil, kmserr.Validationf("%s must match %s", f.name, f.pattern)
 			}
 			*f.dst = v
 		}
@@ -176,7 +177,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if raw, ok := d.GetOk("key_cache_size"); ok {
 		n := raw.(int)
 		if n != 0 && n < minKeyCacheSize {
-			return nil, errValidation("key_cache_size must be at least %d (or 0 for the default %d)", minKeyCacheSize, defaultKeyCacheSize)
+			return nil, kmserr.Validationf("key_cache_size must be at least %d (or 0 for the default %d)", minKeyCacheSize, defaultKeyCacheSize)
 		}
 		next.KeyCacheSize = n
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
 	"github.com/openkms/vault-plugin-kms/internal/hsm"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // HSM connections: how the plugin reaches a PKCS#11 token. Only an
@@ -81,14 +82,14 @@ func (b *backend) pathHSMList(ctx context.Context, req *logical.Request, _ *fram
 
 func (b *backend) hsmConnection(ctx context.Context, s logical.Storage, name string) (*customkeystore.Connection, error) {
 	if !customkeystore.ValidConnectionName(name) {
-		return nil, newErr(excCloudHsmClusterNotFound, "no HSM connection has that name")
+		return nil, kmserr.New(kmserr.CloudHsmClusterNotFound, "no HSM connection has that name")
 	}
 	c, err := customkeystore.GetConnection(ctx, s, name)
 	if err != nil {
 		return nil, err
 	}
 	if c == nil {
-		return nil, newErr(excCloudHsmClusterNotFound, "HSM connection %s does not exist", name)
+		return nil, kmserr.New(kmserr.CloudHsmClusterNotFound, "HSM connection %s does not exist", name)
 	}
 	return c, nil
 }
@@ -116,7 +117,7 @@ func hsmConnectionData(name string, c *customkeystore.Connection) map[string]any
 func (b *backend) pathHSMWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
 	if !customkeystore.ValidConnectionName(name) {
-		return nil, errValidation("name must be cluster- and 11 to 16 of [2-7a-zA-Z], the form of AWS's CloudHsmClusterId")
+		return nil, kmserr.Validationf("name must be cluster- and 11 to 16 of [2-7a-zA-Z], the form of AWS's CloudHsmClusterId")
 	}
 	c, err := customkeystore.GetConnection(ctx, req.Storage, name)
 	if err != nil {
@@ -154,12 +155,12 @@ func hsmConnectionFields(c *customkeystore.Connection, d *framework.FieldData) e
 	slot, hasSlot := d.GetOk("slot")
 	switch {
 	case hasLabel && hasSlot:
-		return errValidation("give token_label or slot, not both")
+		return kmserr.Validationf("give token_label or slot, not both")
 	case hasLabel:
 		c.TokenLabel, c.Slot = label.(string), nil
 	case hasSlot:
 		if slot.(int) < 0 {
-			return errValidation("slot must not be negative")
+			return kmserr.Validationf("slot must not be negative")
 		}
 		s := uint(slot.(int))
 		c.TokenLabel, c.Slot = "", &s
@@ -168,16 +169,16 @@ func hsmConnectionFields(c *customkeystore.Connection, d *framework.FieldData) e
 		c.PIN = v.(string)
 	}
 	if c.Module == "" || !filepath.IsAbs(c.Module) {
-		return errValidation("module_path must be the absolute path of the PKCS#11 library")
+		return kmserr.Validationf("module_path must be the absolute path of the PKCS#11 library")
 	}
 	if fi, err := os.Stat(c.Module); err != nil || !fi.Mode().IsRegular() {
-		return errValidation("module_path names no file on this node")
+		return kmserr.Validationf("module_path names no file on this node")
 	}
 	if c.TokenLabel == "" && c.Slot == nil {
-		return errValidation("token_label or slot is required")
+		return kmserr.Validationf("token_label or slot is required")
 	}
 	if c.PIN == "" {
-		return errValidation("pin is required")
+		return kmserr.Validationf("pin is required")
 	}
 	return nil
 }

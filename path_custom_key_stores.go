@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // Custom key stores (AWS's CloudHSM key stores) over PKCS#11 tokens: the
@@ -116,7 +117,7 @@ func (b *backend) pathCKSList(ctx context.Context, req *logical.Request, d *fram
 	id, name := d.Get("custom_key_store_id").(string), d.Get("custom_key_store_name").(string)
 	switch {
 	case id != "" && name != "":
-		return nil, errValidation("give custom_key_store_id or custom_key_store_name, not both")
+		return nil, kmserr.Validationf("give custom_key_store_id or custom_key_store_name, not both")
 	case id != "":
 		st, err := b.cks.Get(ctx, req.Storage, id)
 		if err != nil {
@@ -162,7 +163,7 @@ func (b *backend) pathCKSRead(ctx context.Context, req *logical.Request, d *fram
 
 func validPassword(p string) error {
 	if n := utf8.RuneCountInString(p); n < 7 || n > 32 {
-		return errValidation("key_store_password must be 7 to 32 characters")
+		return kmserr.Validationf("key_store_password must be 7 to 32 characters")
 	}
 	return nil
 }
@@ -174,10 +175,10 @@ func trustAnchor(s string) error {
 	}
 	block, rest := pem.Decode([]byte(s))
 	if block == nil || block.Type != "CERTIFICATE" || strings.TrimSpace(string(rest)) != "" {
-		return newErr(excIncorrectTrustAnchor, "trust_anchor_certificate must be one PEM certificate")
+		return kmserr.New(kmserr.IncorrectTrustAnchor, "trust_anchor_certificate must be one PEM certificate")
 	}
 	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-		return newErr(excIncorrectTrustAnchor, "trust_anchor_certificate is not a valid X.509 certificate")
+		return kmserr.New(kmserr.IncorrectTrustAnchor, "trust_anchor_certificate is not a valid X.509 certificate")
 	}
 	return nil
 }
@@ -186,9 +187,9 @@ func (b *backend) pathCKSCreate(ctx context.Context, req *logical.Request, d *fr
 	switch typ := d.Get("custom_key_store_type").(string); typ {
 	case customkeystore.TypeCloudHSM:
 	case "EXTERNAL_KEY_STORE":
-		return nil, errUnsupported("external key stores have no counterpart here; custom key stores are AWS_CLOUDHSM over PKCS#11")
+		return nil, kmserr.Unsupportedf("external key stores have no counterpart here; custom key stores are AWS_CLOUDHSM over PKCS#11")
 	default:
-		return nil, errValidation("custom_key_store_type must be AWS_CLOUDHSM")
+		return nil, kmserr.Validationf("custom_key_store_type must be AWS_CLOUDHSM")
 	}
 	name, cluster := d.Get("custom_key_store_name").(string), d.Get("cloud_hsm_cluster_id").(string)
 	password, anchor := d.Get("key_store_password").(string), d.Get("trust_anchor_certificate").(string)
@@ -196,7 +197,7 @@ func (b *backend) pathCKSCreate(ctx context.Context, req *logical.Request, d *fr
 		return nil, cksError(err)
 	}
 	if cluster == "" {
-		return nil, errValidation("cloud_hsm_cluster_id is required")
+		return nil, kmserr.Validationf("cloud_hsm_cluster_id is required")
 	}
 	if err := validPassword(password); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // HSM connections: operator-only (sudo), the PIN checked by logging in,
@@ -46,17 +47,17 @@ func TestHSMConnections(t *testing.T) {
 		return m
 	}
 	other := env.name()
-	ke := tb.fails(excValidation, logical.UpdateOperation, "config/hsm/"+other, with("pin", "wrong-"+tok.PIN))
+	ke := tb.fails(kmserr.Validation, logical.UpdateOperation, "config/hsm/"+other, with("pin", "wrong-"+tok.PIN))
 	require.NotContains(t, ke.Msg, tok.PIN)
 	require.Contains(t, ke.Msg, "INVALID_CREDENTIALS")
-	tb.fails(excValidation, logical.UpdateOperation, "config/hsm/"+other, with("pin", nil))
-	tb.fails(excValidation, logical.UpdateOperation, "config/hsm/"+other, with("module_path", "libsofthsm2.so"))
-	tb.fails(excValidation, logical.UpdateOperation, "config/hsm/"+other, with("module_path", "/nonexistent/lib.so"))
-	tb.fails(excValidation, logical.UpdateOperation, "config/hsm/"+other, with("slot", 1))
-	tb.fails(excValidation, logical.UpdateOperation, "config/hsm/"+other, with("token_label", nil))
-	tb.fails(excCloudHsmClusterNotActive, logical.UpdateOperation, "config/hsm/"+other, with("token_label", "no-such-token"))
-	tb.fails(excValidation, logical.UpdateOperation, "config/hsm/not-a-cluster-name", base)
-	tb.fails(excCloudHsmClusterNotFound, logical.ReadOperation, "config/hsm/"+other, nil)
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config/hsm/"+other, with("pin", nil))
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config/hsm/"+other, with("module_path", "libsofthsm2.so"))
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config/hsm/"+other, with("module_path", "/nonexistent/lib.so"))
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config/hsm/"+other, with("slot", 1))
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config/hsm/"+other, with("token_label", nil))
+	tb.fails(kmserr.CloudHsmClusterNotActive, logical.UpdateOperation, "config/hsm/"+other, with("token_label", "no-such-token"))
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "config/hsm/not-a-cluster-name", base)
+	tb.fails(kmserr.CloudHsmClusterNotFound, logical.ReadOperation, "config/hsm/"+other, nil)
 	require.Equal(t, []string{name}, tb.ok(logical.ListOperation, "config/hsm/", nil)["keys"], "nothing refused was stored")
 
 	// An update keeps the PIN when none is given.
@@ -66,7 +67,7 @@ func TestHSMConnections(t *testing.T) {
 	require.Equal(t, tok.PIN, c.PIN)
 
 	tb.ok(logical.DeleteOperation, "config/hsm/"+name, nil)
-	tb.fails(excCloudHsmClusterNotFound, logical.ReadOperation, "config/hsm/"+name, nil)
+	tb.fails(kmserr.CloudHsmClusterNotFound, logical.ReadOperation, "config/hsm/"+name, nil)
 }
 
 // createInput is a CreateCustomKeyStore on conn with tok's PIN, changed by
@@ -85,14 +86,14 @@ func TestCustomKeyStoreCreateRefusals(t *testing.T) {
 	tok := env.shared
 	conn := env.connection(tb, tok)
 	create := func(extra map[string]any) map[string]any { return createInput(conn, tok.PIN, extra) }
-	ke := tb.fails(excValidation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"key_store_password": "wrong-" + tok.PIN}))
+	ke := tb.fails(kmserr.Validation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"key_store_password": "wrong-" + tok.PIN}))
 	require.NotContains(t, ke.Msg, tok.PIN)
-	tb.fails(excValidation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"key_store_password": "short"}))
-	tb.fails(excCloudHsmClusterNotFound, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"cloud_hsm_cluster_id": env.name()}))
-	tb.fails(excUnsupportedOperation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"custom_key_store_type": "EXTERNAL_KEY_STORE"}))
-	tb.fails(excValidation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"custom_key_store_type": "OTHER"}))
-	tb.fails(excIncorrectTrustAnchor, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"trust_anchor_certificate": "not a certificate"}))
-	tb.fails(excValidation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"custom_key_store_name": ""}))
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"key_store_password": "short"}))
+	tb.fails(kmserr.CloudHsmClusterNotFound, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"cloud_hsm_cluster_id": env.name()}))
+	tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"custom_key_store_type": "EXTERNAL_KEY_STORE"}))
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"custom_key_store_type": "OTHER"}))
+	tb.fails(kmserr.IncorrectTrustAnchor, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"trust_anchor_certificate": "not a certificate"}))
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"custom_key_store_name": ""}))
 	require.Empty(t, tb.ok(logical.ListOperation, "custom-key-stores/", nil)["keys"], "nothing refused was stored")
 }
 
@@ -113,11 +114,11 @@ func TestCustomKeyStoreLifecycle(t *testing.T) {
 	raw, _ := json.Marshal(st)
 	require.NotContains(t, string(raw), tok.PIN)
 
-	tb.fails(excCustomKeyStoreNameInUse, logical.UpdateOperation, "custom-key-stores",
+	tb.fails(kmserr.CustomKeyStoreNameInUse, logical.UpdateOperation, "custom-key-stores",
 		create(map[string]any{"cloud_hsm_cluster_id": env.connection(tb, env.shared), "key_store_password": env.shared.PIN}))
-	tb.fails(excCloudHsmClusterInUse, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"custom_key_store_name": "other"}))
-	tb.fails(excCustomKeyStoreNotFound, logical.ReadOperation, "custom-key-stores/cks-00000000000000000", nil)
-	tb.fails(excCustomKeyStoreNotFound, logical.ReadOperation, "custom-key-stores/nonsense", nil)
+	tb.fails(kmserr.CloudHsmClusterInUse, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"custom_key_store_name": "other"}))
+	tb.fails(kmserr.CustomKeyStoreNotFound, logical.ReadOperation, "custom-key-stores/cks-00000000000000000", nil)
+	tb.fails(kmserr.CustomKeyStoreNotFound, logical.ReadOperation, "custom-key-stores/nonsense", nil)
 
 	// Connected: in use, not changeable, not deletable.
 	tb.ok(logical.UpdateOperation, "custom-key-stores/"+id+"/connect", nil)
@@ -126,22 +127,22 @@ func TestCustomKeyStoreLifecycle(t *testing.T) {
 	require.True(t, ok)
 	require.NoError(t, live.Health(context.Background()))
 	tb.ok(logical.UpdateOperation, "custom-key-stores/"+id+"/connect", nil) // already connected: success
-	tb.fails(excCustomKeyStoreInvalidState, logical.UpdateOperation, "custom-key-stores/"+id, map[string]any{"new_custom_key_store_name": "x"})
-	tb.fails(excCustomKeyStoreInvalidState, logical.DeleteOperation, "custom-key-stores/"+id, nil)
-	tb.fails(excCloudHsmClusterInUse, logical.DeleteOperation, "config/hsm/"+conn, nil)
+	tb.fails(kmserr.CustomKeyStoreInvalidState, logical.UpdateOperation, "custom-key-stores/"+id, map[string]any{"new_custom_key_store_name": "x"})
+	tb.fails(kmserr.CustomKeyStoreInvalidState, logical.DeleteOperation, "custom-key-stores/"+id, nil)
+	tb.fails(kmserr.CloudHsmClusterInUse, logical.DeleteOperation, "config/hsm/"+conn, nil)
 
 	tb.ok(logical.UpdateOperation, "custom-key-stores/"+id+"/disconnect", nil)
 	require.Equal(t, "DISCONNECTED", tb.ok(logical.ReadOperation, "custom-key-stores/"+id, nil)["connection_state"])
 	_, ok = tb.hsmLive.Token(id)
 	require.False(t, ok, "disconnecting closes the token connection")
-	tb.fails(excCustomKeyStoreInvalidState, logical.UpdateOperation, "custom-key-stores/"+id+"/disconnect", nil)
+	tb.fails(kmserr.CustomKeyStoreInvalidState, logical.UpdateOperation, "custom-key-stores/"+id+"/disconnect", nil)
 
 	// Updates while disconnected: a name, the PIN, a connection to the
 	// same token; never a connection to another token.
-	tb.fails(excValidation, logical.UpdateOperation, "custom-key-stores/"+id, nil)
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "custom-key-stores/"+id, nil)
 	tb.ok(logical.UpdateOperation, "custom-key-stores/"+id, map[string]any{"new_custom_key_store_name": "renamed", "key_store_password": tok.PIN})
-	tb.fails(excValidation, logical.UpdateOperation, "custom-key-stores/"+id, map[string]any{"key_store_password": "wrong-" + tok.PIN})
-	tb.fails(excCloudHsmClusterNotRelated, logical.UpdateOperation, "custom-key-stores/"+id,
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "custom-key-stores/"+id, map[string]any{"key_store_password": "wrong-" + tok.PIN})
+	tb.fails(kmserr.CloudHsmClusterNotRelated, logical.UpdateOperation, "custom-key-stores/"+id,
 		map[string]any{"cloud_hsm_cluster_id": env.connection(tb, env.shared)})
 	second := env.connection(tb, tok)
 	got := tb.ok(logical.UpdateOperation, "custom-key-stores/"+id, map[string]any{"cloud_hsm_cluster_id": second})
@@ -158,14 +159,14 @@ func TestCustomKeyStoreLifecycle(t *testing.T) {
 	require.ElementsMatch(t, []string{id, other}, append(page1["keys"].([]string), page2["keys"].([]string)...))
 	byName := tb.ok(logical.ListOperation, "custom-key-stores/", map[string]any{"custom_key_store_name": "renamed"})
 	require.Equal(t, []string{id}, byName["keys"])
-	tb.fails(excCustomKeyStoreNotFound, logical.ListOperation, "custom-key-stores/", map[string]any{"custom_key_store_name": "nobody"})
+	tb.fails(kmserr.CustomKeyStoreNotFound, logical.ListOperation, "custom-key-stores/", map[string]any{"custom_key_store_name": "nobody"})
 
 	// A store holding keys cannot be deleted.
 	require.NoError(t, tb.cks.AddKey(context.Background(), tb.storage, id, "1234abcd-12ab-34cd-56ef-1234567890ab"))
-	tb.fails(excCustomKeyStoreHasCMKs, logical.DeleteOperation, "custom-key-stores/"+id, nil)
+	tb.fails(kmserr.CustomKeyStoreHasCMKs, logical.DeleteOperation, "custom-key-stores/"+id, nil)
 	require.NoError(t, tb.cks.RemoveKey(context.Background(), tb.storage, id, "1234abcd-12ab-34cd-56ef-1234567890ab"))
 	tb.ok(logical.DeleteOperation, "custom-key-stores/"+id, nil)
-	tb.fails(excCustomKeyStoreNotFound, logical.ReadOperation, "custom-key-stores/"+id, nil)
+	tb.fails(kmserr.CustomKeyStoreNotFound, logical.ReadOperation, "custom-key-stores/"+id, nil)
 	tb.ok(logical.DeleteOperation, "config/hsm/"+conn, nil)
 }
 
@@ -197,7 +198,7 @@ func TestCustomKeyStoreConnectFailures(t *testing.T) {
 	require.Equal(t, "INVALID_CREDENTIALS", code)
 	_, open := tb.hsmLive.Token(id)
 	require.False(t, open)
-	tb.fails(excCustomKeyStoreInvalidState, logical.UpdateOperation, "custom-key-stores/"+id+"/connect", nil)
+	tb.fails(kmserr.CustomKeyStoreInvalidState, logical.UpdateOperation, "custom-key-stores/"+id+"/connect", nil)
 
 	// The connection now leads to another token.
 	tb.ok(logical.UpdateOperation, "custom-key-stores/"+id+"/disconnect", nil)
@@ -257,9 +258,9 @@ func TestAWSCustomKeyStores(t *testing.T) {
 		"KeyStorePassword": tok.PIN, "TrustAnchorCertificate": cert, "CustomKeyStoreType": "AWS_CLOUDHSM"})
 	id := out["CustomKeyStoreId"].(string)
 	require.Regexp(t, `^cks-[0-9a-f]{17}$`, id)
-	tb.awsFails(excCustomKeyStoreNameInUse, "", "CreateCustomKeyStore", map[string]any{"CustomKeyStoreName": "aws-store",
+	tb.awsFails(kmserr.CustomKeyStoreNameInUse, "", "CreateCustomKeyStore", map[string]any{"CustomKeyStoreName": "aws-store",
 		"CloudHsmClusterId": env.connection(tb, env.shared), "KeyStorePassword": env.shared.PIN})
-	msg := tb.awsFails(excUnsupportedOperation, "", "CreateCustomKeyStore", map[string]any{"CustomKeyStoreName": "x",
+	msg := tb.awsFails(kmserr.UnsupportedOperation, "", "CreateCustomKeyStore", map[string]any{"CustomKeyStoreName": "x",
 		"CustomKeyStoreType": "EXTERNAL_KEY_STORE", "XksProxyUriEndpoint": "https://xks.example"})
 	require.Contains(t, msg, "XksProxyUriEndpoint")
 
@@ -281,25 +282,25 @@ func TestAWSCustomKeyStores(t *testing.T) {
 	require.Equal(t, true, paged["Truncated"])
 	rest := tb.aws("", "DescribeCustomKeyStores", map[string]any{"Limit": 1, "Marker": paged["NextMarker"]})
 	require.Len(t, rest["CustomKeyStores"], 1)
-	tb.awsFails(excCustomKeyStoreNotFound, "", "DescribeCustomKeyStores", map[string]any{"CustomKeyStoreId": "cks-00000000000000000"})
+	tb.awsFails(kmserr.CustomKeyStoreNotFound, "", "DescribeCustomKeyStores", map[string]any{"CustomKeyStoreId": "cks-00000000000000000"})
 
 	tb.aws("", "ConnectCustomKeyStore", map[string]any{"CustomKeyStoreId": id})
 	e = tb.aws("", "DescribeCustomKeyStores", map[string]any{"CustomKeyStoreId": id})["CustomKeyStores"].([]any)[0].(map[string]any)
 	require.Equal(t, "CONNECTED", e["ConnectionState"])
-	tb.awsFails(excCustomKeyStoreInvalidState, "", "UpdateCustomKeyStore", map[string]any{"CustomKeyStoreId": id, "NewCustomKeyStoreName": "n"})
-	tb.awsFails(excCustomKeyStoreInvalidState, "", "DeleteCustomKeyStore", map[string]any{"CustomKeyStoreId": id})
+	tb.awsFails(kmserr.CustomKeyStoreInvalidState, "", "UpdateCustomKeyStore", map[string]any{"CustomKeyStoreId": id, "NewCustomKeyStoreName": "n"})
+	tb.awsFails(kmserr.CustomKeyStoreInvalidState, "", "DeleteCustomKeyStore", map[string]any{"CustomKeyStoreId": id})
 	tb.aws("", "DisconnectCustomKeyStore", map[string]any{"CustomKeyStoreId": id})
-	tb.awsFails(excCustomKeyStoreInvalidState, "", "DisconnectCustomKeyStore", map[string]any{"CustomKeyStoreId": id})
+	tb.awsFails(kmserr.CustomKeyStoreInvalidState, "", "DisconnectCustomKeyStore", map[string]any{"CustomKeyStoreId": id})
 	tb.aws("", "UpdateCustomKeyStore", map[string]any{"CustomKeyStoreId": id, "NewCustomKeyStoreName": "renamed",
 		"KeyStorePassword": tok.PIN, "CloudHsmClusterId": env.connection(tb, tok)})
-	tb.awsFails(excCloudHsmClusterNotRelated, "", "UpdateCustomKeyStore", map[string]any{"CustomKeyStoreId": id,
+	tb.awsFails(kmserr.CloudHsmClusterNotRelated, "", "UpdateCustomKeyStore", map[string]any{"CustomKeyStoreId": id,
 		"CloudHsmClusterId": env.connection(tb, env.shared)})
 	tb.aws("", "DeleteCustomKeyStore", map[string]any{"CustomKeyStoreId": id})
-	tb.awsFails(excCustomKeyStoreNotFound, "", "ConnectCustomKeyStore", map[string]any{"CustomKeyStoreId": id})
+	tb.awsFails(kmserr.CustomKeyStoreNotFound, "", "ConnectCustomKeyStore", map[string]any{"CustomKeyStoreId": id})
 
 	// CreateKey and GenerateRandom still refuse CustomKeyStoreId: keys in
 	// a custom key store are not wired yet.
-	msg = tb.awsFails(excUnsupportedOperation, "", "CreateKey", map[string]any{"CustomKeyStoreId": id, "Origin": "AWS_CLOUDHSM"})
+	msg = tb.awsFails(kmserr.UnsupportedOperation, "", "CreateKey", map[string]any{"CustomKeyStoreId": id, "Origin": "AWS_CLOUDHSM"})
 	require.True(t, strings.Contains(msg, "CustomKeyStoreId"), msg)
 }
 

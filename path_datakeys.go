@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -68,7 +69,7 @@ func (b *backend) wrappingKey(ctx context.Context, req *logical.Request, d *fram
 		return nil, nil, err
 	}
 	if e.spec.Family != keyspec.FamilySymmetric {
-		return nil, nil, newErr(excInvalidKeyUsage, "%s needs a SYMMETRIC_DEFAULT key; key '%s' is %s", op, e.KeyID, e.KeySpec)
+		return nil, nil, kmserr.New(kmserr.InvalidKeyUsage, "%s needs a SYMMETRIC_DEFAULT key; key '%s' is %s", op, e.KeyID, e.KeySpec)
 	}
 	return e, ec, nil
 }
@@ -109,7 +110,7 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		spec, ok := keyspec.Lookup(name)
 		if !ok || !spec.KeyPair {
 			return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, op,
-				errValidation("key_pair_spec must be one of %s", keyspec.OneOf(keyspec.DataKeyPairSpecs())))
+				kmserr.Validationf("key_pair_spec must be one of %s", keyspec.OneOf(keyspec.DataKeyPairSpecs())))
 		}
 		e, ec, err := b.wrappingKey(ctx, req, d, op)
 		if err != nil {
@@ -181,16 +182,16 @@ func dataKeySize(d *framework.FieldData) (int, error) {
 	n, nOK := d.GetOk("number_of_bytes")
 	switch {
 	case specOK == nOK:
-		return 0, errValidation("give exactly one of key_spec (AES_128, AES_256) and number_of_bytes")
+		return 0, kmserr.Validationf("give exactly one of key_spec (AES_128, AES_256) and number_of_bytes")
 	case specOK:
 		size, ok := keyspec.DataKeySpecs[spec.(string)]
 		if !ok {
-			return 0, errValidation("key_spec must be AES_128 or AES_256")
+			return 0, kmserr.Validationf("key_spec must be AES_128 or AES_256")
 		}
 		return size, nil
 	}
 	if size := n.(int); size >= 1 && size <= keyspec.MaxRandom {
 		return size, nil
 	}
-	return 0, errValidation("number_of_bytes must be between 1 and %d", keyspec.MaxRandom)
+	return 0, kmserr.Validationf("number_of_bytes must be between 1 and %d", keyspec.MaxRandom)
 }

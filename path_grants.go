@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -106,32 +107,32 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 		Name:              d.Get("name").(string),
 	}
 	if g.GranteePrincipal == "" {
-		return nil, errValidation("grantee_principal is required")
+		return nil, kmserr.Validationf("grantee_principal is required")
 	}
 	if _, err := awspolicy.ParsePrincipal(g.GranteePrincipal); err != nil {
-		return nil, errValidation("grantee_principal: %s", err)
+		return nil, kmserr.Validationf("grantee_principal: %s", err)
 	}
 	if g.RetiringPrincipal != "" {
 		if _, err := awspolicy.ParsePrincipal(g.RetiringPrincipal); err != nil {
-			return nil, errValidation("retiring_principal: %s", err)
+			return nil, kmserr.Validationf("retiring_principal: %s", err)
 		}
 	}
 	if g.Name != "" && !grantNamePattern.MatchString(g.Name) {
-		return nil, errValidation("name must be 1..256 characters of letters, digits, :, /, _ and -")
+		return nil, kmserr.Validationf("name must be 1..256 characters of letters, digits, :, /, _ and -")
 	}
 	if len(g.Operations) == 0 {
-		return nil, errValidation("operations is required")
+		return nil, kmserr.Validationf("operations is required")
 	}
 	if n := grantableCount(); len(g.Operations) > n {
-		return nil, errValidation("operations lists %d operations; a grant allows at most the %d grantable ones", len(g.Operations), n)
+		return nil, kmserr.Validationf("operations lists %d operations; a grant allows at most the %d grantable ones", len(g.Operations), n)
 	}
 	seen := map[string]bool{}
 	for _, op := range g.Operations {
 		if !operations[op].grantable {
-			return nil, errValidation("operations: every entry must be an operation a grant can allow (%s)", grantableOperations())
+			return nil, kmserr.Validationf("operations: every entry must be an operation a grant can allow (%s)", grantableOperations())
 		}
 		if seen[op] {
-			return nil, errValidation("operations lists %s more than once", op)
+			return nil, kmserr.Validationf("operations lists %s more than once", op)
 		}
 		seen[op] = true
 	}
@@ -143,7 +144,7 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 	}
 	switch {
 	case len(eq) > 0 && len(sub) > 0:
-		return nil, errValidation("give at most one of encryption_context_equals and encryption_context_subset")
+		return nil, kmserr.Validationf("give at most one of encryption_context_equals and encryption_context_subset")
 	case len(eq) > 0:
 		g.Constraints = &contextMatcher{Equals: eq}
 	case len(sub) > 0:
@@ -160,11 +161,11 @@ const (
 
 func checkConstraint(c map[string]string) error {
 	if len(c) > maxConstraintPairs {
-		return errValidation("a grant constraint has at most %d encryption context pairs, got %d", maxConstraintPairs, len(c))
+		return kmserr.Validationf("a grant constraint has at most %d encryption context pairs, got %d", maxConstraintPairs, len(c))
 	}
 	for k, v := range c {
 		if k == "" || utf8.RuneCountInString(k) > maxConstraintChars || utf8.RuneCountInString(v) > maxConstraintChars {
-			return errValidation("grant constraint keys must be 1..%d characters and values at most %d", maxConstraintChars, maxConstraintChars)
+			return kmserr.Validationf("grant constraint keys must be 1..%d characters and values at most %d", maxConstraintChars, maxConstraintChars)
 		}
 	}
 	return nil
@@ -174,14 +175,14 @@ func checkConstraint(c map[string]string) error {
 func grantFitsKey(g *grantEntry, e *keyEntry) error {
 	for _, op := range g.Operations {
 		if !operations[op].fitsKey(e) {
-			return errValidation("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
+			return kmserr.Validationf("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
 		}
 	}
 	// AWS: an encryption context constraint only on symmetric encryption
 	// keys. Elsewhere no operation carries a context, so the constraint
 	// would constrain nothing while looking as if it did.
 	if g.Constraints != nil && e.spec.Family != keyspec.FamilySymmetric {
-		return errValidation("an encryption context constraint is allowed only in grants for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
+		return kmserr.Validationf("an encryption context constraint is allowed only in grants for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
 	}
 	return nil
 }
@@ -250,7 +251,7 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 		}
 	}
 	if x.count() >= maxGrantsPerKey {
-		return nil, newErr(excLimitExceeded, "key '%s' already has %d grants", e.KeyID, maxGrantsPerKey)
+		return nil, kmserr.New(kmserr.LimitExceeded, "key '%s' already has %d grants", e.KeyID, maxGrantsPerKey)
 	}
 	id := make([]byte, 32)
 	if _, err := io.ReadFull(b.random, id); err != nil {
@@ -345,7 +346,7 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 		}
 	}
 	b.logDecision(e, opCreateGrant, who, "deny", "no statement or grant allows a grant this wide")
-	return newErr(excAccessDenied, "%s is not allowed to create this grant on key '%s': CreateGrant is not allowed, or the grant would be wider than the caller's own", who, e.KeyID)
+	return kmserr.New(kmserr.AccessDenied, "%s is not allowed to create this grant on key '%s': CreateGrant is not allowed, or the grant would be wider than the caller's own", who, e.KeyID)
 }
 
 func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -425,7 +426,7 @@ func grantData(g *grantEntry) map[string]any {
 func (b *backend) pathGrantListRetirable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	raw := d.Get("retiring_principal").(string)
 	if _, err := awspolicy.ParsePrincipal(raw); err != nil {
-		return nil, errValidation("retiring_principal: %s", err)
+		return nil, kmserr.Validationf("retiring_principal: %s", err)
 	}
 	caller, err := b.caller(ctx, req)
 	if err != nil {
@@ -453,7 +454,7 @@ func (b *backend) pathGrantRetire(ctx context.Context, req *logical.Request, d *
 		}
 		keyRef, grantID = k, g
 	} else if keyRef == "" || grantID == "" {
-		return nil, errValidation("give grant_token, or key_id and grant_id")
+		return nil, kmserr.Validationf("give grant_token, or key_id and grant_id")
 	}
 	return nil, b.removeGrant(ctx, req, keyRef, grantID, opRetireGrant)
 }
@@ -486,7 +487,7 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 		if err := b.authorizeByPolicy(ctx, req, e, op); err != nil {
 			return err
 		}
-		return errNotFound("grant '%s' does not exist on key '%s'", grantID, e.KeyID)
+		return kmserr.NotFoundf("grant '%s' does not exist on key '%s'", grantID, e.KeyID)
 	}
 	who, err := b.caller(ctx, req)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -80,7 +81,7 @@ func pathImport(b *backend) []*framework.Path {
 
 func requireExternal(e *keyEntry) error {
 	if e.Origin != originExternal {
-		return errUnsupported("key '%s' has origin %s; only keys created with origin EXTERNAL take imported key material", e.KeyID, e.Origin)
+		return kmserr.Unsupportedf("key '%s' has origin %s; only keys created with origin EXTERNAL take imported key material", e.KeyID, e.Origin)
 	}
 	return nil
 }
@@ -148,7 +149,7 @@ func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request
 // checkImportToken returns the import parameters the token names, if it is
 // this key's current, unexpired token.
 func (b *backend) checkImportToken(ctx context.Context, s logical.Storage, keyID, token string) (*importEntry, error) {
-	invalid := newErr(excInvalidImportToken, "the import token is not valid for key '%s'", keyID)
+	invalid := kmserr.New(kmserr.InvalidImportToken, "the import token is not valid for key '%s'", keyID)
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
 		return nil, invalid
@@ -176,10 +177,10 @@ func (b *backend) checkImportToken(ctx context.Context, s logical.Storage, keyID
 		return nil, err
 	}
 	if ie.TokenID != parts[2] {
-		return nil, newErr(excInvalidImportToken, "the import token was replaced by newer import parameters for key '%s'", keyID)
+		return nil, kmserr.New(kmserr.InvalidImportToken, "the import token was replaced by newer import parameters for key '%s'", keyID)
 	}
 	if !b.now().Before(ie.ValidTo) {
-		return nil, newErr(excExpiredImportToken, "the import token for key '%s' expired at %s", keyID, ie.ValidTo.Format(time.RFC3339))
+		return nil, kmserr.New(kmserr.ExpiredImportToken, "the import token for key '%s' expired at %s", keyID, ie.ValidTo.Format(time.RFC3339))
 	}
 	return ie, nil
 }
@@ -209,13 +210,13 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 		}
 		material, err := wkey.UnwrapKeyMaterial(ie.Algorithm, wrapped)
 		if errors.Is(err, keyspec.ErrUnwrap) {
-			return newErr(excInvalidCiphertext, "the key material could not be unwrapped with the wrapping key of this import token")
+			return kmserr.New(kmserr.InvalidCiphertext, "the key material could not be unwrapped with the wrapping key of this import token")
 		} else if err != nil {
 			return mapCryptoErr(err)
 		}
 		k, err := e.spec.Parse(material)
 		if err != nil {
-			return newErr(excIncorrectKeyMaterial, "the key material is not a %s key", e.KeySpec)
+			return kmserr.New(kmserr.IncorrectKeyMaterial, "the key material is not a %s key", e.KeySpec)
 		}
 		canonical, err := k.Marshal()
 		if err != nil {
@@ -262,7 +263,7 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 func (b *backend) placeMaterial(e *keyEntry, o importOptions, id string, canonical []byte, k *keyspec.Key) (*keyVersion, error) {
 	symmetric := e.spec.Family == keyspec.FamilySymmetric
 	if !symmetric && (o.importType != "" || o.materialID != "" || o.described) {
-		return nil, errValidation("import_type, key_material_id and key_material_description are only for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
+		return nil, kmserr.Validationf("import_type, key_material_id and key_material_description are only for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
 	}
 	typ := o.importType
 	if typ == "" {
@@ -273,10 +274,10 @@ func (b *backend) placeMaterial(e *keyEntry, o importOptions, id string, canonic
 	}
 	if typ == importNewMaterial {
 		if prev := e.versionByMaterialID(id); prev != nil {
-			return nil, newErr(excIncorrectKeyMaterial, "this key material was imported into key '%s' before, as key material %s; import it with %s", e.KeyID, id, importExistingMaterial)
+			return nil, kmserr.New(kmserr.IncorrectKeyMaterial, "this key material was imported into key '%s' before, as key material %s; import it with %s", e.KeyID, id, importExistingMaterial)
 		}
 		if len(e.Versions) > 0 && !symmetric {
-			return nil, newErr(excIncorrectKeyMaterial, "key '%s' had different key material; only the same material can be imported again", e.KeyID)
+			return nil, kmserr.New(kmserr.IncorrectKeyMaterial, "key '%s' had different key material; only the same material can be imported again", e.KeyID)
 		}
 		first := len(e.Versions) == 0
 		if err := e.addVersion(k, b.now().UTC()); err != nil {
@@ -293,12 +294,12 @@ func (b *backend) placeMaterial(e *keyEntry, o importOptions, id string, canonic
 		return kv, nil
 	}
 	if len(e.Versions) == 0 {
-		return nil, newErr(excIncorrectKeyMaterial, "key '%s' has no key material yet; import it with %s", e.KeyID, importNewMaterial)
+		return nil, kmserr.New(kmserr.IncorrectKeyMaterial, "key '%s' has no key material yet; import it with %s", e.KeyID, importNewMaterial)
 	}
 	var target *keyVersion
 	if o.materialID != "" {
 		if target = e.versionByMaterialID(o.materialID); target == nil {
-			return nil, errNotFound("key '%s' has no key material %s", e.KeyID, o.materialID)
+			return nil, kmserr.NotFoundf("key '%s' has no key material %s", e.KeyID, o.materialID)
 		}
 	} else {
 		cur, _ := e.latest()
@@ -306,9 +307,9 @@ func (b *backend) placeMaterial(e *keyEntry, o importOptions, id string, canonic
 	}
 	if target.MaterialID != id {
 		if o.materialID == "" && !symmetric {
-			return nil, newErr(excIncorrectKeyMaterial, "key '%s' had different key material; only the same material can be imported again", e.KeyID)
+			return nil, kmserr.New(kmserr.IncorrectKeyMaterial, "key '%s' had different key material; only the same material can be imported again", e.KeyID)
 		}
-		return nil, newErr(excIncorrectKeyMaterial, "the key material is not key material %s of key '%s'", target.MaterialID, e.KeyID)
+		return nil, kmserr.New(kmserr.IncorrectKeyMaterial, "the key material is not key material %s of key '%s'", target.MaterialID, e.KeyID)
 	}
 	if len(target.Material) == 0 {
 		target.Material = canonical
@@ -332,7 +333,7 @@ func (b *backend) pathDeleteImported(ctx context.Context, req *logical.Request, 
 		var kv *keyVersion
 		if want != "" {
 			if kv = e.versionByMaterialID(want); kv == nil {
-				return errNotFound("key '%s' has no key material %s", e.KeyID, want)
+				return kmserr.NotFoundf("key '%s' has no key material %s", e.KeyID, want)
 			}
 		} else {
 			cur, _ := e.latest()

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -67,7 +68,7 @@ func (b *backend) decapsulate(ctx context.Context, req *logical.Request, d *fram
 	_, k := e.latest()
 	secret, err := k.Decapsulate(ct)
 	if errors.Is(err, keyspec.ErrDecrypt) {
-		return nil, newErr(excInvalidCiphertext, "the encapsulated shared secret must be %d bytes for key '%s' (%s), got %d",
+		return nil, kmserr.New(kmserr.InvalidCiphertext, "the encapsulated shared secret must be %d bytes for key '%s' (%s), got %d",
 			e.spec.MLKEMCiphertextSize(), e.KeyID, e.KeySpec, len(ct))
 	}
 	if err != nil {

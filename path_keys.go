@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -90,15 +91,15 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	specName := d.Get("key_spec").(string)
 	spec, ok := keyspec.Lookup(specName)
 	if !ok {
-		return nil, errValidation("key_spec must be one of %s", strings.Join(keyspec.Names(), ", "))
+		return nil, kmserr.Validationf("key_spec must be one of %s", strings.Join(keyspec.Names(), ", "))
 	}
 	usage := spec.DefaultUsage()
 	if u := d.Get("key_usage").(string); u != "" {
 		if usage, ok = keyspec.ParseUsage(u); !ok {
-			return nil, errValidation("key_usage must be one of %s", usageNames())
+			return nil, kmserr.Validationf("key_usage must be one of %s", usageNames())
 		}
 		if !spec.Allows(usage) {
-			return nil, errValidation("%s", spec.UsageError(usage))
+			return nil, kmserr.Validationf("%s", spec.UsageError(usage))
 		}
 	}
 	origin := d.Get("origin").(string)
@@ -106,14 +107,14 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	case originAWSKMS:
 	case originExternal:
 		if !spec.Importable() {
-			return nil, errUnsupported("key material cannot be imported for %s keys", spec.Name)
+			return nil, kmserr.Unsupportedf("key material cannot be imported for %s keys", spec.Name)
 		}
 	default:
-		return nil, errValidation("origin must be AWS_KMS or EXTERNAL")
+		return nil, kmserr.Validationf("origin must be AWS_KMS or EXTERNAL")
 	}
 	desc := d.Get("description").(string)
 	if len(desc) > keyspec.MaxDescription {
-		return nil, errValidation("description is longer than %d characters", keyspec.MaxDescription)
+		return nil, kmserr.Validationf("description is longer than %d characters", keyspec.MaxDescription)
 	}
 	tags := d.Get("tags").(map[string]string)
 	if err := validateTags(tags, 0); err != nil {
@@ -267,11 +268,11 @@ func (b *backend) pathKeyUpdateDescription(ctx context.Context, req *logical.Req
 	return b.modifyKeyResponse(ctx, req, d, opUpdateKeyDescription, func(e *keyEntry) error {
 		raw, ok := d.GetOk("description")
 		if !ok {
-			return errValidation("description is required")
+			return kmserr.Validationf("description is required")
 		}
 		desc := raw.(string)
 		if len(desc) > keyspec.MaxDescription {
-			return errValidation("description is longer than %d characters", keyspec.MaxDescription)
+			return kmserr.Validationf("description is longer than %d characters", keyspec.MaxDescription)
 		}
 		e.Description = desc
 		return nil
@@ -304,7 +305,7 @@ func (b *backend) pathKeyScheduleDeletion(ctx context.Context, req *logical.Requ
 	return b.modifyKeyResponse(ctx, req, d, opScheduleKeyDeletion, func(e *keyEntry) error {
 		days := d.Get("pending_window_days").(int)
 		if days < keyspec.MinPendingWindow || days > keyspec.MaxPendingWindow {
-			return errValidation("pending_window_days must be between %d and %d, got %d",
+			return kmserr.Validationf("pending_window_days must be between %d and %d, got %d",
 				keyspec.MinPendingWindow, keyspec.MaxPendingWindow, days)
 		}
 		e.State = statePendingDeletion
@@ -347,7 +348,7 @@ func (b *backend) lockedKey(ctx context.Context, s logical.Storage, ref string) 
 	}
 	if e == nil || b.isDeleted(e) {
 		unlock()
-		return nil, nil, errNotFound("key '%s' does not exist", id)
+		return nil, nil, kmserr.NotFoundf("key '%s' does not exist", id)
 	}
 	return e, unlock, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -101,7 +102,7 @@ func (b *backend) verifyMAC(ctx context.Context, req *logical.Request, d *framew
 		return nil, mapCryptoErr(err)
 	}
 	if !ok {
-		return nil, newErr(excInvalidMac, "the MAC is not valid for key '%s' with %s", e.KeyID, alg)
+		return nil, kmserr.New(kmserr.InvalidMac, "the MAC is not valid for key '%s' with %s", e.KeyID, alg)
 	}
 	return map[string]any{"mac_valid": true, "key_id": e.KeyID, "mac_algorithm": alg}, nil
 }
@@ -137,7 +138,7 @@ func (b *backend) pathDeriveSharedSecret(ctx context.Context, req *logical.Reque
 func (b *backend) pathRandom(_ context.Context, _ *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	n := d.Get("number_of_bytes").(int)
 	if n < 1 || n > keyspec.MaxRandom {
-		return nil, errValidation("number_of_bytes must be between 1 and %d", keyspec.MaxRandom)
+		return nil, kmserr.Validationf("number_of_bytes must be between 1 and %d", keyspec.MaxRandom)
 	}
 	out := make([]byte, n)
 	if _, err := io.ReadFull(b.random, out); err != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // policyRecoveryPrefix is the root-protected (sudo) path that replaces a
@@ -69,7 +70,7 @@ func (b *backend) pathPolicyRead(ctx context.Context, req *logical.Request, d *f
 		return nil, err
 	}
 	if d.Get("policy_name").(string) != "default" {
-		return nil, errNotFound("key '%s' has only the policy named default", e.KeyID)
+		return nil, kmserr.NotFoundf("key '%s' has only the policy named default", e.KeyID)
 	}
 	doc := e.Policy
 	if doc == "" {
@@ -147,7 +148,7 @@ func (b *backend) pathPolicyRecover(ctx context.Context, req *logical.Request, d
 func readPolicy(d *framework.FieldData) (string, *keyPolicy, error) {
 	doc := d.Get("policy").(string)
 	if doc == "" {
-		return "", nil, errValidation("policy is required")
+		return "", nil, kmserr.Validationf("policy is required")
 	}
 	p, err := parsePolicy(doc)
 	return doc, p, err
@@ -171,7 +172,7 @@ func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *key
 		return err
 	}
 	if v != allowed {
-		return newErr(excMalformedPolicy,
+		return kmserr.New(kmserr.MalformedPolicy,
 			"the new key policy will not allow %s to update the key policy in the future; set bypass_policy_lockout_safety_check to apply it anyway", who)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -68,7 +69,7 @@ func rotatesOnDemand(e *keyEntry) error {
 // rotatable refuses automatic rotation of keys AWS cannot rotate.
 func rotatable(e *keyEntry) error {
 	if e.spec.Family != keyspec.FamilySymmetric || e.Origin != originAWSKMS {
-		return errUnsupported("key '%s' (%s, origin %s) cannot be rotated; only SYMMETRIC_DEFAULT keys with AWS_KMS key material rotate", e.KeyID, e.KeySpec, e.Origin)
+		return kmserr.Unsupportedf("key '%s' (%s, origin %s) cannot be rotated; only SYMMETRIC_DEFAULT keys with AWS_KMS key material rotate", e.KeyID, e.KeySpec, e.Origin)
 	}
 	return nil
 }
@@ -106,7 +107,7 @@ func (b *backend) pathRotationEnable(ctx context.Context, req *logical.Request, 
 		}
 		days := d.Get("rotation_period_days").(int)
 		if days < keyspec.MinRotationDays || days > keyspec.MaxRotationDays {
-			return errValidation("rotation_period_days must be between %d and %d", keyspec.MinRotationDays, keyspec.MaxRotationDays)
+			return kmserr.Validationf("rotation_period_days must be between %d and %d", keyspec.MinRotationDays, keyspec.MaxRotationDays)
 		}
 		// AWS: a new period counts from the latest rotation (or creation).
 		last := e.Versions[len(e.Versions)-1].CreatedAt
@@ -144,7 +145,7 @@ func (b *backend) pathRotateOnDemand(ctx context.Context, req *logical.Request, 
 			return err
 		}
 		if e.onDemandRotations() >= keyspec.MaxOnDemandRotations {
-			return newErr(excLimitExceeded, "key '%s' has used all %d on-demand rotations", e.KeyID, keyspec.MaxOnDemandRotations)
+			return kmserr.New(kmserr.LimitExceeded, "key '%s' has used all %d on-demand rotations", e.KeyID, keyspec.MaxOnDemandRotations)
 		}
 		if e.Origin == originExternal {
 			return rotateToPending(e, b.now().UTC())
@@ -178,7 +179,7 @@ func (b *backend) pathRotationList(ctx context.Context, req *logical.Request, d 
 	}
 	include := d.Get("include_key_material").(string)
 	if include != includeRotationsOnly && include != includeAllMaterial {
-		return nil, errValidation("include_key_material must be %s or %s", includeRotationsOnly, includeAllMaterial)
+		return nil, kmserr.Validationf("include_key_material must be %s or %s", includeRotationsOnly, includeAllMaterial)
 	}
 	ids, err := b.materialIDs(ctx, req.Storage, e)
 	if err != nil {
@@ -255,7 +256,7 @@ func rotateToPending(e *keyEntry, now time.Time) error {
 		e.syncCurrentExpiry()
 		return nil
 	}
-	return newErr(excInvalidState, "key '%s' has no imported key material pending rotation; import new key material (import_type %s) first", e.KeyID, importNewMaterial)
+	return kmserr.New(kmserr.InvalidState, "key '%s' has no imported key material pending rotation; import new key material (import_type %s) first", e.KeyID, importNewMaterial)
 }
 
 func versionName(v uint32) string {

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -63,7 +64,7 @@ func (b *backend) signingInput(ctx context.Context, req *logical.Request, d *fra
 	}
 	name := d.Get("signing_algorithm").(string)
 	if name == "" {
-		return nil, nil, nil, "", errValidation("signing_algorithm is required; valid signing algorithms for key '%s': %s", e.KeyID, keyspec.OneOf(e.spec.Signing))
+		return nil, nil, nil, "", kmserr.Validationf("signing_algorithm is required; valid signing algorithms for key '%s': %s", e.KeyID, keyspec.OneOf(e.spec.Signing))
 	}
 	if err := requireAlgorithm(e, keyspec.KindSigning, name, e.spec.Signing); err != nil {
 		return nil, nil, nil, "", err
@@ -101,7 +102,7 @@ func (b *backend) verify(ctx context.Context, req *logical.Request, d *framework
 	}
 	if !ok {
 		// AWS reports a bad signature as an exception, not as false.
-		return nil, newErr(excInvalidSignature, "the signature is not valid for key '%s' with %s", e.KeyID, alg.Name)
+		return nil, kmserr.New(kmserr.InvalidSignature, "the signature is not valid for key '%s' with %s", e.KeyID, alg.Name)
 	}
 	return map[string]any{"signature_valid": true, "key_id": e.KeyID, "signing_algorithm": alg.Name}, nil
 }
@@ -119,7 +120,7 @@ func (b *backend) pathPublicKeyRead(ctx context.Context, req *logical.Request, d
 		return nil, err
 	}
 	if e.spec.Symmetric() {
-		return nil, errUnsupported("key '%s' is a %s key and has no public key", e.KeyID, e.KeySpec)
+		return nil, kmserr.Unsupportedf("key '%s' is a %s key and has no public key", e.KeyID, e.KeySpec)
 	}
 	if err := checkStateAt(e, opGetPublicKey, b.now()); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -59,7 +60,7 @@ func (b *backend) pathTagsWrite(ctx context.Context, req *logical.Request, d *fr
 	tags := d.Get("tags").(map[string]string)
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opTagResource, func(e *keyEntry) error {
 		if len(tags) == 0 {
-			return errValidation("tags is required")
+			return kmserr.Validationf("tags is required")
 		}
 		if err := validateTags(tags, countNew(e.Tags, tags)+len(e.Tags)-len(tags)); err != nil {
 			return err
@@ -79,7 +80,7 @@ func (b *backend) pathTagsDelete(ctx context.Context, req *logical.Request, d *f
 	keys := d.Get("tag_keys").([]string)
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opUntagResource, func(e *keyEntry) error {
 		if len(keys) == 0 {
-			return errValidation("tag_keys is required")
+			return kmserr.Validationf("tag_keys is required")
 		}
 		for _, k := range keys {
 			delete(e.Tags, k)
@@ -123,21 +124,21 @@ var tagChars = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 // other tags.
 func validateTags(tags map[string]string, others int) error {
 	if others+len(tags) > keyspec.MaxTags {
-		return newErr(excTag, "a key can have at most %d tags", keyspec.MaxTags)
+		return kmserr.New(kmserr.Tag, "a key can have at most %d tags", keyspec.MaxTags)
 	}
 	for k, v := range tags {
 		n := utf8.RuneCountInString(k)
 		switch {
 		case n < 1 || n > keyspec.MaxTagKey:
-			return newErr(excTag, "tag key %q must be 1 to %d characters", k, keyspec.MaxTagKey)
+			return kmserr.New(kmserr.Tag, "tag key %q must be 1 to %d characters", k, keyspec.MaxTagKey)
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
-			return newErr(excTag, "tag key %q uses the reserved prefix aws:", k)
+			return kmserr.New(kmserr.Tag, "tag key %q uses the reserved prefix aws:", k)
 		case !tagChars.MatchString(k):
-			return newErr(excTag, "tag key %q has characters outside letters, digits, spaces and _.:/=+-@", k)
+			return kmserr.New(kmserr.Tag, "tag key %q has characters outside letters, digits, spaces and _.:/=+-@", k)
 		case utf8.RuneCountInString(v) > keyspec.MaxTagValue:
-			return newErr(excTag, "the value of tag %q is longer than %d characters", k, keyspec.MaxTagValue)
+			return kmserr.New(kmserr.Tag, "the value of tag %q is longer than %d characters", k, keyspec.MaxTagValue)
 		case !tagChars.MatchString(v):
-			return newErr(excTag, "the value of tag %q has characters outside letters, digits, spaces and _.:/=+-@", k)
+			return kmserr.New(kmserr.Tag, "the value of tag %q has characters outside letters, digits, spaces and _.:/=+-@", k)
 		}
 	}
 	return nil

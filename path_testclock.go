@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // The test clock lets integration tests make the periodic work (automatic
@@ -110,7 +111,7 @@ func (b *backend) pathTestClockDelete(ctx context.Context, req *logical.Request,
 // parseOffset reads seconds (3600), days (90d) or a Go duration (2160h),
 // from 0 to maxTestClockOffset.
 func parseOffset(s string) (time.Duration, error) {
-	outOfRange := errValidation("offset must be between 0 and %s, got %q", maxTestClockOffset, s)
+	outOfRange := kmserr.Validationf("offset must be between 0 and %s, got %q", maxTestClockOffset, s)
 	unit, num := time.Second, s
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		unit, num = 24*time.Hour, days
@@ -123,7 +124,7 @@ func parseOffset(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, errValidation("offset must be a number of seconds or a duration such as 90d or 2160h, got %q", s)
+		return 0, kmserr.Validationf("offset must be a number of seconds or a duration such as 90d or 2160h, got %q", s)
 	}
 	if d < 0 || d > maxTestClockOffset {
 		return 0, outOfRange

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -67,9 +68,9 @@ func TestTestClock(t *testing.T) {
 
 	// Bad offsets are refused with the exception, and change nothing.
 	for _, bad := range []any{-1, "-5d", "-1h", "soon", "1.5d", 101 * 365 * 86400, "36501d", "900000h", "99999999999999999999"} {
-		tb.fails(excValidation, logical.UpdateOperation, testClockPath, map[string]any{"offset": bad})
+		tb.fails(kmserr.Validation, logical.UpdateOperation, testClockPath, map[string]any{"offset": bad})
 	}
-	tb.fails(excValidation, logical.UpdateOperation, testClockPath, nil)
+	tb.fails(kmserr.Validation, logical.UpdateOperation, testClockPath, nil)
 	requireAbout(t, time.Now(), tb.now())
 
 	for in, want := range map[any]int64{"3600": 3600, 7200: 7200, "2160h": 90 * 86400, "0": 0} {
@@ -124,5 +125,5 @@ func TestTestClockDrivesPeriodicWork(t *testing.T) {
 	run()
 	run()
 	require.EqualValues(t, 2, tb.ok(logical.ReadOperation, "keys/"+rotated, nil)["current_key_version"])
-	tb.fails(excNotFound, logical.ReadOperation, "keys/"+deleted, nil)
+	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/"+deleted, nil)
 }

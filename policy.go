@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // A key policy: an AWS key policy document (aws), or a document of the
@@ -135,7 +136,7 @@ func parsePolicy(doc string) (*keyPolicy, error) {
 		return parseAWSPolicy(doc)
 	}
 	malformed := func(format string, args ...any) error {
-		return newErr(excMalformedPolicy, format, args...)
+		return kmserr.New(kmserr.MalformedPolicy, format, args...)
 	}
 	if len(doc) > maxPolicyBytes {
 		return nil, malformed("the policy is larger than %d bytes", maxPolicyBytes)

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -44,7 +45,7 @@ func parseAWSPolicy(doc string) (*keyPolicy, error) {
 	if err != nil {
 		var pe *awspolicy.Error
 		if errors.As(err, &pe) {
-			return nil, newErr(excMalformedPolicy, "%s", pe.Error())
+			return nil, kmserr.New(kmserr.MalformedPolicy, "%s", pe.Error())
 		}
 		return nil, err
 	}

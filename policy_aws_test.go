@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 const iam = "arn:aws:iam::000000000000:"
@@ -50,9 +51,9 @@ func TestAWSPoliciesAndGrants(t *testing.T) {
 		return err
 	}
 	require.NoError(t, enc("alice", nil))
-	requireKMSError(t, enc("bob", nil), excAccessDenied)
-	requireKMSError(t, enc("mallory", nil), excAccessDenied) // in payments, but denied
-	tb.asFails(excAccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
+	requireKMSError(t, enc("bob", nil), kmserr.AccessDenied)
+	requireKMSError(t, enc("mallory", nil), kmserr.AccessDenied) // in payments, but denied
+	tb.asFails(kmserr.AccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
 
 	// A grant to an IAM user ARN gives bob Encrypt under a constraint; its
 	// retiring principal is a role ARN.
@@ -61,26 +62,26 @@ func TestAWSPoliciesAndGrants(t *testing.T) {
 		"encryption_context_subset": map[string]any{"dept": "x"},
 	})
 	require.NoError(t, enc("bob", map[string]any{"dept": "x"}))
-	requireKMSError(t, enc("bob", map[string]any{"dept": "y"}), excAccessDenied)
-	requireKMSError(t, enc("carol", map[string]any{"dept": "x"}), excAccessDenied)
+	requireKMSError(t, enc("bob", map[string]any{"dept": "y"}), kmserr.AccessDenied)
+	requireKMSError(t, enc("carol", map[string]any{"dept": "x"}), kmserr.AccessDenied)
 	list := tb.asOK("admin", logical.ListOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob"})
 	require.Equal(t, []string{grant["grant_id"].(string)}, list["keys"])
 	retirable := tb.asOK("admin", logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": iam + "role/payments"})
 	require.Len(t, retirable["keys"], 1)
 	// bob is not the retiring principal; alice is in payments.
-	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
+	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
 	tb.asOK("alice", logical.UpdateOperation, "grants/retire", map[string]any{"grant_token": grant["grant_token"]})
-	requireKMSError(t, enc("bob", map[string]any{"dept": "x"}), excAccessDenied)
+	requireKMSError(t, enc("bob", map[string]any{"dept": "x"}), kmserr.AccessDenied)
 
 	// A grant to another account's user, or to an assumed-role ARN.
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "arn:aws:iam::111122223333:user/bob", "operations": "Encrypt"})
-	requireKMSError(t, enc("bob", nil), excAccessDenied)
+	requireKMSError(t, enc("bob", nil), kmserr.AccessDenied)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "arn:aws:sts::000000000000:assumed-role/auditors/s1", "operations": "Encrypt"})
-	requireKMSError(t, enc("bob", nil), excAccessDenied)
+	requireKMSError(t, enc("bob", nil), kmserr.AccessDenied)
 	for _, bad := range []string{"arn:aws:iam::000000000000:group/x", "user:bob", "*", "arn:aws:iam::000000000000:user/*"} {
-		tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": bad, "operations": "Encrypt"})
+		tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": bad, "operations": "Encrypt"})
 	}
-	tb.asFails(excValidation, "admin", logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": "bob"})
+	tb.asFails(kmserr.Validation, "admin", logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": "bob"})
 }
 
 // The twin of TestLockoutAndRecovery: the lockout check, the default
@@ -93,14 +94,14 @@ func TestAWSLockoutAndRecovery(t *testing.T) {
 	require.JSONEq(t, `{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"kms:*","Resource":"*"}]}`, def)
 
 	lockout := awsDoc(`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/alice"},"Action":"kms:Encrypt","Resource":"*"}`)
-	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout})
-	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys", map[string]any{"policy": lockout})
+	tb.asFails(kmserr.MalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout})
+	tb.asFails(kmserr.MalformedPolicy, "admin", logical.UpdateOperation, "keys", map[string]any{"policy": lockout})
 	// A condition on the bypass flag is evaluated with the request's value.
 	onlyWithBypass := awsDoc(`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*","Condition":{"Bool":{"kms:BypassPolicyLockoutSafetyCheck":"true"}}}`)
-	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": onlyWithBypass})
+	tb.asFails(kmserr.MalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": onlyWithBypass})
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout, "bypass_policy_lockout_safety_check": true})
-	tb.asFails(excAccessDenied, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": def})
-	tb.asFails(excAccessDenied, "admin", logical.ReadOperation, "keys/"+id+"/policy", nil)
+	tb.asFails(kmserr.AccessDenied, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": def})
+	tb.asFails(kmserr.AccessDenied, "admin", logical.ReadOperation, "keys/"+id+"/policy", nil)
 
 	tb.asOK("admin", logical.UpdateOperation, "policy-recovery/"+id, map[string]any{"policy": def})
 	require.Equal(t, def, tb.asOK("admin", logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"])
@@ -126,7 +127,7 @@ func TestAWSPolicyMalformed(t *testing.T) {
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}],"Id":"` + strings.Repeat("x", 33000) + `"}`: "larger than",
 	} {
 		_, err := tb.as("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
-		e := requireKMSError(t, err, excMalformedPolicy)
+		e := requireKMSError(t, err, kmserr.MalformedPolicy)
 		require.Contains(t, e.Error(), element)
 	}
 }
@@ -158,30 +159,30 @@ func TestAWSPolicyConditions(t *testing.T) {
 	blob, err := enc("alice", map[string]any{"app": "payments"})
 	require.NoError(t, err)
 	_, err = enc("alice", map[string]any{"app": "billing"})
-	requireKMSError(t, err, excAccessDenied)
+	requireKMSError(t, err, kmserr.AccessDenied)
 	_, err = enc("alice", nil)
-	requireKMSError(t, err, excAccessDenied)
+	requireKMSError(t, err, kmserr.AccessDenied)
 	tb.asOK("alice", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob, "encryption_context": map[string]any{"app": "payments"}})
 
 	// bob: only under his own name, as a red team member.
 	_, err = enc("bob", map[string]any{"owner": "bob"})
 	require.NoError(t, err)
 	_, err = enc("bob", map[string]any{"owner": "alice"})
-	requireKMSError(t, err, excAccessDenied)
+	requireKMSError(t, err, kmserr.AccessDenied)
 	_, err = enc("alice", map[string]any{"owner": "alice"}) // team blue
-	requireKMSError(t, err, excAccessDenied)
+	requireKMSError(t, err, kmserr.AccessDenied)
 	_, err = tb.as("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x"), "encryption_context": map[string]any{"owner": "bob"},
 		"encryption_algorithm": "RSAES_OAEP_SHA_256"})
-	requireKMSError(t, err, excAccessDenied) // the condition sees the requested algorithm
+	requireKMSError(t, err, kmserr.AccessDenied) // the condition sees the requested algorithm
 
 	// Deny on a context key, whatever the Allow.
 	secret, err := enc("admin", map[string]any{"secret": "1", "app": "payments"})
 	require.NoError(t, err)
-	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": secret, "encryption_context": map[string]any{"secret": "1", "app": "payments"}})
-	tb.asFails(excAccessDenied, "admin", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": secret, "encryption_context": map[string]any{"secret": "1", "app": "payments"}})
+	tb.asFails(kmserr.AccessDenied, "alice", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": secret, "encryption_context": map[string]any{"secret": "1", "app": "payments"}})
+	tb.asFails(kmserr.AccessDenied, "admin", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": secret, "encryption_context": map[string]any{"secret": "1", "app": "payments"}})
 
 	tb.asOK("carol", logical.ReadOperation, "keys/"+id, nil)
-	tb.asFails(excAccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
+	tb.asFails(kmserr.AccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
 }
 
 // Request attributes reach the condition keys: the alias a request names
@@ -202,19 +203,19 @@ func TestAWSPolicyRequestKeys(t *testing.T) {
 		_, err := tb.as(who, logical.UpdateOperation, "encrypt/"+ref, map[string]any{"plaintext": b64s("x")})
 		return err
 	}
-	requireKMSError(t, enc("carol", id), excAccessDenied)
+	requireKMSError(t, enc("carol", id), kmserr.AccessDenied)
 	tb.asOK("admin", logical.UpdateOperation, "aliases/alias/app", map[string]any{"target_key_id": id})
 	require.NoError(t, enc("bob", "alias/app"))
-	requireKMSError(t, enc("bob", id), excAccessDenied)
+	requireKMSError(t, enc("bob", id), kmserr.AccessDenied)
 	require.NoError(t, enc("carol", id))
 
-	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob", "operations": "Encrypt,GenerateDataKey"})
+	tb.asFails(kmserr.AccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob", "operations": "Encrypt,GenerateDataKey"})
 	// A role (group) is not a user/* ARN, however it is spelled.
-	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "group:payments", "operations": "Encrypt"})
+	tb.asFails(kmserr.AccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "group:payments", "operations": "Encrypt"})
 	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity_name:bob", "operations": "Encrypt"})
 	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/bob", "operations": "Encrypt,Decrypt"})
 
-	tb.asFails(excAccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 7})
+	tb.asFails(kmserr.AccessDenied, "alice", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 7})
 	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 20})
 }
 
@@ -225,14 +226,14 @@ func TestLegacyAndAWSPoliciesCoexist(t *testing.T) {
 	legacy := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}})
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": legacy})["key_id"].(string)
 	require.Equal(t, legacy, tb.asOK("admin", logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"])
-	tb.asFails(excAccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
+	tb.asFails(kmserr.AccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": awsDoc(`{"Effect":"Allow","Principal":{"AWS":"000000000000"},"Action":"kms:*","Resource":"*"}`)})
 	tb.asOK("bob", logical.ReadOperation, "keys/"+id, nil)
 	// A reloaded entry parses its stored AWS document again.
 	tb.cache.keys.invalidate(id)
 	tb.asOK("bob", logical.ReadOperation, "keys/"+id, nil)
 	_, err := tb.as("bob", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": legacy})
-	requireKMSError(t, err, excMalformedPolicy) // bob may put, but would lock himself out
+	requireKMSError(t, err, kmserr.MalformedPolicy) // bob may put, but would lock himself out
 	require.NoError(t, context.Background().Err())
 }
 
@@ -256,7 +257,7 @@ func TestAWSPolicyBatchItemsCarryTheirAttributes(t *testing.T) {
 	ecc := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc, "key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY"})["key_id"].(string)
 	sum := sha256.Sum256([]byte("attacker-chosen"))
 	item := map[string]any{"message": base64.StdEncoding.EncodeToString(sum[:]), "message_type": "DIGEST", "signing_algorithm": "ECDSA_SHA_256"}
-	tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "sign/"+ecc, item)
+	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "sign/"+ecc, item)
 	for _, in := range []map[string]any{
 		{"batch_input": []any{item}},
 		// A top-level default is the item's parameter too.
@@ -264,7 +265,7 @@ func TestAWSPolicyBatchItemsCarryTheirAttributes(t *testing.T) {
 	} {
 		res = tb.asOK("bob", logical.UpdateOperation, "sign/"+ecc, in)["batch_results"].([]map[string]any)
 		require.Len(t, res, 1)
-		require.Equal(t, excAccessDenied, res[0]["error_type"], res[0])
+		require.Equal(t, kmserr.AccessDenied, res[0]["error_type"], res[0])
 	}
 	raw := map[string]any{"message": b64s("fine"), "signing_algorithm": "ECDSA_SHA_256"}
 	res = tb.asOK("bob", logical.UpdateOperation, "sign/"+ecc, map[string]any{"batch_input": []any{raw}})["batch_results"].([]map[string]any)
@@ -287,7 +288,7 @@ func TestAWSPolicyReEncryptAndDataKeyAlgorithms(t *testing.T) {
 	tb.asOK("bob", logical.UpdateOperation, "re-encrypt/"+id, map[string]any{"ciphertext_blob": blob})
 	tb.asOK("admin", logical.UpdateOperation, "re-encrypt/"+rsa, map[string]any{"ciphertext_blob": blob, "destination_encryption_algorithm": "RSAES_OAEP_SHA_256"})
 	_, err := tb.as("bob", logical.UpdateOperation, "re-encrypt/"+rsa, map[string]any{"ciphertext_blob": blob, "destination_encryption_algorithm": "RSAES_OAEP_SHA_256"})
-	requireKMSError(t, err, excAccessDenied)
+	requireKMSError(t, err, kmserr.AccessDenied)
 	tb.asOK("bob", logical.UpdateOperation, "data-key/plaintext/"+id, map[string]any{"key_spec": "AES_256"})
 }
 
@@ -307,15 +308,15 @@ func TestAWSPolicyEntityLessCaller(t *testing.T) {
 		if _, err := tb.as("", logical.ReadOperation, "keys/"+id, nil); allowed {
 			require.NoError(t, err, principal)
 		} else {
-			requireKMSError(t, err, excAccessDenied)
+			requireKMSError(t, err, kmserr.AccessDenied)
 		}
 	}
 	deny := awsDoc(admin, `{"Effect":"Allow","Principal":{"AWS":"000000000000"},"Action":"kms:*","Resource":"*"}`,
 		`{"Effect":"Deny","Principal":"*","Action":"kms:DescribeKey","Resource":"*"}`)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": deny, "bypass_policy_lockout_safety_check": true})
 	_, err := tb.as("", logical.ReadOperation, "keys/"+id, nil)
-	requireKMSError(t, err, excAccessDenied)
-	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "no_entity", "operations": "Encrypt"})
+	requireKMSError(t, err, kmserr.AccessDenied)
+	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "no_entity", "operations": "Encrypt"})
 }
 
 // kms:ReEncryptOnSameKey is answered on both of ReEncrypt's authorizations
@@ -338,13 +339,13 @@ func TestAWSPolicyReEncryptSameKeyAndAliases(t *testing.T) {
 	tb.asOK("bob", logical.UpdateOperation, "re-encrypt/"+a, map[string]any{"ciphertext_blob": blob, "source_key_id": a})
 	// Another key: refused.
 	_, err := tb.as("bob", logical.UpdateOperation, "re-encrypt/"+b, map[string]any{"ciphertext_blob": blob})
-	requireKMSError(t, err, excAccessDenied)
+	requireKMSError(t, err, kmserr.AccessDenied)
 	// Each authorization sees its own key's alias.
 	tb.asOK("carol", logical.UpdateOperation, "re-encrypt/alias/dst", map[string]any{"ciphertext_blob": blob, "source_key_id": "alias/src"})
 	_, err = tb.as("carol", logical.UpdateOperation, "re-encrypt/"+b, map[string]any{"ciphertext_blob": blob, "source_key_id": "alias/src"})
-	requireKMSError(t, err, excAccessDenied)
+	requireKMSError(t, err, kmserr.AccessDenied)
 	_, err = tb.as("carol", logical.UpdateOperation, "re-encrypt/alias/dst", map[string]any{"ciphertext_blob": blob})
-	requireKMSError(t, err, excAccessDenied)
+	requireKMSError(t, err, kmserr.AccessDenied)
 }
 
 // AWS allows an encryption context constraint only in grants for symmetric
@@ -354,10 +355,10 @@ func TestGrantConstraintOnlyOnSymmetricKeys(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY"})["key_id"].(string)
-	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
+	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
 		"grantee_principal": iam + "user/bob", "operations": "Sign", "encryption_context_equals": map[string]any{"purpose": "release"}})
 	hmac := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"key_spec": "HMAC_256"})["key_id"].(string)
-	tb.asFails(excValidation, "admin", logical.UpdateOperation, "keys/"+hmac+"/grants", map[string]any{
+	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+hmac+"/grants", map[string]any{
 		"grantee_principal": iam + "user/bob", "operations": "GenerateMac", "encryption_context_subset": map[string]any{"a": "b"}})
 	sym := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+sym+"/grants", map[string]any{
@@ -378,10 +379,10 @@ func TestGranteePrincipalConditionSeesEverySpelling(t *testing.T) {
 	)
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
 	for _, alt := range []string{iam + "user/bob", "entity_name:bob", "entity:bob", iam + "user/some/path/bob"} {
-		tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": alt, "operations": "Decrypt"})
+		tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": alt, "operations": "Decrypt"})
 	}
 	for _, alt := range []string{"group:payments", iam + "role/payments", iam + "role/a/path/payments"} {
-		tb.asFails(excAccessDenied, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity_name:carol", "retiring_principal": alt, "operations": "Decrypt"})
+		tb.asFails(kmserr.AccessDenied, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity_name:carol", "retiring_principal": alt, "operations": "Decrypt"})
 	}
 	tb.asOK("bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity_name:carol", "operations": "Decrypt"})
 }
@@ -408,7 +409,7 @@ func TestCreateGrantContextKeysFromConstraint(t *testing.T) {
 		for k, v := range c {
 			in[k] = v
 		}
-		tb.asFails(excAccessDenied, "bob", logical.UpdateOperation, "keys/"+id+"/grants", in)
+		tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "keys/"+id+"/grants", in)
 	}
 	tb.asOK("bob", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": iam + "user/carol", "operations": "Encrypt",
 		"encryption_context_equals": map[string]any{"dept": "sales"}})

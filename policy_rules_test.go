@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -29,7 +30,7 @@ func TestPolicyEntryPointsRefuseAmbiguousDocuments(t *testing.T) {
 	for doc, want := range bad {
 		for _, call := range []struct{ path, op string }{{"keys", "CreateKey"}, {"keys/" + id + "/policy", "PutKeyPolicy"}, {"policy-recovery/" + id, ""}} {
 			_, err := tb.as("admin", logical.UpdateOperation, call.path, map[string]any{"policy": doc})
-			require.Contains(t, requireKMSError(t, err, excMalformedPolicy).Error(), want, call.path)
+			require.Contains(t, requireKMSError(t, err, kmserr.MalformedPolicy).Error(), want, call.path)
 			if call.op == "" {
 				continue
 			}
@@ -37,7 +38,7 @@ func TestPolicyEntryPointsRefuseAmbiguousDocuments(t *testing.T) {
 			if call.op == "PutKeyPolicy" {
 				body["KeyId"], body["PolicyName"] = id, "default"
 			}
-			require.Contains(t, tb.awsFails(excMalformedPolicy, "admin", call.op, body), want, call.op)
+			require.Contains(t, tb.awsFails(kmserr.MalformedPolicy, "admin", call.op, body), want, call.op)
 		}
 	}
 }
@@ -52,8 +53,8 @@ func TestPolicyAcceptsEveryAWSAction(t *testing.T) {
 		`{"Sid":"use","Effect":"Allow","Principal":{"AWS":"`+iam+`user/bob"},"Action":["kms:Encrypt","kms:ReplicateKey","kms:CreateCustomKeyStore","kms:SynchronizeMultiRegionKey","kms:UpdatePrimaryRegion"],"Resource":"*"}`)
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
 	tb.asOK("bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
-	tb.asFails(excAccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
-	tb.asFails(excMalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy",
+	tb.asFails(kmserr.AccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
+	tb.asFails(kmserr.MalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy",
 		map[string]any{"policy": awsDoc(`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":["kms:*","kms:ReEncrypt"],"Resource":"*"}`)})
 }
 
@@ -72,7 +73,7 @@ func TestPolicyResourceVariableDeny(t *testing.T) {
 		_, err := tb.as(who, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 		return err
 	}
-	requireKMSError(t, enc("alice"), excAccessDenied)
+	requireKMSError(t, enc("alice"), kmserr.AccessDenied)
 	require.NoError(t, enc("bob"))
 }
 
@@ -95,8 +96,8 @@ func TestStoredPolicyNoLongerValidFailsClosed(t *testing.T) {
 	require.NoError(t, tb.storage.Put(ctx, raw))
 	tb.invalidate(ctx, keyStoragePrefix+id)
 
-	tb.asFails(excAccessDenied, "admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
-	tb.asFails(excAccessDenied, "admin", logical.ReadOperation, "keys/"+id, nil)
+	tb.asFails(kmserr.AccessDenied, "admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	tb.asFails(kmserr.AccessDenied, "admin", logical.ReadOperation, "keys/"+id, nil)
 	def := awsDoc(`{"Effect":"Allow","Principal":{"AWS":"` + iam + `root"},"Action":"kms:*","Resource":"*"}`)
 	tb.asOK("admin", logical.UpdateOperation, "policy-recovery/"+id, map[string]any{"policy": def})
 	tb.asOK("admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})

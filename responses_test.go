@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/testhelpers/schema"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -362,15 +363,15 @@ func TestResponseSession(t *testing.T) {
 
 	// The AWS endpoint: a raw body, success and refusal.
 	tb.aws("", "DescribeKey", map[string]any{"KeyId": sym})
-	tb.awsFails(excNotFound, "", "DescribeKey", map[string]any{"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"})
+	tb.awsFails(kmserr.NotFound, "", "DescribeKey", map[string]any{"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"})
 	resp, err = tb.HandleRequest(context.Background(), &logical.Request{Operation: U, Path: "aws/ListKeys", Data: map[string]any{}, Storage: tb.storage})
 	validateResponseSchema(t, tb.backend, &logical.Request{Operation: U, Path: "aws/ListKeys"}, resp, err)
 
 	// The main errors: a 4xx refusal carries no success body to validate.
-	tb.fails(excNotFound, R, "keys/1234abcd-12ab-34cd-56ef-1234567890ab", nil)
-	tb.fails(excValidation, U, "keys", map[string]any{"key_spec": "NOPE"})
+	tb.fails(kmserr.NotFound, R, "keys/1234abcd-12ab-34cd-56ef-1234567890ab", nil)
+	tb.fails(kmserr.Validation, U, "keys", map[string]any{"key_spec": "NOPE"})
 	tb.ok(U, "keys/"+sym2+"/disable", nil)
-	tb.fails(excDisabled, U, "encrypt/"+sym2, map[string]any{"plaintext": b64("x")})
+	tb.fails(kmserr.Disabled, U, "encrypt/"+sym2, map[string]any{"plaintext": b64("x")})
 
 	schemaCoverage.Lock()
 	seen := schemaCoverage.m[tb.backend]

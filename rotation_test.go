@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/ciphertext"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 func (tb *testBackend) runPeriodic() {
@@ -33,8 +34,8 @@ func TestAutomaticRotation(t *testing.T) {
 	old := enc()
 	require.Equal(t, uint32(1), blobVersion(t, old))
 
-	tb.fails(excValidation, logical.UpdateOperation, key+"/rotation", map[string]any{"rotation_period_days": 89})
-	tb.fails(excValidation, logical.UpdateOperation, key+"/rotation", map[string]any{"rotation_period_days": 2561})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, key+"/rotation", map[string]any{"rotation_period_days": 89})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, key+"/rotation", map[string]any{"rotation_period_days": 2561})
 	st := tb.ok(logical.UpdateOperation, key+"/rotation", map[string]any{"rotation_period_days": 90})
 	require.Equal(t, true, st["key_rotation_enabled"])
 	require.Equal(t, "2026-04-02T03:04:05Z", st["next_rotation_date"])
@@ -94,7 +95,7 @@ func TestOnDemandRotation(t *testing.T) {
 		blobs = append(blobs, tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"])
 		require.EqualValues(t, i+2, tb.ok(logical.UpdateOperation, key+"/rotate", nil)["current_key_version"])
 	}
-	tb.fails(excLimitExceeded, logical.UpdateOperation, key+"/rotate", nil)
+	tb.fails(kmserr.LimitExceeded, logical.UpdateOperation, key+"/rotate", nil)
 	st := tb.ok(logical.ReadOperation, key+"/rotation", nil)
 	require.Equal(t, 0, st["on_demand_rotations_remaining"])
 	require.Equal(t, next, st["next_rotation_date"], "on-demand rotation keeps the automatic schedule")
@@ -107,21 +108,21 @@ func TestOnDemandRotation(t *testing.T) {
 	require.Equal(t, true, first["truncated"])
 
 	tb.ok(logical.UpdateOperation, key+"/disable", nil)
-	tb.fails(excDisabled, logical.UpdateOperation, key+"/rotate", nil)
+	tb.fails(kmserr.Disabled, logical.UpdateOperation, key+"/rotate", nil)
 }
 
 func TestRotationRefusals(t *testing.T) {
 	tb := newTestBackend(t)
 	for _, spec := range []string{"RSA_2048", "HMAC_256", "ECC_NIST_P256"} {
 		id := tb.createKey(map[string]any{"key_spec": spec})
-		tb.fails(excUnsupportedOperation, logical.UpdateOperation, "keys/"+id+"/rotation", nil)
-		tb.fails(excUnsupportedOperation, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
-		tb.fails(excUnsupportedOperation, logical.ReadOperation, "keys/"+id+"/rotation", nil)
+		tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys/"+id+"/rotation", nil)
+		tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
+		tb.fails(kmserr.UnsupportedOperation, logical.ReadOperation, "keys/"+id+"/rotation", nil)
 	}
 	id := tb.createKey(nil)
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/schedule-deletion", nil)
-	tb.fails(excInvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
-	tb.fails(excValidation, logical.UpdateOperation, "keys/alias/x/rotate", nil)
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "keys/"+id+"/rotate", nil)
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys/alias/x/rotate", nil)
 }
 
 // Another node's change to the rotation index reloads the queue.
@@ -177,7 +178,7 @@ func TestKeyLastUsage(t *testing.T) {
 	require.Equal(t, "Decrypt", stored.Operation)
 	// A refused operation is not a use.
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/disable", nil)
-	tb.fails(excDisabled, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	tb.fails(kmserr.Disabled, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 	require.Equal(t, "Decrypt", tb.ok(logical.ReadOperation, "keys/"+id, nil)["last_used_operation"])
 }
 
@@ -189,7 +190,7 @@ func TestGetKeyLastUsage(t *testing.T) {
 	require.Equal(t, d["key_creation_date"], d["tracking_start_date"])
 	require.NotContains(t, d, "last_used_operation")
 	// AWS refuses aliases here.
-	tb.fails(excValidation, logical.ReadOperation, "keys/alias/used/last-usage", nil)
+	tb.fails(kmserr.Validation, logical.ReadOperation, "keys/alias/used/last-usage", nil)
 
 	tb.advance(time.Hour)
 	blob := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
@@ -210,7 +211,7 @@ func TestGetKeyLastUsage(t *testing.T) {
 	doc := policyDoc(t, map[string]any{"sid": "describe", "effect": "Allow", "principals": []string{"entity:ops"}, "operations": []string{"DescribeKey"}},
 		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"PutKeyPolicy"}})
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
-	tb.asFails(excAccessDenied, "ops", logical.ReadOperation, "keys/"+id+"/last-usage", nil)
+	tb.asFails(kmserr.AccessDenied, "ops", logical.ReadOperation, "keys/"+id+"/last-usage", nil)
 }
 
 // One key whose rotation fails does not stop the others, and is retried.

@@ -12,6 +12,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,8 +28,8 @@ func TestSM2Paths(t *testing.T) {
 
 	sig := tb.ok(logical.UpdateOperation, "sign/"+signer, map[string]any{"message": b64s("m"), "signing_algorithm": "SM2DSA"})["signature"]
 	require.True(t, sm2.VerifyASN1WithSM2(pub, nil, []byte("m"), unb64(t, sig)), "gmsm verifies with the default ID")
-	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "sign/"+signer, map[string]any{"message": b64s("m"), "signing_algorithm": "ECDSA_SHA_256"})
-	tb.fails(excInvalidSignature, logical.UpdateOperation, "verify/"+signer, map[string]any{"message": b64s("n"), "signing_algorithm": "SM2DSA", "signature": sig})
+	tb.fails(kmserr.InvalidKeyUsage, logical.UpdateOperation, "sign/"+signer, map[string]any{"message": b64s("m"), "signing_algorithm": "ECDSA_SHA_256"})
+	tb.fails(kmserr.InvalidSignature, logical.UpdateOperation, "verify/"+signer, map[string]any{"message": b64s("n"), "signing_algorithm": "SM2DSA", "signature": sig})
 
 	enc := tb.createKey(map[string]any{"key_spec": "SM2", "key_usage": "ENCRYPT_DECRYPT"})
 	encPub, err := smx509.ParsePKIXPublicKey(unb64(t, tb.ok(logical.ReadOperation, "keys/"+enc+"/public-key", nil)["public_key"]))
@@ -37,10 +38,10 @@ func TestSM2Paths(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, b64s("outside"), tb.ok(logical.UpdateOperation, "decrypt/"+enc, map[string]any{"ciphertext_blob": enc64(ct),
 		"encryption_algorithm": "SM2PKE"})["plaintext"])
-	tb.fails(excInvalidKeyUsage, logical.UpdateOperation, "encrypt/"+enc, map[string]any{"plaintext": b64s("x"), "encryption_algorithm": "RSAES_OAEP_SHA_256"})
-	tb.fails(excValidation, logical.UpdateOperation, "encrypt/"+enc, map[string]any{"plaintext": enc64(make([]byte, 1025)), "encryption_algorithm": "SM2PKE"})
+	tb.fails(kmserr.InvalidKeyUsage, logical.UpdateOperation, "encrypt/"+enc, map[string]any{"plaintext": b64s("x"), "encryption_algorithm": "RSAES_OAEP_SHA_256"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "encrypt/"+enc, map[string]any{"plaintext": enc64(make([]byte, 1025)), "encryption_algorithm": "SM2PKE"})
 	ct[len(ct)-1] ^= 1
-	tb.fails(excInvalidCiphertext, logical.UpdateOperation, "decrypt/"+enc, map[string]any{"ciphertext_blob": enc64(ct), "encryption_algorithm": "SM2PKE"})
+	tb.fails(kmserr.InvalidCiphertext, logical.UpdateOperation, "decrypt/"+enc, map[string]any{"ciphertext_blob": enc64(ct), "encryption_algorithm": "SM2PKE"})
 
 	// Key agreement on the SM2 curve with a peer gmsm generated.
 	agree := tb.createKey(map[string]any{"key_spec": "SM2", "key_usage": "KEY_AGREEMENT"})
@@ -57,7 +58,7 @@ func TestSM2Paths(t *testing.T) {
 	// The SM2 wrapping key spec goes with SM2PKE only (and is
 	// TestImportWrappedWithSM2's subject).
 	ext := tb.createKey(map[string]any{"key_spec": "SM2", "origin": "EXTERNAL"})
-	tb.fails(excValidation, logical.UpdateOperation, "keys/"+ext+"/import-parameters", map[string]any{"wrapping_key_spec": "SM2",
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys/"+ext+"/import-parameters", map[string]any{"wrapping_key_spec": "SM2",
 		"wrapping_algorithm": "RSAES_OAEP_SHA_256"})
 
 	// SM2 data key pairs: PKCS#8 that gmsm reads.

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -426,7 +427,7 @@ func (b *backend) destroyKey(ctx context.Context, s logical.Storage, id, why str
 // aliases (EnableKey, TagResource, ...).
 func (b *backend) resolveKey(ctx context.Context, s logical.Storage, ref string, allowAlias bool) (*keyEntry, error) {
 	if ref == "" {
-		return nil, errValidation("a key id is required")
+		return nil, kmserr.Validationf("a key id is required")
 	}
 	if err := checkRefSpacing(ref); err != nil {
 		return nil, err
@@ -444,14 +445,14 @@ func (b *backend) resolveKey(ctx context.Context, s logical.Storage, ref string,
 	}
 	if alias != "" {
 		if !allowAlias {
-			return nil, errValidation("this operation does not accept an alias (%s); use the key id or key ARN", alias)
+			return nil, kmserr.Validationf("this operation does not accept an alias (%s); use the key id or key ARN", alias)
 		}
 		a, err := b.getAlias(ctx, s, alias)
 		if err != nil {
 			return nil, err
 		}
 		if a == nil {
-			return nil, errNotFound("alias %s does not exist", alias)
+			return nil, kmserr.NotFoundf("alias %s does not exist", alias)
 		}
 		id = a.TargetKeyID
 	}
@@ -460,7 +461,7 @@ func (b *backend) resolveKey(ctx context.Context, s logical.Storage, ref string,
 		return nil, err
 	}
 	if e == nil || b.isDeleted(e) {
-		return nil, errNotFound("key '%s' does not exist", id)
+		return nil, kmserr.NotFoundf("key '%s' does not exist", id)
 	}
 	return e, nil
 }
@@ -472,10 +473,10 @@ func (a arnScheme) parse(ref string) (id, alias string, err error) {
 		// arn:<partition>:kms:<region>:<account>:<resource>
 		parts := strings.SplitN(ref, ":", 6)
 		if len(parts) != 6 || parts[2] != "kms" {
-			return "", "", newErr(excNotFound, "invalid key ARN %q", ref)
+			return "", "", kmserr.New(kmserr.NotFound, "invalid key ARN %q", ref)
 		}
 		if !strings.HasPrefix(ref, string(a)) {
-			return "", "", newErr(excNotFound, "ARN %q is not of this mount, whose ARNs start with %s", ref, a)
+			return "", "", kmserr.New(kmserr.NotFound, "ARN %q is not of this mount, whose ARNs start with %s", ref, a)
 		}
 		ref = parts[5]
 		switch {
@@ -484,7 +485,7 @@ func (a arnScheme) parse(ref string) (id, alias string, err error) {
 		case strings.HasPrefix(ref, "alias/"):
 			return "", ref, nil
 		}
-		return "", "", newErr(excNotFound, "invalid key ARN resource %q", ref)
+		return "", "", kmserr.New(kmserr.NotFound, "invalid key ARN resource %q", ref)
 	}
 	if strings.HasPrefix(ref, "alias/") {
 		return "", ref, nil

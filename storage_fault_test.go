@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -69,8 +70,8 @@ func TestCreateKeyWithAliasFaults(t *testing.T) {
 			} else {
 				require.ErrorIs(t, err, errInjected, name)
 				require.Equal(t, []string{other}, tb.liveKeys(), name)
-				tb.fails(excNotFound, logical.ReadOperation, "keys/alias/app", nil)
-				tb.fails(excNotFound, logical.ReadOperation, "aliases/alias/app", nil)
+				tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/alias/app", nil)
+				tb.fails(kmserr.NotFound, logical.ReadOperation, "aliases/alias/app", nil)
 				require.Empty(t, tb.ok(logical.ListOperation, "aliases", nil)["keys"], name)
 				// The client's retry.
 				id := tb.createKey(create)
@@ -111,8 +112,8 @@ func TestDeleteKeyFaults(t *testing.T) {
 		if !done {
 			require.ErrorIs(t, err, errInjected, name)
 		}
-		tb.fails(excNotFound, logical.ReadOperation, "keys/"+id, nil)
-		tb.fails(excNotFound, logical.ReadOperation, "keys/alias/doomed", nil)
+		tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/"+id, nil)
+		tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/alias/doomed", nil)
 		tb.runPeriodic()
 		for _, prefix := range []string{keyStoragePrefix, aliasStoragePrefix, aliasIndexPrefix, grantStoragePrefix, deletionStoragePrefix, rotationStoragePrefix} {
 			require.Empty(t, storageKeys(t, tb.storage, prefix), "%s: %s", name, prefix)
@@ -182,7 +183,7 @@ func TestImportFaults(t *testing.T) {
 			tb.restart()
 			d := tb.ok(logical.ReadOperation, "keys/"+id, nil)
 			require.Equal(t, "PendingImport", d["key_state"], name)
-			tb.fails(excInvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+			tb.fails(kmserr.InvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 			tb.runPeriodic() // a leftover expiry entry is harmless
 			require.NoError(t, imp(), name)
 		} else {
