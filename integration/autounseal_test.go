@@ -59,6 +59,12 @@ seal "awskms" {
 `, filepath.Join(dir, "data"), addr, alias, proxy)
 	v := &vaultServer{bin: dev.bin, dir: dir, addr: addr}
 	t.Cleanup(v.stop)
+	restart := func() {
+		t.Helper()
+		v.stop()
+		require.NoError(t, v.launch(cfg, "server"))
+		v.client.SetToken(v.token)
+	}
 	require.NoError(t, v.launch(cfg, "server"))
 
 	// operator init: with an auto-unseal, recovery keys, and unsealed at once.
@@ -67,23 +73,22 @@ seal "awskms" {
 		RootToken string `json:"root_token"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(initOut), &init))
-	v.client.SetToken(init.RootToken)
+	v.token = init.RootToken
+	v.client.SetToken(v.token)
 	waitSealed(t, v, false, 30*time.Second)
 	st, err := v.client.Sys().SealStatus()
 	require.NoError(t, err)
 	require.Equal(t, "awskms", st.Type)
 
 	// A restart unseals by itself.
-	v.stop()
-	require.NoError(t, v.launch(cfg, "server"))
+	restart()
 	waitSealed(t, v, false, 30*time.Second)
 	_, err = v.client.Sys().ListMounts()
 	require.NoError(t, err, "the auto-unsealed server serves requests")
 
 	// With the key disabled, a restart stays sealed: Decrypt is refused.
 	write(t, "kms/keys/"+keyID+"/disable", nil)
-	v.stop()
-	require.NoError(t, v.launch(cfg, "server"))
+	restart()
 	waitLog(t, v, "DisabledException", 30*time.Second)
 	st, err = v.client.Sys().SealStatus()
 	require.NoError(t, err)
