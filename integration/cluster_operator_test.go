@@ -109,22 +109,42 @@ func snapshotRestoreCLI(t *testing.T, c *vaultCluster) {
 func pluginReload(t *testing.T, c *vaultCluster) {
 	active := c.active()
 	ac := newClient(t, active.addr, c.token, true)
-	pids := active.pluginPIDs()
 	out, errOut, err := active.cli("plugin", "reload", "-mounts=kms")
 	t.Logf("vault plugin reload -mounts=kms: err=%v stdout=%q stderr=%q", err, strings.TrimSpace(out), strings.TrimSpace(errOut))
-	_, err = ac.Logical().Write("sys/plugins/reload/backend", map[string]any{"mounts": []string{"kms"}})
-	require.NoError(t, err, "the API reloads the mount")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		// The plugin is started again by the next request.
-		_, err := ac.Logical().List("kms/keys")
-		now := active.pluginPIDs()
-		if err == nil && len(now) > 0 && !equalInts(now, pids) {
-			break
+	reload := func(data map[string]any) []int {
+		t.Helper()
+		before := active.pluginPIDs()
+		_, err := ac.Logical().Write("sys/plugins/reload/backend", data)
+		require.NoError(t, err, "reload %v", data)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			// The plugin is started again by the next request.
+			_, err := ac.Logical().List("kms/keys")
+			now := active.pluginPIDs()
+			if err == nil && len(now) > 0 && !equalInts(now, before) {
+				return now
+			}
+			require.True(t, time.Now().Before(deadline), "the plugin did not restart after %v: %v -> %v (%v)", data, before, now, err)
+			time.Sleep(200 * time.Millisecond)
 		}
-		require.True(t, time.Now().Before(deadline), "the plugin did not restart: %v -> %v (%v)", pids, now, err)
-		time.Sleep(200 * time.Millisecond)
 	}
+	reload(map[string]any{"mounts": []string{"kms"}})
+
+	// A second mount shares the (multiplexed) plugin process: reloading
+	// by plugin name restarts it under both.
+	require.NoError(t, ac.Sys().Mount("kms-other", &api.MountInput{Type: pluginName, Config: kmsMountConfig()}))
+	other := cwrite(t, ac, "kms-other/keys", nil)["key_id"].(string)
+	shared := active.pluginPIDs()
+	_, err = ac.Logical().Write("sys/plugins/reload/backend", map[string]any{"mounts": []string{"kms"}})
+	require.NoError(t, err)
+	clist(t, ac, "kms/keys")
+	cread(t, ac, "kms-other/keys/"+other)
+	afterMount := active.pluginPIDs()
+	now := reload(map[string]any{"plugin": pluginName})
+	cread(t, ac, "kms-other/keys/"+other)
+	t.Logf("plugin processes with two mounts: %v; after reloading mounts=kms: %v; after reloading plugin=%s: %v",
+		shared, afterMount, pluginName, now)
+	require.NoError(t, ac.Sys().Unmount("kms-other"))
 }
 
 // secretsMove moves the mount and back, timing the CLI; an ACL policy
