@@ -29,14 +29,7 @@ func TestAutoUnsealWithAPluginKey(t *testing.T) {
 	keyID := write(t, "kms/keys", map[string]any{"policy": policy, "alias": alias, "description": "auto-unseal"}).Data["key_id"].(string)
 	proxy := startProxy(t, token)
 
-	// The identity can do what the seal needs and nothing else.
-	status, out := awsThrough(t, proxy, "GenerateDataKey", map[string]any{"KeyId": alias, "KeySpec": "AES_256"})
-	require.Equal(t, http.StatusBadRequest, status, "%v", out)
-	require.Equal(t, "AccessDeniedException", out["__type"])
-	resp, err := http.Get("http://" + proxy + "/v1/kms/keys?list=true")
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusForbidden, resp.StatusCode, "the ACL allows kms/aws only")
+	requireSealOnly(t, proxy, alias)
 
 	dir := t.TempDir()
 	addr, err := freeAddr()
@@ -102,6 +95,19 @@ seal "awskms" {
 	require.NoError(t, err)
 
 	t.Logf("auto-unseal test took %s", time.Since(start).Round(time.Second))
+}
+
+// requireSealOnly checks that the identity behind proxy can do nothing
+// with the key beyond what the seal needs, and nothing outside kms/aws.
+func requireSealOnly(t *testing.T, proxy, key string) {
+	t.Helper()
+	status, out := awsThrough(t, proxy, "GenerateDataKey", map[string]any{"KeyId": key, "KeySpec": "AES_256"})
+	require.Equal(t, http.StatusBadRequest, status, "%v", out)
+	require.Equal(t, "AccessDeniedException", out["__type"])
+	resp, err := http.Get("http://" + proxy + "/v1/kms/keys?list=true")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "the ACL allows kms/aws only")
 }
 
 // sealIdentity logs a userpass user in whose Vault ACL allows kms/aws and
