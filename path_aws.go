@@ -45,7 +45,21 @@ func pathAWS(b *backend) *framework.Path {
 	}
 }
 
+// awsRequestIDHeader carries Vault's request id (the audit log entry's
+// request.id) to the client, which reports it with every error as AWS
+// clients report AWS's. Vault passes it only from a mount tuned with
+// allowed_response_headers=x-amzn-RequestId.
+const awsRequestIDHeader = "x-amzn-RequestId"
+
 func (b *backend) pathAWSRequest(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	resp, err := b.serveAWS(ctx, req)
+	if resp != nil && req.ID != "" {
+		resp.Headers = map[string][]string{awsRequestIDHeader: {req.ID}}
+	}
+	return resp, err
+}
+
+func (b *backend) serveAWS(ctx context.Context, req *logical.Request) (*logical.Response, error) {
 	name, err := awsOperationName(req)
 	if err != nil {
 		return b.awsError(err), nil

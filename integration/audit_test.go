@@ -97,7 +97,7 @@ func startAuditedVault(t *testing.T) (*vaultServer, string) {
 	keys := auditNonHMACKeys(t)
 	require.NoError(t, c.Sys().TuneMount("kms", api.MountConfigInput{
 		AuditNonHMACRequestKeys: keys, AuditNonHMACResponseKeys: keys,
-		AllowedResponseHeaders: []string{"X-Kms-Audit"},
+		AllowedResponseHeaders: []string{"X-Kms-Audit", "x-amzn-RequestId"},
 	}))
 	_, err = c.Logical().Write("sys/config/auditing/request-headers/X-Amz-Target", map[string]any{"hmac": false})
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/api"
 	"github.com/stretchr/testify/require"
 )
 
@@ -33,26 +34,21 @@ func TestAWSJavaScriptSDK(t *testing.T) {
 		out, err := install.CombinedOutput()
 		require.NoError(t, err, "npm ci: %s", out)
 	}
-	cmd := exec.Command(node, "sdk.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "VAULT_ADDR=http://"+dev.addr, "VAULT_TOKEN="+dev.token, "KMS_MOUNT=kms", "NODE_NO_WARNINGS=1")
-	out, err := cmd.Output()
-	var stderr []byte
-	if ee, ok := err.(*exec.ExitError); ok {
-		stderr = ee.Stderr
-	}
+	out, stderr, err := runSDKScript(node, dir, "kms")
 	require.NoError(t, err, "node sdk.mjs: %s%s", out, stderr)
 
 	var got struct {
 		ARN                string    `json:"arn"`
+		RequestID          string    `json:"requestId"`
 		CreationDateIsDate bool      `json:"creationDateIsDate"`
 		CreationDate       time.Time `json:"creationDate"`
 		Plaintext          string    `json:"plaintext"`
 		Ciphertext         string    `json:"ciphertext"`
 		Errors             map[string]struct {
-			Name   string `json:"name"`
-			Status int    `json:"status"`
-			Typed  bool   `json:"typed"`
+			Name      string `json:"name"`
+			Status    int    `json:"status"`
+			RequestID string `json:"requestId"`
+			Typed     bool   `json:"typed"`
 		} `json:"errors"`
 	}
 	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
@@ -62,10 +58,37 @@ func TestAWSJavaScriptSDK(t *testing.T) {
 	require.Equal(t, "hello from js", got.Plaintext)
 	require.Equal(t, "NotFoundException", got.Errors["missing"].Name)
 	require.Equal(t, 400, got.Errors["missing"].Status)
+	require.NotEmpty(t, got.RequestID, "x-amzn-RequestId reaches the SDK")
+	require.NotEmpty(t, got.Errors["missing"].RequestID)
+	require.NotEqual(t, got.RequestID, got.Errors["missing"].RequestID)
 	require.Equal(t, "InvalidCiphertextException", got.Errors["noContext"].Name)
 	require.True(t, got.Errors["noContext"].Typed)
 
 	// The JavaScript SDK's ciphertext opens through the Vault-style path.
 	dec := write(t, "kms/decrypt", map[string]any{"ciphertext_blob": got.Ciphertext, "encryption_context": map[string]any{"document": "js"}})
 	require.Equal(t, base64.StdEncoding.EncodeToString([]byte("hello from js")), dec.Data["plaintext"])
+
+	// The same script against a mount without trim_request_trailing_slashes:
+	// the SDK posts to ".../aws/", Vault refuses the write to a "directory"
+	// before the plugin runs, and the SDK cannot parse Vault's error.
+	notrim := unique("kms-notrim")
+	cfg := kmsMountConfig()
+	cfg.TrimRequestTrailingSlashes = nil
+	require.NoError(t, dev.client.Sys().Mount(notrim, &api.MountInput{Type: pluginName, Config: cfg}))
+	t.Cleanup(func() { _ = dev.client.Sys().Unmount(notrim) })
+	out, stderr, err = runSDKScript(node, dir, notrim)
+	require.Error(t, err, "without the tune: %s", out)
+	require.Contains(t, string(stderr), "UnknownError")
+}
+
+// runSDKScript runs sdk.mjs against the dev Vault's mount.
+func runSDKScript(node, dir, mount string) (stdout, stderr []byte, err error) {
+	cmd := exec.Command(node, "sdk.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "VAULT_ADDR=http://"+dev.addr, "VAULT_TOKEN="+dev.token, "KMS_MOUNT="+mount, "NODE_NO_WARNINGS=1")
+	stdout, err = cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		stderr = ee.Stderr
+	}
+	return stdout, stderr, err
 }

@@ -32,7 +32,7 @@ func TestBenchHarnessSmoke(t *testing.T) {
 	require.NoError(t, sys.Mount("bench-floor", &api.MountInput{Type: "floor-plugin"}))
 	require.NoError(t, sys.Mount("bench-transit", &api.MountInput{Type: "transit"}))
 	require.NoError(t, sys.Mount("bench-kms", &api.MountInput{Type: pluginName,
-		Config: api.MountConfigInput{PassthroughRequestHeaders: []string{"X-Amz-Target"}, PluginVersion: pluginVersion()}}))
+		Config: kmsMountConfig()}))
 
 	ctx := context.Background()
 	cl := bench.NewClient("http://"+dev.addr, dev.token, 2)

@@ -148,10 +148,7 @@ func startClusterWith(t *testing.T, size int, raftExtra string) *vaultCluster {
 		Name: pluginName, Type: api.PluginTypeSecrets, Command: pluginName, SHA256: sha, Version: pluginVersion(),
 		Env: []string{"VAULT_KMS_TEST_CLOCK=1"},
 	}))
-	require.NoError(t, active.client.Sys().Mount("kms", &api.MountInput{
-		Type:   pluginName,
-		Config: api.MountConfigInput{PassthroughRequestHeaders: []string{"X-Amz-Target"}, PluginVersion: pluginVersion()},
-	}))
+	require.NoError(t, active.client.Sys().Mount("kms", &api.MountInput{Type: pluginName, Config: kmsMountConfig()}))
 	return c
 }
 

@@ -277,10 +277,21 @@ func (v *vaultServer) registerAndMount(path string) error {
 	}); err != nil {
 		return err
 	}
-	return v.client.Sys().Mount(path, &api.MountInput{
-		Type:   pluginName,
-		Config: api.MountConfigInput{PassthroughRequestHeaders: []string{"X-Amz-Target"}, PluginVersion: pluginVersion()},
-	})
+	return v.client.Sys().Mount(path, &api.MountInput{Type: pluginName, Config: kmsMountConfig()})
+}
+
+// kmsMountConfig is the mount configuration the README documents for AWS
+// clients: X-Amz-Target reaches the plugin, x-amzn-RequestId reaches the
+// client, and a request to ".../aws/" (the AWS SDK for Go v1 and for
+// JavaScript v3 append the slash) is not refused as a write to a directory.
+func kmsMountConfig() api.MountConfigInput {
+	trim := true
+	return api.MountConfigInput{
+		PassthroughRequestHeaders:  []string{"X-Amz-Target"},
+		AllowedResponseHeaders:     []string{"x-amzn-RequestId", "X-Kms-Audit"},
+		TrimRequestTrailingSlashes: &trim,
+		PluginVersion:              pluginVersion(),
+	}
 }
 
 func fileSHA256(path string) (string, error) {

@@ -32,8 +32,12 @@ done
 
 sha=$(sha256sum "$plugin_dir/vault-plugin-kms" | cut -d' ' -f1)
 "$vault_bin" plugin register -sha256="$sha" -version="$version" secret vault-plugin-kms >/dev/null
+# AWS clients: X-Amz-Target names the operation, x-amzn-RequestId carries
+# Vault's request id back, and ".../kms/aws/" (the AWS SDKs for Go v1 and
+# JavaScript v3 add the slash) is served like ".../kms/aws".
 "$vault_bin" secrets enable -path=kms -plugin-version="$version" \
-  -passthrough-request-headers=X-Amz-Target -allowed-response-headers=X-Kms-Audit vault-plugin-kms >/dev/null
+  -passthrough-request-headers=X-Amz-Target -allowed-response-headers=X-Kms-Audit \
+  -allowed-response-headers=x-amzn-RequestId -trim-request-trailing-slashes=true vault-plugin-kms >/dev/null
 
 # The audit trail (docs/AUDIT.md): the plugin's audit event (the
 # X-Kms-Audit response header, allowed above), the fields of

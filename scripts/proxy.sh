@@ -56,8 +56,10 @@ cat <<TXT
 Vault Proxy listens on http://$listen and adds the token to every request to $vault_addr.
 
   export AWS_ENDPOINT_URL_KMS=http://$listen/v1/kms/aws
-  export AWS_ACCESS_KEY_ID=unused AWS_SECRET_ACCESS_KEY=unused AWS_REGION=us-east-1
+  export AWS_ACCESS_KEY_ID=unused AWS_SECRET_ACCESS_KEY=unused AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   aws kms create-key --description demo
+
+Recipes for other clients (SOPS, cosign, Vault's awskms seal, ...): docs/CLIENTS.md
 
 Logs: $state/proxy.log    Stop: make proxy-stop
 TXT

@@ -1,5 +1,5 @@
 // The AWS SDK for JavaScript v3 against vault-plugin-kms, set up as the
-// README shows. Run by integration/aws_js_test.go; prints one JSON line.
+// README shows. Run by integration/aws_javascript_test.go; prints one JSON line.
 import {
   KMSClient, CreateKeyCommand, EncryptCommand, DecryptCommand, DescribeKeyCommand, InvalidCiphertextException,
 } from "@aws-sdk/client-kms";
@@ -12,15 +12,13 @@ const kms = new KMSClient({
 kms.middlewareStack.add(
   (next) => async (args) => {
     args.request.headers["X-Vault-Token"] = process.env.VAULT_TOKEN;
-    // The SDK posts to "<endpoint>/"; Vault refuses writes to paths ending in "/".
-    args.request.path = args.request.path.replace(/\/+$/, "");
     return next(args);
   },
   { step: "build", name: "vaultToken" },
 );
 
 const context = { document: "js" };
-const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Description: "from JavaScript" }));
+const { KeyMetadata, $metadata: created } = await kms.send(new CreateKeyCommand({ Description: "from JavaScript" }));
 const { CiphertextBlob } = await kms.send(new EncryptCommand({
   KeyId: KeyMetadata.KeyId, Plaintext: new TextEncoder().encode("hello from js"), EncryptionContext: context,
 }));
@@ -34,11 +32,15 @@ for (const [name, cmd] of [
     await kms.send(cmd);
     errors[name] = "no error";
   } catch (e) {
-    errors[name] = { name: e.name, status: e.$metadata?.httpStatusCode, typed: e instanceof InvalidCiphertextException };
+    errors[name] = {
+      name: e.name, status: e.$metadata?.httpStatusCode, requestId: e.$metadata?.requestId,
+      typed: e instanceof InvalidCiphertextException,
+    };
   }
 }
 console.log(JSON.stringify({
   arn: KeyMetadata.Arn,
+  requestId: created.requestId,
   creationDateIsDate: KeyMetadata.CreationDate instanceof Date,
   creationDate: KeyMetadata.CreationDate.toISOString(),
   plaintext: new TextDecoder().decode(Plaintext),
