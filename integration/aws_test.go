@@ -148,6 +148,8 @@ func TestAWSSDKKeysAliasesTags(t *testing.T) {
 	_, err = c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("1234abcd-12ab-34cd-56ef-1234567890ab")})
 	requireAPIError[*types.NotFoundException](t, err)
 	_, err = c.ConnectCustomKeyStore(ctx, &kms.ConnectCustomKeyStoreInput{CustomKeyStoreId: aws.String("cks-1")})
+	requireAPIError[*types.CustomKeyStoreNotFoundException](t, err)
+	_, err = c.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: aws.String(id), ReplicaRegion: aws.String("eu-west-1")})
 	requireAPIError[*types.UnsupportedOperationException](t, err)
 }
 
