@@ -148,7 +148,7 @@ func TestAWSSDKKeysAliasesTags(t *testing.T) {
 	_, err = c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("1234abcd-12ab-34cd-56ef-1234567890ab")})
 	requireAPIError[*types.NotFoundException](t, err)
 	_, err = c.ConnectCustomKeyStore(ctx, &kms.ConnectCustomKeyStoreInput{CustomKeyStoreId: aws.String("cks-1")})
-	requireAPIError[*types.UnsupportedOperationException](t, err)
+	requireAPIError[*types.CustomKeyStoreNotFoundException](t, err)
 }
 
 func TestAWSSDKCrypto(t *testing.T) {
