@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -148,8 +149,8 @@ func (b *backend) auditEvent(ctx context.Context, req *logical.Request, resp *lo
 	if resp != nil {
 		out = resp.Data
 	}
-	if strings.HasPrefix(req.Path, awsPathPrefix) && (len(req.Path) == len(awsPathPrefix) || req.Path[len(awsPathPrefix)] == '/') {
-		ev.EventName, _ = awsOperationName(req)
+	if strings.HasPrefix(req.Path, awsapi.PathPrefix) && (len(req.Path) == len(awsapi.PathPrefix) || req.Path[len(awsapi.PathPrefix)] == '/') {
+		ev.EventName, _ = awsapi.OperationName(req)
 		out = nil
 		if resp != nil {
 			if body, ok := resp.Data[logical.HTTPRawBody].([]byte); ok {
@@ -224,7 +225,7 @@ func (b *backend) auditKeyArn(ctx context.Context, req *logical.Request, ev audi
 }
 
 // auditEventName is the AWS operation a Vault-style request performs: the
-// one awsOperations serves by the same path and operation.
+// one awsapi.Operations serves by the same path and operation.
 func (b *backend) auditEventName(req *logical.Request) string {
 	p := b.Route(req.Path)
 	if p == nil {
@@ -245,16 +246,16 @@ func (b *backend) auditEventName(req *logical.Request) string {
 
 func (b *backend) awsNameFor(p *framework.Path, op logical.Operation) string {
 	fallback := ""
-	for name, o := range awsOperations {
+	for name, o := range awsapi.Operations {
 		if b.awsRoutes[name] != p {
 			continue
 		}
-		if o.op == op {
+		if o.Op == op {
 			return name
 		}
 		// Vault sends a write to a path with an existence check as create
 		// or update; only aliases tell them apart (CreateAlias, UpdateAlias).
-		if op == logical.CreateOperation && o.op == logical.UpdateOperation {
+		if op == logical.CreateOperation && o.Op == logical.UpdateOperation {
 			fallback = name
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -39,10 +40,10 @@ func auditRaw(t *testing.T, resp *logical.Response) string {
 // kms_audit, as the AWS endpoint does.
 func TestAuditEventNameOfEveryRoute(t *testing.T) {
 	tb := newTestBackend(t)
-	for name, op := range awsOperations {
-		path := strings.NewReplacer(":key", "1234abcd-12ab-34cd-56ef-1234567890ab", ":name", "alias/x", ":grant_id", "g1").Replace(op.route)
-		got := tb.auditEventName(&logical.Request{Operation: op.op, Path: path})
-		require.Equal(t, name, got, "%s %s", op.op, path)
+	for name, op := range awsapi.Operations {
+		path := strings.NewReplacer(":key", "1234abcd-12ab-34cd-56ef-1234567890ab", ":name", "alias/x", ":grant_id", "g1").Replace(op.Route)
+		got := tb.auditEventName(&logical.Request{Operation: op.Op, Path: path})
+		require.Equal(t, name, got, "%s %s", op.Op, path)
 	}
 	require.Equal(t, "Decrypt", tb.auditEventName(&logical.Request{Operation: logical.UpdateOperation, Path: "decrypt/alias/x"}))
 	require.Equal(t, "CreateAlias", tb.auditEventName(&logical.Request{Operation: logical.CreateOperation, Path: "aliases/alias/x"}))

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -147,7 +148,7 @@ func refused(member string) bool {
 // refusedIn is refused for one operation: the custom key store operations
 // take CustomKeyStoreId, which CreateKey and GenerateRandom refuse.
 func refusedIn(op, member string) bool {
-	if _, ok := awsOpMembers[op][member]; ok {
+	if _, ok := awsapi.OpMembers[op][member]; ok {
 		return false
 	}
 	return refused(member)
@@ -323,7 +324,7 @@ func TestAWSEveryMemberHonouredOrRefused(t *testing.T) {
 	for name, m := range ops {
 		t.Run(name, func(t *testing.T) {
 			w.t = t
-			if awsUnsupported[name] {
+			if awsapi.Unsupported[name] {
 				err := call(c, m, sample(m.Type.In(2)).Interface())
 				require.ErrorContains(t, err, kmserr.UnsupportedOperation)
 				return
@@ -331,11 +332,11 @@ func TestAWSEveryMemberHonouredOrRefused(t *testing.T) {
 			fixture, ok := fixtures[name]
 			require.True(t, ok, "operation %s has no fixture: implement it or list it as unsupported", name)
 			paths := members(m.Type.In(2).Elem(), "")
-			op := awsOperations[name]
+			op := awsapi.Operations[name]
 			var refusedHere []string
 			for _, p := range paths {
 				top, _, _ := strings.Cut(p, ".")
-				require.Contains(t, op.members, top, "%s takes member %s: add it to awsOperations (honoured or refused)", name, top)
+				require.Contains(t, op.Members, top, "%s takes member %s: add it to awsapi.Operations (honoured or refused)", name, top)
 				if refusedIn(name, p) {
 					refusedHere = append(refusedHere, p)
 				}
@@ -348,7 +349,7 @@ func TestAWSEveryMemberHonouredOrRefused(t *testing.T) {
 					requireTestNames(t, tests, test, p)
 				}
 			}
-			for _, mem := range op.members {
+			for _, mem := range op.Members {
 				require.Contains(t, paths, mem, "%s is not a member of the SDK's %s", mem, name)
 			}
 
@@ -402,7 +403,7 @@ func TestAWSEveryMemberHonouredOrRefused(t *testing.T) {
 			}
 		})
 	}
-	for name := range awsOperations {
+	for name := range awsapi.Operations {
 		require.Contains(t, ops, name, "the plugin serves %s, which the SDK does not know", name)
 	}
 }
@@ -435,7 +436,7 @@ func requireTestNames(t *testing.T, tests map[string]string, test, member string
 	require.True(t, ok, "member %s: test %s does not exist", member, test)
 	last := member[strings.LastIndex(member, ".")+1:]
 	names := []string{strconv.Quote(last)}
-	if conv, ok := awsMembers[last]; ok {
+	if conv, ok := awsapi.Members[last]; ok {
 		for _, v := range []any{"x", json.Number("1")} {
 			out := map[string]any{}
 			_ = conv(v, out)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
 	"github.com/stretchr/testify/require"
 )
 
@@ -45,7 +46,7 @@ func (s sdkTransport) Do(r *http.Request) (*http.Response, error) {
 	}
 	return &http.Response{
 		StatusCode: resp.Data[logical.HTTPStatusCode].(int),
-		Header:     http.Header{"Content-Type": {awsContentType}},
+		Header:     http.Header{"Content-Type": {awsapi.ContentType}},
 		Body:       io.NopCloser(bytes.NewReader(resp.Data[logical.HTTPRawBody].([]byte))),
 		Request:    r,
 	}, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -33,7 +34,7 @@ func (tb *testBackend) awsCall(entity, path, target string, body map[string]any)
 	}
 	resp, err := tb.HandleRequest(context.Background(), req)
 	require.NoError(tb.t, err)
-	require.Equal(tb.t, awsContentType, resp.Data[logical.HTTPContentType])
+	require.Equal(tb.t, awsapi.ContentType, resp.Data[logical.HTTPContentType])
 	var out map[string]any
 	require.NoError(tb.t, json.Unmarshal(resp.Data[logical.HTTPRawBody].([]byte), &out))
 	return resp.Data[logical.HTTPStatusCode].(int), out
@@ -58,15 +59,15 @@ func (tb *testBackend) awsFails(exc, entity, op string, body map[string]any) str
 
 func TestAWSOperationsRoute(t *testing.T) {
 	tb := newTestBackend(t)
-	require.Len(t, tb.awsRoutes, len(awsOperations))
-	for name, op := range awsOperations {
+	require.Len(t, tb.awsRoutes, len(awsapi.Operations))
+	for name, op := range awsapi.Operations {
 		p := tb.awsRoutes[name]
-		require.NotNil(t, p, "%s: route %s", name, op.route)
-		_, ok := p.Operations[op.op]
-		require.True(t, ok, "%s: %s has no %s", name, op.route, op.op)
-		require.False(t, awsUnsupported[name], name)
-		for _, m := range op.members {
-			require.Contains(t, awsMembers, m, "%s takes an unknown member", name)
+		require.NotNil(t, p, "%s: route %s", name, op.Route)
+		_, ok := p.Operations[op.Op]
+		require.True(t, ok, "%s: %s has no %s", name, op.Route, op.Op)
+		require.False(t, awsapi.Unsupported[name], name)
+		for _, m := range op.Members {
+			require.Contains(t, awsapi.Members, m, "%s takes an unknown member", name)
 		}
 		// The route must be the path a user would call, not a catch-all.
 		require.NotEqual(t, "aws", p.Pattern)

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -122,16 +123,16 @@ func TestMalformedSecretNeverCopied(t *testing.T) {
 	var log syncBuffer
 	tb := newLoggedTestBackend(t, &log)
 	id := tb.createKey(nil)
-	names := make([]string, 0, len(awsOperations))
-	for name := range awsOperations {
+	names := make([]string, 0, len(awsapi.Operations))
+	for name := range awsapi.Operations {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	tried := 0
 	for _, name := range names {
-		op := awsOperations[name]
+		op := awsapi.Operations[name]
 		for _, member := range secretMembers {
-			if !containsString(op.members, member) {
+			if !containsString(op.Members, member) {
 				continue
 			}
 			for how, v := range malformed {
@@ -139,7 +140,7 @@ func TestMalformedSecretNeverCopied(t *testing.T) {
 				tried++
 				// The AWS endpoint.
 				body := map[string]any{member: v}
-				if containsString(op.members, "KeyId") && member != "KeyId" {
+				if containsString(op.Members, "KeyId") && member != "KeyId" {
 					body["KeyId"] = id
 				}
 				resp, err := tb.HandleRequest(context.Background(), &logical.Request{Operation: logical.UpdateOperation,
@@ -150,8 +151,8 @@ func TestMalformedSecretNeverCopied(t *testing.T) {
 
 				// The Vault-style path of the operation.
 				field := awsMemberField(member)
-				path := strings.NewReplacer(":key", id, ":name", "alias/x", ":grant_id", strings.Repeat("a", 64)).Replace(op.route)
-				resp, err = tb.HandleRequest(context.Background(), &logical.Request{Operation: op.op, Path: path,
+				path := strings.NewReplacer(":key", id, ":name", "alias/x", ":grant_id", strings.Repeat("a", 64)).Replace(op.Route)
+				resp, err = tb.HandleRequest(context.Background(), &logical.Request{Operation: op.Op, Path: path,
 					Data: map[string]any{field: v}, Storage: tb.storage})
 				if err != nil {
 					require.NotContains(t, err.Error(), "4111", label)
@@ -197,7 +198,7 @@ func (s *syncBuffer) String() string {
 // awsMemberField is the Vault-style field a member becomes.
 func awsMemberField(member string) string {
 	out := map[string]any{}
-	if f, ok := awsMembers[member]; ok && f("eA==", out) == nil { // base64, for ImportToken
+	if f, ok := awsapi.Members[member]; ok && f("eA==", out) == nil { // base64, for ImportToken
 		for k := range out {
 			return k
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -144,7 +145,7 @@ func FuzzImportToken(f *testing.F) {
 
 // awsFieldsNotInPath are members an operation takes whose path has no
 // field for them. ListResourceTags pages in its response shaping (from
-// awsOut.in), by design.
+// the decoded request's fields in internal/awsapi), by design.
 var awsFieldsNotInPath = map[string]bool{
 	"ListResourceTags limit": true, "ListResourceTags after": true,
 }
@@ -154,8 +155,8 @@ var awsFieldsNotInPath = map[string]bool{
 // the path's schema accepts; it never panics or fails as a server fault.
 func FuzzAWSRequest(f *testing.F) {
 	tb := newTestBackend(f)
-	names := make([]string, 0, len(awsOperations))
-	for n := range awsOperations {
+	names := make([]string, 0, len(awsapi.Operations))
+	for n := range awsapi.Operations {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -170,7 +171,7 @@ func FuzzAWSRequest(f *testing.F) {
 		// Every member of the operation, with a string where it may want
 		// another type.
 		body := map[string]any{}
-		for _, m := range awsOperations[n].members {
+		for _, m := range awsapi.Operations[n].Members {
 			body[m] = "x"
 		}
 		raw, _ := json.Marshal(body)
@@ -184,8 +185,8 @@ func FuzzAWSRequest(f *testing.F) {
 			return
 		}
 		name := names[int(which)%len(names)]
-		op := awsOperations[name]
-		data, err := awsFields(name, in, op.members)
+		op := awsapi.Operations[name]
+		data, err := awsapi.Fields(name, in, op.Members)
 		if err != nil {
 			requireRefusal(t, err, "")
 			return

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/hashicorp/vault/sdk/physical"
 	"github.com/hashicorp/vault/sdk/physical/inmem"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -77,14 +78,14 @@ func TestBadIDsEveryAWSOperation(t *testing.T) {
 	require.NoError(t, err)
 	fill := fillers(tb, keyID)
 	checked := 0
-	for name, op := range awsOperations {
-		for _, member := range op.members {
+	for name, op := range awsapi.Operations {
+		for _, member := range op.Members {
 			if !idMembers[member] {
 				continue
 			}
 			for _, bad := range badIDs(arns) {
 				// Alone, and with every other member valid.
-				for _, body := range []map[string]any{{member: bad}, withMember(fill, op.members, member, bad)} {
+				for _, body := range []map[string]any{{member: bad}, withMember(fill, op.Members, member, bad)} {
 					status, out := tb.awsCall("", "aws", "TrentService."+name, body)
 					require.Equal(t, http.StatusBadRequest, status, "%s %s=%q: %v", name, member, bad, out)
 					require.NotEmpty(t, out["__type"], "%s %s=%q", name, member, bad)
@@ -115,23 +116,23 @@ func TestBadIDsVaultPaths(t *testing.T) {
 	keyID := tb.createKey(nil)
 	arns, err := tb.arns(context.Background(), tb.storage)
 	require.NoError(t, err)
-	for name, op := range awsOperations {
-		if !strings.Contains(op.route, ":") && !hasMember(op.members, "KeyId") {
+	for name, op := range awsapi.Operations {
+		if !strings.Contains(op.Route, ":") && !hasMember(op.Members, "KeyId") {
 			continue
 		}
 		for _, bad := range badIDs(arns) {
 			paths := map[string]map[string]any{}
 			switch {
-			case strings.Contains(op.route, ":grant_id"):
-				paths[strings.ReplaceAll(op.route, ":key", bad)] = nil
-				paths[strings.NewReplacer(":key", keyID, ":grant_id", bad).Replace(op.route)] = nil
-			case strings.Contains(op.route, ":key"), strings.Contains(op.route, ":name"):
-				paths[strings.NewReplacer(":key", bad, ":name", bad).Replace(op.route)] = map[string]any{"target_key_id": bad}
+			case strings.Contains(op.Route, ":grant_id"):
+				paths[strings.ReplaceAll(op.Route, ":key", bad)] = nil
+				paths[strings.NewReplacer(":key", keyID, ":grant_id", bad).Replace(op.Route)] = nil
+			case strings.Contains(op.Route, ":key"), strings.Contains(op.Route, ":name"):
+				paths[strings.NewReplacer(":key", bad, ":name", bad).Replace(op.Route)] = map[string]any{"target_key_id": bad}
 			default:
-				paths[op.route] = map[string]any{"key_id": bad, "grant_id": strings.Repeat("ab", 32)}
+				paths[op.Route] = map[string]any{"key_id": bad, "grant_id": strings.Repeat("ab", 32)}
 			}
 			for path, data := range paths {
-				req := &logical.Request{Operation: op.op, Path: path, Data: data, Storage: tb.storage}
+				req := &logical.Request{Operation: op.Op, Path: path, Data: data, Storage: tb.storage}
 				resp, err := tb.HandleRequest(context.Background(), req)
 				if err == nil {
 					// Only a listing that names nothing may succeed.

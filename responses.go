@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
 )
 
 // The OpenAPI response of every operation is declared here, apart from the
@@ -269,7 +270,7 @@ var responseTable = map[string]map[logical.Operation]opResponse{
 	"encapsulate/{key_id}": {logical.UpdateOperation: okResp("A shared secret and its encapsulation.",
 		withBatch("key_id", "shared_secret", "shared_secret_ciphertext_blob", "encapsulation_algorithm"))},
 	"decapsulate/{key_id}": {logical.UpdateOperation: okResp("The shared secret.", withBatch("key_id", "shared_secret", "encapsulation_algorithm"))},
-	"aws/{operation}":      {logical.UpdateOperation: {desc: awsRawDesc, raw: awsContentType}},
+	"aws/{operation}":      {logical.UpdateOperation: {desc: awsRawDesc, raw: awsapi.ContentType}},
 	testClockPath: {
 		logical.ReadOperation:   okResp("The test clock.", fieldList("offset_seconds", "now")),
 		logical.UpdateOperation: okResp("The test clock after the change.", fieldList("offset_seconds", "now")),

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/testhelpers/schema"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -226,7 +227,7 @@ func TestOpenAPITypedResponses(t *testing.T) {
 		}
 		require.NotEmpty(t, r.Content, where)
 		for mt, c := range r.Content {
-			if mt == awsContentType {
+			if mt == awsapi.ContentType {
 				continue
 			}
 			require.NotNil(t, c.Schema, where)
