@@ -138,3 +138,32 @@ func BenchmarkExactVariablesWithinBudget(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkManyStatementsOneKey: as many Deny statements as 32 KB hold,
+// each a date condition over kms:EncryptionContextKeys, against 2,000
+// date-like context keys (the last fails each condition, so every one is
+// evaluated). Each value is parsed once per evaluation (about 12 ms);
+// parsed once per condition, as before, this took 1.5 s.
+func BenchmarkManyStatementsOneKey(b *testing.B) {
+	const stmt = `{"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"ForAllValues:DateNotEquals":{"kms:EncryptionContextKeys":"2026-01-01"}}}`
+	stmts := make([]string, (MaxSize-100)/(len(stmt)+1))
+	for i := range stmts {
+		stmts[i] = stmt
+	}
+	p, err := Parse(`{"Version":"2012-10-17","Statement":[`+strings.Join(stmts, ",")+`]}`, testActions)
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := make([]string, 2000)
+	for i := range names {
+		names[i] = fmt.Sprintf("2026-01-01T%04d", i)
+	}
+	names[len(names)-1] = "2026-01-01"
+	r := &Request{Caller: alice, Action: "Encrypt", Resource: keyARN, Account: own, Keys: keys("kms:EncryptionContextKeys", names)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d, _ := p.Evaluate(r); d != NoDecision {
+			b.Fatal(d)
+		}
+	}
+}

@@ -232,7 +232,11 @@ func (c *condition) validate(vars bool) error {
 // ForAnyValue:StringEqualsIfExists on an absent key as false); without a
 // qualifier an absent key fails a positive operator, passes a negated one,
 // and passes with IfExists. Null tests presence alone.
-func (c *condition) eval(keys Keys, vars bool) bool {
+func (c *condition) eval(keys Keys, vars bool) bool { return c.evalReading(keys, vars, nil) }
+
+// evalReading is eval with the request values read through reads (nil:
+// read here), which an evaluation shares among its conditions.
+func (c *condition) evalReading(keys Keys, vars bool, reads *requestReads) bool {
 	got, present := keys.get(c.key)
 	if c.null {
 		for _, v := range c.values {
@@ -265,14 +269,15 @@ func (c *condition) eval(keys Keys, vars bool) bool {
 		}
 		set = c.op.valueSet(pols)
 	}
-	one := func(s string) bool {
+	reqs := reads.of(c.op, c.key, got)
+	one := func(j int) bool {
+		req := &reqs[j]
 		if set != nil {
-			return set[c.op.setKey(s)] != c.op.negated
+			return set[req.s] != c.op.negated
 		}
-		req := c.op.requestOperand(s)
 		hit := false
 		for i := range pols {
-			if c.op.cmp(&req, &pols[i]) {
+			if c.op.cmp(req, &pols[i]) {
 				hit = true
 				break
 			}
@@ -281,15 +286,15 @@ func (c *condition) eval(keys Keys, vars bool) bool {
 	}
 	switch c.qual {
 	case forAnyValue:
-		for _, v := range got {
-			if one(v) {
+		for j := range got {
+			if one(j) {
 				return true
 			}
 		}
 		return false
 	case forAllValues:
-		for _, v := range got {
-			if !one(v) {
+		for j := range got {
+			if !one(j) {
 				return false
 			}
 		}
@@ -297,8 +302,8 @@ func (c *condition) eval(keys Keys, vars bool) bool {
 	}
 	// Without a qualifier a multi-valued key matches when any of its
 	// values does; a negated operator when none does.
-	for _, v := range got {
-		if one(v) != c.op.negated {
+	for j := range got {
+		if one(j) != c.op.negated {
 			return !c.op.negated
 		}
 	}

@@ -71,6 +71,9 @@ type Request struct {
 	Account Account
 	// Keys are the condition keys the caller can answer.
 	Keys Keys
+
+	// reads holds Keys' values read for comparison, once per evaluation.
+	reads *requestReads
 }
 
 // Decision is the outcome of a policy evaluation.
@@ -99,6 +102,11 @@ func (p *Policy) Evaluate(r *Request) (d Decision, by string) {
 	if r.Keys == nil {
 		r.Keys = Keys{}
 	}
+	// Every statement reads a request value once (requestReads), however
+	// many conditions compare it.
+	once := *r
+	once.reads = &requestReads{}
+	r = &once
 	vars := p.Version == Version2012
 	for _, s := range p.Statements {
 		deny := s.Effect == effectDeny
@@ -114,7 +122,7 @@ func (p *Policy) Evaluate(r *Request) (d Decision, by string) {
 }
 
 func (s *Statement) matches(r *Request, action string, deny, vars bool) bool {
-	return s.matchesPrincipal(r, deny) && s.matchesAction(action) && s.matchesResource(r, vars) && s.matchesConditions(r.Keys, vars)
+	return s.matchesPrincipal(r, deny) && s.matchesAction(action) && s.matchesResource(r, vars) && s.matchesConditions(r, vars)
 }
 
 func (s *Statement) matchesPrincipal(r *Request, deny bool) bool {
@@ -155,9 +163,9 @@ func (s *Statement) matchesAction(action string) bool {
 	return hit != s.notAction
 }
 
-func (s *Statement) matchesConditions(keys Keys, vars bool) bool {
+func (s *Statement) matchesConditions(r *Request, vars bool) bool {
 	for _, c := range s.conditions {
-		if !c.eval(keys, vars) {
+		if !c.evalReading(r.Keys, vars, r.reads) {
 			return false
 		}
 	}

@@ -67,9 +67,13 @@ func (o *operator) policyOperand(s string, p pattern) operand {
 	return v
 }
 
-// requestOperand reads a request value for the operator.
+// requestOperand reads a request value for the operator; for an operator
+// without case, s is the value's foldKey, which compares as the value does.
 func (o *operator) requestOperand(s string) operand {
 	v := operand{s: s}
+	if o.fold {
+		v.s = foldKey(s)
+	}
 	var err error
 	switch o.kind {
 	case kindNumber:
@@ -187,4 +191,39 @@ func foldKey(s string) string {
 		b.WriteRune(foldRune(c))
 	}
 	return b.String()
+}
+
+// requestReads are request values read as operands, by key and by how the
+// operator reads them, once per evaluation: many conditions on one key
+// with many values (ForAllValues on kms:EncryptionContextKeys, in as many
+// statements, or under case variants of its name) would otherwise parse
+// each value once per condition.
+type requestReads map[readKey][]operand
+
+type readKey struct {
+	key  string
+	kind operandKind
+	fold bool
+}
+
+// of returns the values of key read for o, from r when it holds them (r
+// may be nil: read, not kept).
+func (r *requestReads) of(o *operator, key string, values []string) []operand {
+	k := readKey{key, o.kind, o.fold}
+	if r != nil {
+		if got, ok := (*r)[k]; ok {
+			return got
+		}
+	}
+	out := make([]operand, len(values))
+	for i, s := range values {
+		out[i] = o.requestOperand(s)
+	}
+	if r != nil {
+		if *r == nil {
+			*r = requestReads{}
+		}
+		(*r)[k] = out
+	}
+	return out
 }
