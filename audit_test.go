@@ -142,11 +142,11 @@ func TestAuditHeaderCapHoldsForLongErrors(t *testing.T) {
 	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:` +
 		strings.Repeat("é", 12000) + `","Resource":"*"}]}`
 	resp, err := tb.do(logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
-	requireKMSError(t, err, excMalformedPolicy)
+	requireKMSError(t, err, "MalformedPolicyDocumentException")
 	raw := auditRaw(t, resp)
 	require.LessOrEqual(t, len(raw), maxAuditHeader)
 	ev := auditOf(t, resp)
-	require.Equal(t, excMalformedPolicy, ev.ErrorCode)
+	require.Equal(t, "MalformedPolicyDocumentException", ev.ErrorCode)
 	require.True(t, ev.Truncated)
 	require.Contains(t, ev.ErrorMessage, "Statement[0].Action")
 }
