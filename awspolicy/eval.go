@@ -102,12 +102,12 @@ func (p *Policy) Evaluate(r *Request) (d Decision, by string) {
 	if r.Keys == nil {
 		r.Keys = Keys{}
 	}
+	vars := p.Version == Version2012
 	// Every statement reads a request value once (requestReads), however
 	// many conditions compare it.
 	once := *r
 	once.reads = &requestReads{}
 	r = &once
-	vars := p.Version == Version2012
 	for _, s := range p.Statements {
 		deny := s.Effect == effectDeny
 		if (d == Allow && !deny) || !s.matches(r, action, deny, vars) {
