@@ -14,7 +14,7 @@ import (
 func TestAliasResolveIsOneLookup(t *testing.T) {
 	tb := newTestBackend(t)
 	id := tb.createKey(map[string]any{"alias": "alias/one"})
-	for i := range 50 {
+	for i := range maxAliasesPerKey - 1 {
 		tb.ok(logical.UpdateOperation, fmt.Sprintf("aliases/alias/other-%d", i), map[string]any{"target_key_id": id})
 	}
 	cs := &callCountingStorage{Storage: tb.storage}

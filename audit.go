@@ -117,7 +117,10 @@ func attachAudit(resp *logical.Response, ev auditEvent) *logical.Response {
 
 // auditJSON is the event as a header value: printable ASCII only (a
 // non-ASCII character of an encryption context is a JSON \u escape) and at
-// most maxAuditHeader bytes.
+// most maxAuditHeader bytes. An event too large loses its parameters and
+// results first; then its longest text (an error message quoting a 30 KB
+// input, a key ARN as long as the path that named it) is cut, so the cap
+// holds whatever the client sent.
 func auditJSON(ev auditEvent) (string, error) {
 	for {
 		raw, err := json.Marshal(ev)
@@ -136,11 +139,33 @@ func auditJSON(ev auditEvent) (string, error) {
 				fmt.Fprintf(&b, "\\u%04x", r)
 			}
 		}
-		if b.Len() <= maxAuditHeader || ev.Truncated {
+		if b.Len() <= maxAuditHeader {
 			return b.String(), nil
 		}
-		ev.RequestParameters, ev.ResponseElements, ev.Truncated = nil, nil, true
+		if !ev.Truncated {
+			ev.RequestParameters, ev.ResponseElements, ev.Truncated = nil, nil, true
+			continue
+		}
+		longest := &ev.ErrorMessage
+		for _, f := range []*string{&ev.KeyArn, &ev.EventName, &ev.ErrorCode} {
+			if len(*f) > len(*longest) {
+				longest = f
+			}
+		}
+		if *longest == "" {
+			return b.String(), nil // cannot happen: an empty event is tiny
+		}
+		*longest = cutText(*longest)
 	}
+}
+
+// cutText halves a text (by characters), marking the cut.
+func cutText(s string) string {
+	r := []rune(s)
+	if len(r) < 16 {
+		return ""
+	}
+	return string(r[:len(r)/2]) + "..."
 }
 
 func (b *backend) auditEvent(ctx context.Context, req *logical.Request, resp *logical.Response, err error) auditEvent {

@@ -133,3 +133,22 @@ func TestAuditHeaderValue(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(js), &cut))
 	require.Equal(t, auditEvent{EventName: "Encrypt", KeyArn: "arn:k", ErrorCode: kmserr.Disabled, Truncated: true}, cut)
 }
+
+// An error message can be as long as the input it names (a policy's
+// 30 KB Action is quoted by MalformedPolicyDocumentException), and each
+// non-ASCII character of it is six bytes in the header: the header stays
+// under maxAuditHeader whatever the message, which is cut, not dropped.
+func TestAuditHeaderCapHoldsForLongErrors(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.ok(logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:` +
+		strings.Repeat("é", 12000) + `","Resource":"*"}]}`
+	resp, err := tb.do(logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
+	requireKMSError(t, err, "MalformedPolicyDocumentException")
+	raw := auditRaw(t, resp)
+	require.LessOrEqual(t, len(raw), maxAuditHeader)
+	ev := auditOf(t, resp)
+	require.Equal(t, "MalformedPolicyDocumentException", ev.ErrorCode)
+	require.True(t, ev.Truncated)
+	require.Contains(t, ev.ErrorMessage, "Statement[0].Action")
+}

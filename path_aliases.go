@@ -139,6 +139,9 @@ func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *
 	if err := b.aliasFree(ctx, req.Storage, name); err != nil {
 		return nil, err
 	}
+	if err := b.aliasRoom(ctx, req.Storage, e.KeyID, name); err != nil {
+		return nil, err
+	}
 	now := b.now().UTC()
 	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: now, UpdatedAt: now}
 	if err := b.putAlias(ctx, req.Storage, a, ""); err != nil {
@@ -182,6 +185,9 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 	if old != nil && (old.spec.Type() != e.spec.Type() || old.KeyUsage != e.KeyUsage) {
 		return nil, kmserr.Validationf("alias %s points to a %s %s key; the new key %s is a %s %s key",
 			name, old.spec.Type(), old.KeyUsage, e.KeyID, e.spec.Type(), e.KeyUsage)
+	}
+	if err := b.aliasRoom(ctx, req.Storage, e.KeyID, name); err != nil {
+		return nil, err
 	}
 	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: cur.CreatedAt, UpdatedAt: b.now().UTC()}
 	if err := b.putAlias(ctx, req.Storage, a, cur.TargetKeyID); err != nil {

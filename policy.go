@@ -144,6 +144,9 @@ func parsePolicy(doc string) (*keyPolicy, error) {
 	if err := awspolicy.CheckDuplicateMembers(doc); err != nil {
 		return nil, malformed("%v", err)
 	}
+	if err := checkLegacyFieldCase(doc); err != nil {
+		return nil, malformed("%v", err)
+	}
 	dec := json.NewDecoder(strings.NewReader(doc))
 	dec.DisallowUnknownFields()
 	p := &keyPolicy{}

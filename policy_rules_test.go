@@ -102,3 +102,33 @@ func TestStoredPolicyNoLongerValidFailsClosed(t *testing.T) {
 	tb.asOK("admin", logical.UpdateOperation, "policy-recovery/"+id, map[string]any{"policy": def})
 	tb.asOK("admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 }
+
+// encoding/json matches the first format's member names without case, so
+// "effect" and "Effect" are one member to the decoder (the last wins) and
+// two to a reader and to the duplicate check: shown as a Deny, enforced as
+// an Allow. Members naming one field in two spellings are refused; a
+// single spelling is still read, and context keys that differ only in case
+// remain two keys.
+func TestLegacyPolicyRefusesMembersThatDifferOnlyInCase(t *testing.T) {
+	tb := newTestBackend(t)
+	withIdentities(tb)
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	admin := `{"effect":"Allow","principals":["entity_name:admin"],"operations":["*"]}`
+	bad := map[string]string{
+		`{"statements":[` + admin + `,{"effect":"Deny","principals":["*"],"operations":["Decrypt"],"Effect":"Allow"}]}`:                                  "statements[1]",
+		`{"statements":[` + admin + `,{"effect":"Deny","principals":["*"],"operations":["Decrypt"]}],"Statements":[` + admin + `]}`:                      "statements",
+		`{"statements":[` + admin + `,{"effect":"Deny","principals":["entity_name:bob"],"PRINCIPALS":["entity_name:nobody"],"operations":["Decrypt"]}]}`: "principals",
+		`{"statements":[` + admin + `,{"effect":"Deny","principals":["*"],"operations":["Decrypt"],` +
+			`"conditions":{"encryption_context_subset":{"a":"1"},"Encryption_Context_Subset":{"a":"2"}}}]}`: "encryption_context_subset",
+	}
+	for doc, want := range bad {
+		_, err := tb.as("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
+		require.Contains(t, requireKMSError(t, err, "MalformedPolicyDocumentException").Error(), want, doc)
+	}
+	for _, doc := range []string{
+		`{"statements":[{"Effect":"Allow","principals":["entity_name:admin"],"operations":["*"]}]}`,
+		`{"statements":[` + admin + `,{"effect":"Allow","principals":["*"],"operations":["Decrypt"],"conditions":{"encryption_context_subset":{"Dept":"a","dept":"b"}}}]}`,
+	} {
+		tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
+	}
+}

@@ -2,11 +2,8 @@ package awspolicy
 
 import (
 	"fmt"
-	"math"
 	"net/netip"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // Keys are a request's condition keys: lower-cased key name to its values
@@ -39,91 +36,13 @@ type operator struct {
 	fold bool
 	// check validates a policy value; nil accepts any.
 	check func(string) error
+	// kind says how values are read (operand.go).
+	kind operandKind
 	// cmp compares a request value with a (substituted) policy value.
-	cmp func(req string, pol pattern) bool
-	// exactSet: cmp is string equality, so values may be looked up.
+	cmp func(req, pol *operand) bool
+	// exactSet: cmp is string equality (without case when fold), so
+	// values may be looked up.
 	exactSet bool
-}
-
-func exact(fold bool) func(string, pattern) bool {
-	return func(req string, pol pattern) bool {
-		if fold {
-			return strings.EqualFold(req, pol.literal())
-		}
-		return req == pol.literal()
-	}
-}
-
-func like(req string, pol pattern) bool { return pol.match(req, false) }
-
-func parseNumber(s string) (float64, error) {
-	f, err := strconv.ParseFloat(s, 64)
-	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
-		err = fmt.Errorf("not a finite number")
-	}
-	return f, err
-}
-
-func numeric(test func(a, b float64) bool) func(string, pattern) bool {
-	return func(req string, pol pattern) bool {
-		a, err1 := parseNumber(req)
-		b, err2 := parseNumber(pol.literal())
-		return err1 == nil && err2 == nil && test(a, b)
-	}
-}
-
-// parseDate reads the date forms IAM accepts: ISO 8601 (date, or date and
-// time) and epoch seconds.
-func parseDate(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04Z07:00", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.Unix(n, 0), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is not a date (ISO 8601 or epoch seconds)", s)
-}
-
-func date(test func(a, b int) bool) func(string, pattern) bool {
-	return func(req string, pol pattern) bool {
-		a, err1 := parseDate(req)
-		b, err2 := parseDate(pol.literal())
-		return err1 == nil && err2 == nil && test(a.Compare(b), 0)
-	}
-}
-
-// arnLike compares ARNs part by part (arn:partition:service:region:account:resource),
-// each part a glob, as ArnLike and ArnEquals do.
-func arnLike(req string, pol pattern) bool {
-	if len(pol.r) == 1 && pol.wild[0] && pol.r[0] == '*' {
-		return true
-	}
-	rp := strings.SplitN(req, ":", 6)
-	if len(rp) != 6 {
-		return false
-	}
-	var parts []pattern
-	cur := pattern{}
-	for i, c := range pol.r {
-		if c == ':' && !pol.wild[i] && len(parts) < 5 {
-			parts = append(parts, cur)
-			cur = pattern{}
-			continue
-		}
-		cur.r, cur.wild = append(cur.r, c), append(cur.wild, pol.wild[i])
-	}
-	parts = append(parts, cur)
-	if len(parts) != 6 {
-		return false
-	}
-	for i := range parts {
-		if !parts[i].match(rp[i], false) {
-			return false
-		}
-	}
-	return true
 }
 
 func checkNumber(s string) error {
@@ -166,42 +85,33 @@ func checkIP(s string) error {
 	return err
 }
 
-func inPrefix(req string, pol pattern) bool {
-	p, err := parsePrefix(pol.literal())
-	if err != nil {
-		return false
-	}
-	a, err := netip.ParseAddr(req)
-	return err == nil && p.Masked().Contains(a.Unmap())
-}
-
 var operators = func() map[string]*operator {
 	list := []*operator{
 		{name: "StringEquals", vars: true, exactSet: true, cmp: exact(false)},
 		{name: "StringNotEquals", vars: true, negated: true, exactSet: true, cmp: exact(false)},
-		{name: "StringEqualsIgnoreCase", vars: true, fold: true, cmp: exact(true)},
-		{name: "StringNotEqualsIgnoreCase", vars: true, fold: true, negated: true, cmp: exact(true)},
+		{name: "StringEqualsIgnoreCase", vars: true, fold: true, exactSet: true, cmp: exact(true)},
+		{name: "StringNotEqualsIgnoreCase", vars: true, fold: true, negated: true, exactSet: true, cmp: exact(true)},
 		{name: "StringLike", vars: true, like: true, cmp: like},
 		{name: "StringNotLike", vars: true, like: true, negated: true, cmp: like},
-		{name: "NumericEquals", check: checkNumber, cmp: numeric(func(a, b float64) bool { return a == b })},
-		{name: "NumericNotEquals", check: checkNumber, negated: true, cmp: numeric(func(a, b float64) bool { return a == b })},
-		{name: "NumericLessThan", check: checkNumber, cmp: numeric(func(a, b float64) bool { return a < b })},
-		{name: "NumericLessThanEquals", check: checkNumber, cmp: numeric(func(a, b float64) bool { return a <= b })},
-		{name: "NumericGreaterThan", check: checkNumber, cmp: numeric(func(a, b float64) bool { return a > b })},
-		{name: "NumericGreaterThanEquals", check: checkNumber, cmp: numeric(func(a, b float64) bool { return a >= b })},
-		{name: "DateEquals", check: checkDate, cmp: date(func(c, _ int) bool { return c == 0 })},
-		{name: "DateNotEquals", check: checkDate, negated: true, cmp: date(func(c, _ int) bool { return c == 0 })},
-		{name: "DateLessThan", check: checkDate, cmp: date(func(c, _ int) bool { return c < 0 })},
-		{name: "DateLessThanEquals", check: checkDate, cmp: date(func(c, _ int) bool { return c <= 0 })},
-		{name: "DateGreaterThan", check: checkDate, cmp: date(func(c, _ int) bool { return c > 0 })},
-		{name: "DateGreaterThanEquals", check: checkDate, cmp: date(func(c, _ int) bool { return c >= 0 })},
-		{name: "Bool", check: checkBool, cmp: exact(true)},
-		{name: "ArnEquals", vars: true, like: true, check: checkARN, cmp: arnLike},
-		{name: "ArnLike", vars: true, like: true, check: checkARN, cmp: arnLike},
-		{name: "ArnNotEquals", vars: true, like: true, negated: true, check: checkARN, cmp: arnLike},
-		{name: "ArnNotLike", vars: true, like: true, negated: true, check: checkARN, cmp: arnLike},
-		{name: "IpAddress", check: checkIP, cmp: inPrefix},
-		{name: "NotIpAddress", check: checkIP, negated: true, cmp: inPrefix},
+		{name: "NumericEquals", kind: kindNumber, check: checkNumber, cmp: numeric(func(a, b float64) bool { return a == b })},
+		{name: "NumericNotEquals", kind: kindNumber, check: checkNumber, negated: true, cmp: numeric(func(a, b float64) bool { return a == b })},
+		{name: "NumericLessThan", kind: kindNumber, check: checkNumber, cmp: numeric(func(a, b float64) bool { return a < b })},
+		{name: "NumericLessThanEquals", kind: kindNumber, check: checkNumber, cmp: numeric(func(a, b float64) bool { return a <= b })},
+		{name: "NumericGreaterThan", kind: kindNumber, check: checkNumber, cmp: numeric(func(a, b float64) bool { return a > b })},
+		{name: "NumericGreaterThanEquals", kind: kindNumber, check: checkNumber, cmp: numeric(func(a, b float64) bool { return a >= b })},
+		{name: "DateEquals", kind: kindDate, check: checkDate, cmp: date(func(c, _ int) bool { return c == 0 })},
+		{name: "DateNotEquals", kind: kindDate, check: checkDate, negated: true, cmp: date(func(c, _ int) bool { return c == 0 })},
+		{name: "DateLessThan", kind: kindDate, check: checkDate, cmp: date(func(c, _ int) bool { return c < 0 })},
+		{name: "DateLessThanEquals", kind: kindDate, check: checkDate, cmp: date(func(c, _ int) bool { return c <= 0 })},
+		{name: "DateGreaterThan", kind: kindDate, check: checkDate, cmp: date(func(c, _ int) bool { return c > 0 })},
+		{name: "DateGreaterThanEquals", kind: kindDate, check: checkDate, cmp: date(func(c, _ int) bool { return c >= 0 })},
+		{name: "Bool", check: checkBool, fold: true, exactSet: true, cmp: exact(true)},
+		{name: "ArnEquals", kind: kindARN, vars: true, like: true, check: checkARN, cmp: arnLike},
+		{name: "ArnLike", kind: kindARN, vars: true, like: true, check: checkARN, cmp: arnLike},
+		{name: "ArnNotEquals", kind: kindARN, vars: true, like: true, negated: true, check: checkARN, cmp: arnLike},
+		{name: "ArnNotLike", kind: kindARN, vars: true, like: true, negated: true, check: checkARN, cmp: arnLike},
+		{name: "IpAddress", kind: kindIP, check: checkIP, cmp: inPrefix},
+		{name: "NotIpAddress", kind: kindIP, check: checkIP, negated: true, cmp: inPrefix},
 	}
 	m := map[string]*operator{}
 	for _, o := range list {
@@ -226,13 +136,33 @@ type condition struct {
 	ifExists bool
 	key      string // lower-cased
 	values   []string
-	// compiled holds the values as patterns when none has a policy
-	// variable, so evaluation does not rebuild them.
-	compiled []pattern
-	// set holds the values of an exact, case-sensitive operator
-	// (StringEquals, StringNotEquals) when compiled, so that a long list
-	// of values costs one lookup per request value.
+	// compiled holds the values read as operands when none has a policy
+	// variable, so evaluation does not read them again.
+	compiled []operand
+	// set holds the values of an exact operator (StringEquals,
+	// StringEqualsIgnoreCase by foldKey, ...) when compiled, so that a
+	// long list of values costs one lookup per request value.
 	set map[string]bool
+}
+
+// valueSet returns an exact operator's values as a set (nil for other
+// operators).
+func (o *operator) valueSet(pols []operand) map[string]bool {
+	if !o.exactSet {
+		return nil
+	}
+	set := make(map[string]bool, len(pols))
+	for i := range pols {
+		set[o.setKey(pols[i].s)] = true
+	}
+	return set
+}
+
+func (o *operator) setKey(s string) string {
+	if o.fold {
+		return foldKey(s)
+	}
+	return s
 }
 
 // parseOperator reads "ForAnyValue:StringLikeIfExists" and the like.
@@ -275,15 +205,10 @@ func (c *condition) validate(vars bool) error {
 	}
 	if c.op != nil && !(vars && c.op.vars && containsVariable(c.values)) {
 		for _, v := range c.values {
-			p, _ := substitute(v, nil, false, c.op.like)
-			c.compiled = append(c.compiled, p.compile(false))
+			pol, _ := c.op.value(v, nil, false)
+			c.compiled = append(c.compiled, pol)
 		}
-		if c.op.exactSet {
-			c.set = make(map[string]bool, len(c.values))
-			for _, v := range c.values {
-				c.set[v] = true
-			}
-		}
+		c.set = c.op.valueSet(c.compiled)
 	}
 	for _, v := range c.values {
 		switch {
@@ -307,7 +232,11 @@ func (c *condition) validate(vars bool) error {
 // ForAnyValue:StringEqualsIfExists on an absent key as false); without a
 // qualifier an absent key fails a positive operator, passes a negated one,
 // and passes with IfExists. Null tests presence alone.
-func (c *condition) eval(keys Keys, vars bool) bool {
+func (c *condition) eval(keys Keys, vars bool) bool { return c.evalReading(keys, vars, nil) }
+
+// evalReading is eval with the request values read through reads (nil:
+// read here), which an evaluation shares among its conditions.
+func (c *condition) evalReading(keys Keys, vars bool, reads *requestReads) bool {
 	got, present := keys.get(c.key)
 	if c.null {
 		for _, v := range c.values {
@@ -328,22 +257,27 @@ func (c *condition) eval(keys Keys, vars bool) bool {
 		}
 		return c.op.negated
 	}
-	pols := c.compiled
+	pols, set := c.compiled, c.set
 	if pols == nil {
-		pols = make([]pattern, 0, len(c.values))
+		// Substituted values are read once per evaluation, not once per
+		// request value they meet.
+		pols = make([]operand, 0, len(c.values))
 		for _, v := range c.values {
-			if p, ok := substitute(v, keys, vars && c.op.vars, c.op.like); ok {
-				pols = append(pols, p)
+			if pol, ok := c.op.value(v, keys, vars && c.op.vars); ok {
+				pols = append(pols, pol)
 			}
 		}
+		set = c.op.valueSet(pols)
 	}
-	one := func(req string) bool {
-		if c.set != nil {
-			return c.set[req] != c.op.negated
+	reqs := reads.of(c.op, c.key, got)
+	one := func(j int) bool {
+		req := &reqs[j]
+		if set != nil {
+			return set[req.s] != c.op.negated
 		}
 		hit := false
-		for _, p := range pols {
-			if c.op.cmp(req, p) {
+		for i := range pols {
+			if c.op.cmp(req, &pols[i]) {
 				hit = true
 				break
 			}
@@ -352,15 +286,15 @@ func (c *condition) eval(keys Keys, vars bool) bool {
 	}
 	switch c.qual {
 	case forAnyValue:
-		for _, v := range got {
-			if one(v) {
+		for j := range got {
+			if one(j) {
 				return true
 			}
 		}
 		return false
 	case forAllValues:
-		for _, v := range got {
-			if !one(v) {
+		for j := range got {
+			if !one(j) {
 				return false
 			}
 		}
@@ -368,29 +302,21 @@ func (c *condition) eval(keys Keys, vars bool) bool {
 	}
 	// Without a qualifier a multi-valued key matches when any of its
 	// values does; a negated operator when none does.
-	for _, v := range got {
-		if one(v) != c.op.negated {
+	for j := range got {
+		if one(j) != c.op.negated {
 			return !c.op.negated
 		}
 	}
 	return c.op.negated
 }
 
-// substitute replaces policy variables (${aws:username}, ${key, 'default'},
-// ${*}, ${?}, ${$}) in a policy value. Substituted text is literal even in
-// a glob. A variable whose key is absent (and has no default) makes the
-// value match nothing: ok is false.
-func substitute(v string, keys Keys, vars, isGlob bool) (pattern, bool) {
-	var p pattern
-	add := p.addLiteral
-	if isGlob {
-		add = p.addGlob
-	}
-	if !vars {
-		add(v)
-		return p, true
-	}
-	for {
+// expand replaces policy variables (${aws:username}, ${key, 'default'},
+// ${*}, ${?}, ${$}) in a policy value, handing emit the value's own text
+// (sub false) and each substituted text (sub true) in order. A variable
+// whose key is absent (and has no default) makes the value match nothing:
+// expand returns false.
+func expand(v string, keys Keys, vars bool, emit func(text string, sub bool)) bool {
+	for vars {
 		i := strings.Index(v, "${")
 		if i < 0 {
 			break
@@ -399,12 +325,12 @@ func substitute(v string, keys Keys, vars, isGlob bool) (pattern, bool) {
 		if j < 0 {
 			break
 		}
-		add(v[:i])
+		emit(v[:i], false)
 		name := strings.TrimSpace(v[i+2 : i+j])
 		v = v[i+j+1:]
 		switch name {
 		case "*", "?", "$":
-			p.addLiteral(name)
+			emit(name, true)
 			continue
 		}
 		def, hasDef := "", false
@@ -417,15 +343,45 @@ func substitute(v string, keys Keys, vars, isGlob bool) (pattern, bool) {
 		got, ok := keys.get(strings.ToLower(name))
 		switch {
 		case ok && len(got) == 1:
-			p.addLiteral(got[0])
+			emit(got[0], true)
 		case hasDef:
-			p.addLiteral(def)
+			emit(def, true)
 		default:
-			return pattern{}, false
+			return false
 		}
 	}
-	add(v)
+	emit(v, false)
+	return true
+}
+
+// substitute is expand into a pattern: substituted text is literal even
+// in a glob.
+func substitute(v string, keys Keys, vars, isGlob bool) (pattern, bool) {
+	var p pattern
+	ok := expand(v, keys, vars, func(text string, sub bool) {
+		if isGlob && !sub {
+			p.addGlob(text)
+		} else {
+			p.addLiteral(text)
+		}
+	})
+	if !ok {
+		return pattern{}, false
+	}
 	return p, true
+}
+
+// value reads one policy value for the operator, its variables
+// substituted: as a glob for a like operator, as plain text (which costs
+// one copy) for the others.
+func (o *operator) value(v string, keys Keys, vars bool) (operand, bool) {
+	if o.like {
+		p, ok := substitute(v, keys, vars, true)
+		return o.policyOperand("", p), ok
+	}
+	var b strings.Builder
+	ok := expand(v, keys, vars, func(text string, _ bool) { b.WriteString(text) })
+	return o.policyOperand(b.String(), pattern{}), ok
 }
 
 func containsVariable(values []string) bool {

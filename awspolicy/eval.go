@@ -73,6 +73,9 @@ type Request struct {
 	Account Account
 	// Keys are the condition keys the caller can answer.
 	Keys Keys
+
+	// reads holds Keys' values read for comparison, once per evaluation.
+	reads *requestReads
 }
 
 // Decision is the outcome of a policy evaluation.
@@ -114,6 +117,11 @@ func (p *Policy) Evaluate(r *Request) (d Decision, by string) {
 		r = &rr
 	}
 	vars := p.Version == Version2012
+	// Every statement reads a request value once (requestReads), however
+	// many conditions compare it.
+	once := *r
+	once.reads = &requestReads{}
+	r = &once
 	for _, s := range p.Statements {
 		deny := s.Effect == effectDeny
 		if (d == Allow && !deny) || !s.matches(r, action, deny, vars) {
@@ -129,7 +137,7 @@ func (p *Policy) Evaluate(r *Request) (d Decision, by string) {
 
 func (s *Statement) matches(r *Request, action string, deny, vars bool) bool {
 	return s.matchesPrincipal(r, deny) && s.matchesAction(action) && s.matchesResource(r, vars) &&
-		(s.matchesConditions(r.Keys, vars) || deny && s.couldBeNamedPerson(r, vars))
+		(s.matchesConditions(r, vars) || deny && s.couldBeNamedPerson(r, vars))
 }
 
 // matchesPrincipal applies Principal.Names to the statement's principals.
@@ -172,9 +180,9 @@ func (s *Statement) matchesAction(action string) bool {
 	return hit != s.notAction
 }
 
-func (s *Statement) matchesConditions(keys Keys, vars bool) bool {
+func (s *Statement) matchesConditions(r *Request, vars bool) bool {
 	for _, c := range s.conditions {
-		if !c.eval(keys, vars) {
+		if !c.evalReading(r.Keys, vars, r.reads) {
 			return false
 		}
 	}

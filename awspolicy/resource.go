@@ -11,9 +11,9 @@ import (
 // wildcard never stands for a ":" of the first five.
 type resource struct {
 	raw string
-	// compiled is the value as a glob, when it holds no policy variable
-	// (or the policy's version has none).
-	compiled pattern
+	// compiled is the value as an ARN glob, when it holds no policy
+	// variable (or the policy's version has none).
+	compiled operand
 	vars     bool
 }
 
@@ -22,7 +22,7 @@ type resource struct {
 // segment"), which is refused here rather than silently never matched.
 func parseResource(r, version string) (resource, error) {
 	if r == "*" {
-		return resource{raw: r, compiled: glob(r)}, nil
+		return resource{raw: r, compiled: resourceOperand(glob(r))}, nil
 	}
 	parts := strings.SplitN(r, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" {
@@ -34,25 +34,33 @@ func parseResource(r, version string) (resource, error) {
 	if version == Version2012 && strings.Contains(r, "${") {
 		return resource{raw: r, vars: true}, nil
 	}
-	return resource{raw: r, compiled: glob(r)}, nil
+	return resource{raw: r, compiled: resourceOperand(glob(r))}, nil
 }
 
 // matchesResource substitutes policy variables as conditions do (a
 // variable with no value and no default makes the value match nothing).
 func (s *Statement) matchesResource(r *Request, vars bool) bool {
 	hit := false
-	for _, res := range s.resources {
-		p := res.compiled
+	req := resourceOp.requestOperand(r.Resource)
+	for i := range s.resources {
+		res := &s.resources[i]
+		pol := res.compiled
 		if res.vars {
-			var ok bool
-			if p, ok = substitute(res.raw, r.Keys, vars, true); !ok {
+			p, ok := substitute(res.raw, r.Keys, vars, true)
+			if !ok {
 				continue
 			}
+			pol = resourceOperand(p)
 		}
-		if arnLike(r.Resource, p) {
+		if arnLike(&req, &pol) {
 			hit = true
 			break
 		}
 	}
 	return hit != s.notResource
 }
+
+// resourceOp reads Resource values as ArnLike reads its values.
+var resourceOp = operators["arnlike"]
+
+func resourceOperand(p pattern) operand { return resourceOp.policyOperand("", p) }
