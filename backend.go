@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 )
 
 const operationPrefix = "kms"
@@ -48,9 +48,10 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 type backend struct {
 	*framework.Backend
 
-	// keyLocks serialise read-modify-write of one key; aliasLock serialises
-	// alias changes, which must keep names unique across all keys.
-	keyLocks  []*locksutil.LockEntry
+	// keys is the key store: keys, aliases, their caches and per-key
+	// locks. aliasLock serialises alias changes, which must keep names
+	// unique across all keys.
+	keys      *keystore.Store
 	aliasLock sync.Mutex
 
 	cache *cache
@@ -99,13 +100,13 @@ type backend struct {
 
 func newBackend() *backend {
 	b := &backend{
-		keyLocks: locksutil.CreateLocks(),
-		cache:    newCache(),
-		now:      time.Now,
-		random:   rand.Reader,
-		cks:      customkeystore.NewRegistry(),
-		hsmLive:  customkeystore.NewLive(),
+		now:     time.Now,
+		random:  rand.Reader,
+		cks:     customkeystore.NewRegistry(),
+		hsmLive: customkeystore.NewLive(),
 	}
+	b.keys = keystore.New(b.keyStoreDeps())
+	b.cache = newCache(b.keys)
 	b.pool = newKeyPool(rand.Reader)
 	b.lookupIdentity = b.identityFromVault
 	b.Backend = &framework.Backend{
@@ -158,13 +159,10 @@ var Version = "v0.1.0"
 // or replica) changes storage under us.
 func (b *backend) invalidate(ctx context.Context, key string) {
 	switch {
-	case strings.HasPrefix(key, keyStoragePrefix):
-		b.cache.keys.invalidate(strings.TrimPrefix(key, keyStoragePrefix))
-	case strings.HasPrefix(key, aliasStoragePrefix), strings.HasPrefix(key, aliasIndexPrefix):
-		b.invalidateAlias(key)
+	case b.keys.Invalidate(key):
 	case strings.HasPrefix(key, grantStoragePrefix):
 		keyID, _, _ := strings.Cut(strings.TrimPrefix(key, grantStoragePrefix), "/")
-		b.cache.grants.invalidate(keyID)
+		b.cache.grants.Invalidate(keyID)
 	case strings.HasPrefix(key, rotationStoragePrefix):
 		b.rotations.invalidate()
 	case key == configStorageKey:
@@ -198,7 +196,7 @@ func (b *backend) initialize(ctx context.Context, req *logical.InitializationReq
 	if err := b.reconnectStores(ctx, req.Storage); err != nil {
 		b.Logger().Error("reconnecting custom key stores", "error", err)
 	}
-	return b.indexAliases(ctx, req.Storage)
+	return keystore.IndexAliases(ctx, req.Storage)
 }
 
 func (b *backend) clean(context.Context) {

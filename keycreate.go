@@ -32,7 +32,7 @@ func (b *backend) createWithAlias(ctx context.Context, s logical.Storage, e *key
 	if err := s.Put(ctx, entry); err != nil {
 		return err
 	}
-	pending := e.clone()
+	pending := e.Clone()
 	pending.Creating = true
 	err = b.putKey(ctx, s, pending)
 	if err == nil {
@@ -57,11 +57,11 @@ func (b *backend) abortCreate(ctx context.Context, s logical.Storage, id string,
 		_ = b.deleteAlias(ctx, s, cur)
 	}
 	_ = s.Delete(ctx, aliasIndexKey(id, a.Name))
-	b.cache.keyAlias.invalidate(id)
+	b.keys.KeyAlias.Invalidate(id)
 	if err := s.Delete(ctx, keyStoragePrefix+id); err == nil {
 		_ = s.Delete(ctx, creatingStoragePrefix+id)
 	}
-	b.cache.keys.invalidate(id)
+	b.keys.Keys.Invalidate(id)
 }
 
 // sweepUnfinishedCreates removes keys whose CreateKey never finished (a

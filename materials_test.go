@@ -218,7 +218,7 @@ func TestMaterialAppendOnly(t *testing.T) {
 	id := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL"})["key_id"].(string)
 	_, err := tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{1}, 32), nil)
 	require.NoError(t, err)
-	e := tb.mustKey(id).clone()
+	e := tb.mustKey(id).Clone()
 	stored := e.Versions[0].Material
 	e.Versions[0].Material = bytes.Repeat([]byte{7}, 32)
 	require.ErrorContains(t, tb.putKey(ctx, tb.storage, e), "replace")
@@ -226,14 +226,14 @@ func TestMaterialAppendOnly(t *testing.T) {
 	require.ErrorContains(t, tb.putKey(ctx, tb.storage, e), "rename")
 	e.Versions[0].MaterialID = tb.mustKey(id).Versions[0].MaterialID
 	require.NoError(t, tb.putKey(ctx, tb.storage, e), "deleting imported material")
-	e = tb.mustKey(id).clone()
+	e = tb.mustKey(id).Clone()
 	e.Versions[0].Material = bytes.Repeat([]byte{7}, 32)
 	require.ErrorContains(t, tb.putKey(ctx, tb.storage, e), "deleted")
 	e.Versions[0].Material = stored
 	require.NoError(t, tb.putKey(ctx, tb.storage, e), "the same material comes back")
 
 	k := tb.createKey(nil)
-	a := tb.mustKey(k).clone()
+	a := tb.mustKey(k).Clone()
 	a.Versions[0].Material = nil
 	require.ErrorContains(t, tb.putKey(ctx, tb.storage, a), "drop")
 }
@@ -260,7 +260,7 @@ func TestImportLegacyMaterial(t *testing.T) {
 	entry, err := logical.StorageEntryJSON(keyStoragePrefix+id, old)
 	require.NoError(t, err)
 	require.NoError(t, tb.storage.Put(ctx, entry))
-	tb.cache.keys.invalidate(id)
+	tb.keys.Keys.Invalidate(id)
 
 	_, err = tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{5}, 32), nil)
 	requireKMSError(t, err, kmserr.IncorrectKeyMaterial)

@@ -179,9 +179,9 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 	}
 	// AWS: the new key must be of the same type and usage as the old one,
 	// so code using the alias keeps working.
-	if old != nil && (old.spec.Type() != e.spec.Type() || old.KeyUsage != e.KeyUsage) {
+	if old != nil && (old.Spec().Type() != e.Spec().Type() || old.KeyUsage != e.KeyUsage) {
 		return nil, kmserr.Validationf("alias %s points to a %s %s key; the new key %s is a %s %s key",
-			name, old.spec.Type(), old.KeyUsage, e.KeyID, e.spec.Type(), e.KeyUsage)
+			name, old.Spec().Type(), old.KeyUsage, e.KeyID, e.Spec().Type(), e.KeyUsage)
 	}
 	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: cur.CreatedAt, UpdatedAt: b.now().UTC()}
 	if err := b.putAlias(ctx, req.Storage, a, cur.TargetKeyID); err != nil {

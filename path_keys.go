@@ -147,10 +147,11 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	now := b.now().UTC()
 	e := &keyEntry{
 		KeyID: id, Description: desc, KeySpec: spec.Name, KeyUsage: usage, Origin: origin,
-		State: stateEnabled, CreationDate: now, Tags: tags, spec: spec, parsed: map[uint32]*keyspec.Key{},
+		State: stateEnabled, CreationDate: now, Tags: tags,
 	}
+	e.SetSpec(spec)
 	if policy != nil {
-		e.setPolicy(policyDoc, policy)
+		setKeyPolicy(e, policyDoc, policy)
 	}
 	if origin == originExternal {
 		e.State = statePendingImport
@@ -159,7 +160,7 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 		if err != nil {
 			return nil, err
 		}
-		if err := e.addVersion(material, now); err != nil {
+		if err := e.AddVersion(material, now); err != nil {
 			return nil, err
 		}
 	}
@@ -324,7 +325,7 @@ func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Reques
 		// AWS: a cancelled key comes back Disabled, or PendingImport when
 		// it has no key material.
 		e.State = stateDisabled
-		if !e.hasCurrentMaterial() {
+		if !e.HasCurrentMaterial() {
 			e.State = statePendingImport
 		}
 		e.DeletionDate = time.Time{}
@@ -375,7 +376,7 @@ func (b *backend) modifyKeyThen(ctx context.Context, req *logical.Request, ref, 
 	if err := checkState(e, op); err != nil {
 		return nil, err
 	}
-	c := e.clone()
+	c := e.Clone()
 	if err := change(c); err != nil {
 		return nil, err
 	}
@@ -409,7 +410,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 	if err != nil {
 		return nil, err
 	}
-	algs := e.spec.Algorithms(e.KeyUsage)
+	algs := e.Spec().Algorithms(e.KeyUsage)
 	data := map[string]any{
 		"key_id":        e.KeyID,
 		"arn":           arns.key(e.KeyID),
@@ -423,7 +424,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 		"key_manager":   "CUSTOMER",
 		"aliases":       nonNil(aliases),
 	}
-	if v, _ := e.latest(); v > 0 {
+	if v, _ := e.Latest(); v > 0 {
 		data["current_key_version"] = v
 		id, err := b.currentMaterialID(ctx, s, e)
 		if err != nil {

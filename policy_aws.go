@@ -160,7 +160,7 @@ func (b *backend) evaluatePolicy(ctx context.Context, req *logical.Request, e *k
 	if err != nil {
 		return noDecision, "", err
 	}
-	p := e.keyPolicy()
+	p := policyOf(e)
 	if e.Policy == "" {
 		p = defaultAWSPolicy(cfg.account())
 	}

@@ -9,14 +9,16 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 )
 
-const rotationStoragePrefix = "rotation/" // rotation/<key id>: rotationEntry, keys with automatic rotation
+const rotationStoragePrefix = keystore.RotationPrefix
 
 // Rotation types of key material versions, as AWS's ListKeyRotations.
 const (
-	rotationAutomatic = "AUTOMATIC"
-	rotationOnDemand  = "ON_DEMAND"
+	rotationAutomatic = keystore.RotationAutomatic
+	rotationOnDemand  = keystore.RotationOnDemand
 )
 
 type rotationEntry struct {
@@ -196,7 +198,7 @@ func (b *backend) rotateIfDue(ctx context.Context, s logical.Storage, id string)
 		// which then rotates at once if it is overdue.
 		return nil
 	}
-	c := e.clone()
+	c := e.Clone()
 	if err := b.rotate(c, rotationAutomatic, now); err != nil {
 		return err
 	}
@@ -210,11 +212,11 @@ func (b *backend) rotateIfDue(ctx context.Context, s logical.Storage, id string)
 
 // rotate adds a new version of key material to e.
 func (b *backend) rotate(e *keyEntry, kind string, now time.Time) error {
-	k, err := e.spec.Generate(b.random)
+	k, err := e.Spec().Generate(b.random)
 	if err != nil {
 		return err
 	}
-	if err := e.addVersion(k, now); err != nil {
+	if err := e.AddVersion(k, now); err != nil {
 		return err
 	}
 	e.Versions[len(e.Versions)-1].RotationType = kind

@@ -134,7 +134,7 @@ func TestRotationQueueInvalidate(t *testing.T) {
 	// does not.
 	e, err := tb.getKey(context.Background(), tb.storage, id)
 	require.NoError(t, err)
-	c := e.clone()
+	c := e.Clone()
 	c.RotationPeriodDays, c.NextRotation = 90, tb.now().Add(90*24*time.Hour)
 	entry, _ := logical.StorageEntryJSON(keyStoragePrefix+id, c)
 	require.NoError(t, tb.storage.Put(context.Background(), entry))

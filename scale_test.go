@@ -104,7 +104,7 @@ func seedKeys(tb testing.TB, s logical.Storage, specName string, n int, shared b
 		}
 		e := &keyEntry{KeyID: id, KeySpec: spec.Name, KeyUsage: spec.DefaultUsage(), Origin: originAWSKMS,
 			State: stateEnabled, CreationDate: now}
-		require.NoError(tb, e.addVersion(material, now))
+		require.NoError(tb, e.AddVersion(material, now))
 		entry, err := logical.StorageEntryJSON(keyStoragePrefix+id, e)
 		require.NoError(tb, err)
 		require.NoError(tb, s.Put(ctx, entry))

@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 )
 
 const (
-	usageStoragePrefix = "usage/" // usage/<key id>: usageEntry
+	usageStoragePrefix = keystore.UsagePrefix
 	// usagePersistEvery bounds storage writes for last-usage tracking: the
 	// stored time may lag the real one by up to this much (the in-memory
 	// value on the node that served the request is exact).
