@@ -236,9 +236,6 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 		if cur, _ := e.Latest(); cur == kv.Version && e.State == statePendingImport {
 			e.State = stateEnabled
 		}
-		if e.MaterialFingerprint == "" {
-			e.MaterialFingerprint = kv.MaterialID
-		}
 		e.SyncCurrentExpiry()
 		return putExpiryIndex(ctx, req.Storage, e)
 	})

@@ -65,11 +65,10 @@ type Key struct {
 	// RotationPeriodDays is 0 when automatic rotation is off.
 	RotationPeriodDays int       `json:"rotation_period_days,omitempty"`
 	NextRotation       time.Time `json:"next_rotation,omitzero"`
-	// For origin EXTERNAL: the first material's id (kept for keys stored
-	// before versions had MaterialID), and the current material's expiry.
-	MaterialFingerprint string    `json:"material_fingerprint,omitempty"`
-	ExpirationModel     string    `json:"expiration_model,omitempty"`
-	ValidTo             time.Time `json:"valid_to,omitzero"`
+	// For origin EXTERNAL: the current material's expiry, mirrored from
+	// its version (SyncCurrentExpiry).
+	ExpirationModel string    `json:"expiration_model,omitempty"`
+	ValidTo         time.Time `json:"valid_to,omitzero"`
 	// CurrentVersion is the version that encrypts; 0 means the newest.
 	// Imported material waits as a newer version (PENDING_ROTATION) until
 	// an on-demand rotation makes it current.
@@ -199,7 +198,6 @@ func (st *Store) parse(k, prev *Key) error {
 	if err := st.parsePolicy(k, prev); err != nil {
 		return err
 	}
-	migrateMaterial(k)
 	k.parsed = make(map[uint32]*keyspec.Key, len(k.Versions))
 	for _, v := range k.Versions {
 		if len(v.Material) == 0 {

@@ -29,32 +29,12 @@ const (
 // SHA-256 sized): an HMAC of the material under the mount's token key, so
 // the id reveals nothing of the material, is the same each time the same
 // material is imported into the same key, and cannot be computed outside
-// the mount. It equals the MaterialFingerprint of keys stored before
-// material ids existed.
+// the mount.
 func MaterialID(tokenKey []byte, keyID string, material []byte) string {
 	m := hmac.New(sha256.New, tokenKey)
 	m.Write([]byte("material:" + keyID + ":"))
 	m.Write(material)
 	return hex.EncodeToString(m.Sum(nil))
-}
-
-// migrateMaterial gives an EXTERNAL key stored before material ids its
-// one material's id (the fingerprint): as version 1, deleted if the
-// material was deleted then.
-func migrateMaterial(k *Key) {
-	if k.Origin != OriginExternal || k.MaterialFingerprint == "" {
-		return
-	}
-	if len(k.Versions) == 0 {
-		k.Versions = []Version{{Version: 1, MaterialID: k.MaterialFingerprint}}
-		k.CurrentVersion = 1
-		return
-	}
-	if len(k.Versions) == 1 && k.Versions[0].MaterialID == "" {
-		v := &k.Versions[0]
-		v.MaterialID, v.ExpirationModel, v.ValidTo = k.MaterialFingerprint, k.ExpirationModel, k.ValidTo
-		k.CurrentVersion = v.Version
-	}
 }
 
 // FindVersion returns a pointer into k.Versions (of a clone, when
@@ -220,9 +200,6 @@ func PutExpiryIndex(ctx context.Context, s logical.Storage, k *Key) error {
 // id names (idOf), so every other version's ciphertext stays decryptable.
 func CheckAppendOnly(stored, next *Key, idOf func([]byte) string) error {
 	external := stored.Origin == OriginExternal
-	if len(next.Versions) == 0 && external {
-		return nil // all imported material deleted (as stored before material ids)
-	}
 	byVersion := make(map[uint32]Version, len(next.Versions))
 	for _, v := range next.Versions {
 		byVersion[v.Version] = v
