@@ -96,6 +96,10 @@ type backend struct {
 	// connections on this node.
 	cks     *customkeystore.Registry
 	hsmLive *customkeystore.Live
+
+	// layoutRefused holds why the mount's storage cannot be read (a layout
+	// version this plugin does not know): every request gets it.
+	layoutRefused atomic.Pointer[error]
 }
 
 func newBackend() *backend {
@@ -176,8 +180,10 @@ func (b *backend) invalidate(ctx context.Context, key string) {
 	}
 }
 
-// initialize loads the configuration so the key pool starts filling, and
-// indexes aliases by key once for mounts that predate the index. With the
+// initialize checks the mount's storage layout version (recording it on a
+// mount that has none; refusing one written by a newer plugin), loads the
+// configuration so the key pool starts filling, and indexes aliases by key
+// once for mounts that predate the index. With the
 // test clock hook on, it loads the stored clock offset first, so a node
 // that becomes active runs on the clock the cluster was set to.
 func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
@@ -186,6 +192,10 @@ func (b *backend) initialize(ctx context.Context, req *logical.InitializationReq
 		if err := b.loadTestClock(ctx, req.Storage); err != nil {
 			return err
 		}
+	}
+	if err := keystore.CheckLayout(ctx, req.Storage, b.WriteSafeReplicationState()); err != nil {
+		b.layoutRefused.Store(&err)
+		return err
 	}
 	if _, err := b.config(ctx, req.Storage); err != nil {
 		return err
