@@ -49,10 +49,9 @@ type backend struct {
 	*framework.Backend
 
 	// keys is the key store: keys, aliases, their caches and per-key
-	// locks. aliasLock serialises alias changes, which must keep names
-	// unique across all keys.
+	// locks. aliasLock is its lock of alias changes.
 	keys      *keystore.Store
-	aliasLock sync.Mutex
+	aliasLock *sync.Mutex
 
 	cache *cache
 
@@ -110,6 +109,7 @@ func newBackend() *backend {
 		hsmLive: customkeystore.NewLive(),
 	}
 	b.keys = keystore.New(b.keyStoreDeps())
+	b.aliasLock = &b.keys.AliasLock
 	b.cache = newCache(b.keys)
 	b.pool = newKeyPool(rand.Reader)
 	b.lookupIdentity = b.identityFromVault

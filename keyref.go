@@ -46,33 +46,6 @@ func errIDOnly() error {
 		"not a key ARN or an alias: Vault ACL rules such as kms/keys/+/policy must match them")
 }
 
-// dueDeletions returns the keys whose deletion window has ended but which
-// the periodic sweep has not destroyed yet: gone for every caller.
-func (b *backend) dueDeletions(ctx context.Context, s logical.Storage) (map[string]bool, error) {
-	ids, err := s.List(ctx, deletionStoragePrefix)
-	if err != nil {
-		return nil, err
-	}
-	due := map[string]bool{}
-	for _, id := range ids {
-		raw, err := s.Get(ctx, deletionStoragePrefix+id)
-		if err != nil {
-			return nil, err
-		}
-		if raw == nil {
-			continue
-		}
-		var de deletionEntry
-		if err := raw.DecodeJSON(&de); err != nil {
-			return nil, err
-		}
-		if !b.now().Before(de.DeletionDate) {
-			due[id] = true
-		}
-	}
-	return due, nil
-}
-
 // checkRefSpacing refuses a key reference with white space around it. A
 // reference is taken exactly as written, never trimmed: Vault ACL rules
 // match the exact path, so kms/keys/<id>%20/policy would otherwise reach

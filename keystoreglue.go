@@ -17,6 +17,7 @@ func (b *backend) keyStoreDeps() keystore.Deps {
 		Now:           func() time.Time { return b.now() },
 		Logger:        func() hclog.Logger { return b.Logger() },
 		TokenKey:      b.tokenKey,
+		DeleteGrants:  b.deleteAllGrants,
 		ParsePolicy:   parseStoredAWSPolicy,
 		RefusedPolicy: storedPolicyRefused.aws,
 		CompilePolicy: compileStoredPolicy,

@@ -2,8 +2,6 @@ package kms
 
 import (
 	"context"
-	"errors"
-	"net/url"
 	"strings"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -59,84 +57,24 @@ func (b *backend) lockKey(id string) func() { return b.keys.Lock(id) }
 
 func (b *backend) isDeleted(e *keyEntry) bool { return b.keys.IsDeleted(e) }
 
-// deleteDueKeys destroys the keys whose deletion window has ended, with
-// their aliases. It reads only the small index of keys pending deletion.
 func (b *backend) deleteDueKeys(ctx context.Context, s logical.Storage) error {
-	ids, err := s.List(ctx, deletionStoragePrefix)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, id := range ids {
-		errs = append(errs, b.deleteIfDue(ctx, s, id))
-	}
-	return errors.Join(errs...)
+	return b.keys.DeleteDueKeys(ctx, s)
 }
 
-func (b *backend) deleteIfDue(ctx context.Context, s logical.Storage, id string) error {
-	unlock := b.lockKey(id)
-	defer unlock()
-	e, err := b.loadKey(ctx, s, id)
-	if err != nil {
-		return err
-	}
-	if e != nil && !b.isDeleted(e) {
-		return nil
-	}
-	return b.destroyKey(ctx, s, id, "deleted key at the end of its deletion window")
+func (b *backend) sweepUnfinishedCreates(ctx context.Context, s logical.Storage) error {
+	return b.keys.SweepUnfinishedCreates(ctx, s)
 }
 
-// destroyKey removes a key with its aliases, grants and index entries; the
-// caller holds the key's lock. The key entry goes last but one, so a failure
-// at any step leaves a key that is still invisible (past its deletion date,
-// or never finished) and that the next sweep removes; the index entry that
-// leads the sweep to it goes last.
-func (b *backend) destroyKey(ctx context.Context, s logical.Storage, id, why string) error {
-	b.aliasLock.Lock()
-	defer b.aliasLock.Unlock()
-	// The key's aliases, from storage: each index entry's alias is deleted
-	// if it still points here, and the entry itself in any case.
-	indexed, err := s.List(ctx, aliasIndexPrefix+id+"/")
-	if err != nil {
-		return err
-	}
-	for _, n := range indexed {
-		name, err := url.PathUnescape(n)
-		if err != nil {
-			return err
-		}
-		a, err := readAlias(ctx, s, name)
-		if err != nil {
-			return err
-		}
-		if a != nil && a.TargetKeyID == id {
-			err = b.deleteAlias(ctx, s, a)
-		} else {
-			err = s.Delete(ctx, aliasIndexPrefix+id+"/"+n)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if err := b.deleteAllGrants(ctx, s, id); err != nil {
-		return err
-	}
-	for _, index := range []string{rotationStoragePrefix, importStoragePrefix, expiryStoragePrefix, usageStoragePrefix} {
-		if err := s.Delete(ctx, index+id); err != nil {
-			return err
-		}
-	}
-	b.keys.KeyAlias.Invalidate(id)
-	if err := s.Delete(ctx, keyStoragePrefix+id); err != nil {
-		b.keys.Keys.Invalidate(id)
-		return err
-	}
-	b.keys.Keys.Invalidate(id)
-	b.Logger().Info(why, "key_id", id)
-	if err := s.Delete(ctx, creatingStoragePrefix+id); err != nil {
-		return err
-	}
-	return s.Delete(ctx, deletionStoragePrefix+id)
+func (b *backend) createWithAlias(ctx context.Context, s logical.Storage, e *keyEntry, a *aliasEntry) error {
+	return b.keys.CreateWithAlias(ctx, s, e, a)
+}
+
+func (b *backend) hideUnfinishedCreates(ctx context.Context, s logical.Storage, gone map[string]bool) error {
+	return b.keys.HideUnfinishedCreates(ctx, s, gone)
+}
+
+func (b *backend) dueDeletions(ctx context.Context, s logical.Storage) (map[string]bool, error) {
+	return b.keys.DueDeletions(ctx, s)
 }
 
 // resolveKey turns a key reference (key id, key ARN, alias name or alias

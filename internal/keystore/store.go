@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -25,6 +26,8 @@ type Deps struct {
 	// RefusedPolicy stands in for a stored document ParsePolicy refuses:
 	// it should deny everything (see parsePolicy).
 	RefusedPolicy *awspolicy.Policy
+	// DeleteGrants removes a destroyed key's grants with their indexes.
+	DeleteGrants func(ctx context.Context, s logical.Storage, keyID string) error
 	// CompilePolicy, when set, gives a stored document's parse in the
 	// caller's own terms (Key.Compiled), while the first policy format
 	// lasts (issue 23).
@@ -36,8 +39,10 @@ type Deps struct {
 type Store struct {
 	deps Deps
 
-	// locks serialise read-modify-write of one key.
-	locks []*locksutil.LockEntry
+	// locks serialise read-modify-write of one key; AliasLock serialises
+	// alias changes, which must keep names unique across all keys.
+	locks     []*locksutil.LockEntry
+	AliasLock sync.Mutex
 
 	Keys     *GenCache[*Key]     // key id
 	Aliases  *GenCache[*Alias]   // alias name; nil caches "no such alias"
