@@ -67,7 +67,6 @@ type backend struct {
 
 	// identities caches callers' identities; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).
-	rotations      rotationQueue
 	usage          usageTracker
 	identities     identityCache
 	lookupIdentity func(entityID string) (*awspolicy.Caller, error)
@@ -167,8 +166,6 @@ func (b *backend) invalidate(ctx context.Context, key string) {
 	case strings.HasPrefix(key, grantStoragePrefix):
 		keyID, _, _ := strings.Cut(strings.TrimPrefix(key, grantStoragePrefix), "/")
 		b.cache.grants.Invalidate(keyID)
-	case strings.HasPrefix(key, rotationStoragePrefix):
-		b.rotations.invalidate()
 	case key == configStorageKey:
 		b.cfg.Store(nil)
 	case key == grantTokenKeyPath:

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"io"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -15,6 +16,7 @@ import (
 func (b *backend) keyStoreDeps() keystore.Deps {
 	return keystore.Deps{
 		Now:           func() time.Time { return b.now() },
+		Random:        func() io.Reader { return b.random },
 		Logger:        func() hclog.Logger { return b.Logger() },
 		TokenKey:      b.tokenKey,
 		DeleteGrants:  b.deleteAllGrants,

@@ -290,7 +290,7 @@ func (b *backend) pathKeyEnable(ctx context.Context, req *logical.Request, d *fr
 	}
 	// A key skipped by rotation while disabled is due again now.
 	if e.RotationPeriodDays > 0 {
-		b.rotations.push(e.KeyID, e.NextRotation)
+		b.keys.QueueRotation(e.KeyID, e.NextRotation)
 	}
 	return b.keyResponse(ctx, req.Storage, e)
 }

@@ -173,6 +173,10 @@ func (st *Store) Invalidate(key string) bool {
 		st.KeyAlias.Invalidate(keyID)
 		return true
 	}
+	if strings.HasPrefix(key, RotationPrefix) {
+		st.rotations.invalidate()
+		return true
+	}
 	return false
 }
 

@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"io"
 	"sync"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 type Deps struct {
 	// Now is the plugin's clock (tests move it).
 	Now func() time.Time
+	// Random returns the plugin's entropy (tests replace it).
+	Random func() io.Reader
 	// Logger returns the plugin's logger (set only once Vault sets it up).
 	Logger func() hclog.Logger
 	// TokenKey returns the mount's token key, under which material ids
@@ -43,6 +46,7 @@ type Store struct {
 	// alias changes, which must keep names unique across all keys.
 	locks     []*locksutil.LockEntry
 	AliasLock sync.Mutex
+	rotations rotationQueue
 
 	Keys     *GenCache[*Key]     // key id
 	Aliases  *GenCache[*Alias]   // alias name; nil caches "no such alias"
