@@ -67,7 +67,6 @@ type backend struct {
 
 	// identities caches callers' identities; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).
-	usage          usageTracker
 	identities     identityCache
 	lookupIdentity func(entityID string) (*awspolicy.Caller, error)
 

@@ -18,6 +18,7 @@ func (b *backend) keyStoreDeps() keystore.Deps {
 		Now:           func() time.Time { return b.now() },
 		Random:        func() io.Reader { return b.random },
 		Logger:        func() hclog.Logger { return b.Logger() },
+		WriteSafe:     func() bool { return b.WriteSafeReplicationState() },
 		TokenKey:      b.tokenKey,
 		DeleteGrants:  b.deleteAllGrants,
 		ParsePolicy:   parseStoredAWSPolicy,

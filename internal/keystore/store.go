@@ -19,6 +19,9 @@ type Deps struct {
 	Now func() time.Time
 	// Random returns the plugin's entropy (tests replace it).
 	Random func() io.Reader
+	// WriteSafe reports whether this node may write the mount's storage
+	// (not a performance standby).
+	WriteSafe func() bool
 	// Logger returns the plugin's logger (set only once Vault sets it up).
 	Logger func() hclog.Logger
 	// TokenKey returns the mount's token key, under which material ids
@@ -47,6 +50,7 @@ type Store struct {
 	locks     []*locksutil.LockEntry
 	AliasLock sync.Mutex
 	rotations rotationQueue
+	usage     usageTracker
 
 	Keys     *GenCache[*Key]     // key id
 	Aliases  *GenCache[*Alias]   // alias name; nil caches "no such alias"
