@@ -351,50 +351,8 @@ func (b *backend) pathDeleteImported(ctx context.Context, req *logical.Request, 
 	return &logical.Response{Data: data}, nil
 }
 
-// expireImportedMaterial deletes imported material past its valid_to. It
-// reads only the index of keys whose material expires.
 func (b *backend) expireImportedMaterial(ctx context.Context, s logical.Storage) error {
-	ids, err := s.List(ctx, expiryStoragePrefix)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if err := b.expireIfDue(ctx, s, id); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (b *backend) expireIfDue(ctx context.Context, s logical.Storage, id string) error {
-	unlock := b.lockKey(id)
-	defer unlock()
-	e, err := b.loadKey(ctx, s, id)
-	if err != nil {
-		return err
-	}
-	if e == nil {
-		return s.Delete(ctx, expiryStoragePrefix+id)
-	}
-	due := e.NextExpiry()
-	if due.IsZero() || b.now().Before(due) {
-		// Nothing expires, or not yet: make the index agree with the key.
-		return putExpiryIndex(ctx, s, e)
-	}
-	c := e.Clone()
-	var expired []string
-	for i := range c.Versions {
-		kv := &c.Versions[i]
-		if len(kv.Material) > 0 && kv.ExpirationModel == expirationExpires && !b.now().Before(kv.ValidTo) {
-			expired = append(expired, kv.MaterialID)
-			c.DeleteMaterial(kv)
-		}
-	}
-	if err := b.putKey(ctx, s, c); err != nil {
-		return err
-	}
-	b.Logger().Info("imported key material expired and was deleted", "key_id", id, "key_material_ids", expired)
-	return putExpiryIndex(ctx, s, c)
+	return b.keys.ExpireImportedMaterial(ctx, s)
 }
 
 const pathImportHelp = `

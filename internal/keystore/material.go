@@ -193,6 +193,52 @@ func PutExpiryIndex(ctx context.Context, s logical.Storage, k *Key) error {
 	return s.Put(ctx, entry)
 }
 
+// ExpireImportedMaterial deletes imported material past its valid_to. It
+// reads only the index of keys whose material expires.
+func (st *Store) ExpireImportedMaterial(ctx context.Context, s logical.Storage) error {
+	ids, err := s.List(ctx, ExpiryPrefix)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := st.expireIfDue(ctx, s, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (st *Store) expireIfDue(ctx context.Context, s logical.Storage, id string) error {
+	unlock := st.Lock(id)
+	defer unlock()
+	e, err := st.Load(ctx, s, id)
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		return s.Delete(ctx, ExpiryPrefix+id)
+	}
+	due := e.NextExpiry()
+	if due.IsZero() || st.now().Before(due) {
+		// Nothing expires, or not yet: make the index agree with the key.
+		return PutExpiryIndex(ctx, s, e)
+	}
+	c := e.Clone()
+	var expired []string
+	for i := range c.Versions {
+		kv := &c.Versions[i]
+		if len(kv.Material) > 0 && kv.ExpirationModel == ExpirationExpires && !st.now().Before(kv.ValidTo) {
+			expired = append(expired, kv.MaterialID)
+			c.DeleteMaterial(kv)
+		}
+	}
+	if err := st.Put(ctx, s, c); err != nil {
+		return err
+	}
+	st.logger().Info("imported key material expired and was deleted", "key_id", id, "key_material_ids", expired)
+	return PutExpiryIndex(ctx, s, c)
+}
+
 // CheckAppendOnly compares a key about to be written with the stored one.
 // Its errors name versions, never material. Imported material is the one
 // exception: a version of an EXTERNAL key may lose its material
