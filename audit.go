@@ -220,7 +220,7 @@ func (b *backend) auditKeyArn(ctx context.Context, req *logical.Request, ev audi
 			if err != nil {
 				return ""
 			}
-			return c.arns().key(id)
+			return c.arns().Key(id)
 		}
 	}
 	return ""

@@ -246,7 +246,7 @@ type awsOut struct {
 // keyARN is the ARN of the key whose id is in field.
 func (x awsOut) keyARN(field string) any {
 	if id, ok := x.data[field].(string); ok && id != "" {
-		return x.arns.key(id)
+		return x.arns.Key(id)
 	}
 	return nil
 }

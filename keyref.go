@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -21,7 +22,7 @@ func (b *backend) notAnActionPath(ctx context.Context, s logical.Storage, ref st
 		return err
 	}
 	// Only an ARN: any other id with "/" is no key id at all (NotFound).
-	if id, alias, err := arns.parse(ref); err == nil && alias == "" && strings.HasPrefix(ref, "arn:") && strings.Contains(id, "/") {
+	if id, alias, err := arns.Parse(ref); err == nil && alias == "" && strings.HasPrefix(ref, "arn:") && strings.Contains(id, "/") {
 		return errIDOnly()
 	}
 	return nil
@@ -46,16 +47,7 @@ func errIDOnly() error {
 		"not a key ARN or an alias: Vault ACL rules such as kms/keys/+/policy must match them")
 }
 
-// checkRefSpacing refuses a key reference with white space around it. A
-// reference is taken exactly as written, never trimmed: Vault ACL rules
-// match the exact path, so kms/keys/<id>%20/policy would otherwise reach
-// the key a rule on kms/keys/<id>/policy denies.
-func checkRefSpacing(ref string) error {
-	if ref != strings.TrimSpace(ref) {
-		return kmserr.NotFoundf("no key or alias is named with leading or trailing white space")
-	}
-	return nil
-}
+func checkRefSpacing(ref string) error { return keystore.CheckRefSpacing(ref) }
 
 // refuseInvalid answers a request whose input failed a check made before
 // the key was authorized: a check of input that feeds the authorization

@@ -20,6 +20,7 @@ func (b *backend) keyStoreDeps() keystore.Deps {
 		Logger:        func() hclog.Logger { return b.Logger() },
 		WriteSafe:     func() bool { return b.WriteSafeReplicationState() },
 		TokenKey:      b.tokenKey,
+		ARNs:          b.arns,
 		DeleteGrants:  b.deleteAllGrants,
 		ParsePolicy:   parseStoredAWSPolicy,
 		RefusedPolicy: storedPolicyRefused.aws,

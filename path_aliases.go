@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"regexp"
 	"strings"
 	"time"
 
@@ -245,7 +244,7 @@ func (b *backend) aliasResponse(ctx context.Context, s logical.Storage, a *alias
 func aliasData(arns arnScheme, a *aliasEntry) map[string]any {
 	return map[string]any{
 		"alias_name":        a.Name,
-		"alias_arn":         arns.alias(a.Name),
+		"alias_arn":         arns.Alias(a.Name),
 		"target_key_id":     a.TargetKeyID,
 		"creation_date":     a.CreatedAt.Format(time.RFC3339),
 		"last_updated_date": a.UpdatedAt.Format(time.RFC3339),
@@ -274,8 +273,6 @@ func pathAliasName(d *framework.FieldData) (string, error) {
 	}
 	return name, nil
 }
-
-var aliasPattern = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]+$`)
 
 func validateAliasName(name string) error {
 	switch {

@@ -218,7 +218,7 @@ func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *fram
 	}
 	info := make(map[string]any, len(names))
 	for _, id := range names {
-		info[id] = map[string]any{"key_id": id, "arn": arns.key(id)}
+		info[id] = map[string]any{"key_id": id, "arn": arns.Key(id)}
 	}
 	return listResponse(names, info, next), nil
 }
@@ -413,7 +413,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 	algs := e.Spec().Algorithms(e.KeyUsage)
 	data := map[string]any{
 		"key_id":        e.KeyID,
-		"arn":           arns.key(e.KeyID),
+		"arn":           arns.Key(e.KeyID),
 		"creation_date": e.CreationDate.Format(time.RFC3339),
 		"description":   e.Description,
 		"key_spec":      e.KeySpec,
@@ -464,13 +464,6 @@ func nonNil(v []string) []string {
 	}
 	return v
 }
-
-// arnScheme is the mount's ARN prefix, arn:<partition>:kms:<region>:<account>:
-// (configured on the config path).
-type arnScheme string
-
-func (a arnScheme) key(id string) string     { return string(a) + "key/" + id }
-func (a arnScheme) alias(name string) string { return string(a) + name }
 
 // arns returns the mount's ARN scheme.
 func (b *backend) arns(ctx context.Context, s logical.Storage) (arnScheme, error) {
