@@ -9,7 +9,7 @@ import (
 )
 
 // A CreateKey with an alias is several writes; this file makes it leave
-// nothing visible half-made (docs/STORAGE.md).
+// nothing visible half-made (README "Storage and caching").
 
 // CreatingEntry indexes a CreateKey with an alias until it finishes.
 type CreatingEntry struct {
@@ -19,7 +19,7 @@ type CreatingEntry struct {
 }
 
 // CreateWithAlias writes a new key and its alias so that a failure or a
-// crash at any step leaves nothing visible (docs/STORAGE.md):
+// crash at any step leaves nothing visible (README "Storage and caching"):
 // creating/<id> (the sweep's index), the key marked Creating (invisible),
 // the alias (index entry, then alias entry), then the key unmarked: the
 // commit. A failed step is undone best effort, and the sweep removes what
