@@ -107,7 +107,7 @@ func BenchmarkAliasResolve(b *testing.B) {
 	}
 	b.Run("Cold", func(b *testing.B) {
 		for b.Loop() {
-			tb.cache.aliases.reset()
+			tb.keys.Aliases.Reset()
 			if _, err := tb.resolveKey(ctx, tb.storage, ref, true); err != nil {
 				b.Fatal(err)
 			}

@@ -81,6 +81,9 @@ type auditEvent struct {
 // to a response that goes with an error: Vault audits it but sends the
 // client only the error.
 func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	if refused := b.layoutRefused.Load(); refused != nil {
+		return nil, kmserr.ServerFault(*refused)
+	}
 	resp, err := b.handleClassified(ctx, req)
 	// Help, unknown paths, and requests Vault forwards to the active node
 	// (which audits them there) get no event.
@@ -243,7 +246,7 @@ func (b *backend) auditKeyArn(ctx context.Context, req *logical.Request, ev audi
 			if err != nil {
 				return ""
 			}
-			return c.arns().key(id)
+			return c.arns().Key(id)
 		}
 	}
 	return ""

@@ -251,7 +251,7 @@ func TestRetirableGrantsIndex(t *testing.T) {
 
 	// The listing reads no other key's grants: drop every grant index and
 	// count the grant entries read.
-	tb.cache.grants.reset()
+	tb.cache.grants.Reset()
 	counting := &countingStorage{Storage: tb.storage}
 	req := &logical.Request{Operation: logical.ListOperation, Path: "grants/retirable", Storage: counting,
 		Data: map[string]any{"retiring_principal": "entity:carol"}}

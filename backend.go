@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 )
 
 const operationPrefix = "kms"
@@ -48,10 +48,10 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 type backend struct {
 	*framework.Backend
 
-	// keyLocks serialise read-modify-write of one key; aliasLock serialises
-	// alias changes, which must keep names unique across all keys.
-	keyLocks  []*locksutil.LockEntry
-	aliasLock sync.Mutex
+	// keys is the key store: keys, aliases, their caches and per-key
+	// locks. aliasLock is its lock of alias changes.
+	keys      *keystore.Store
+	aliasLock *sync.Mutex
 
 	cache *cache
 
@@ -67,8 +67,6 @@ type backend struct {
 
 	// identities caches callers' identities; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).
-	rotations      rotationQueue
-	usage          usageTracker
 	identities     identityCache
 	lookupIdentity func(entityID string) (*awspolicy.Caller, error)
 
@@ -95,17 +93,22 @@ type backend struct {
 	// connections on this node.
 	cks     *customkeystore.Registry
 	hsmLive *customkeystore.Live
+
+	// layoutRefused holds why the mount's storage cannot be read (a layout
+	// version this plugin does not know): every request gets it.
+	layoutRefused atomic.Pointer[error]
 }
 
 func newBackend() *backend {
 	b := &backend{
-		keyLocks: locksutil.CreateLocks(),
-		cache:    newCache(),
-		now:      time.Now,
-		random:   rand.Reader,
-		cks:      customkeystore.NewRegistry(),
-		hsmLive:  customkeystore.NewLive(),
+		now:     time.Now,
+		random:  rand.Reader,
+		cks:     customkeystore.NewRegistry(),
+		hsmLive: customkeystore.NewLive(),
 	}
+	b.keys = keystore.New(b.keyStoreDeps())
+	b.aliasLock = &b.keys.AliasLock
+	b.cache = newCache(b.keys)
 	b.pool = newKeyPool(rand.Reader)
 	b.lookupIdentity = b.identityFromVault
 	b.Backend = &framework.Backend{
@@ -158,15 +161,10 @@ var Version = "v0.1.0"
 // or replica) changes storage under us.
 func (b *backend) invalidate(ctx context.Context, key string) {
 	switch {
-	case strings.HasPrefix(key, keyStoragePrefix):
-		b.cache.keys.invalidate(strings.TrimPrefix(key, keyStoragePrefix))
-	case strings.HasPrefix(key, aliasStoragePrefix), strings.HasPrefix(key, aliasIndexPrefix):
-		b.invalidateAlias(key)
+	case b.keys.Invalidate(key):
 	case strings.HasPrefix(key, grantStoragePrefix):
 		keyID, _, _ := strings.Cut(strings.TrimPrefix(key, grantStoragePrefix), "/")
-		b.cache.grants.invalidate(keyID)
-	case strings.HasPrefix(key, rotationStoragePrefix):
-		b.rotations.invalidate()
+		b.cache.grants.Invalidate(keyID)
 	case key == configStorageKey:
 		b.cfg.Store(nil)
 	case key == grantTokenKeyPath:
@@ -178,8 +176,10 @@ func (b *backend) invalidate(ctx context.Context, key string) {
 	}
 }
 
-// initialize loads the configuration so the key pool starts filling, and
-// indexes aliases by key once for mounts that predate the index. With the
+// initialize checks the mount's storage layout version (recording it on a
+// mount that has none; refusing one written by a newer plugin), loads the
+// configuration so the key pool starts filling, and indexes aliases by key
+// once for mounts that predate the index. With the
 // test clock hook on, it loads the stored clock offset first, so a node
 // that becomes active runs on the clock the cluster was set to.
 func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
@@ -188,6 +188,10 @@ func (b *backend) initialize(ctx context.Context, req *logical.InitializationReq
 		if err := b.loadTestClock(ctx, req.Storage); err != nil {
 			return err
 		}
+	}
+	if err := keystore.CheckLayout(ctx, req.Storage, b.WriteSafeReplicationState()); err != nil {
+		b.layoutRefused.Store(&err)
+		return err
 	}
 	if _, err := b.config(ctx, req.Storage); err != nil {
 		return err
@@ -198,7 +202,7 @@ func (b *backend) initialize(ctx context.Context, req *logical.InitializationReq
 	if err := b.reconnectStores(ctx, req.Storage); err != nil {
 		b.Logger().Error("reconnecting custom key stores", "error", err)
 	}
-	return b.indexAliases(ctx, req.Storage)
+	return keystore.IndexAliases(ctx, req.Storage)
 }
 
 func (b *backend) clean(context.Context) {

@@ -362,7 +362,7 @@ func TestInvalidateDropsCaches(t *testing.T) {
 	// Another node disables the key and removes the alias behind our back.
 	e, err := tb.getKey(ctx, tb.storage, id)
 	require.NoError(t, err)
-	c := e.clone()
+	c := e.Clone()
 	c.State = stateDisabled
 	entry, err := logical.StorageEntryJSON(keyStoragePrefix+id, c)
 	require.NoError(t, err)

@@ -73,9 +73,9 @@ func TestStaleKeyFillStandby(t *testing.T) {
 	done := tb.inBackground(logical.ReadOperation, "keys/"+id, nil)
 	<-reached
 	// The active node rotates the key; its Invalidate reaches us now.
-	e, err := readKey(context.Background(), ps.Storage, id, nil)
+	e, err := tb.readKey(context.Background(), ps.Storage, id, nil)
 	require.NoError(t, err)
-	c := e.clone()
+	c := e.Clone()
 	require.NoError(t, tb.rotate(c, rotationOnDemand, tb.now()))
 	entry, err := logical.StorageEntryJSON(keyStoragePrefix+id, c)
 	require.NoError(t, err)
@@ -111,12 +111,12 @@ func TestStalePolicyFillStandby(t *testing.T) {
 	reached, release := ps.pause(keyStoragePrefix + id)
 	done := tb.inBackground(logical.ReadOperation, "keys/"+id, nil)
 	<-reached
-	e, err := readKey(context.Background(), ps.Storage, id, nil)
+	e, err := tb.readKey(context.Background(), ps.Storage, id, nil)
 	require.NoError(t, err)
-	c := e.clone()
+	c := e.Clone()
 	p, err := parsePolicy(openPolicy)
 	require.NoError(t, err)
-	c.setPolicy(openPolicy, p)
+	setKeyPolicy(c, openPolicy, p)
 	entry, err := logical.StorageEntryJSON(keyStoragePrefix+id, c)
 	require.NoError(t, err)
 	tb.writeBehind(ps, entry)
@@ -227,51 +227,6 @@ func TestNegativeAliasInvalidate(t *testing.T) {
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/alias/later", nil)["key_id"])
 }
 
-func TestGenCacheRules(t *testing.T) {
-	c := newGenCache[int]()
-	t1 := c.ticket()
-	c.put("a", 2)
-	require.False(t, c.fill("a", t1, 1), "a fill older than a write is dropped")
-	v, _ := c.get("a")
-	require.Equal(t, 2, v)
-
-	t2 := c.ticket()
-	c.invalidate("a")
-	require.False(t, c.fill("a", t2, 1), "a fill older than an Invalidate is dropped")
-	_, ok := c.get("a")
-	require.False(t, ok)
-	require.True(t, c.fill("a", c.ticket(), 3))
-
-	// Forgotten tombstones raise the floor: no fill from before survives.
-	t3 := c.ticket()
-	for i := range maxTombstones + 1 {
-		c.invalidate(string(rune('b' + i)))
-	}
-	require.False(t, c.fill("zz", t3, 1))
-	require.True(t, c.fill("zz", c.ticket(), 1))
-}
-
-func TestGenCacheLRU(t *testing.T) {
-	c := newGenCache[int]()
-	c.setLimit(2)
-	c.put("a", 1)
-	c.put("b", 2)
-	old := c.ticket()
-	c.get("a") // a is now the most recently used
-	c.put("c", 3)
-	_, ok := c.get("b")
-	require.False(t, ok, "the least recently used entry is evicted")
-	_, ok = c.get("a")
-	require.True(t, ok)
-	require.Equal(t, 2, c.len())
-	// b's stamp was newer than old: a fill from before cannot come back.
-	require.False(t, c.fill("b", old-1, 0))
-	require.True(t, c.fill("b", c.ticket(), 2))
-	require.Equal(t, 2, c.len())
-	c.setLimit(1)
-	require.Equal(t, 1, c.len())
-}
-
 // key_cache_size on kms/config bounds the parsed keys held in memory.
 func TestKeyCacheSizeConfig(t *testing.T) {
 	tb := newTestBackend(t)
@@ -282,34 +237,13 @@ func TestKeyCacheSizeConfig(t *testing.T) {
 	for range 15 {
 		ids = append(ids, tb.createKey(nil))
 	}
-	require.Equal(t, 10, tb.cache.keys.len())
+	require.Equal(t, 10, tb.keys.Keys.Len())
 	for _, id := range ids { // evicted keys are read again from storage
 		tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 	}
-	require.Equal(t, 10, tb.cache.keys.len())
+	require.Equal(t, 10, tb.keys.Keys.Len())
 	tb.cfg.Store(nil) // as after Invalidate: the size comes back from storage
 	require.Equal(t, 10, tb.ok(logical.ReadOperation, "config", nil)["key_cache_size"])
-}
-
-func TestGenCacheWeight(t *testing.T) {
-	c := newGenCache[int]()
-	c.setWeight(func(v int) int64 { return int64(v) }, 10)
-	c.put("a", 4)
-	c.put("b", 4)
-	c.put("c", 4) // 12 > 10: a, the least recently used, goes
-	_, ok := c.get("a")
-	require.False(t, ok)
-	require.Equal(t, 2, c.len())
-	c.invalidate("b") // an invalidated value no longer counts
-	c.put("d", 6)
-	require.Equal(t, 2, c.len())
-	c.put("e", 20) // alone over the weight: it stays, the others go
-	require.Equal(t, 1, c.len())
-	_, ok = c.get("e")
-	require.True(t, ok)
-	c.put("e", 1) // its weight is replaced, not added
-	c.put("f", 9)
-	require.Equal(t, 2, c.len())
 }
 
 // The key cache bounds estimated bytes as well as keys: ten ML_DSA_87 keys
@@ -320,9 +254,9 @@ func TestKeyCacheBoundsBytes(t *testing.T) {
 	for range 3 {
 		tb.createKey(map[string]any{"key_spec": "ML_DSA_87", "key_usage": "SIGN_VERIFY"})
 	}
-	require.Equal(t, 1, tb.cache.keys.len())
+	require.Equal(t, 1, tb.keys.Keys.Len())
 	for range 5 {
 		tb.createKey(nil)
 	}
-	require.LessOrEqual(t, tb.cache.keys.weight, int64(10*keyCacheBytesPerKey))
+	require.LessOrEqual(t, tb.keys.Keys.Weight(), int64(10*keyCacheBytesPerKey))
 }

@@ -82,13 +82,13 @@ func mapCryptoErr(err error) error {
 
 // encryptWith encrypts under the key's newest material.
 func (b *backend) encryptWith(e *keyEntry, alg string, plaintext []byte, ec map[string]string) ([]byte, error) {
-	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.spec.Encryption); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.Spec().Encryption); err != nil {
 		return nil, err
 	}
 	if len(plaintext) < 1 || len(plaintext) > keyspec.MaxPlaintext {
 		return nil, kmserr.Validationf("plaintext must be 1 to %d bytes, got %d", keyspec.MaxPlaintext, len(plaintext))
 	}
-	v, k := e.latest()
+	v, k := e.Latest()
 	if alg == keyspec.AlgSymmetricDefault {
 		return ciphertext.Seal(k, e.KeyID, v, ec, plaintext, b.random)
 	}
@@ -120,13 +120,13 @@ func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, al
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.spec.Encryption); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.Spec().Encryption); err != nil {
 		return nil, nil, err
 	}
 	if len(ec) > 0 {
 		return nil, nil, kmserr.Validationf("an encryption context is supported only with symmetric keys")
 	}
-	_, k := e.latest()
+	_, k := e.Latest()
 	pt, err := k.DecryptAsymmetric(alg, blob)
 	if errors.Is(err, keyspec.ErrDecrypt) {
 		return nil, nil, kmserr.New(kmserr.InvalidCiphertext, "the ciphertext is invalid for key '%s' with %s", e.KeyID, alg)
@@ -146,7 +146,7 @@ func (b *backend) decryptAccess(ctx context.Context, req *logical.Request, ref, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.spec.Encryption); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.Spec().Encryption); err != nil {
 		return nil, nil, err
 	}
 	return e, []byte{0}, nil
@@ -167,7 +167,7 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 		if e, err = b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens); err != nil {
 			return nil, nil, err
 		}
-		if err := requireAlgorithm(e, keyspec.KindEncryption, keyspec.AlgSymmetricDefault, e.spec.Encryption); err != nil {
+		if err := requireAlgorithm(e, keyspec.KindEncryption, keyspec.AlgSymmetricDefault, e.Spec().Encryption); err != nil {
 			return nil, nil, err
 		}
 		if parseErr != nil {
@@ -192,7 +192,7 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 			return nil, nil, err
 		}
 	}
-	k, ok := e.versionAt(blob.KeyVersion, b.now())
+	k, ok := e.VersionAt(blob.KeyVersion, b.now())
 	if !ok {
 		return nil, nil, invalid()
 	}

@@ -156,15 +156,15 @@ func (x *grantIndex) find(who *awspolicy.Caller, op string, ec map[string]string
 // grants returns a key's grant index, loading it on first use. A load that
 // raced with a grant write or an Invalidate is not cached.
 func (b *backend) grants(ctx context.Context, s logical.Storage, keyID string) (*grantIndex, error) {
-	if x, ok := b.cache.grants.get(keyID); ok {
+	if x, ok := b.cache.grants.Get(keyID); ok {
 		return x, nil
 	}
-	t := b.cache.grants.ticket()
+	t := b.cache.grants.Ticket()
 	x, err := readGrants(ctx, s, keyID)
 	if err != nil {
 		return nil, err
 	}
-	b.cache.grants.fill(keyID, t, x)
+	b.cache.grants.Fill(keyID, t, x)
 	return x, nil
 }
 
@@ -173,19 +173,19 @@ func (b *backend) grants(ctx context.Context, s logical.Storage, keyID string) (
 // the cached index is current exactly when it holds the grant ids storage
 // lists: one List checks it, and a mismatch reloads from storage.
 func (b *backend) lockedGrants(ctx context.Context, s logical.Storage, keyID string) (*grantIndex, error) {
-	t := b.cache.grants.ticket()
+	t := b.cache.grants.Ticket()
 	ids, err := s.List(ctx, grantStoragePrefix+keyID+"/")
 	if err != nil {
 		return nil, err
 	}
-	if x, ok := b.cache.grants.get(keyID); ok && x.hasExactly(ids) {
+	if x, ok := b.cache.grants.Get(keyID); ok && x.hasExactly(ids) {
 		return x, nil
 	}
 	x, err := readGrants(ctx, s, keyID)
 	if err != nil {
 		return nil, err
 	}
-	b.cache.grants.fill(keyID, t, x)
+	b.cache.grants.Fill(keyID, t, x)
 	return x, nil
 }
 
@@ -239,22 +239,22 @@ func (b *backend) putGrant(ctx context.Context, s logical.Storage, x *grantIndex
 		return err
 	}
 	if err := s.Put(ctx, entry); err != nil {
-		b.cache.grants.invalidate(g.KeyID)
+		b.cache.grants.Invalidate(g.KeyID)
 		return err
 	}
 	x.add(g)
-	b.cache.grants.put(g.KeyID, x)
+	b.cache.grants.Put(g.KeyID, x)
 	return nil
 }
 
 func (b *backend) deleteGrant(ctx context.Context, s logical.Storage, x *grantIndex, g *grantEntry) error {
 	if err := s.Delete(ctx, grantStoragePrefix+g.KeyID+"/"+g.GrantID); err != nil {
-		b.cache.grants.invalidate(g.KeyID)
+		b.cache.grants.Invalidate(g.KeyID)
 		return err
 	}
 	// The grant is gone: the cache says so before anything else can fail.
 	x.remove(g.GrantID)
-	b.cache.grants.put(g.KeyID, x)
+	b.cache.grants.Put(g.KeyID, x)
 	// The revoke or retire has taken effect: a stale index entry is skipped
 	// by retirableGrants, so failing to delete it must not tell the client
 	// the grant is still there.
@@ -384,11 +384,11 @@ func (b *backend) deleteAllGrants(ctx context.Context, s logical.Storage, keyID 
 			}
 		}
 		if err := s.Delete(ctx, prefix+id); err != nil {
-			b.cache.grants.invalidate(keyID)
+			b.cache.grants.Invalidate(keyID)
 			return err
 		}
 	}
-	b.cache.grants.invalidate(keyID)
+	b.cache.grants.Invalidate(keyID)
 	return nil
 }
 

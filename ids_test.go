@@ -41,8 +41,8 @@ func newVaultStorageBackend(t *testing.T) *testBackend {
 // carrying them.
 func badIDs(arns arnScheme) []string {
 	return []string{"..", "../", "a/..", "../../sys/seal", "./x", "x/../../y", "a\x00b", "\x01", "\xff\xfe",
-		"a\u2028b", strings.Repeat("..", 200), arns.key(".."), arns.key("../../sys/seal"), "alias/..", "alias/../x",
-		"alias/a\x00", arns.alias("alias/.."), "%2e%2e"}
+		"a\u2028b", strings.Repeat("..", 200), arns.Key(".."), arns.Key("../../sys/seal"), "alias/..", "alias/../x",
+		"alias/a\x00", arns.Alias("alias/.."), "%2e%2e"}
 }
 
 // idMembers are the request members that carry an id.

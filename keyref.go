@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -21,7 +22,7 @@ func (b *backend) notAnActionPath(ctx context.Context, s logical.Storage, ref st
 		return err
 	}
 	// Only an ARN: any other id with "/" is no key id at all (NotFound).
-	if id, alias, err := arns.parse(ref); err == nil && alias == "" && strings.HasPrefix(ref, "arn:") && strings.Contains(id, "/") {
+	if id, alias, err := arns.Parse(ref); err == nil && alias == "" && strings.HasPrefix(ref, "arn:") && strings.Contains(id, "/") {
 		return errIDOnly()
 	}
 	return nil
@@ -46,43 +47,7 @@ func errIDOnly() error {
 		"not a key ARN or an alias: Vault ACL rules such as kms/keys/+/policy must match them")
 }
 
-// dueDeletions returns the keys whose deletion window has ended but which
-// the periodic sweep has not destroyed yet: gone for every caller.
-func (b *backend) dueDeletions(ctx context.Context, s logical.Storage) (map[string]bool, error) {
-	ids, err := s.List(ctx, deletionStoragePrefix)
-	if err != nil {
-		return nil, err
-	}
-	due := map[string]bool{}
-	for _, id := range ids {
-		raw, err := s.Get(ctx, deletionStoragePrefix+id)
-		if err != nil {
-			return nil, err
-		}
-		if raw == nil {
-			continue
-		}
-		var de deletionEntry
-		if err := raw.DecodeJSON(&de); err != nil {
-			return nil, err
-		}
-		if !b.now().Before(de.DeletionDate) {
-			due[id] = true
-		}
-	}
-	return due, nil
-}
-
-// checkRefSpacing refuses a key reference with white space around it. A
-// reference is taken exactly as written, never trimmed: Vault ACL rules
-// match the exact path, so kms/keys/<id>%20/policy would otherwise reach
-// the key a rule on kms/keys/<id>/policy denies.
-func checkRefSpacing(ref string) error {
-	if ref != strings.TrimSpace(ref) {
-		return kmserr.NotFoundf("no key or alias is named with leading or trailing white space")
-	}
-	return nil
-}
+func checkRefSpacing(ref string) error { return keystore.CheckRefSpacing(ref) }
 
 // refuseInvalid answers a request whose input failed a check made before
 // the key was authorized: a check of input that feeds the authorization

@@ -3,7 +3,7 @@ package kms
 import (
 	"time"
 
-	"github.com/openkms/vault-plugin-kms/internal/kmserr"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -115,9 +115,9 @@ func (o opInfo) fitsKey(e *keyEntry) bool {
 	switch {
 	case o.usage != "" && o.usage != e.KeyUsage:
 		return false
-	case o.symmetricOnly && e.spec.Family != keyspec.FamilySymmetric:
+	case o.symmetricOnly && e.Spec().Family != keyspec.FamilySymmetric:
 		return false
-	case o.asymmetricOnly && e.spec.Symmetric():
+	case o.asymmetricOnly && e.Spec().Symmetric():
 		return false
 	}
 	return true
@@ -160,40 +160,13 @@ var stateRules = map[string][]string{
 	opGetKeyLastUsage:           anyState,
 }
 
-// checkState refuses an operation the key's state does not allow, with the
-// exception AWS uses: DisabledException for a cryptographic operation on a
-// disabled key, KMSInvalidStateException otherwise.
+// checkState refuses an operation the key's state does not allow (see
+// keystore.CheckState).
 func checkState(e *keyEntry, op string) error {
-	allowed, managed := stateRules[op]
-	if !managed {
-		switch e.State {
-		case stateEnabled:
-			return nil
-		case stateDisabled:
-			return kmserr.New(kmserr.Disabled, "key '%s' is disabled", e.KeyID)
-		}
-		return kmserr.InvalidStatef("key '%s' is %s; %s needs an Enabled key", e.KeyID, e.State, op)
-	}
-	for _, s := range allowed {
-		if s == e.State {
-			return nil
-		}
-	}
-	return kmserr.InvalidStatef("%s is not allowed on key '%s' in state %s", op, e.KeyID, e.State)
+	return keystore.CheckState(e, op, stateRules[op])
 }
 
-// checkStateAt is checkState at time now. Imported key material whose
-// valid_to has passed is gone for every cryptographic operation from that
-// instant, as in AWS, even before the periodic sweep deletes it (the sweep
-// only cleans up).
+// checkStateAt is checkState at time now (see keystore.CheckStateAt).
 func checkStateAt(e *keyEntry, op string, now time.Time) error {
-	if err := checkState(e, op); err != nil {
-		return err
-	}
-	_, managed := stateRules[op]
-	if !managed && e.ExpirationModel == expirationExpires && !now.Before(e.ValidTo) {
-		return kmserr.InvalidStatef("the imported key material of key '%s' expired at %s; %s needs key material",
-			e.KeyID, e.ValidTo.UTC().Format(time.RFC3339), op)
-	}
-	return nil
+	return keystore.CheckStateAt(e, op, stateRules[op], now)
 }

@@ -218,7 +218,7 @@ func TestMaterialAppendOnly(t *testing.T) {
 	id := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL"})["key_id"].(string)
 	_, err := tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{1}, 32), nil)
 	require.NoError(t, err)
-	e := tb.mustKey(id).clone()
+	e := tb.mustKey(id).Clone()
 	stored := e.Versions[0].Material
 	e.Versions[0].Material = bytes.Repeat([]byte{7}, 32)
 	require.ErrorContains(t, tb.putKey(ctx, tb.storage, e), "replace")
@@ -226,22 +226,23 @@ func TestMaterialAppendOnly(t *testing.T) {
 	require.ErrorContains(t, tb.putKey(ctx, tb.storage, e), "rename")
 	e.Versions[0].MaterialID = tb.mustKey(id).Versions[0].MaterialID
 	require.NoError(t, tb.putKey(ctx, tb.storage, e), "deleting imported material")
-	e = tb.mustKey(id).clone()
+	e = tb.mustKey(id).Clone()
 	e.Versions[0].Material = bytes.Repeat([]byte{7}, 32)
 	require.ErrorContains(t, tb.putKey(ctx, tb.storage, e), "deleted")
 	e.Versions[0].Material = stored
 	require.NoError(t, tb.putKey(ctx, tb.storage, e), "the same material comes back")
 
 	k := tb.createKey(nil)
-	a := tb.mustKey(k).clone()
+	a := tb.mustKey(k).Clone()
 	a.Versions[0].Material = nil
 	require.ErrorContains(t, tb.putKey(ctx, tb.storage, a), "drop")
 }
 
-// TestImportLegacyMaterial: a key stored before material ids (its
-// material deleted, only the fingerprint left) takes back the same
-// material, and no other.
-func TestImportLegacyMaterial(t *testing.T) {
+// TestImportDeletedMaterialIsStoredByID: deleted imported material is
+// remembered by its version's material id alone (the pre-release key-level
+// material_fingerprint is gone from storage, issue 23), and that id still
+// lets the same material come back, and no other.
+func TestImportDeletedMaterialIsStoredByID(t *testing.T) {
 	tb := newTestBackend(t)
 	ctx := context.Background()
 	id := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL"})["key_id"].(string)
@@ -249,18 +250,13 @@ func TestImportLegacyMaterial(t *testing.T) {
 	resp, err := tb.importMaterial(id, "RSAES_OAEP_SHA_256", m, nil)
 	require.NoError(t, err)
 	mid := resp.Data["key_material_id"].(string)
-	// Rewrite the entry as the previous code left it after a deletion.
+	tb.ok(logical.DeleteOperation, "keys/"+id+"/import", nil)
 	raw, err := tb.storage.Get(ctx, keyStoragePrefix+id)
 	require.NoError(t, err)
-	var old map[string]any
-	require.NoError(t, raw.DecodeJSON(&old))
-	old["versions"], old["state"] = nil, "PendingImport"
-	delete(old, "current_key_version")
-	delete(old, "current_version")
-	entry, err := logical.StorageEntryJSON(keyStoragePrefix+id, old)
-	require.NoError(t, err)
-	require.NoError(t, tb.storage.Put(ctx, entry))
-	tb.cache.keys.invalidate(id)
+	var stored map[string]any
+	require.NoError(t, raw.DecodeJSON(&stored))
+	require.NotContains(t, stored, "material_fingerprint")
+	tb.keys.Keys.Invalidate(id) // read it back from storage
 
 	_, err = tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{5}, 32), nil)
 	requireKMSError(t, err, kmserr.IncorrectKeyMaterial)

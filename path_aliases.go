@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"regexp"
 	"strings"
 	"time"
 
@@ -182,9 +181,9 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 	}
 	// AWS: the new key must be of the same type and usage as the old one,
 	// so code using the alias keeps working.
-	if old != nil && (old.spec.Type() != e.spec.Type() || old.KeyUsage != e.KeyUsage) {
+	if old != nil && (old.Spec().Type() != e.Spec().Type() || old.KeyUsage != e.KeyUsage) {
 		return nil, kmserr.Validationf("alias %s points to a %s %s key; the new key %s is a %s %s key",
-			name, old.spec.Type(), old.KeyUsage, e.KeyID, e.spec.Type(), e.KeyUsage)
+			name, old.Spec().Type(), old.KeyUsage, e.KeyID, e.Spec().Type(), e.KeyUsage)
 	}
 	if err := b.aliasRoom(ctx, req.Storage, e.KeyID, name); err != nil {
 		return nil, err
@@ -251,7 +250,7 @@ func (b *backend) aliasResponse(ctx context.Context, s logical.Storage, a *alias
 func aliasData(arns arnScheme, a *aliasEntry) map[string]any {
 	return map[string]any{
 		"alias_name":        a.Name,
-		"alias_arn":         arns.alias(a.Name),
+		"alias_arn":         arns.Alias(a.Name),
 		"target_key_id":     a.TargetKeyID,
 		"creation_date":     a.CreatedAt.Format(time.RFC3339),
 		"last_updated_date": a.UpdatedAt.Format(time.RFC3339),
@@ -280,8 +279,6 @@ func pathAliasName(d *framework.FieldData) (string, error) {
 	}
 	return name, nil
 }
-
-var aliasPattern = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]+$`)
 
 func validateAliasName(name string) error {
 	switch {

@@ -83,7 +83,7 @@ func (b *backend) runAWS(ctx context.Context, req *logical.Request) (map[string]
 	if resp != nil {
 		data = resp.Data
 	}
-	return call.Encode(data, awsapi.Env{KeyARN: c.arns().key, Account: orDefault(c.AccountID, defaultAccountID)})
+	return call.Encode(data, awsapi.Env{KeyARN: c.arns().Key, Account: orDefault(c.AccountID, defaultAccountID)})
 }
 
 // resolveAWSRoutes finds, once, the path and handler serving each AWS

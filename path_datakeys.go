@@ -68,7 +68,7 @@ func (b *backend) wrappingKey(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return nil, nil, err
 	}
-	if e.spec.Family != keyspec.FamilySymmetric {
+	if e.Spec().Family != keyspec.FamilySymmetric {
 		return nil, nil, kmserr.New(kmserr.InvalidKeyUsage, "%s needs a SYMMETRIC_DEFAULT key; key '%s' is %s", op, e.KeyID, e.KeySpec)
 	}
 	return e, ec, nil

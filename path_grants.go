@@ -181,7 +181,7 @@ func grantFitsKey(g *grantEntry, e *keyEntry) error {
 	// AWS: an encryption context constraint only on symmetric encryption
 	// keys. Elsewhere no operation carries a context, so the constraint
 	// would constrain nothing while looking as if it did.
-	if g.Constraints != nil && e.spec.Family != keyspec.FamilySymmetric {
+	if g.Constraints != nil && e.Spec().Family != keyspec.FamilySymmetric {
 		return kmserr.Validationf("an encryption context constraint is allowed only in grants for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
 	}
 	return nil
@@ -299,8 +299,8 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 	}
 	g.GranteePrincipal, g.RetiringPrincipal = grantee.canonical, retiring.canonical
 	if e.Policy != "" {
-		b.addPolicySpellings(&grantee, e.keyPolicy(), "kms:GranteePrincipal", who)
-		b.addPolicySpellings(&retiring, e.keyPolicy(), "kms:RetiringPrincipal", who)
+		b.addPolicySpellings(&grantee, policyOf(e), "kms:GranteePrincipal", who)
+		b.addPolicySpellings(&retiring, policyOf(e), "kms:RetiringPrincipal", who)
 	}
 	ctx = withAttrs(ctx, func(a *requestAttrs) {
 		a.GrantOperations = g.Operations

@@ -13,16 +13,17 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 const (
-	importStoragePrefix = "import/" // import/<key id>: importEntry, the wrapping key (seal-wrapped)
-	expiryStoragePrefix = "expiry/" // expiry/<key id>: index of keys whose imported material expires
+	importStoragePrefix = "import/"             // import/<key id>: importEntry, the wrapping key (seal-wrapped)
+	expiryStoragePrefix = keystore.ExpiryPrefix // expiry/<key id>: index of keys whose imported material expires
 
-	expirationExpires       = "KEY_MATERIAL_EXPIRES"
-	expirationDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+	expirationExpires       = keystore.ExpirationExpires
+	expirationDoesNotExpire = keystore.ExpirationDoesNotExpire
 )
 
 // importEntry is the state of GetParametersForImport: the private half of
@@ -35,10 +36,7 @@ type importEntry struct {
 	ValidTo     time.Time `json:"valid_to"`
 }
 
-type expiryEntry struct {
-	KeyID   string    `json:"key_id"`
-	ValidTo time.Time `json:"valid_to"`
-}
+type expiryEntry = keystore.ExpiryEntry
 
 func pathImport(b *backend) []*framework.Path {
 	return []*framework.Path{
@@ -214,7 +212,7 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 		} else if err != nil {
 			return mapCryptoErr(err)
 		}
-		k, err := e.spec.Parse(material)
+		k, err := e.Spec().Parse(material)
 		if err != nil {
 			return kmserr.New(kmserr.IncorrectKeyMaterial, "the key material is not a %s key", e.KeySpec)
 		}
@@ -235,13 +233,10 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 			kv.MaterialDescription = opts.description
 		}
 		imported = kv.MaterialID
-		if cur, _ := e.latest(); cur == kv.Version && e.State == statePendingImport {
+		if cur, _ := e.Latest(); cur == kv.Version && e.State == statePendingImport {
 			e.State = stateEnabled
 		}
-		if e.MaterialFingerprint == "" {
-			e.MaterialFingerprint = kv.MaterialID
-		}
-		e.syncCurrentExpiry()
+		e.SyncCurrentExpiry()
 		return putExpiryIndex(ctx, req.Storage, e)
 	})
 	if err != nil {
@@ -261,7 +256,7 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 // material the id names (the current one by default); NEW_KEY_MATERIAL on
 // a key that has material waits as PENDING_ROTATION (symmetric keys only).
 func (b *backend) placeMaterial(e *keyEntry, o importOptions, id string, canonical []byte, k *keyspec.Key) (*keyVersion, error) {
-	symmetric := e.spec.Family == keyspec.FamilySymmetric
+	symmetric := e.Spec().Family == keyspec.FamilySymmetric
 	if !symmetric && (o.importType != "" || o.materialID != "" || o.described) {
 		return nil, kmserr.Validationf("import_type, key_material_id and key_material_description are only for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
 	}
@@ -273,14 +268,14 @@ func (b *backend) placeMaterial(e *keyEntry, o importOptions, id string, canonic
 		}
 	}
 	if typ == importNewMaterial {
-		if prev := e.versionByMaterialID(id); prev != nil {
+		if prev := e.VersionByMaterialID(id); prev != nil {
 			return nil, kmserr.New(kmserr.IncorrectKeyMaterial, "this key material was imported into key '%s' before, as key material %s; import it with %s", e.KeyID, id, importExistingMaterial)
 		}
 		if len(e.Versions) > 0 && !symmetric {
 			return nil, kmserr.New(kmserr.IncorrectKeyMaterial, "key '%s' had different key material; only the same material can be imported again", e.KeyID)
 		}
 		first := len(e.Versions) == 0
-		if err := e.addVersion(k, b.now().UTC()); err != nil {
+		if err := e.AddVersion(k, b.now().UTC()); err != nil {
 			return nil, err
 		}
 		kv := &e.Versions[len(e.Versions)-1]
@@ -298,12 +293,12 @@ func (b *backend) placeMaterial(e *keyEntry, o importOptions, id string, canonic
 	}
 	var target *keyVersion
 	if o.materialID != "" {
-		if target = e.versionByMaterialID(o.materialID); target == nil {
+		if target = e.VersionByMaterialID(o.materialID); target == nil {
 			return nil, kmserr.NotFoundf("key '%s' has no key material %s", e.KeyID, o.materialID)
 		}
 	} else {
-		cur, _ := e.latest()
-		target = e.findVersion(cur)
+		cur, _ := e.Latest()
+		target = e.FindVersion(cur)
 	}
 	if target.MaterialID != id {
 		if o.materialID == "" && !symmetric {
@@ -313,7 +308,7 @@ func (b *backend) placeMaterial(e *keyEntry, o importOptions, id string, canonic
 	}
 	if len(target.Material) == 0 {
 		target.Material = canonical
-		e.parsed[target.Version] = k
+		e.SetParsed(target.Version, k)
 	}
 	return target, nil
 }
@@ -332,18 +327,18 @@ func (b *backend) pathDeleteImported(ctx context.Context, req *logical.Request, 
 		}
 		var kv *keyVersion
 		if want != "" {
-			if kv = e.versionByMaterialID(want); kv == nil {
+			if kv = e.VersionByMaterialID(want); kv == nil {
 				return kmserr.NotFoundf("key '%s' has no key material %s", e.KeyID, want)
 			}
 		} else {
-			cur, _ := e.latest()
-			if kv = e.findVersion(cur); kv == nil {
+			cur, _ := e.Latest()
+			if kv = e.FindVersion(cur); kv == nil {
 				// Nothing imported yet: nothing to delete, as before.
 				return nil
 			}
 		}
 		deleted = kv.MaterialID
-		e.deleteMaterial(kv)
+		e.DeleteMaterial(kv)
 		return putExpiryIndex(ctx, req.Storage, e)
 	})
 	if err != nil {
@@ -356,50 +351,8 @@ func (b *backend) pathDeleteImported(ctx context.Context, req *logical.Request, 
 	return &logical.Response{Data: data}, nil
 }
 
-// expireImportedMaterial deletes imported material past its valid_to. It
-// reads only the index of keys whose material expires.
 func (b *backend) expireImportedMaterial(ctx context.Context, s logical.Storage) error {
-	ids, err := s.List(ctx, expiryStoragePrefix)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if err := b.expireIfDue(ctx, s, id); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (b *backend) expireIfDue(ctx context.Context, s logical.Storage, id string) error {
-	unlock := b.lockKey(id)
-	defer unlock()
-	e, err := b.loadKey(ctx, s, id)
-	if err != nil {
-		return err
-	}
-	if e == nil {
-		return s.Delete(ctx, expiryStoragePrefix+id)
-	}
-	due := e.nextExpiry()
-	if due.IsZero() || b.now().Before(due) {
-		// Nothing expires, or not yet: make the index agree with the key.
-		return putExpiryIndex(ctx, s, e)
-	}
-	c := e.clone()
-	var expired []string
-	for i := range c.Versions {
-		kv := &c.Versions[i]
-		if len(kv.Material) > 0 && kv.ExpirationModel == expirationExpires && !b.now().Before(kv.ValidTo) {
-			expired = append(expired, kv.MaterialID)
-			c.deleteMaterial(kv)
-		}
-	}
-	if err := b.putKey(ctx, s, c); err != nil {
-		return err
-	}
-	b.Logger().Info("imported key material expired and was deleted", "key_id", id, "key_material_ids", expired)
-	return putExpiryIndex(ctx, s, c)
+	return b.keys.ExpireImportedMaterial(ctx, s)
 }
 
 const pathImportHelp = `

@@ -39,7 +39,7 @@ func (b *backend) kemKey(ctx context.Context, req *logical.Request, d *framework
 		return nil, "", err
 	}
 	alg := d.Get("encapsulation_algorithm").(string)
-	return e, alg, requireAlgorithm(e, keyspec.KindEncapsulation, alg, e.spec.Encapsulation)
+	return e, alg, requireAlgorithm(e, keyspec.KindEncapsulation, alg, e.Spec().Encapsulation)
 }
 
 func (b *backend) encapsulate(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
@@ -47,7 +47,7 @@ func (b *backend) encapsulate(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return nil, err
 	}
-	_, k := e.latest()
+	_, k := e.Latest()
 	secret, ct, err := k.Encapsulate(b.random)
 	if err != nil {
 		return nil, mapCryptoErr(err)
@@ -65,11 +65,11 @@ func (b *backend) decapsulate(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return nil, err
 	}
-	_, k := e.latest()
+	_, k := e.Latest()
 	secret, err := k.Decapsulate(ct)
 	if errors.Is(err, keyspec.ErrDecrypt) {
 		return nil, kmserr.New(kmserr.InvalidCiphertext, "the encapsulated shared secret must be %d bytes for key '%s' (%s), got %d",
-			e.spec.MLKEMCiphertextSize(), e.KeyID, e.KeySpec, len(ct))
+			e.Spec().MLKEMCiphertextSize(), e.KeyID, e.KeySpec, len(ct))
 	}
 	if err != nil {
 		return nil, mapCryptoErr(err)

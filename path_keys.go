@@ -147,10 +147,11 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	now := b.now().UTC()
 	e := &keyEntry{
 		KeyID: id, Description: desc, KeySpec: spec.Name, KeyUsage: usage, Origin: origin,
-		State: stateEnabled, CreationDate: now, Tags: tags, spec: spec, parsed: map[uint32]*keyspec.Key{},
+		State: stateEnabled, CreationDate: now, Tags: tags,
 	}
+	e.SetSpec(spec)
 	if policy != nil {
-		e.setPolicy(policyDoc, policy)
+		setKeyPolicy(e, policyDoc, policy)
 	}
 	if origin == originExternal {
 		e.State = statePendingImport
@@ -159,7 +160,7 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 		if err != nil {
 			return nil, err
 		}
-		if err := e.addVersion(material, now); err != nil {
+		if err := e.AddVersion(material, now); err != nil {
 			return nil, err
 		}
 	}
@@ -217,7 +218,7 @@ func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *fram
 	}
 	info := make(map[string]any, len(names))
 	for _, id := range names {
-		info[id] = map[string]any{"key_id": id, "arn": arns.key(id)}
+		info[id] = map[string]any{"key_id": id, "arn": arns.Key(id)}
 	}
 	return listResponse(names, info, next), nil
 }
@@ -289,7 +290,7 @@ func (b *backend) pathKeyEnable(ctx context.Context, req *logical.Request, d *fr
 	}
 	// A key skipped by rotation while disabled is due again now.
 	if e.RotationPeriodDays > 0 {
-		b.rotations.push(e.KeyID, e.NextRotation)
+		b.keys.QueueRotation(e.KeyID, e.NextRotation)
 	}
 	return b.keyResponse(ctx, req.Storage, e)
 }
@@ -324,7 +325,7 @@ func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Reques
 		// AWS: a cancelled key comes back Disabled, or PendingImport when
 		// it has no key material.
 		e.State = stateDisabled
-		if !e.hasCurrentMaterial() {
+		if !e.HasCurrentMaterial() {
 			e.State = statePendingImport
 		}
 		e.DeletionDate = time.Time{}
@@ -375,7 +376,7 @@ func (b *backend) modifyKeyThen(ctx context.Context, req *logical.Request, ref, 
 	if err := checkState(e, op); err != nil {
 		return nil, err
 	}
-	c := e.clone()
+	c := e.Clone()
 	if err := change(c); err != nil {
 		return nil, err
 	}
@@ -409,10 +410,10 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 	if err != nil {
 		return nil, err
 	}
-	algs := e.spec.Algorithms(e.KeyUsage)
+	algs := e.Spec().Algorithms(e.KeyUsage)
 	data := map[string]any{
 		"key_id":        e.KeyID,
-		"arn":           arns.key(e.KeyID),
+		"arn":           arns.Key(e.KeyID),
 		"creation_date": e.CreationDate.Format(time.RFC3339),
 		"description":   e.Description,
 		"key_spec":      e.KeySpec,
@@ -423,7 +424,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 		"key_manager":   "CUSTOMER",
 		"aliases":       nonNil(aliases),
 	}
-	if v, _ := e.latest(); v > 0 {
+	if v, _ := e.Latest(); v > 0 {
 		data["current_key_version"] = v
 		id, err := b.currentMaterialID(ctx, s, e)
 		if err != nil {
@@ -463,13 +464,6 @@ func nonNil(v []string) []string {
 	}
 	return v
 }
-
-// arnScheme is the mount's ARN prefix, arn:<partition>:kms:<region>:<account>:
-// (configured on the config path).
-type arnScheme string
-
-func (a arnScheme) key(id string) string     { return string(a) + "key/" + id }
-func (a arnScheme) alias(name string) string { return string(a) + name }
 
 // arns returns the mount's ARN scheme.
 func (b *backend) arns(ctx context.Context, s logical.Storage) (arnScheme, error) {

@@ -71,7 +71,7 @@ func (b *backend) macInput(ctx context.Context, req *logical.Request, d *framewo
 		return nil, "", nil, err
 	}
 	alg := d.Get("mac_algorithm").(string)
-	return e, alg, msg, requireAlgorithm(e, keyspec.KindMAC, alg, e.spec.MAC)
+	return e, alg, msg, requireAlgorithm(e, keyspec.KindMAC, alg, e.Spec().MAC)
 }
 
 func (b *backend) generateMAC(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
@@ -79,7 +79,7 @@ func (b *backend) generateMAC(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return nil, err
 	}
-	_, k := e.latest()
+	_, k := e.Latest()
 	mac, err := k.MAC(alg, msg)
 	if err != nil {
 		return nil, mapCryptoErr(err)
@@ -96,7 +96,7 @@ func (b *backend) verifyMAC(ctx context.Context, req *logical.Request, d *framew
 	if err != nil {
 		return nil, err
 	}
-	_, k := e.latest()
+	_, k := e.Latest()
 	ok, err := k.VerifyMAC(alg, msg, mac)
 	if err != nil {
 		return nil, mapCryptoErr(err)
@@ -122,10 +122,10 @@ func (b *backend) pathDeriveSharedSecret(ctx context.Context, req *logical.Reque
 		return nil, err
 	}
 	alg := d.Get("key_agreement_algorithm").(string)
-	if err := requireAlgorithm(e, keyspec.KindKeyAgreement, alg, e.spec.KeyAgreement); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindKeyAgreement, alg, e.Spec().KeyAgreement); err != nil {
 		return nil, err
 	}
-	_, k := e.latest()
+	_, k := e.Latest()
 	secret, err := k.DeriveSharedSecret(peer)
 	if err != nil {
 		return nil, mapCryptoErr(err)

@@ -115,7 +115,7 @@ func (b *backend) pathPolicyWrite(ctx context.Context, req *logical.Request, d *
 		if err := b.checkLockout(ctx, req, p, e, bypass); err != nil {
 			return err
 		}
-		e.setPolicy(doc, p)
+		setKeyPolicy(e, doc, p)
 		return nil
 	})
 	if err != nil {
@@ -136,8 +136,8 @@ func (b *backend) pathPolicyRecover(ctx context.Context, req *logical.Request, d
 		return nil, err
 	}
 	defer unlock()
-	c := e.clone()
-	c.setPolicy(doc, p)
+	c := e.Clone()
+	setKeyPolicy(c, doc, p)
 	if err := b.putKey(ctx, req.Storage, c); err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *key
 		return err
 	}
 	probe := *e
-	probe.Policy, probe.policy = "-", p
+	setKeyPolicy(&probe, "-", p)
 	v, _, err := b.evaluatePolicy(ctx, req, &probe, who, opPutKeyPolicy, nil)
 	if err != nil {
 		return err

@@ -60,7 +60,7 @@ func pathRotation(b *backend) []*framework.Path {
 // keys rotate, imported ones on demand only (to their newest pending
 // material).
 func rotatesOnDemand(e *keyEntry) error {
-	if e.spec.Family == keyspec.FamilySymmetric && e.Origin == originExternal {
+	if e.Spec().Family == keyspec.FamilySymmetric && e.Origin == originExternal {
 		return nil
 	}
 	return rotatable(e)
@@ -68,7 +68,7 @@ func rotatesOnDemand(e *keyEntry) error {
 
 // rotatable refuses automatic rotation of keys AWS cannot rotate.
 func rotatable(e *keyEntry) error {
-	if e.spec.Family != keyspec.FamilySymmetric || e.Origin != originAWSKMS {
+	if e.Spec().Family != keyspec.FamilySymmetric || e.Origin != originAWSKMS {
 		return kmserr.Unsupportedf("key '%s' (%s, origin %s) cannot be rotated; only SYMMETRIC_DEFAULT keys with AWS_KMS key material rotate", e.KeyID, e.KeySpec, e.Origin)
 	}
 	return nil
@@ -91,7 +91,7 @@ func (b *backend) pathRotationRead(ctx context.Context, req *logical.Request, d 
 	data := map[string]any{
 		"key_id":                        e.KeyID,
 		"key_rotation_enabled":          e.RotationPeriodDays > 0,
-		"on_demand_rotations_remaining": keyspec.MaxOnDemandRotations - e.onDemandRotations(),
+		"on_demand_rotations_remaining": keyspec.MaxOnDemandRotations - e.OnDemandRotations(),
 	}
 	if e.RotationPeriodDays > 0 {
 		data["rotation_period_in_days"] = e.RotationPeriodDays
@@ -144,7 +144,7 @@ func (b *backend) pathRotateOnDemand(ctx context.Context, req *logical.Request, 
 		if err := rotatesOnDemand(e); err != nil {
 			return err
 		}
-		if e.onDemandRotations() >= keyspec.MaxOnDemandRotations {
+		if e.OnDemandRotations() >= keyspec.MaxOnDemandRotations {
 			return kmserr.New(kmserr.LimitExceeded, "key '%s' has used all %d on-demand rotations", e.KeyID, keyspec.MaxOnDemandRotations)
 		}
 		if e.Origin == originExternal {
@@ -156,7 +156,7 @@ func (b *backend) pathRotateOnDemand(ctx context.Context, req *logical.Request, 
 	if err != nil {
 		return nil, err
 	}
-	v, _ := e.latest()
+	v, _ := e.Latest()
 	data := map[string]any{"key_id": e.KeyID, "current_key_version": v}
 	id, err := b.currentMaterialID(ctx, req.Storage, e)
 	if err != nil {
@@ -210,7 +210,7 @@ func (b *backend) pathRotationList(ctx context.Context, req *logical.Request, d 
 // rotationInfo is one entry of ListKeyRotations.
 func rotationInfo(e *keyEntry, v keyVersion, id string) map[string]any {
 	m := map[string]any{"key_id": e.KeyID, "key_version": v.Version, "key_material_id": id,
-		"key_material_state": e.materialState(v.Version)}
+		"key_material_state": e.MaterialState(v.Version)}
 	if v.RotationType != "" {
 		at := v.CreatedAt
 		if !v.RotatedAt.IsZero() {
@@ -239,7 +239,7 @@ func rotationInfo(e *keyEntry, v keyVersion, id string) map[string]any {
 // rotateToPending makes the newest imported material waiting for rotation
 // current (AWS's on-demand rotation of a key with imported material).
 func rotateToPending(e *keyEntry, now time.Time) error {
-	cur, _ := e.latest()
+	cur, _ := e.Latest()
 	for i := len(e.Versions) - 1; i >= 0; i-- {
 		kv := &e.Versions[i]
 		if kv.Version <= cur {
@@ -253,7 +253,7 @@ func rotateToPending(e *keyEntry, now time.Time) error {
 		if e.State == statePendingImport {
 			e.State = stateEnabled
 		}
-		e.syncCurrentExpiry()
+		e.SyncCurrentExpiry()
 		return nil
 	}
 	return kmserr.New(kmserr.InvalidState, "key '%s' has no imported key material pending rotation; import new key material (import_type %s) first", e.KeyID, importNewMaterial)

@@ -64,9 +64,9 @@ func (b *backend) signingInput(ctx context.Context, req *logical.Request, d *fra
 	}
 	name := d.Get("signing_algorithm").(string)
 	if name == "" {
-		return nil, nil, nil, "", kmserr.Validationf("signing_algorithm is required; valid signing algorithms for key '%s': %s", e.KeyID, keyspec.OneOf(e.spec.Signing))
+		return nil, nil, nil, "", kmserr.Validationf("signing_algorithm is required; valid signing algorithms for key '%s': %s", e.KeyID, keyspec.OneOf(e.Spec().Signing))
 	}
-	if err := requireAlgorithm(e, keyspec.KindSigning, name, e.spec.Signing); err != nil {
+	if err := requireAlgorithm(e, keyspec.KindSigning, name, e.Spec().Signing); err != nil {
 		return nil, nil, nil, "", err
 	}
 	alg, _ := keyspec.LookupSigning(name)
@@ -78,7 +78,7 @@ func (b *backend) sign(ctx context.Context, req *logical.Request, d *framework.F
 	if err != nil {
 		return nil, err
 	}
-	_, k := e.latest()
+	_, k := e.Latest()
 	sig, err := k.Sign(alg, msg, msgType, b.random)
 	if err != nil {
 		return nil, mapCryptoErr(err)
@@ -95,7 +95,7 @@ func (b *backend) verify(ctx context.Context, req *logical.Request, d *framework
 	if err != nil {
 		return nil, err
 	}
-	_, k := e.latest()
+	_, k := e.Latest()
 	ok, err := k.Verify(alg, msg, msgType, sig)
 	if err != nil {
 		return nil, mapCryptoErr(err)
@@ -119,18 +119,18 @@ func (b *backend) pathPublicKeyRead(ctx context.Context, req *logical.Request, d
 	if err := b.authorize(ctx, req, e, opGetPublicKey, nil, tokens); err != nil {
 		return nil, err
 	}
-	if e.spec.Symmetric() {
+	if e.Spec().Symmetric() {
 		return nil, kmserr.Unsupportedf("key '%s' is a %s key and has no public key", e.KeyID, e.KeySpec)
 	}
 	if err := checkStateAt(e, opGetPublicKey, b.now()); err != nil {
 		return nil, err
 	}
-	_, k := e.latest()
+	_, k := e.Latest()
 	der, err := k.PublicKeyDER()
 	if err != nil {
 		return nil, err
 	}
-	algs := e.spec.Algorithms(e.KeyUsage)
+	algs := e.Spec().Algorithms(e.KeyUsage)
 	data := map[string]any{
 		"key_id":         e.KeyID,
 		"key_spec":       e.KeySpec,

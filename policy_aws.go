@@ -160,12 +160,12 @@ func (b *backend) evaluatePolicy(ctx context.Context, req *logical.Request, e *k
 	if err != nil {
 		return noDecision, "", err
 	}
-	p := e.keyPolicy()
+	p := policyOf(e)
 	if e.Policy == "" {
 		p = defaultAWSPolicy(cfg.account())
 	}
 	r := &policyRequest{who: who, op: op, ec: ec, hasContext: operations[op].context,
-		arn: cfg.arns().key(e.KeyID), account: cfg.account()}
+		arn: cfg.arns().Key(e.KeyID), account: cfg.account()}
 	if p.aws != nil {
 		// AWS: on CreateGrant, kms:EncryptionContext:<k> and
 		// kms:EncryptionContextKeys test the grant's context constraint.

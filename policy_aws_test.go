@@ -230,7 +230,7 @@ func TestLegacyAndAWSPoliciesCoexist(t *testing.T) {
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": awsDoc(`{"Effect":"Allow","Principal":{"AWS":"000000000000"},"Action":"kms:*","Resource":"*"}`)})
 	tb.asOK("bob", logical.ReadOperation, "keys/"+id, nil)
 	// A reloaded entry parses its stored AWS document again.
-	tb.cache.keys.invalidate(id)
+	tb.keys.Keys.Invalidate(id)
 	tb.asOK("bob", logical.ReadOperation, "keys/"+id, nil)
 	_, err := tb.as("bob", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": legacy})
 	requireKMSError(t, err, kmserr.MalformedPolicy) // bob may put, but would lock himself out

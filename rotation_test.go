@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/ciphertext"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -134,11 +135,11 @@ func TestRotationQueueInvalidate(t *testing.T) {
 	// does not.
 	e, err := tb.getKey(context.Background(), tb.storage, id)
 	require.NoError(t, err)
-	c := e.clone()
+	c := e.Clone()
 	c.RotationPeriodDays, c.NextRotation = 90, tb.now().Add(90*24*time.Hour)
 	entry, _ := logical.StorageEntryJSON(keyStoragePrefix+id, c)
 	require.NoError(t, tb.storage.Put(context.Background(), entry))
-	entry, _ = logical.StorageEntryJSON(rotationStoragePrefix+id, &rotationEntry{KeyID: id, Due: c.NextRotation})
+	entry, _ = logical.StorageEntryJSON(rotationStoragePrefix+id, &keystore.RotationEntry{KeyID: id, Due: c.NextRotation})
 	require.NoError(t, tb.storage.Put(context.Background(), entry))
 	tb.Invalidate(context.Background(), keyStoragePrefix+id)
 	tb.Invalidate(context.Background(), rotationStoragePrefix+id)
@@ -234,15 +235,9 @@ func TestRotationFailureDoesNotStopOthers(t *testing.T) {
 	fs.prefix = ""
 	tb.runPeriodic() // within the backoff: not retried yet
 	require.Equal(t, uint32(1), tb.ok(logical.ReadOperation, "keys/"+first, nil)["current_key_version"])
-	tb.advance(rotationRetryMin)
+	tb.advance(keystore.RotationRetryMin)
 	tb.runPeriodic()
 	require.Equal(t, uint32(2), tb.ok(logical.ReadOperation, "keys/"+first, nil)["current_key_version"])
-}
-
-func TestRotationBackoff(t *testing.T) {
-	require.Equal(t, time.Minute, rotationBackoff(1))
-	require.Equal(t, 2*time.Minute, rotationBackoff(2))
-	require.Equal(t, time.Hour, rotationBackoff(20))
 }
 
 // Disabling rotation removes the index entry under the key's lock: an

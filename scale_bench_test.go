@@ -119,7 +119,7 @@ func BenchmarkScaleKeyCache(b *testing.B) {
 						}
 					}
 					cacheBytes := readHeap().since(before)
-					cached := tb.cache.keys.len()
+					cached := tb.keys.Keys.Len()
 					before = readHeap()
 					// The N first uses spread over an hour.
 					step := time.Hour / time.Duration(n)
@@ -128,7 +128,7 @@ func BenchmarkScaleKeyCache(b *testing.B) {
 						tb.recordUse(ctx, discardStorage{s}, id, opEncrypt, "")
 					}
 					usageBytes := readHeap().since(before).inuse
-					tb.usage.last = nil // measured; do not let it weigh on the latencies
+					tb.keys.ForgetUsage() // measured; do not let it weigh on the latencies
 					hot := ids[len(ids)/2]
 					b.Run("hot", func(b *testing.B) {
 						for b.Loop() {
@@ -180,7 +180,7 @@ func BenchmarkScaleColdKey(b *testing.B) {
 			id := ids[0]
 			b.Run("cold", func(b *testing.B) {
 				for b.Loop() {
-					tb.cache.keys.reset()
+					tb.keys.Keys.Reset()
 					if e, err := tb.getKey(ctx, tb.storage, id); err != nil || e == nil {
 						b.Fatal(err)
 					}
@@ -204,7 +204,7 @@ func BenchmarkScaleColdKey(b *testing.B) {
 		id := tb.createKey(nil)
 		b.Run("cold", func(b *testing.B) {
 			for b.Loop() {
-				tb.cache.keys.reset()
+				tb.keys.Keys.Reset()
 				if err := encryptReq(tb, id); err != nil {
 					b.Fatal(err)
 				}
@@ -242,7 +242,7 @@ func BenchmarkScaleGrants(b *testing.B) {
 			seedGrants(b, tb, id, others)
 			tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
 				"grantee_principal": "entity:grantee", "operations": "Encrypt,Decrypt"})
-			tb.cache.grants.reset()
+			tb.cache.grants.Reset()
 			before := readHeap()
 			x, err := tb.grants(ctx, tb.storage, id)
 			require.NoError(b, err)
@@ -267,7 +267,7 @@ func BenchmarkScaleGrants(b *testing.B) {
 			})
 			b.Run("cold-index", func(b *testing.B) {
 				for b.Loop() {
-					tb.cache.grants.reset()
+					tb.cache.grants.Reset()
 					if _, err := tb.as("grantee", logical.UpdateOperation, "encrypt/"+id, data); err != nil {
 						b.Fatal(err)
 					}

@@ -26,7 +26,7 @@ func withFaults(tb *testBackend) *faultStorage {
 // restart drops every cache, as a new plugin process on the same storage.
 func (tb *testBackend) restart() {
 	tb.cache.reset()
-	tb.rotations.invalidate()
+	tb.keys.InvalidateRotations()
 }
 
 func (tb *testBackend) liveKeys() []string {

@@ -8,6 +8,8 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
+
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 )
 
 func standby(tb *testBackend) {
@@ -30,7 +32,7 @@ func TestUsageOnReadOnlyStandby(t *testing.T) {
 	fs := withFaults(tb)
 	fs.readOnly = true
 	standby(tb)
-	tb.advance(usagePersistEvery)
+	tb.advance(keystore.UsagePersistEvery)
 
 	_, err := tb.do(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
 	require.ErrorIs(t, err, logical.ErrReadOnly, "forwarded to the active node")
@@ -38,7 +40,7 @@ func TestUsageOnReadOnlyStandby(t *testing.T) {
 	tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
 	tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 
-	tb.advance(usagePersistEvery)
+	tb.advance(keystore.UsagePersistEvery)
 	req := &logical.Request{Operation: logical.UpdateOperation, Path: "aws", Storage: tb.storage,
 		Headers: map[string][]string{"X-Amz-Target": {"TrentService.Encrypt"}},
 		Data:    map[string]any{"KeyId": id, "Plaintext": b64s("x")}}
