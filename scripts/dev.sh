@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make dev: a dev-mode Vault on 127.0.0.1:8200 with the plugin registered by
-# sha256 and mounted at kms/. Vault runs in the background; `make dev-stop`
-# stops it. State lives in ./dev (ignored by git).
+# make dev: a dev-mode Vault on 127.0.0.1:8200 (VAULT_DEV_ADDR sets another
+# address) with the plugin registered by sha256 and mounted at kms/. Vault
+# runs in the background; `make dev-stop` stops it. State lives in ./dev
+# (ignored by git).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 vault_bin=$("$root/scripts/vault.sh")
