@@ -2,15 +2,16 @@
 # make dev: a dev-mode Vault on 127.0.0.1:8200 (VAULT_DEV_ADDR sets another
 # address) with the plugin registered by sha256 and mounted at kms/. Vault
 # runs in the background; `make dev-stop` stops it. State lives in ./dev
-# (ignored by git).
+# (ignored by git); KMS_DEV_DIR and KMS_PLUGIN_DIR move the state and the
+# plugin directory (integration/devscripts_test.go runs this script so).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 vault_bin=$("$root/scripts/vault.sh")
-plugin_dir="$root/bin/plugins"
+plugin_dir="${KMS_PLUGIN_DIR:-$root/bin/plugins}"
 version="${PLUGIN_VERSION:?}"
 addr="${VAULT_DEV_ADDR:-127.0.0.1:8200}"
 token="${VAULT_DEV_TOKEN:-root}"
-state="$root/dev"
+state="${KMS_DEV_DIR:-$root/dev}"
 mkdir -p "$state"
 
 if [ -f "$state/vault.pid" ] && kill -0 "$(cat "$state/vault.pid")" 2>/dev/null; then

@@ -8,13 +8,13 @@
 # The token is VAULT_TOKEN (default root), handed to the proxy's token_file
 # auto-auth; api_proxy's use_auto_auth_token = "force" adds it even though
 # AWS tools send no X-Vault-Token. State lives in ./dev (ignored by git);
-# `make proxy-stop` stops it.
+# `make proxy-stop` stops it. KMS_DEV_DIR moves the state, as for dev.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 vault_bin=$("$root/scripts/vault.sh")
 vault_addr="${VAULT_ADDR:-http://127.0.0.1:8200}"
 listen="${PROXY_ADDR:-127.0.0.1:8100}"
-state="$root/dev"
+state="${KMS_DEV_DIR:-$root/dev}"
 mkdir -p "$state"
 
 if [ -f "$state/proxy.pid" ] && kill -0 "$(cat "$state/proxy.pid")" 2>/dev/null; then
