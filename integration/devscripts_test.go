@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/openkms/vault-plugin-kms/internal/hsm/hsmtest"
@@ -94,8 +95,14 @@ func runScript(t *testing.T, name string, env []string, pidFile string) string {
 		if err != nil {
 			return
 		}
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil {
-			_ = syscall.Kill(pid, syscall.SIGTERM)
+		pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err != nil || syscall.Kill(pid, syscall.SIGTERM) != nil {
+			return
+		}
+		// Wait for it to exit: it writes into the test's directory, which
+		// is removed next.
+		for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 	require.NoError(t, err, "scripts/%s:\n%s", name, out.String())
