@@ -1,21 +1,44 @@
 #!/usr/bin/env bash
-# make dev: a dev-mode Vault on 127.0.0.1:8200 with the plugin registered by
-# sha256 and mounted at kms/. Vault runs in the background; `make dev-stop`
-# stops it. State lives in ./dev (ignored by git).
+# make dev: a dev-mode Vault on 127.0.0.1:8200 (VAULT_DEV_ADDR sets another
+# address) with the plugin registered by sha256 and mounted at kms/. Vault
+# runs in the background; `make dev-stop` stops it. State lives in ./dev
+# (ignored by git); KMS_DEV_DIR and KMS_PLUGIN_DIR move the state and the
+# plugin directory (integration/devscripts_test.go runs this script so).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 vault_bin=$("$root/scripts/vault.sh")
-plugin_dir="$root/bin/plugins"
+plugin_dir="${KMS_PLUGIN_DIR:-$root/bin/plugins}"
 version="${PLUGIN_VERSION:?}"
 addr="${VAULT_DEV_ADDR:-127.0.0.1:8200}"
 token="${VAULT_DEV_TOKEN:-root}"
-state="$root/dev"
+state="${KMS_DEV_DIR:-$root/dev}"
 mkdir -p "$state"
 
 if [ -f "$state/vault.pid" ] && kill -0 "$(cat "$state/vault.pid")" 2>/dev/null; then
   echo "stopping the previous dev Vault (pid $(cat "$state/vault.pid"))"
   kill "$(cat "$state/vault.pid")"; sleep 1
 fi
+# A SoftHSM2 token for custom key stores (docs/API.md), new with every dev
+# Vault (whose storage is in memory too), when softhsm2 is installed
+# (scripts/deps.sh installs it). The plugin finds the token through
+# SOFTHSM2_CONF, given to its registration below.
+hsm_module=""
+for m in ${SOFTHSM2_MODULE:-} /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so \
+  /usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so /usr/local/lib/softhsm/libsofthsm2.so; do
+  [ -f "$m" ] && { hsm_module=$m; break; }
+done
+hsm_conn=cluster-softhsmdevtoken hsm_label=kms-dev hsm_pin=kms-dev-pin
+if [ -n "$hsm_module" ] && command -v softhsm2-util >/dev/null 2>&1; then
+  rm -rf "$state/softhsm"; mkdir -p "$state/softhsm/tokens"
+  export SOFTHSM2_CONF="$state/softhsm/softhsm2.conf"
+  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
+    "$state/softhsm/tokens" >"$SOFTHSM2_CONF"
+  softhsm2-util --init-token --free --label "$hsm_label" --pin "$hsm_pin" --so-pin kms-dev-so-pin >/dev/null
+else
+  hsm_module=""
+  echo "softhsm2 is not installed: no HSM connection for custom key stores (scripts/deps.sh installs it)" >&2
+fi
+
 cat > "$state/vault.hcl" <<HCL
 plugin_directory = "$plugin_dir"
 HCL
@@ -31,7 +54,9 @@ done
 "$vault_bin" status >/dev/null || { echo "Vault did not start; see $state/vault.log" >&2; exit 1; }
 
 sha=$(sha256sum "$plugin_dir/vault-plugin-kms" | cut -d' ' -f1)
-"$vault_bin" plugin register -sha256="$sha" -version="$version" secret vault-plugin-kms >/dev/null
+plugin_env=()
+[ -z "$hsm_module" ] || plugin_env=(-env="SOFTHSM2_CONF=$SOFTHSM2_CONF")
+"$vault_bin" plugin register -sha256="$sha" -version="$version" "${plugin_env[@]}" secret vault-plugin-kms >/dev/null
 # AWS clients: X-Amz-Target names the operation, x-amzn-RequestId carries
 # Vault's request id back, and ".../kms/aws/" (the AWS SDKs for Go v1 and
 # JavaScript v3 add the slash) is served like ".../kms/aws".
@@ -49,6 +74,21 @@ keys=$(grep -v '^[[:space:]]*\(#\|$\)' "$root/audit/non-hmac-keys.txt" | paste -
 audit_log="$state/audit.log"
 "$vault_bin" audit enable file file_path="$audit_log" >/dev/null
 
+# The operator's part of a custom key store: an HSM connection to the token.
+hsm_help=""
+if [ -n "$hsm_module" ]; then
+  "$vault_bin" write "kms/config/hsm/$hsm_conn" module_path="$hsm_module" token_label="$hsm_label" \
+    pin="$hsm_pin" >/dev/null
+  hsm_help="Custom key stores (docs/API.md): HSM connection $hsm_conn, to a SoftHSM2 token in
+$state/softhsm whose crypto user's PIN is $hsm_pin:
+  id=\$(vault write -field=custom_key_store_id kms/custom-key-stores custom_key_store_name=dev \\
+    cloud_hsm_cluster_id=$hsm_conn key_store_password=$hsm_pin)
+  vault write -f kms/custom-key-stores/\$id/connect
+  vault read kms/custom-key-stores/\$id
+
+"
+fi
+
 cat <<TXT
 Vault $("$vault_bin" version | awk '{print $2}' | tr -d ,) is running in dev mode with vault-plugin-kms $version mounted at kms/.
 
@@ -64,7 +104,7 @@ Try:
 AWS SDKs: endpoint $VAULT_ADDR/v1/kms/aws with header X-Vault-Token: $token (docs/AWS.md);
   VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=$token go run ./examples/aws-sdk-go
 
-Audit log: $audit_log
+${hsm_help}Audit log: $audit_log
   jq -c -f audit/cloudtrail.jq $audit_log    # CloudTrail-like events (docs/AUDIT.md)
 
 Logs: $state/vault.log    Stop: make dev-stop

@@ -8,13 +8,13 @@
 # The token is VAULT_TOKEN (default root), handed to the proxy's token_file
 # auto-auth; api_proxy's use_auto_auth_token = "force" adds it even though
 # AWS tools send no X-Vault-Token. State lives in ./dev (ignored by git);
-# `make proxy-stop` stops it.
+# `make proxy-stop` stops it. KMS_DEV_DIR moves the state, as for dev.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 vault_bin=$("$root/scripts/vault.sh")
 vault_addr="${VAULT_ADDR:-http://127.0.0.1:8200}"
 listen="${PROXY_ADDR:-127.0.0.1:8100}"
-state="$root/dev"
+state="${KMS_DEV_DIR:-$root/dev}"
 mkdir -p "$state"
 
 if [ -f "$state/proxy.pid" ] && kill -0 "$(cat "$state/proxy.pid")" 2>/dev/null; then
@@ -45,12 +45,24 @@ HCL
 nohup "$vault_bin" proxy -config="$state/proxy.hcl" >"$state/proxy.log" 2>&1 &
 echo $! >"$state/proxy.pid"
 
+# Ready when the listener answers and auto-auth holds the token. Not a read
+# through the proxy: a client's token (docs/CLIENTS.md) may be allowed
+# nothing but kms/aws.
+ready() {
+  VAULT_ADDR="http://$listen" "$vault_bin" status >/dev/null 2>&1 &&
+    grep -q 'authentication successful' "$state/proxy.log"
+}
 for _ in $(seq 1 100); do
-  VAULT_ADDR="http://$listen" "$vault_bin" read -format=json sys/mounts/kms >/dev/null 2>&1 && break
+  ready && break
+  grep -q 'error authenticating' "$state/proxy.log" && break # a bad token
   sleep 0.2
 done
-VAULT_ADDR="http://$listen" "$vault_bin" read sys/mounts/kms >/dev/null 2>&1 ||
-  { echo "Vault Proxy did not come up; see $state/proxy.log" >&2; exit 1; }
+if ! ready; then
+  echo "Vault Proxy did not come up; see $state/proxy.log" >&2
+  kill "$(cat "$state/proxy.pid")" 2>/dev/null || true
+  rm -f "$state/proxy.pid"
+  exit 1
+fi
 
 cat <<TXT
 Vault Proxy listens on http://$listen and adds the token to every request to $vault_addr.
