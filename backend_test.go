@@ -134,7 +134,10 @@ func TestCreateRefusals(t *testing.T) {
 	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "HMAC_256", "key_usage": "ENCRYPT_DECRYPT"})
 	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "SYMMETRIC_DEFAULT", "key_usage": "SIGN_VERIFY"})
 	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"key_usage": "ENCRYPT"})
-	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"origin": "AWS_CLOUDHSM"})
+	tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys", map[string]any{"origin": "AWS_CLOUDHSM"})
+	// Refused, not ignored: a software key must not pass for an HSM key.
+	tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys", map[string]any{"custom_key_store_id": "cks-1234567890abcdef0"})
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"origin": "AWS_KMS_X"})
 	tb.fails(kmserr.Tag, logical.UpdateOperation, "keys", map[string]any{"tags": map[string]any{"aws:owner": "x"}})
 	tb.fails(kmserr.InvalidAliasName, logical.UpdateOperation, "keys", map[string]any{"alias": "alias/aws/s3"})
 	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/8f0b8ea1-0000-4000-8000-000000000000", nil)

@@ -205,6 +205,9 @@ func (b *backend) pathCKSCreate(ctx context.Context, req *logical.Request, d *fr
 	if err := trustAnchor(anchor); err != nil {
 		return nil, err
 	}
+	if err := b.cks.Available(ctx, req.Storage, name, cluster); err != nil {
+		return nil, cksError(err)
+	}
 	conn, err := b.hsmConnection(ctx, req.Storage, cluster)
 	if err != nil {
 		return nil, err

@@ -130,6 +130,10 @@ func TestCustomKeyStoreLifecycle(t *testing.T) {
 	tb.fails(kmserr.CustomKeyStoreInvalidState, logical.UpdateOperation, "custom-key-stores/"+id, map[string]any{"new_custom_key_store_name": "x"})
 	tb.fails(kmserr.CustomKeyStoreInvalidState, logical.DeleteOperation, "custom-key-stores/"+id, nil)
 	tb.fails(kmserr.CloudHsmClusterInUse, logical.DeleteOperation, "config/hsm/"+conn, nil)
+	// The connection's token is logged in now: a second store on it is
+	// refused as in use before any login is tried (the login would fail
+	// with USER_LOGGED_IN and hide why). Found by a new user's walkthrough.
+	tb.fails(kmserr.CloudHsmClusterInUse, logical.UpdateOperation, "custom-key-stores", create(map[string]any{"custom_key_store_name": "other"}))
 
 	tb.ok(logical.UpdateOperation, "custom-key-stores/"+id+"/disconnect", nil)
 	require.Equal(t, "DISCONNECTED", tb.ok(logical.ReadOperation, "custom-key-stores/"+id, nil)["connection_state"])

@@ -39,7 +39,8 @@ func pathKeys(b *backend) []*framework.Path {
 				"description":                        {Type: framework.TypeString, Description: "Description, at most 8192 characters."},
 				"tags":                               fieldTags,
 				"alias":                              {Type: framework.TypeString, Description: "Optional alias to create for the new key, named in full: alias/<name>."},
-				"origin":                             {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS, or EXTERNAL to import it."},
+				"origin":                             {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS, or EXTERNAL to import it (AWS_CLOUDHSM is refused: keys in a custom key store are not available yet)."},
+				"custom_key_store_id":                {Type: framework.TypeString, Description: "Refused with UnsupportedOperationException: keys in a custom key store are not available yet (the store operations are)."},
 				"policy":                             fieldPolicy,
 				"bypass_policy_lockout_safety_check": fieldBypassLockout,
 				"limit":                              fieldLimit,
@@ -102,15 +103,9 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 			return nil, kmserr.Validationf("%s", spec.UsageError(usage))
 		}
 	}
-	origin := d.Get("origin").(string)
-	switch origin {
-	case originAWSKMS:
-	case originExternal:
-		if !spec.Importable() {
-			return nil, kmserr.Unsupportedf("key material cannot be imported for %s keys", spec.Name)
-		}
-	default:
-		return nil, kmserr.Validationf("origin must be AWS_KMS or EXTERNAL")
+	origin, err := createOrigin(d, spec)
+	if err != nil {
+		return nil, err
 	}
 	desc := d.Get("description").(string)
 	if len(desc) > keyspec.MaxDescription {
@@ -496,4 +491,24 @@ func usageNames() string {
 		names = append(names, string(u))
 	}
 	return keyspec.OneOf(names)
+}
+
+// createOrigin is CreateKey's origin. A key in a custom key store is
+// refused by name rather than ignored, so no one takes a software key for
+// an HSM key.
+func createOrigin(d *framework.FieldData, spec *keyspec.Spec) (string, error) {
+	origin := d.Get("origin").(string)
+	if _, ok := d.GetOk("custom_key_store_id"); ok || origin == originCloudHSM {
+		return "", kmserr.Unsupportedf("%s", errCustomKeyStoreKeys)
+	}
+	switch origin {
+	case originAWSKMS:
+	case originExternal:
+		if !spec.Importable() {
+			return "", kmserr.Unsupportedf("key material cannot be imported for %s keys", spec.Name)
+		}
+	default:
+		return "", kmserr.Validationf("origin must be AWS_KMS or EXTERNAL")
+	}
+	return origin, nil
 }

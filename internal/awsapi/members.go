@@ -108,7 +108,7 @@ var Members = withRefusals(map[string]Converter{
 // that take it, so a request naming it is refused with the reason instead
 // of as unknown; the refusal names the member.
 func withRefusals(m map[string]Converter) map[string]Converter {
-	custom := "custom key stores have no counterpart here: Vault's seal protects the key material"
+	custom := "keys in a custom key store are not available yet (the custom key store operations are)"
 	noServices := "there are no AWS services behind this plugin, so no service principal can act on a key; name a Vault principal instead"
 	refusals := map[string]Converter{
 		"CustomKeyStoreId":         refuse(kmserr.UnsupportedOperation, custom),

@@ -77,6 +77,21 @@ func (r *Registry) Create(ctx context.Context, s logical.Storage, in CreateInput
 	return st, put(ctx, s, st)
 }
 
+// Available refuses a name or connection that a store already has, so a
+// caller can learn that before logging in to the token: a login through a
+// connection that a connected store holds fails for that reason alone
+// (USER_LOGGED_IN), which would hide the real answer. Create checks again
+// under the lock.
+func (r *Registry) Available(ctx context.Context, s logical.Storage, name, connection string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	all, err := r.List(ctx, s)
+	if err != nil {
+		return err
+	}
+	return unique(all, "", name, connection)
+}
+
 // unique refuses a name or connection another store (not self) has.
 func unique(all []*Store, self, name, connection string) error {
 	for _, o := range all {
