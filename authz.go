@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -133,7 +134,7 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 	if err != nil {
 		return err
 	}
-	hasContext := operations[op].context
+	hasContext := access.Operations[op].Context
 	verdict, err := b.policyDecision(ctx, req, e, who, op, ec)
 	if err != nil {
 		return err
@@ -204,6 +205,10 @@ func (b *backend) checkGrantTokens(ctx context.Context, s logical.Storage, token
 }
 
 func accessDenied(e *keyEntry, op string, who *awspolicy.Caller) error {
+	if e.keyPolicy() == access.RefusedPolicy {
+		return kmserr.New(kmserr.AccessDenied, "key '%s' has a stored policy the plugin no longer reads (such as the pre-release "+
+			`{"statements": [...]} format): it denies every request until an operator replaces it through kms/policy-recovery/%s`, e.KeyID, e.KeyID)
+	}
 	return kmserr.New(kmserr.AccessDenied, "%s is not allowed to perform %s on key '%s'", who, op, e.KeyID)
 }
 

@@ -73,11 +73,11 @@ func (b *backend) resolveGrantPrincipal(field, raw string, who *awspolicy.Caller
 // (entity:<id> resolves through the identity store). A Deny written on
 // arn:...:user/Mallory or entity:<id> then holds for a grantee written
 // user/mallory.
-func (b *backend) addPolicySpellings(r *resolvedPrincipal, p *keyPolicy, key string, who *awspolicy.Caller) {
-	if r.canonical == "" || p == nil || p.aws == nil {
+func (b *backend) addPolicySpellings(r *resolvedPrincipal, p *awspolicy.Policy, key string, who *awspolicy.Caller) {
+	if r.canonical == "" || p == nil {
 		return
 	}
-	for _, v := range p.aws.ConditionValues(key) {
+	for _, v := range p.ConditionValues(key) {
 		if slices.Contains(r.spellings, v) {
 			continue
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -65,7 +66,7 @@ func (g *grantEntry) sameParameters(o *grantEntry) bool {
 		return false
 	}
 	for _, op := range o.Operations {
-		if !hasOperation(g.Operations, op) {
+		if !access.HasOperation(g.Operations, op) {
 			return false
 		}
 	}
@@ -145,7 +146,7 @@ func (x *grantIndex) find(who *awspolicy.Caller, op string, ec map[string]string
 	for _, k := range who.IndexKeys() {
 		for _, g := range x.byGrantee[k] {
 			// Constraints apply only to operations that take a context.
-			if hasOperation(g.Operations, op) && (!hasContext || g.Constraints.matches(ec, true)) && g.grantee.Names(who, awspolicy.UseAllow) {
+			if access.HasOperation(g.Operations, op) && (!hasContext || g.Constraints.matches(ec, true)) && g.grantee.Names(who, awspolicy.UseAllow) {
 				return g
 			}
 		}

@@ -14,7 +14,7 @@ import (
 // bob. bob's encrypt and the refusal of eve (no grant) are index lookups,
 // so their cost should not grow with the number of grants.
 func BenchmarkEncryptWithManyGrants(b *testing.B) {
-	const doc = `{"statements":[{"sid":"admin","effect":"Allow","principals":["entity:admin"],"operations":["*"]}]}`
+	const doc = `{"Version":"2012-10-17","Statement":[{"Sid":"admin","Effect":"Allow","Principal":{"Vault":"entity:admin"},"Action":"kms:*","Resource":"*"}]}`
 	for _, n := range []int{0, maxGrantsPerKey} {
 		tb := newTestBackend(b)
 		tb.Logger().SetLevel(hclog.Error) // decisions log at debug

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -128,7 +129,7 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 	}
 	seen := map[string]bool{}
 	for _, op := range g.Operations {
-		if !operations[op].grantable {
+		if !access.Operations[op].Grantable {
 			return nil, kmserr.Validationf("operations: every entry must be an operation a grant can allow (%s)", grantableOperations())
 		}
 		if seen[op] {
@@ -174,7 +175,7 @@ func checkConstraint(c map[string]string) error {
 // grantFitsKey checks a grant against the key it is for.
 func grantFitsKey(g *grantEntry, e *keyEntry) error {
 	for _, op := range g.Operations {
-		if !operations[op].fitsKey(e) {
+		if !access.Operations[op].FitsKey(e.KeyUsage, e.spec) {
 			return kmserr.Validationf("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
 		}
 	}
@@ -190,8 +191,8 @@ func grantFitsKey(g *grantEntry, e *keyEntry) error {
 // grantableOperations names the operations a grant can allow.
 func grantableOperations() string {
 	var names []string
-	for name, o := range operations {
-		if o.grantable {
+	for name, o := range access.Operations {
+		if o.Grantable {
 			names = append(names, name)
 		}
 	}
@@ -200,8 +201,8 @@ func grantableOperations() string {
 
 func grantableCount() int {
 	n := 0
-	for _, o := range operations {
-		if o.grantable {
+	for _, o := range access.Operations {
+		if o.Grantable {
 			n++
 		}
 	}
@@ -333,12 +334,12 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 		return nil
 	}
 	for _, parent := range x.forGrantee(who) {
-		if !hasOperation(parent.Operations, opCreateGrant) {
+		if !access.HasOperation(parent.Operations, opCreateGrant) {
 			continue
 		}
 		narrower := g.Constraints.atLeastAsStrictAs(parent.Constraints)
 		for _, op := range g.Operations {
-			narrower = narrower && hasOperation(parent.Operations, op)
+			narrower = narrower && access.HasOperation(parent.Operations, op)
 		}
 		if narrower {
 			b.logDecision(e, opCreateGrant, who, "allow", "grant "+parent.GrantID)
@@ -496,7 +497,7 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 	switch {
 	case op == opRetireGrant && g.RetiringPrincipal != "" && principalMatches(g.RetiringPrincipal, who):
 		b.logDecision(e, op, who, "allow", "retiring principal of grant "+g.GrantID)
-	case op == opRetireGrant && principalMatches(g.GranteePrincipal, who) && hasOperation(g.Operations, opRetireGrant):
+	case op == opRetireGrant && principalMatches(g.GranteePrincipal, who) && access.HasOperation(g.Operations, opRetireGrant):
 		b.logDecision(e, op, who, "allow", "grantee of grant "+g.GrantID+", which includes RetireGrant")
 	default:
 		if err := b.authorizeByPolicy(ctx, req, e, op); err != nil {

@@ -2,77 +2,19 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"net"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
-	"github.com/openkms/vault-plugin-kms/internal/kmserr"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
-
-// policyActions are the action names an AWS key policy may use after
-// "kms:": every operation of the operation table.
-var policyActions = func() awspolicy.Actions {
-	names := make([]string, 0, len(operations))
-	for op := range operations {
-		names = append(names, op)
-	}
-	return awspolicy.NewActions(names...)
-}()
-
-// isLegacyPolicy tells the plugin's first format ({"statements": [...]})
-// from an AWS document by its shape, so stored keys keep working.
-func isLegacyPolicy(doc string) bool {
-	var top map[string]json.RawMessage
-	if json.NewDecoder(strings.NewReader(doc)).Decode(&top) != nil {
-		return false
-	}
-	_, ok := top["statements"]
-	return ok
-}
-
-func parseAWSPolicy(doc string) (*keyPolicy, error) {
-	p, err := awspolicy.Parse(doc, policyActions)
-	if err != nil {
-		var pe *awspolicy.Error
-		if errors.As(err, &pe) {
-			return nil, kmserr.New(kmserr.MalformedPolicy, "%s", pe.Error())
-		}
-		return nil, err
-	}
-	return &keyPolicy{aws: p}, nil
-}
-
-// defaultAWSPolicyText is AWS's default key policy, which delegates to IAM;
-// here the account root stands for every caller Vault's ACL lets through.
-func defaultAWSPolicyText(a awspolicy.Account) string {
-	return `{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"` +
-		a.IAM("root") + `"},"Action":"kms:*","Resource":"*"}]}`
-}
-
-// defaultAWSPolicies caches the parsed default policy per account.
-var defaultAWSPolicies sync.Map
-
-func defaultAWSPolicy(a awspolicy.Account) *keyPolicy {
-	if p, ok := defaultAWSPolicies.Load(a); ok {
-		return p.(*keyPolicy)
-	}
-	p, err := parseAWSPolicy(defaultAWSPolicyText(a))
-	if err != nil {
-		panic(err) // the text above is a constant apart from validated config values
-	}
-	defaultAWSPolicies.Store(a, p)
-	return p
-}
 
 func (c *configEntry) account() awspolicy.Account {
 	return awspolicy.Account{Partition: orDefault(c.Partition, defaultPartition), ID: orDefault(c.AccountID, defaultAccountID)}
@@ -138,12 +80,9 @@ type policyRequest struct {
 	keys       awspolicy.Keys
 }
 
-// decide answers a policy request in the policy's language.
-func (p *keyPolicy) decide(r *policyRequest) (decision, string) {
-	if p.aws == nil {
-		return p.evaluate(r.who, r.op, r.ec, r.hasContext)
-	}
-	d, by := p.aws.Evaluate(&awspolicy.Request{Caller: r.who, Action: r.op, Resource: r.arn, Account: r.account, Keys: r.keys})
+// decide answers a policy request.
+func decide(p *awspolicy.Policy, r *policyRequest) (decision, string) {
+	d, by := p.Evaluate(&awspolicy.Request{Caller: r.who, Action: r.op, Resource: r.arn, Account: r.account, Keys: r.keys})
 	switch d {
 	case awspolicy.Deny:
 		return denied, by
@@ -161,32 +100,28 @@ func (b *backend) evaluatePolicy(ctx context.Context, req *logical.Request, e *k
 		return noDecision, "", err
 	}
 	p := e.keyPolicy()
-	if e.Policy == "" {
-		p = defaultAWSPolicy(cfg.account())
+	if p == nil {
+		p = access.DefaultPolicy(cfg.account())
 	}
-	r := &policyRequest{who: who, op: op, ec: ec, hasContext: operations[op].context,
+	r := &policyRequest{who: who, op: op, ec: ec, hasContext: access.Operations[op].Context,
 		arn: cfg.arns().key(e.KeyID), account: cfg.account()}
-	if p.aws != nil {
-		// AWS: on CreateGrant, kms:EncryptionContext:<k> and
-		// kms:EncryptionContextKeys test the grant's context constraint.
-		if op == opCreateGrant && len(ec) > 0 {
-			r.hasContext = true
-		}
-		if r.keys, err = b.conditionKeys(ctx, req, e, p.aws, r, attrsFrom(ctx)); err != nil {
-			return noDecision, "", err
-		}
+	// AWS: on CreateGrant, kms:EncryptionContext:<k> and
+	// kms:EncryptionContextKeys test the grant's context constraint.
+	if op == opCreateGrant && len(ec) > 0 {
+		r.hasContext = true
 	}
-	if m := decisionMemoFrom(ctx); m != nil && p.aws != nil {
+	if r.keys, err = b.conditionKeys(ctx, req, e, p, r, attrsFrom(ctx)); err != nil {
+		return noDecision, "", err
+	}
+	if m := decisionMemoFrom(ctx); m != nil {
 		d, by := m.decide(p, r, func() (decision, string) {
 			b.policyEvaluations.Add(1)
-			return p.decide(r)
+			return decide(p, r)
 		})
 		return d, by, nil
 	}
-	if p.aws != nil {
-		b.policyEvaluations.Add(1)
-	}
-	d, by := p.decide(r)
+	b.policyEvaluations.Add(1)
+	d, by := decide(p, r)
 	return d, by, nil
 }
 

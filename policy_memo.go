@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 // decisionMemo remembers a batch request's key policy decisions by
@@ -21,7 +23,7 @@ type decisionMemo struct {
 	// entries is keyed by the policy itself (which keeps it alive, so its
 	// address is never another policy's during the batch), then by the
 	// rest of the inputs.
-	entries map[*keyPolicy]map[string]*memoEntry
+	entries map[*awspolicy.Policy]map[string]*memoEntry
 }
 
 type memoEntry struct {
@@ -33,7 +35,7 @@ type memoEntry struct {
 type decisionMemoKey struct{}
 
 func withDecisionMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, decisionMemoKey{}, &decisionMemo{entries: map[*keyPolicy]map[string]*memoEntry{}})
+	return context.WithValue(ctx, decisionMemoKey{}, &decisionMemo{entries: map[*awspolicy.Policy]map[string]*memoEntry{}})
 }
 
 func decisionMemoFrom(ctx context.Context) *decisionMemo {
@@ -43,7 +45,7 @@ func decisionMemoFrom(ctx context.Context) *decisionMemo {
 
 // decide returns the decision for r, calling eval only the first time
 // these inputs are seen; concurrent items with equal inputs wait for it.
-func (m *decisionMemo) decide(p *keyPolicy, r *policyRequest, eval func() (decision, string)) (decision, string) {
+func (m *decisionMemo) decide(p *awspolicy.Policy, r *policyRequest, eval func() (decision, string)) (decision, string) {
 	k := memoKey(r)
 	m.mu.Lock()
 	byInputs := m.entries[p]

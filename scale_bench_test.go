@@ -237,7 +237,7 @@ func BenchmarkScaleGrants(b *testing.B) {
 			tb.lookupIdentity = func(id string) (*awspolicy.Caller, error) {
 				return ident(id, id), nil
 			}
-			policy := `{"statements":[{"sid":"admin","effect":"Allow","principals":["entity:admin"],"operations":["*"]}]}`
+			policy := `{"Version":"2012-10-17","Statement":[{"Sid":"admin","Effect":"Allow","Principal":{"Vault":"entity:admin"},"Action":"kms:*","Resource":"*"}]}`
 			id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": policy})["key_id"].(string)
 			seedGrants(b, tb, id, others)
 			tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{

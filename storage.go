@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -96,27 +98,17 @@ type keyEntry struct {
 
 	spec   *keyspec.Spec
 	parsed map[uint32]*keyspec.Key
-	policy *keyPolicy
+	policy *awspolicy.Policy
 }
 
-var defaultPolicy = func() *keyPolicy {
-	p, err := parsePolicy(defaultPolicyJSON)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}()
-
-// keyPolicy returns the key's parsed policy.
-func (e *keyEntry) keyPolicy() *keyPolicy {
-	if e.policy == nil {
-		return defaultPolicy
-	}
+// keyPolicy returns the key's parsed policy; nil means the default policy
+// (access.DefaultPolicy of the mount's account).
+func (e *keyEntry) keyPolicy() *awspolicy.Policy {
 	return e.policy
 }
 
 // setPolicy stores a validated policy document and its parsed form.
-func (e *keyEntry) setPolicy(doc string, p *keyPolicy) {
+func (e *keyEntry) setPolicy(doc string, p *awspolicy.Policy) {
 	e.Policy, e.policy = doc, p
 }
 
@@ -204,16 +196,12 @@ func (e *keyEntry) parse(prev *keyEntry) error {
 	if prev != nil && prev.Policy == e.Policy {
 		e.policy = prev.policy
 	} else if e.Policy != "" {
-		p, err := parsePolicy(e.Policy)
-		if err != nil {
-			// A document stored before the parser came to refuse it (a
-			// duplicate member, a bare operator on a multivalued key, ...)
-			// has no one meaning: it is enforced as "deny everything"
-			// rather than guessed at, and the key still loads, so that the
-			// sudo recovery path can replace it.
-			p = storedPolicyRefused
-		}
-		e.policy = p
+		// A document the parser refuses (the pre-release {"statements"}
+		// format, or one stored before the parser came to refuse something
+		// it holds) has no one meaning: it is enforced as "deny everything"
+		// rather than guessed at, and the key still loads, so that the sudo
+		// recovery path can replace it.
+		e.policy = access.StoredPolicy(e.Policy)
 	}
 	migrateMaterial(e)
 	e.parsed = make(map[uint32]*keyspec.Key, len(e.Versions))

@@ -182,10 +182,10 @@ func policyAllowingAllBut(but ...string) string {
 		"ListKeyRotations", "ScheduleKeyDeletion", "CancelKeyDeletion", "UpdateKeyDescription", "EnableKeyRotation",
 		"DisableKeyRotation", "RotateKeyOnDemand"} {
 		if !slices.Contains(but, o) {
-			ops = append(ops, `"`+o+`"`)
+			ops = append(ops, `"kms:`+o+`"`)
 		}
 	}
-	return `{"statements": [{"sid": "all-but-` + strings.Join(but, "-") + `", "effect": "Allow", "principals": ["*", "no_entity"], "operations": [` + strings.Join(ops, ", ") + `]}]}`
+	return `{"Version": "2012-10-17", "Statement": [{"Sid": "all-but-` + strings.Join(but, "-") + `", "Effect": "Allow", "Principal": {"AWS": "*", "Vault": "no_entity"}, "Action": [` + strings.Join(ops, ", ") + `], "Resource": "*"}]}`
 }
 
 // countLogLines counts the lines of a node's Vault log that match re.
