@@ -58,59 +58,6 @@ func TestContextMatcher(t *testing.T) {
 	}
 }
 
-func TestPolicyEvaluate(t *testing.T) {
-	tb := newTestBackend(t)
-	doc := policyDoc(t,
-		map[string]any{"Sid": "payments", "Effect": "Allow", "Principal": principals("group:payments"), "Action": actions("Encrypt", "Decrypt")},
-		map[string]any{"Sid": "admin", "Effect": "Allow", "Principal": principals("entity:admin"), "Action": actions("*")},
-		map[string]any{"Sid": "ctx", "Effect": "Allow", "Principal": principals("entity_name:bob"), "Action": actions("Encrypt"),
-			"Condition": map[string]any{"StringEquals": map[string]string{"kms:EncryptionContext:app": "x"}}},
-		map[string]any{"Sid": "no-mallory", "Effect": "Deny", "Principal": principals("entity:mallory"), "Action": actions("*")},
-		map[string]any{"Sid": "no-secret-ctx", "Effect": "Deny", "Principal": principals("*"), "Action": actions("Decrypt"),
-			"Condition": map[string]any{"StringEquals": map[string]string{"kms:EncryptionContext:class": "secret"},
-				"ForAllValues:StringEquals": map[string]any{"kms:EncryptionContextKeys": []string{"class"}}}})
-	id := tb.createKey(map[string]any{"policy": doc, "bypass_policy_lockout_safety_check": true})
-	alice := ident("alice", "alice", "payments")
-	bob := ident("bob", "bob")
-	admin := ident("admin", "")
-	mallory := ident("mallory", "", "payments")
-	root := &awspolicy.Caller{EntityLess: true, Account: (&configEntry{}).account()}
-	cases := []struct {
-		who  *awspolicy.Caller
-		op   string
-		ec   map[string]string
-		want decision
-		by   string
-	}{
-		{alice, opEncrypt, nil, allowed, "payments"},
-		{alice, opDecrypt, map[string]string{"k": "v"}, allowed, "payments"},
-		{alice, opSign, nil, noDecision, ""},
-		{alice, opDecrypt, map[string]string{"class": "secret"}, denied, "no-secret-ctx"},
-		{bob, opEncrypt, map[string]string{"app": "x", "more": "y"}, allowed, "ctx"},
-		{bob, opEncrypt, map[string]string{"app": "y"}, noDecision, ""},
-		{bob, opEncrypt, nil, noDecision, ""},
-		{bob, opDecrypt, map[string]string{"app": "x"}, noDecision, ""},
-		{admin, opPutKeyPolicy, nil, allowed, "admin"},
-		{admin, opScheduleKeyDeletion, nil, allowed, "admin"},
-		{mallory, opEncrypt, nil, denied, "no-mallory"},
-		// A token without an entity could be mallory: the Deny naming her
-		// applies to it (issue 21, item 3).
-		{root, opEncrypt, nil, denied, "no-mallory"},
-		{root, opDecrypt, map[string]string{"class": "secret"}, denied, "no-mallory"},
-	}
-	req := &logical.Request{Storage: tb.storage}
-	for i, c := range cases {
-		got, by, err := tb.evaluatePolicy(context.Background(), req, tb.mustKey(id), c.who, c.op, c.ec)
-		require.NoError(t, err)
-		require.Equal(t, c.want, got, "case %d", i)
-		require.Equal(t, c.by, by, "case %d", i)
-	}
-	def := tb.createKey(nil)
-	got, _, err := tb.evaluatePolicy(context.Background(), req, tb.mustKey(def), root, opEncrypt, nil)
-	require.NoError(t, err)
-	require.Equal(t, allowed, got, "the default policy lets every caller through")
-}
-
 func TestParsePolicyErrors(t *testing.T) {
 	stmt := `{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}`
 	bad := map[string]string{

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
 )
 
@@ -69,7 +70,7 @@ type backend struct {
 	// (from Vault's identity store; tests replace it).
 	rotations      rotationQueue
 	usage          usageTracker
-	identities     identityCache
+	identities     access.IdentityCache
 	lookupIdentity func(entityID string) (*awspolicy.Caller, error)
 
 	// policyEvaluations counts AWS key policy evaluations (batch.go's
@@ -107,7 +108,7 @@ func newBackend() *backend {
 		hsmLive:  customkeystore.NewLive(),
 	}
 	b.pool = newKeyPool(rand.Reader)
-	b.lookupIdentity = b.identityFromVault
+	b.lookupIdentity = access.FromVault(func() access.Identity { return b.System() })
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -45,7 +46,7 @@ func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.
 			return nil, kmserr.Validationf("batch_input must hold 1 to %d items", maxBatch)
 		}
 		defaults := batchDefaults(d)
-		ctx = withDecisionMemo(ctx)
+		ctx = access.WithDecisionMemo(ctx)
 		results := make([]map[string]any, len(items))
 		run := func(i int) error {
 			fd, invalid := batchItem(i, items[i], defaults, fields)

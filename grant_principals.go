@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -38,7 +39,7 @@ func (b *backend) resolveGrantPrincipal(field, raw string, who *awspolicy.Caller
 	spellings := []string{raw}
 	if id := p.EntityID(); id != "" {
 		c, err := b.cachedIdentity(id)
-		if errors.Is(err, errEntityGone) {
+		if errors.Is(err, access.ErrEntityGone) {
 			return resolvedPrincipal{}, kmserr.Validationf("%s names an entity id that does not exist", field)
 		}
 		if err != nil {

@@ -490,3 +490,36 @@ func (x *grantIndex) forGrantee(who *awspolicy.Caller) []*grantEntry {
 	}
 	return out
 }
+
+// parentGrant is the id of one of the caller's grants that lets it create
+// g (access.Request.Grant for CreateGrant): a grant including CreateGrant
+// lets its grantee create grants for the same or fewer operations under
+// constraints at least as strict; "" if none does.
+func (x *grantIndex) parentGrant(who *awspolicy.Caller, g *grantEntry) string {
+	for _, parent := range x.forGrantee(who) {
+		if !access.HasOperation(parent.Operations, opCreateGrant) {
+			continue
+		}
+		narrower := g.Constraints.atLeastAsStrictAs(parent.Constraints)
+		for _, op := range g.Operations {
+			narrower = narrower && access.HasOperation(parent.Operations, op)
+		}
+		if narrower {
+			return parent.GrantID
+		}
+	}
+	return ""
+}
+
+// retireStanding is the caller's standing to retire g whatever the key
+// policy says (access.Request.Standing): as its retiring principal, or as
+// its grantee when it includes RetireGrant; "" otherwise.
+func (g *grantEntry) retireStanding(who *awspolicy.Caller) string {
+	switch {
+	case g.RetiringPrincipal != "" && principalMatches(g.RetiringPrincipal, who):
+		return "retiring principal of grant " + g.GrantID
+	case principalMatches(g.GranteePrincipal, who) && access.HasOperation(g.Operations, opRetireGrant):
+		return "grantee of grant " + g.GrantID + ", which includes RetireGrant"
+	}
+	return ""
+}

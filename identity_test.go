@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -23,7 +24,7 @@ func withTable(tb *testBackend, who ...*awspolicy.Caller) {
 			cc := *c
 			return &cc, nil
 		}
-		return nil, errEntityGone
+		return nil, access.ErrEntityGone
 	}
 }
 
@@ -81,8 +82,8 @@ func TestVanishedEntityRefused(t *testing.T) {
 
 	// Vault's system view answers such an entity with nil.
 	b := newTestBackend(t).backend
-	_, err = b.identityFromVault("merged-away")
-	require.ErrorIs(t, err, errEntityGone)
+	_, err = access.FromVault(func() access.Identity { return b.System() })("merged-away")
+	require.ErrorIs(t, err, access.ErrEntityGone)
 }
 
 // Item 3 of issue 21: a token without an entity could be any person, so a

@@ -303,7 +303,7 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 		b.addPolicySpellings(&grantee, e.keyPolicy(), "kms:GranteePrincipal", who)
 		b.addPolicySpellings(&retiring, e.keyPolicy(), "kms:RetiringPrincipal", who)
 	}
-	ctx = withAttrs(ctx, func(a *requestAttrs) {
+	ctx = access.WithAttrs(ctx, func(a *access.Attrs) {
 		a.GrantOperations = g.Operations
 		a.GranteePrincipal, a.RetiringPrincipal = grantee.spellings, retiring.spellings
 		switch {
@@ -321,32 +321,20 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 			constraint = c.Subset
 		}
 	}
-	verdict, by, err := b.evaluatePolicy(ctx, req, e, who, opCreateGrant, constraint)
+	r, err := b.accessRequest(ctx, req, e, who, opCreateGrant, constraint)
 	if err != nil {
 		return err
 	}
-	switch verdict {
-	case denied:
-		b.logDecision(e, opCreateGrant, who, "deny", "policy statement "+by)
-		return accessDenied(e, opCreateGrant, who)
-	case allowed:
-		b.logDecision(e, opCreateGrant, who, "allow", "policy statement "+by)
+	r.Grant = func() (string, error) { return x.parentGrant(who, g), nil }
+	d, err := b.decide(ctx, e, r)
+	switch {
+	case err != nil:
+		return err
+	case d.Verdict == access.Allowed:
 		return nil
+	case d.Statement != "":
+		return accessDenied(e, opCreateGrant, who)
 	}
-	for _, parent := range x.forGrantee(who) {
-		if !access.HasOperation(parent.Operations, opCreateGrant) {
-			continue
-		}
-		narrower := g.Constraints.atLeastAsStrictAs(parent.Constraints)
-		for _, op := range g.Operations {
-			narrower = narrower && access.HasOperation(parent.Operations, op)
-		}
-		if narrower {
-			b.logDecision(e, opCreateGrant, who, "allow", "grant "+parent.GrantID)
-			return nil
-		}
-	}
-	b.logDecision(e, opCreateGrant, who, "deny", "no statement or grant allows a grant this wide")
 	return kmserr.New(kmserr.AccessDenied, "%s is not allowed to create this grant on key '%s': CreateGrant is not allowed, or the grant would be wider than the caller's own", who, e.KeyID)
 }
 
@@ -485,24 +473,17 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 	g := x.get(grantID)
 	if g == nil {
 		// Whether a grant exists is for those who may remove grants.
-		if err := b.authorizeByPolicy(ctx, req, e, op); err != nil {
+		if err := b.authorizeByPolicy(ctx, req, e, op, nil); err != nil {
 			return err
 		}
 		return kmserr.NotFoundf("grant '%s' does not exist on key '%s'", grantID, e.KeyID)
 	}
-	who, err := b.caller(ctx, req)
-	if err != nil {
-		return err
+	var standing func(*awspolicy.Caller) string
+	if op == opRetireGrant {
+		standing = g.retireStanding
 	}
-	switch {
-	case op == opRetireGrant && g.RetiringPrincipal != "" && principalMatches(g.RetiringPrincipal, who):
-		b.logDecision(e, op, who, "allow", "retiring principal of grant "+g.GrantID)
-	case op == opRetireGrant && principalMatches(g.GranteePrincipal, who) && access.HasOperation(g.Operations, opRetireGrant):
-		b.logDecision(e, op, who, "allow", "grantee of grant "+g.GrantID+", which includes RetireGrant")
-	default:
-		if err := b.authorizeByPolicy(ctx, req, e, op); err != nil {
-			return err
-		}
+	if err := b.authorizeByPolicy(ctx, req, e, op, standing); err != nil {
+		return err
 	}
 	if err := dryRunStop(ctx); err != nil {
 		return err

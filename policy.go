@@ -80,12 +80,3 @@ func (m *contextMatcher) equal(o *contextMatcher) bool {
 	b, _ := json.Marshal(o)
 	return bytes.Equal(a, b)
 }
-
-// decision is the outcome of evaluating a key policy.
-type decision int
-
-const (
-	noDecision decision = iota
-	allowed
-	denied
-)
