@@ -77,7 +77,7 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 		if err != nil {
 			return "", err
 		}
-		if g := x.find(who, op, ec, access.Operations[op].Context); g != nil {
+		if g := x.Find(who, op, ec, access.Operations[op].Context); g != nil {
 			return g.GrantID, nil
 		}
 		return "", nil

@@ -273,9 +273,9 @@ func TestRetirableGrantsIndex(t *testing.T) {
 
 	// Grants stored before the index existed are found after a backfill.
 	g3 := grant(k1, "entity:erin")
-	require.NoError(t, tb.storage.Delete(ctx, retiringKey("entity:erin", k1, g3)))
+	require.NoError(t, tb.storage.Delete(ctx, retiringStoragePrefix+url.PathEscape("entity:erin")+"/"+k1+"/"+g3))
 	require.NoError(t, tb.storage.Delete(ctx, retiringIndexDone))
-	tb.retiringIndexed.Store(false)
+	tb.retiring.Reset()
 	require.Equal(t, []string{g3}, list("entity:erin"))
 }
 
@@ -326,9 +326,9 @@ func TestGrantBounds(t *testing.T) {
 	requireKMSError(t, create(map[string]any{"encryption_context_equals": pairs(1, 385)}), kmserr.Validation)
 	requireKMSError(t, create(map[string]any{"encryption_context_equals": map[string]any{"k": strings.Repeat("v", 385)}}), kmserr.Validation)
 
-	old := maxGrantsPerKey
-	maxGrantsPerKey = 3
-	t.Cleanup(func() { maxGrantsPerKey = old })
+	old := access.MaxGrantsPerKey
+	access.MaxGrantsPerKey = 3
+	t.Cleanup(func() { access.MaxGrantsPerKey = old })
 	require.NoError(t, create(map[string]any{"operations": "Decrypt"}))
 	requireKMSError(t, create(map[string]any{"operations": "GenerateDataKey"}), kmserr.LimitExceeded)
 }

@@ -63,8 +63,8 @@ type backend struct {
 	// mountLock serialises lazy loading of mount-wide state (configuration
 	// and the grant token key).
 	mountLock sync.Mutex
-	// retiringIndexed: grants made before the retiring index are indexed.
-	retiringIndexed atomic.Bool
+	// retiring is the grants' retiring-principal index.
+	retiring access.RetiringIndex
 
 	// identities caches callers' identities; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).

@@ -249,10 +249,8 @@ func TestPreCanonicalGrantStillFound(t *testing.T) {
 		`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
 	old := &grantEntry{GrantID: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", KeyID: id,
 		GranteePrincipal: "entity:b", RetiringPrincipal: "entity:b", Operations: []string{opEncrypt}}
-	entry, err := logical.StorageEntryJSON(grantStoragePrefix+id+"/"+old.GrantID, old)
-	require.NoError(t, err)
-	require.NoError(t, tb.storage.Put(context.Background(), entry))
-	require.NoError(t, putRetiring(context.Background(), tb.storage, old))
+	// As stored then: the entry and its retiring index entry, as written.
+	require.NoError(t, access.PutGrant(context.Background(), tb.storage, old))
 	list := tb.asOK("admin", logical.ListOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:b"})
 	require.Equal(t, []string{old.GrantID}, list["keys"])
 	retirable := tb.asOK("admin", logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": "entity:b"})

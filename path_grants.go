@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -16,7 +15,6 @@ import (
 	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
-	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 func pathKeyGrants(b *backend) []*framework.Path {
@@ -124,13 +122,13 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 	if len(g.Operations) == 0 {
 		return nil, kmserr.Validationf("operations is required")
 	}
-	if n := grantableCount(); len(g.Operations) > n {
+	if n := access.GrantableCount(); len(g.Operations) > n {
 		return nil, kmserr.Validationf("operations lists %d operations; a grant allows at most the %d grantable ones", len(g.Operations), n)
 	}
 	seen := map[string]bool{}
 	for _, op := range g.Operations {
 		if !access.Operations[op].Grantable {
-			return nil, kmserr.Validationf("operations: every entry must be an operation a grant can allow (%s)", grantableOperations())
+			return nil, kmserr.Validationf("operations: every entry must be an operation a grant can allow (%s)", access.GrantableOperations())
 		}
 		if seen[op] {
 			return nil, kmserr.Validationf("operations lists %s more than once", op)
@@ -139,7 +137,7 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 	}
 	eq, sub := d.Get("encryption_context_equals").(map[string]string), d.Get("encryption_context_subset").(map[string]string)
 	for _, c := range []map[string]string{eq, sub} {
-		if err := checkConstraint(c); err != nil {
+		if err := access.CheckConstraint(c); err != nil {
 			return nil, err
 		}
 	}
@@ -147,66 +145,11 @@ func grantRequest(d *framework.FieldData) (*grantEntry, error) {
 	case len(eq) > 0 && len(sub) > 0:
 		return nil, kmserr.Validationf("give at most one of encryption_context_equals and encryption_context_subset")
 	case len(eq) > 0:
-		g.Constraints = &contextMatcher{Equals: eq}
+		g.Constraints = &access.Constraint{Equals: eq}
 	case len(sub) > 0:
-		g.Constraints = &contextMatcher{Subset: sub}
+		g.Constraints = &access.Constraint{Subset: sub}
 	}
 	return g, nil
-}
-
-// AWS's bounds on a grant constraint's encryption context.
-const (
-	maxConstraintPairs = 8
-	maxConstraintChars = 384
-)
-
-func checkConstraint(c map[string]string) error {
-	if len(c) > maxConstraintPairs {
-		return kmserr.Validationf("a grant constraint has at most %d encryption context pairs, got %d", maxConstraintPairs, len(c))
-	}
-	for k, v := range c {
-		if k == "" || utf8.RuneCountInString(k) > maxConstraintChars || utf8.RuneCountInString(v) > maxConstraintChars {
-			return kmserr.Validationf("grant constraint keys must be 1..%d characters and values at most %d", maxConstraintChars, maxConstraintChars)
-		}
-	}
-	return nil
-}
-
-// grantFitsKey checks a grant against the key it is for.
-func grantFitsKey(g *grantEntry, e *keyEntry) error {
-	for _, op := range g.Operations {
-		if !access.Operations[op].FitsKey(e.KeyUsage, e.spec) {
-			return kmserr.Validationf("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
-		}
-	}
-	// AWS: an encryption context constraint only on symmetric encryption
-	// keys. Elsewhere no operation carries a context, so the constraint
-	// would constrain nothing while looking as if it did.
-	if g.Constraints != nil && e.spec.Family != keyspec.FamilySymmetric {
-		return kmserr.Validationf("an encryption context constraint is allowed only in grants for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
-	}
-	return nil
-}
-
-// grantableOperations names the operations a grant can allow.
-func grantableOperations() string {
-	var names []string
-	for name, o := range access.Operations {
-		if o.Grantable {
-			names = append(names, name)
-		}
-	}
-	return keyspec.OneOf(names)
-}
-
-func grantableCount() int {
-	n := 0
-	for _, o := range access.Operations {
-		if o.Grantable {
-			n++
-		}
-	}
-	return n
 }
 
 func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -238,21 +181,21 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	// Only now what the key is: its spec and usage are the caller's to see.
-	if err := grantFitsKey(g, e); err != nil {
+	if err := g.FitsKey(e.KeyID, e.spec, e.KeyUsage); err != nil {
 		return nil, err
 	}
 	if err := checkState(e, opCreateGrant); err != nil {
 		return nil, err
 	}
 	if g.Name != "" {
-		for _, old := range x.all() {
-			if old.Name == g.Name && old.sameParameters(g) {
+		for _, old := range x.All() {
+			if old.Name == g.Name && old.SameParameters(g) {
 				return b.grantCreated(ctx, req.Storage, old)
 			}
 		}
 	}
-	if x.count() >= maxGrantsPerKey {
-		return nil, kmserr.New(kmserr.LimitExceeded, "key '%s' already has %d grants", e.KeyID, maxGrantsPerKey)
+	if x.Count() >= access.MaxGrantsPerKey {
+		return nil, kmserr.New(kmserr.LimitExceeded, "key '%s' already has %d grants", e.KeyID, access.MaxGrantsPerKey)
 	}
 	id := make([]byte, 32)
 	if _, err := io.ReadFull(b.random, id); err != nil {
@@ -290,42 +233,27 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 	if err != nil {
 		return err
 	}
-	grantee, err := b.resolveGrantPrincipal("grantee_principal", g.GranteePrincipal, who)
+	grantee, err := access.ResolveGrantPrincipal("grantee_principal", g.GranteePrincipal, who, b.cachedIdentity)
 	if err != nil {
 		return err
 	}
-	retiring, err := b.resolveGrantPrincipal("retiring_principal", g.RetiringPrincipal, who)
+	retiring, err := access.ResolveGrantPrincipal("retiring_principal", g.RetiringPrincipal, who, b.cachedIdentity)
 	if err != nil {
 		return err
 	}
-	g.GranteePrincipal, g.RetiringPrincipal = grantee.canonical, retiring.canonical
-	if e.Policy != "" {
-		b.addPolicySpellings(&grantee, e.keyPolicy(), "kms:GranteePrincipal", who)
-		b.addPolicySpellings(&retiring, e.keyPolicy(), "kms:RetiringPrincipal", who)
-	}
+	g.GranteePrincipal, g.RetiringPrincipal = grantee.Canonical, retiring.Canonical
+	access.AddPolicySpellings(&grantee, e.keyPolicy(), "kms:GranteePrincipal", who, b.cachedIdentity)
+	access.AddPolicySpellings(&retiring, e.keyPolicy(), "kms:RetiringPrincipal", who, b.cachedIdentity)
 	ctx = access.WithAttrs(ctx, func(a *access.Attrs) {
 		a.GrantOperations = g.Operations
-		a.GranteePrincipal, a.RetiringPrincipal = grantee.spellings, retiring.spellings
-		switch {
-		case g.Constraints == nil:
-		case g.Constraints.Equals != nil:
-			a.GrantConstraintType = "EncryptionContextEquals"
-		default:
-			a.GrantConstraintType = "EncryptionContextSubset"
-		}
+		a.GranteePrincipal, a.RetiringPrincipal = grantee.Spellings, retiring.Spellings
+		a.GrantConstraintType = g.Constraints.Type()
 	})
-	var constraint map[string]string
-	if c := g.Constraints; c != nil {
-		constraint = c.Equals
-		if constraint == nil {
-			constraint = c.Subset
-		}
-	}
-	r, err := b.accessRequest(ctx, req, e, who, opCreateGrant, constraint)
+	r, err := b.accessRequest(ctx, req, e, who, opCreateGrant, g.Constraints.Context())
 	if err != nil {
 		return err
 	}
-	r.Grant = func() (string, error) { return x.parentGrant(who, g), nil }
+	r.Grant = func() (string, error) { return x.ParentGrant(who, g), nil }
 	d, err := b.decide(ctx, e, r)
 	switch {
 	case err != nil:
@@ -362,10 +290,10 @@ func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *fr
 		if err != nil {
 			return nil, err
 		}
-		canonical = b.canonicalFilter(grantee, who)
+		canonical = access.CanonicalFilter(grantee, who, b.cachedIdentity)
 	}
 	// A grant made before grants were canonical holds the spelling given.
-	return b.grantList(x.all(), d, func(g *grantEntry) bool {
+	return b.grantList(x.All(), d, func(g *grantEntry) bool {
 		return (id == "" || g.GrantID == id) && (grantee == "" || g.GranteePrincipal == canonical || g.GranteePrincipal == grantee)
 	})
 }
@@ -424,7 +352,7 @@ func (b *backend) pathGrantListRetirable(ctx context.Context, req *logical.Reque
 	// Grants store the canonical form; grants made before that, the
 	// spelling as written.
 	var all []*grantEntry
-	for _, p := range slices.Compact([]string{b.canonicalFilter(raw, caller), raw}) {
+	for _, p := range slices.Compact([]string{access.CanonicalFilter(raw, caller, b.cachedIdentity), raw}) {
 		some, err := b.retirableGrants(ctx, req.Storage, p)
 		if err != nil {
 			return nil, err
@@ -470,7 +398,7 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 	if err != nil {
 		return err
 	}
-	g := x.get(grantID)
+	g := x.Get(grantID)
 	if g == nil {
 		// Whether a grant exists is for those who may remove grants.
 		if err := b.authorizeByPolicy(ctx, req, e, op, nil); err != nil {
@@ -480,7 +408,7 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 	}
 	var standing func(*awspolicy.Caller) string
 	if op == opRetireGrant {
-		standing = g.retireStanding
+		standing = g.RetireStanding
 	}
 	if err := b.authorizeByPolicy(ctx, req, e, op, standing); err != nil {
 		return err

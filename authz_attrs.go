@@ -16,13 +16,6 @@ func (c *configEntry) account() awspolicy.Account {
 	return awspolicy.Account{Partition: orDefault(c.Partition, defaultPartition), ID: orDefault(c.AccountID, defaultAccountID)}
 }
 
-// principalMatches applies the one principal rule to a grant's grantee
-// or retiring principal (either form).
-func principalMatches(principal string, who *awspolicy.Caller) bool {
-	p, err := awspolicy.ParsePrincipal(principal)
-	return err == nil && p.Names(who, awspolicy.UseAllow)
-}
-
 // mountAccount is the account of the mount's ARNs, from the loaded
 // configuration (always loaded once a key has been resolved).
 func (b *backend) mountAccount() awspolicy.Account {
