@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
@@ -24,32 +23,6 @@ func ident(id, name string, groups ...string) *awspolicy.Caller {
 		c.GroupIDs = append(c.GroupIDs, "id-"+g)
 	}
 	return c
-}
-
-func TestParsePolicyErrors(t *testing.T) {
-	stmt := `{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}`
-	bad := map[string]string{
-		"not json":          `{`,
-		"unknown field":     awsDoc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","resource":"x"}`),
-		"no statements":     awsDoc(),
-		"bad effect":        awsDoc(`{"Effect":"Permit","Principal":"*","Action":"kms:*","Resource":"*"}`),
-		"no principals":     awsDoc(`{"Effect":"Allow","Principal":{"Vault":[]},"Action":"kms:*","Resource":"*"}`),
-		"bad principal":     awsDoc(`{"Effect":"Allow","Principal":{"Vault":"user:alice"},"Action":"kms:*","Resource":"*"}`),
-		"empty principal":   awsDoc(`{"Effect":"Allow","Principal":{"Vault":"entity:"},"Action":"kms:*","Resource":"*"}`),
-		"no operations":     awsDoc(`{"Effect":"Allow","Principal":"*","Action":[],"Resource":"*"}`),
-		"unknown operation": awsDoc(`{"Effect":"Allow","Principal":"*","Action":"Encrypt","Resource":"*"}`),
-		"empty conditions":  awsDoc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{}}}`),
-		"trailing data":     awsDoc(stmt) + ` {}`,
-	}
-	for name, doc := range bad {
-		_, err := access.ParsePolicy(doc)
-		requireKMSError(t, err, kmserr.MalformedPolicy)
-		require.NotEmpty(t, err.Error(), name)
-	}
-	_, err := access.ParsePolicy(`{"Version":"2012-10-17","Statement":[` + stmt + `],"Id":` + fmt.Sprintf("%q", make([]byte, awspolicy.MaxSize)) + `}`)
-	requireKMSError(t, err, kmserr.MalformedPolicy)
-	_, err = access.ParsePolicy(awsDoc(stmt))
-	require.NoError(t, err)
 }
 
 // as runs a request as an entity with the given principal names.

@@ -2,6 +2,7 @@ package access
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -70,5 +71,35 @@ func TestPreReleaseFormatRefused(t *testing.T) {
 	}
 	if p := StoredPolicy(DefaultPolicyText(testAccount)); p == RefusedPolicy || p == nil {
 		t.Fatal("a valid stored document is refused")
+	}
+}
+
+func awsDoc(statements ...string) string {
+	return `{"Version":"2012-10-17","Statement":[` + strings.Join(statements, ",") + `]}`
+}
+
+func TestParsePolicyErrors(t *testing.T) {
+	stmt := `{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}`
+	bad := map[string]string{
+		"not json":          `{`,
+		"unknown field":     awsDoc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","resource":"x"}`),
+		"no statements":     awsDoc(),
+		"bad effect":        awsDoc(`{"Effect":"Permit","Principal":"*","Action":"kms:*","Resource":"*"}`),
+		"no principals":     awsDoc(`{"Effect":"Allow","Principal":{"Vault":[]},"Action":"kms:*","Resource":"*"}`),
+		"bad principal":     awsDoc(`{"Effect":"Allow","Principal":{"Vault":"user:alice"},"Action":"kms:*","Resource":"*"}`),
+		"empty principal":   awsDoc(`{"Effect":"Allow","Principal":{"Vault":"entity:"},"Action":"kms:*","Resource":"*"}`),
+		"no operations":     awsDoc(`{"Effect":"Allow","Principal":"*","Action":[],"Resource":"*"}`),
+		"unknown operation": awsDoc(`{"Effect":"Allow","Principal":"*","Action":"Encrypt","Resource":"*"}`),
+		"empty conditions":  awsDoc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{}}}`),
+		"trailing data":     awsDoc(stmt) + ` {}`,
+	}
+	for _, doc := range bad {
+		_, err := ParsePolicy(doc)
+		requireMalformed(t, err)
+	}
+	_, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[` + stmt + `],"Id":` + fmt.Sprintf("%q", make([]byte, awspolicy.MaxSize)) + `}`)
+	requireMalformed(t, err)
+	if _, err := ParsePolicy(awsDoc(stmt)); err != nil {
+		t.Fatal(err)
 	}
 }
