@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"io"
-	"regexp"
 	"slices"
 	"sort"
 	"time"
@@ -95,61 +94,16 @@ func pathGrants(b *backend) []*framework.Path {
 	}
 }
 
-var grantNamePattern = regexp.MustCompile(`^[a-zA-Z0-9:/_-]{1,256}$`)
-
-// grantRequest reads and validates CreateGrant's fields.
+// grantRequest reads CreateGrant's fields into a validated grant.
 func grantRequest(d *framework.FieldData) (*grantEntry, error) {
-	g := &grantEntry{
-		GranteePrincipal:  d.Get("grantee_principal").(string),
-		RetiringPrincipal: d.Get("retiring_principal").(string),
-		Operations:        d.Get("operations").([]string),
-		Name:              d.Get("name").(string),
-	}
-	if g.GranteePrincipal == "" {
-		return nil, kmserr.Validationf("grantee_principal is required")
-	}
-	if _, err := awspolicy.ParsePrincipal(g.GranteePrincipal); err != nil {
-		return nil, kmserr.Validationf("grantee_principal: %s", err)
-	}
-	if g.RetiringPrincipal != "" {
-		if _, err := awspolicy.ParsePrincipal(g.RetiringPrincipal); err != nil {
-			return nil, kmserr.Validationf("retiring_principal: %s", err)
-		}
-	}
-	if g.Name != "" && !grantNamePattern.MatchString(g.Name) {
-		return nil, kmserr.Validationf("name must be 1..256 characters of letters, digits, :, /, _ and -")
-	}
-	if len(g.Operations) == 0 {
-		return nil, kmserr.Validationf("operations is required")
-	}
-	if n := access.GrantableCount(); len(g.Operations) > n {
-		return nil, kmserr.Validationf("operations lists %d operations; a grant allows at most the %d grantable ones", len(g.Operations), n)
-	}
-	seen := map[string]bool{}
-	for _, op := range g.Operations {
-		if !access.Operations[op].Grantable {
-			return nil, kmserr.Validationf("operations: every entry must be an operation a grant can allow (%s)", access.GrantableOperations())
-		}
-		if seen[op] {
-			return nil, kmserr.Validationf("operations lists %s more than once", op)
-		}
-		seen[op] = true
-	}
-	eq, sub := d.Get("encryption_context_equals").(map[string]string), d.Get("encryption_context_subset").(map[string]string)
-	for _, c := range []map[string]string{eq, sub} {
-		if err := access.CheckConstraint(c); err != nil {
-			return nil, err
-		}
-	}
-	switch {
-	case len(eq) > 0 && len(sub) > 0:
-		return nil, kmserr.Validationf("give at most one of encryption_context_equals and encryption_context_subset")
-	case len(eq) > 0:
-		g.Constraints = &access.Constraint{Equals: eq}
-	case len(sub) > 0:
-		g.Constraints = &access.Constraint{Subset: sub}
-	}
-	return g, nil
+	return access.NewGrant(access.GrantParams{
+		Grantee:  d.Get("grantee_principal").(string),
+		Retiring: d.Get("retiring_principal").(string),
+		Ops:      d.Get("operations").([]string),
+		Name:     d.Get("name").(string),
+		Equals:   d.Get("encryption_context_equals").(map[string]string),
+		Subset:   d.Get("encryption_context_subset").(map[string]string),
+	})
 }
 
 func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
