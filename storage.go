@@ -201,7 +201,7 @@ func (e *keyEntry) parse(prev *keyEntry) error {
 		// it holds) has no one meaning: it is enforced as "deny everything"
 		// rather than guessed at, and the key still loads, so that the sudo
 		// recovery path can replace it.
-		e.policy = access.StoredPolicy(e.Policy)
+		e.policy, _ = access.ParseStoredPolicy(e.Policy)
 	}
 	migrateMaterial(e)
 	e.parsed = make(map[uint32]*keyspec.Key, len(e.Versions))

@@ -61,7 +61,7 @@ func TestPreReleaseFormatRefused(t *testing.T) {
 			t.Fatalf("error %q does not say %q", msg, want)
 		}
 	}
-	if got := StoredPolicy(legacy); got != RefusedPolicy {
+	if got, err := ParseStoredPolicy(legacy); got != RefusedPolicy || err != nil {
 		t.Fatalf("a stored pre-release document is enforced as %v, not the deny-all policy", got)
 	}
 	who := &awspolicy.Caller{EntityID: "e1", EntityName: "alice", Account: testAccount}
