@@ -109,7 +109,7 @@ func standbyOperations(t *testing.T, s *raftNode, token string) {
 	gc := newClient(t, s.addr, gtok, true)
 	restricted := cwrite(t, sc, "kms/keys", nil)["key_id"].(string)
 	cwrite(t, sc, "kms/keys/"+restricted+"/policy", map[string]any{"policy": policyAllowingAllBut("Decrypt")})
-	require.Contains(t, cread(t, sc, "kms/keys/"+restricted+"/policy")["policy"], `"DescribeKey"`)
+	require.Contains(t, cread(t, sc, "kms/keys/"+restricted+"/policy")["policy"], `"kms:DescribeKey"`)
 	require.Equal(t, []any{"default"}, clist(t, sc, "kms/keys/"+restricted+"/policies")["keys"])
 	rblob := cwrite(t, sc, "kms/encrypt/"+restricted, map[string]any{"plaintext": b64([]byte("g"))})["ciphertext_blob"]
 	cwriteErr(t, gc, "kms/decrypt", map[string]any{"ciphertext_blob": rblob}, http.StatusForbidden, "AccessDeniedException")
