@@ -96,9 +96,9 @@ func parameterKeys(k awspolicy.Keys, op string, a *Attrs) {
 // keyKeys answers the keys of the key itself; its aliases are read only
 // when the policy tests them.
 func keyKeys(k awspolicy.Keys, key *Key, p *awspolicy.Policy) error {
-	for name, v := range map[string]string{"kms:KeySpec": key.Spec, "kms:KeyUsage": key.Usage, "kms:KeyOrigin": key.Origin} {
-		if v != "" {
-			k.Add(name, v)
+	for _, kv := range [...][2]string{{"kms:KeySpec", key.Spec}, {"kms:KeyUsage", key.Usage}, {"kms:KeyOrigin", key.Origin}} {
+		if kv[1] != "" {
+			k.Add(kv[0], kv[1])
 		}
 	}
 	if key.Aliases == nil || !p.References("kms:ResourceAliases") {
