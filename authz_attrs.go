@@ -25,6 +25,19 @@ func (b *backend) mountAccount() awspolicy.Account {
 	return (&configEntry{}).account()
 }
 
+// requestAttrs and withAttrs name access's request attributes for the
+// handlers that set some before authorizing (access.Attrs, access.WithAttrs).
+type requestAttrs = access.Attrs
+
+func withAttrs(ctx context.Context, set func(*requestAttrs)) context.Context {
+	return access.WithAttrs(ctx, set)
+}
+
+// withDecisionMemo marks a batch request's context (access.WithDecisionMemo).
+func withDecisionMemo(ctx context.Context) context.Context {
+	return access.WithDecisionMemo(ctx)
+}
+
 // withPolicyAttrs wraps every path operation so that the request
 // parameters key policy conditions test (kms:EncryptionAlgorithm,
 // kms:RequestAlias, ...) are in its context, on the Vault-style paths and
@@ -80,7 +93,7 @@ func fieldAttrs(ctx context.Context, d *framework.FieldData) context.Context {
 		}
 		return 0
 	}
-	return access.WithAttrs(ctx, func(a *access.Attrs) {
+	return withAttrs(ctx, func(a *requestAttrs) {
 		a.EncryptionAlgorithm = str("encryption_algorithm")
 		a.SourceEncryptionAlgorithm = str("source_encryption_algorithm")
 		a.DestinationEncryptionAlgorithm = str("destination_encryption_algorithm")

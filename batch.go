@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
-	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -46,7 +45,7 @@ func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.
 			return nil, kmserr.Validationf("batch_input must hold 1 to %d items", maxBatch)
 		}
 		defaults := batchDefaults(d)
-		ctx = access.WithDecisionMemo(ctx)
+		ctx = withDecisionMemo(ctx)
 		results := make([]map[string]any, len(items))
 		run := func(i int) error {
 			fd, invalid := batchItem(i, items[i], defaults, fields)

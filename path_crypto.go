@@ -7,7 +7,6 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/ciphertext"
-	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -138,12 +137,12 @@ func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framew
 	srcAlg := d.Get("source_encryption_algorithm").(string)
 	dstAlg := d.Get("destination_encryption_algorithm").(string)
 	ctx = b.reEncryptAttrs(ctx, req.Storage, srcRef, dstRef, blob)
-	dst, err := b.usableKey(access.WithAttrs(ctx, func(a *access.Attrs) { a.RequestAlias = requestAlias(dstRef) }),
+	dst, err := b.usableKey(withAttrs(ctx, func(a *requestAttrs) { a.RequestAlias = requestAlias(dstRef) }),
 		req, dstRef, opReEncryptTo, keyspec.EncryptDecrypt, dstEC, tokens)
 	if err != nil {
 		return nil, err
 	}
-	src, pt, err := b.decryptWith(access.WithAttrs(ctx, func(a *access.Attrs) { a.RequestAlias = requestAlias(srcRef) }),
+	src, pt, err := b.decryptWith(withAttrs(ctx, func(a *requestAttrs) { a.RequestAlias = requestAlias(srcRef) }),
 		req, srcRef, srcAlg, blob, srcEC, opReEncryptFrom, tokens)
 	if err != nil {
 		return nil, err
@@ -186,7 +185,7 @@ func (b *backend) reEncryptAttrs(ctx context.Context, s logical.Storage, srcRef,
 		return ctx
 	}
 	same := srcID == dst.KeyID
-	return access.WithAttrs(ctx, func(a *access.Attrs) { a.ReEncryptOnSameKey = &same })
+	return withAttrs(ctx, func(a *requestAttrs) { a.ReEncryptOnSameKey = &same })
 }
 
 const pathEncryptHelp = `

@@ -198,7 +198,7 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 	g.GranteePrincipal, g.RetiringPrincipal = grantee.Canonical, retiring.Canonical
 	access.AddPolicySpellings(&grantee, e.keyPolicy(), "kms:GranteePrincipal", who, b.cachedIdentity)
 	access.AddPolicySpellings(&retiring, e.keyPolicy(), "kms:RetiringPrincipal", who, b.cachedIdentity)
-	ctx = access.WithAttrs(ctx, func(a *access.Attrs) {
+	ctx = withAttrs(ctx, func(a *requestAttrs) {
 		a.GrantOperations = g.Operations
 		a.GranteePrincipal, a.RetiringPrincipal = grantee.Spellings, retiring.Spellings
 		a.GrantConstraintType = g.Constraints.Type()

@@ -131,7 +131,7 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 		}
 		bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
 		probe := &keyEntry{KeySpec: spec.Name, KeyUsage: usage, Origin: origin}
-		if err := b.checkLockout(access.WithAttrs(ctx, func(a *access.Attrs) { a.BypassLockout = &bypass }), req, policy, probe, bypass); err != nil {
+		if err := b.checkLockout(withAttrs(ctx, func(a *requestAttrs) { a.BypassLockout = &bypass }), req, policy, probe, bypass); err != nil {
 			return nil, err
 		}
 	}

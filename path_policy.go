@@ -104,7 +104,7 @@ func (b *backend) pathPolicyList(ctx context.Context, req *logical.Request, d *f
 
 func (b *backend) pathPolicyWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
-	ctx = access.WithAttrs(ctx, func(a *access.Attrs) { a.BypassLockout = &bypass })
+	ctx = withAttrs(ctx, func(a *requestAttrs) { a.BypassLockout = &bypass })
 	var doc string
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opPutKeyPolicy, func(e *keyEntry) error {
 		// The document is read only once the caller may put a policy:
