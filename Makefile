@@ -55,7 +55,7 @@ integration: deps
 # (go test -fuzz takes one target per run): package:target:count. A count,
 # not a duration: a time limit can end a run with a spurious "context
 # deadline exceeded" on a loaded machine. About a minute in all.
-FUZZ_TARGETS ?= ./ciphertext/:FuzzParse:200000x ./ciphertext/:FuzzContext:150000x .:FuzzParsePolicy:20000x \
+FUZZ_TARGETS ?= ./ciphertext/:FuzzParse:200000x ./ciphertext/:FuzzContext:150000x ./internal/access/:FuzzParsePolicy:20000x \
 	.:FuzzGrantToken:20000x .:FuzzImportToken:40000x .:FuzzAWSRequest:30000x \
 	./awspolicy/:FuzzParse:150000x ./awspolicy/:FuzzGlob:100000x
 fuzz:

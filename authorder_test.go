@@ -14,7 +14,7 @@ import (
 // to owner only.
 func ownedSpec(t *testing.T, tb *testBackend, owner string, data map[string]any) string {
 	t.Helper()
-	doc := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:" + owner}, "operations": []string{"*"}})
+	doc := policyDoc(t, map[string]any{"Effect": "Allow", "Principal": principals("entity:" + owner), "Action": actions("*")})
 	in := map[string]any{"policy": doc}
 	for k, v := range data {
 		in[k] = v

@@ -13,13 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // ownedKey creates a key whose policy allows everything to owner only.
 func ownedKey(t *testing.T, tb *testBackend, owner string) string {
 	t.Helper()
-	doc := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:" + owner}, "operations": []string{"*"}})
+	doc := policyDoc(t, map[string]any{"Effect": "Allow", "Principal": principals("entity:" + owner), "Action": actions("*")})
 	return tb.asOK(owner, logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
 }
 
@@ -49,8 +50,8 @@ func TestAliasOperationsAreAuthorized(t *testing.T) {
 	// A policy may name the alias operations; granted on both keys, the
 	// update goes through.
 	both := policyDoc(t,
-		map[string]any{"effect": "Allow", "principals": []string{"entity:mallory"}, "operations": []string{"*"}},
-		map[string]any{"effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"UpdateAlias"}})
+		map[string]any{"Effect": "Allow", "Principal": principals("entity:mallory"), "Action": actions("*")},
+		map[string]any{"Effect": "Allow", "Principal": principals("entity:admin"), "Action": actions("UpdateAlias")})
 	tb.asOK("mallory", logical.UpdateOperation, "keys/"+own+"/policy", map[string]any{"policy": both})
 	tb.asOK("admin", logical.PatchOperation, "aliases/alias/orders", map[string]any{"target_key_id": own})
 	require.Equal(t, own, target())
@@ -103,7 +104,7 @@ func (r noRandom) Read([]byte) (int, error) {
 func TestImportParametersAuthorizeBeforeWork(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
-	doc := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}})
+	doc := policyDoc(t, map[string]any{"Effect": "Allow", "Principal": principals("entity:admin"), "Action": actions("*")})
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc, "origin": "EXTERNAL"})["key_id"].(string)
 	native := ownedKey(t, tb, "admin")
 	real := tb.random
@@ -127,7 +128,7 @@ func TestManagementPathsRefuseKeyARN(t *testing.T) {
 	tb := newTestBackend(t)
 	id := tb.createKey(map[string]any{"alias": "alias/mgmt"})
 	arn := tb.ok(logical.ReadOperation, "keys/"+id, nil)["arn"].(string)
-	policy := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"*"}, "operations": []string{"Encrypt"}})
+	policy := policyDoc(t, map[string]any{"Effect": "Allow", "Principal": principals("*"), "Action": actions("Encrypt")})
 	for _, c := range []struct {
 		op   logical.Operation
 		path string
@@ -151,14 +152,14 @@ func TestManagementPathsRefuseKeyARN(t *testing.T) {
 		require.ErrorAs(t, err, &ke, "%s %s: %v %v", c.op, c.path, err, resp)
 		require.Equal(t, kmserr.Validation, ke.Type, "%s %s: %v", c.op, c.path, err)
 	}
-	require.Equal(t, defaultAWSPolicyText((&configEntry{}).account()), tb.ok(logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"])
+	require.Equal(t, access.DefaultPolicyText((&configEntry{}).account()), tb.ok(logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"])
 	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
 	// Describe keeps the key ARN, the alias and the alias ARN; crypto paths too.
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/"+arn, nil)["key_id"])
 	require.Equal(t, id, tb.ok(logical.ReadOperation, "keys/alias/mgmt", nil)["key_id"])
 	tb.ok(logical.UpdateOperation, "encrypt/"+arn, map[string]any{"plaintext": b64s("x")})
 	// The AWS endpoint takes the key ARN for management operations.
-	tb.aws("", "PutKeyPolicy", map[string]any{"KeyId": arn, "PolicyName": "default", "Policy": defaultPolicyJSON})
+	tb.aws("", "PutKeyPolicy", map[string]any{"KeyId": arn, "PolicyName": "default", "Policy": openPolicyDoc})
 	tb.aws("", "DisableKey", map[string]any{"KeyId": arn})
 	tb.aws("", "UpdateKeyDescription", map[string]any{"KeyId": arn, "Description": "via AWS"})
 	require.Equal(t, "via AWS", tb.ok(logical.ReadOperation, "keys/"+id, nil)["description"])
@@ -183,21 +184,21 @@ func TestEntitylessCallers(t *testing.T) {
 	open := tb.asOK("alice", logical.UpdateOperation, "keys", nil)["key_id"].(string)
 	require.NoError(t, enc("", open), "the default policy delegates to Vault's ACL, entity or not")
 
-	allowAll := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"*"}, "operations": []string{"*"}})
+	allowAll := policyDoc(t, map[string]any{"Effect": "Allow", "Principal": principals("*"), "Action": actions("*")})
 	id := tb.asOK("alice", logical.UpdateOperation, "keys", map[string]any{"policy": allowAll})["key_id"].(string)
 	require.NoError(t, enc("bob", id))
 	requireKMSError(t, enc("", id), kmserr.AccessDenied)
 
 	named := policyDoc(t,
-		map[string]any{"effect": "Allow", "principals": []string{"*"}, "operations": []string{"*"}},
-		map[string]any{"effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"Encrypt"}})
+		map[string]any{"Effect": "Allow", "Principal": principals("*"), "Action": actions("*")},
+		map[string]any{"Effect": "Allow", "Principal": principals("no_entity"), "Action": actions("Encrypt")})
 	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": named})
 	require.NoError(t, enc("", id))
 
 	denyAll := policyDoc(t,
-		map[string]any{"effect": "Allow", "principals": []string{"entity:alice"}, "operations": []string{"*"}},
-		map[string]any{"effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"Encrypt"}},
-		map[string]any{"effect": "Deny", "principals": []string{"*"}, "operations": []string{"Encrypt"}})
+		map[string]any{"Effect": "Allow", "Principal": principals("entity:alice"), "Action": actions("*")},
+		map[string]any{"Effect": "Allow", "Principal": principals("no_entity"), "Action": actions("Encrypt")},
+		map[string]any{"Effect": "Deny", "Principal": principals("*"), "Action": actions("Encrypt")})
 	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": denyAll})
 	requireKMSError(t, enc("", id), kmserr.AccessDenied)
 	requireKMSError(t, enc("alice", id), kmserr.AccessDenied)
@@ -272,9 +273,9 @@ func TestRetirableGrantsIndex(t *testing.T) {
 
 	// Grants stored before the index existed are found after a backfill.
 	g3 := grant(k1, "entity:erin")
-	require.NoError(t, tb.storage.Delete(ctx, retiringKey("entity:erin", k1, g3)))
+	require.NoError(t, tb.storage.Delete(ctx, retiringStoragePrefix+url.PathEscape("entity:erin")+"/"+k1+"/"+g3))
 	require.NoError(t, tb.storage.Delete(ctx, retiringIndexDone))
-	tb.retiringIndexed.Store(false)
+	tb.retiring.Reset()
 	require.Equal(t, []string{g3}, list("entity:erin"))
 }
 
@@ -304,8 +305,9 @@ func TestGrantBounds(t *testing.T) {
 	}
 	requireKMSError(t, create(map[string]any{"operations": "Encrypt,Decrypt,Encrypt"}), kmserr.Validation)
 	var all []string
-	for op, o := range operations {
-		if o.grantable && o.fitsKey(tb.mustKey(id)) {
+	k := tb.mustKey(id)
+	for op, o := range access.Operations {
+		if o.Grantable && o.FitsKey(k.KeyUsage, k.Spec()) {
 			all = append(all, op)
 		}
 	}
@@ -324,9 +326,9 @@ func TestGrantBounds(t *testing.T) {
 	requireKMSError(t, create(map[string]any{"encryption_context_equals": pairs(1, 385)}), kmserr.Validation)
 	requireKMSError(t, create(map[string]any{"encryption_context_equals": map[string]any{"k": strings.Repeat("v", 385)}}), kmserr.Validation)
 
-	old := maxGrantsPerKey
-	maxGrantsPerKey = 3
-	t.Cleanup(func() { maxGrantsPerKey = old })
+	old := access.MaxGrantsPerKey
+	access.MaxGrantsPerKey = 3
+	t.Cleanup(func() { access.MaxGrantsPerKey = old })
 	require.NoError(t, create(map[string]any{"operations": "Decrypt"}))
 	requireKMSError(t, create(map[string]any{"operations": "GenerateDataKey"}), kmserr.LimitExceeded)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -23,107 +23,6 @@ func ident(id, name string, groups ...string) *awspolicy.Caller {
 		c.GroupIDs = append(c.GroupIDs, "id-"+g)
 	}
 	return c
-}
-
-func TestContextMatcher(t *testing.T) {
-	eq := &contextMatcher{Equals: map[string]string{"a": "1", "b": "2"}}
-	sub := &contextMatcher{Subset: map[string]string{"a": "1"}}
-	cases := []struct {
-		m    *contextMatcher
-		ec   map[string]string
-		has  bool
-		want bool
-	}{
-		{nil, nil, false, true},
-		{nil, map[string]string{"x": "y"}, true, true},
-		{eq, map[string]string{"a": "1", "b": "2"}, true, true},
-		{eq, map[string]string{"a": "1"}, true, false},
-		{eq, map[string]string{"a": "1", "b": "2", "c": "3"}, true, false},
-		{eq, map[string]string{"a": "1", "b": "3"}, true, false},
-		{eq, nil, true, false},
-		{eq, map[string]string{"a": "1", "b": "2"}, false, false}, // operation without a context
-		{sub, map[string]string{"a": "1"}, true, true},
-		{sub, map[string]string{"a": "1", "z": "9"}, true, true},
-		{sub, map[string]string{"a": "2"}, true, false},
-		{sub, map[string]string{"A": "1"}, true, true},  // keys compare without case (issue 21, item 12)
-		{sub, map[string]string{"a": "A"}, true, false}, // values with case
-		{sub, map[string]string{}, true, false},
-		{sub, nil, false, false},
-		{&contextMatcher{Equals: map[string]string{}}, map[string]string{}, true, true},
-		{&contextMatcher{Equals: map[string]string{}}, map[string]string{"a": "1"}, true, false},
-	}
-	for i, c := range cases {
-		require.Equal(t, c.want, c.m.matches(c.ec, c.has), "case %d", i)
-	}
-}
-
-func TestPolicyEvaluate(t *testing.T) {
-	p, err := parsePolicy(`{"statements":[
-		{"sid":"payments","effect":"Allow","principals":["group:payments"],"operations":["Encrypt","Decrypt"]},
-		{"sid":"admin","effect":"Allow","principals":["entity:admin"],"operations":["*"]},
-		{"sid":"ctx","effect":"Allow","principals":["entity_name:bob"],"operations":["Encrypt"],"conditions":{"encryption_context_subset":{"app":"x"}}},
-		{"sid":"no-mallory","effect":"Deny","principals":["entity:mallory"],"operations":["*"]},
-		{"sid":"no-secret-ctx","effect":"Deny","principals":["*"],"operations":["Decrypt"],"conditions":{"encryption_context_equals":{"class":"secret"}}}
-	]}`)
-	require.NoError(t, err)
-	alice := ident("alice", "alice", "payments")
-	bob := ident("bob", "bob")
-	admin := ident("admin", "")
-	mallory := ident("mallory", "", "payments")
-	root := &awspolicy.Caller{EntityLess: true}
-	cases := []struct {
-		who  *awspolicy.Caller
-		op   string
-		ec   map[string]string
-		want decision
-		by   string
-	}{
-		{alice, opEncrypt, nil, allowed, "payments"},
-		{alice, opDecrypt, map[string]string{"k": "v"}, allowed, "payments"},
-		{alice, opSign, nil, noDecision, ""},
-		{alice, opDecrypt, map[string]string{"class": "secret"}, denied, "no-secret-ctx"},
-		{bob, opEncrypt, map[string]string{"app": "x", "more": "y"}, allowed, "ctx"},
-		{bob, opEncrypt, map[string]string{"app": "y"}, noDecision, ""},
-		{bob, opEncrypt, nil, noDecision, ""},
-		{bob, opDecrypt, map[string]string{"app": "x"}, noDecision, ""},
-		{admin, opPutKeyPolicy, nil, allowed, "admin"},
-		{admin, opScheduleKeyDeletion, nil, allowed, "admin"},
-		{mallory, opEncrypt, nil, denied, "no-mallory"},
-		// A token without an entity could be mallory: the Deny naming her
-		// applies to it (issue 21, item 3).
-		{root, opEncrypt, nil, denied, "no-mallory"},
-		{root, opDecrypt, map[string]string{"class": "secret"}, denied, "no-mallory"},
-	}
-	for i, c := range cases {
-		got, by := p.evaluate(c.who, c.op, c.ec, operations[c.op].context)
-		require.Equal(t, c.want, got, "case %d", i)
-		require.Equal(t, c.by, by, "case %d", i)
-	}
-	got, _ := defaultPolicy.evaluate(root, opEncrypt, nil, true)
-	require.Equal(t, allowed, got, "the default policy lets every caller through")
-}
-
-func TestParsePolicyErrors(t *testing.T) {
-	bad := map[string]string{
-		"not json":          `{`,
-		"unknown field":     `{"statements":[{"effect":"Allow","principals":["*"],"operations":["*"],"resource":"x"}]}`,
-		"no statements":     `{"statements":[]}`,
-		"bad effect":        `{"statements":[{"effect":"Permit","principals":["*"],"operations":["*"]}]}`,
-		"no principals":     `{"statements":[{"effect":"Allow","principals":[],"operations":["*"]}]}`,
-		"bad principal":     `{"statements":[{"effect":"Allow","principals":["user:alice"],"operations":["*"]}]}`,
-		"empty principal":   `{"statements":[{"effect":"Allow","principals":["entity:"],"operations":["*"]}]}`,
-		"no operations":     `{"statements":[{"effect":"Allow","principals":["*"],"operations":[]}]}`,
-		"unknown operation": `{"statements":[{"effect":"Allow","principals":["*"],"operations":["kms:Encrypt"]}]}`,
-		"empty conditions":  `{"statements":[{"effect":"Allow","principals":["*"],"operations":["*"],"conditions":{}}]}`,
-		"trailing data":     `{"statements":[{"effect":"Allow","principals":["*"],"operations":["*"]}]} {}`,
-	}
-	for name, doc := range bad {
-		_, err := parsePolicy(doc)
-		requireKMSError(t, err, kmserr.MalformedPolicy)
-		require.NotEmpty(t, err.Error(), name)
-	}
-	_, err := parsePolicy(`{"statements":[{"effect":"Allow","principals":["*"],"operations":["*"]}],"x":` + fmt.Sprintf("%q", make([]byte, maxPolicyBytes)) + `}`)
-	requireKMSError(t, err, kmserr.MalformedPolicy)
 }
 
 // as runs a request as an entity with the given principal names.
@@ -162,19 +61,53 @@ func withIdentities(tb *testBackend) {
 	}
 }
 
+// openPolicyDoc lets every caller Vault's ACL admits use the key: AWS's
+// default policy, its account principal standing for them all.
+var openPolicyDoc = access.DefaultPolicyText((&configEntry{}).account())
+
+// policyDoc is an AWS key policy of the given statements, each on every
+// resource unless it says otherwise.
 func policyDoc(t *testing.T, statements ...map[string]any) string {
-	b, err := json.Marshal(map[string]any{"statements": statements})
+	for _, s := range statements {
+		if _, ok := s["Resource"]; !ok {
+			s["Resource"] = "*"
+		}
+	}
+	b, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": statements})
 	require.NoError(t, err)
 	return string(b)
+}
+
+// principals is a statement's Principal naming Vault identities
+// (entity:<id>, group:<name>, no_entity, ...) and "*" for every caller.
+func principals(names ...string) map[string][]string {
+	p := map[string][]string{}
+	for _, n := range names {
+		if n == "*" {
+			p["AWS"] = append(p["AWS"], n)
+		} else {
+			p["Vault"] = append(p["Vault"], n)
+		}
+	}
+	return p
+}
+
+// actions is a statement's Action: kms:<operation> for each, kms:* for *.
+func actions(ops ...string) []string {
+	out := make([]string, len(ops))
+	for i, op := range ops {
+		out[i] = "kms:" + op
+	}
+	return out
 }
 
 func TestPoliciesAndGrants(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
 	doc := policyDoc(t,
-		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}},
-		map[string]any{"sid": "payments", "effect": "Allow", "principals": []string{"group:payments"}, "operations": []string{"Encrypt", "Decrypt"}},
-		map[string]any{"sid": "no-mallory", "effect": "Deny", "principals": []string{"entity:mallory"}, "operations": []string{"*"}},
+		map[string]any{"Sid": "admin", "Effect": "Allow", "Principal": principals("entity:admin"), "Action": actions("*")},
+		map[string]any{"Sid": "payments", "Effect": "Allow", "Principal": principals("group:payments"), "Action": actions("Encrypt", "Decrypt")},
+		map[string]any{"Sid": "no-mallory", "Effect": "Deny", "Principal": principals("entity:mallory"), "Action": actions("*")},
 	)
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
 	enc := func(who string, ec map[string]any) error {
@@ -250,7 +183,7 @@ func TestPoliciesAndGrants(t *testing.T) {
 func TestGrantDelegationAndFit(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
-	doc := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}})
+	doc := policyDoc(t, map[string]any{"Effect": "Allow", "Principal": principals("entity:admin"), "Action": actions("*")})
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
 
 	tb.asFails(kmserr.Validation, "admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Sign"})
@@ -291,17 +224,17 @@ func TestLockoutAndRecovery(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
-	lockout := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:alice"}, "operations": []string{"Encrypt"}})
+	lockout := policyDoc(t, map[string]any{"Effect": "Allow", "Principal": principals("entity:alice"), "Action": actions("Encrypt")})
 	tb.asFails(kmserr.MalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout})
 	tb.asFails(kmserr.MalformedPolicy, "admin", logical.UpdateOperation, "keys", map[string]any{"policy": lockout})
 	tb.asFails(kmserr.MalformedPolicy, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": `{"statements":`})
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": lockout, "bypass_policy_lockout_safety_check": true})
-	tb.asFails(kmserr.AccessDenied, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": defaultPolicyJSON})
+	tb.asFails(kmserr.AccessDenied, "admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": openPolicyDoc})
 	tb.asFails(kmserr.AccessDenied, "admin", logical.ReadOperation, "keys/"+id+"/policy", nil)
 
 	// The sudo recovery path (Vault enforces sudo; the plugin skips the policy).
-	tb.asOK("admin", logical.UpdateOperation, "policy-recovery/"+id, map[string]any{"policy": defaultPolicyJSON})
-	require.JSONEq(t, defaultPolicyJSON, tb.asOK("admin", logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"].(string))
+	tb.asOK("admin", logical.UpdateOperation, "policy-recovery/"+id, map[string]any{"policy": openPolicyDoc})
+	require.JSONEq(t, openPolicyDoc, tb.asOK("admin", logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"].(string))
 	require.Equal(t, []string{"default"}, tb.asOK("admin", logical.ListOperation, "keys/"+id+"/policies", nil)["keys"])
 	require.Contains(t, tb.SpecialPaths().Root, "policy-recovery/*")
 }

@@ -54,7 +54,7 @@ func (w *walk) encrypt(key string, ec map[string]string) []byte {
 func (w *walk) external() string { return w.tb.createKey(map[string]any{"origin": "EXTERNAL"}) }
 
 func (w *walk) policy() string {
-	return policyDoc(w.t, map[string]any{"sid": "all", "effect": "Allow", "principals": []string{"*"}, "operations": []string{"*"}})
+	return policyDoc(w.t, map[string]any{"Sid": "all", "Effect": "Allow", "Principal": principals("*"), "Action": actions("*")})
 }
 
 var ec1 = map[string]string{"walk": "1"}

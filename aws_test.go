@@ -219,7 +219,7 @@ func TestAWSGrantConstraints(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
 	id := tb.createKey(map[string]any{"policy": policyDoc(t,
-		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"*", "no_entity"}, "operations": []string{"CreateGrant", "ListGrants"}}),
+		map[string]any{"Sid": "admin", "Effect": "Allow", "Principal": principals("*", "no_entity"), "Action": actions("CreateGrant", "ListGrants")}),
 		"bypass_policy_lockout_safety_check": true})
 	tb.aws("", "CreateGrant", map[string]any{"KeyId": id, "GranteePrincipal": "entity:bob", "Operations": []any{"Encrypt"},
 		"Constraints": map[string]any{"EncryptionContextEquals": map[string]any{"dept": "x"}}})
@@ -250,8 +250,8 @@ func TestAWSAuthorizationIsTheCallers(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
 	doc := policyDoc(t,
-		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}},
-		map[string]any{"sid": "users", "effect": "Allow", "principals": []string{"group:payments"}, "operations": []string{"Encrypt"}},
+		map[string]any{"Sid": "admin", "Effect": "Allow", "Principal": principals("entity:admin"), "Action": actions("*")},
+		map[string]any{"Sid": "users", "Effect": "Allow", "Principal": principals("group:payments"), "Action": actions("Encrypt")},
 	)
 	id := tb.aws("admin", "CreateKey", map[string]any{"Policy": doc})["KeyMetadata"].(map[string]any)["KeyId"]
 	tb.aws("alice", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x")})

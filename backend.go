@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
 	"github.com/openkms/vault-plugin-kms/internal/keystore"
 )
@@ -62,12 +63,12 @@ type backend struct {
 	// mountLock serialises lazy loading of mount-wide state (configuration
 	// and the grant token key).
 	mountLock sync.Mutex
-	// retiringIndexed: grants made before the retiring index are indexed.
-	retiringIndexed atomic.Bool
+	// retiring is the grants' retiring-principal index.
+	retiring access.RetiringIndex
 
 	// identities caches callers' identities; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).
-	identities     identityCache
+	identities     access.IdentityCache
 	lookupIdentity func(entityID string) (*awspolicy.Caller, error)
 
 	// policyEvaluations counts AWS key policy evaluations (batch.go's
@@ -110,7 +111,7 @@ func newBackend() *backend {
 	b.aliasLock = &b.keys.AliasLock
 	b.cache = newCache(b.keys)
 	b.pool = newKeyPool(rand.Reader)
-	b.lookupIdentity = b.identityFromVault
+	b.lookupIdentity = access.FromVault(func() access.Identity { return b.System() })
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,

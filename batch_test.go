@@ -174,7 +174,7 @@ func TestBatchAuthorizesEachItem(t *testing.T) {
 	parallelism(t, 4)
 	tb := newTestBackend(t)
 	withIdentities(tb)
-	doc := policyDoc(t, map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}})
+	doc := policyDoc(t, map[string]any{"Sid": "admin", "Effect": "Allow", "Principal": principals("entity:admin"), "Action": actions("*")})
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
 	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
 		"grantee_principal": "entity:bob", "operations": "Encrypt",

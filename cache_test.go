@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -85,7 +86,7 @@ func TestStaleKeyFillStandby(t *testing.T) {
 	require.Equal(t, uint32(2), tb.ok(logical.ReadOperation, "keys/"+id, nil)["current_key_version"])
 }
 
-const openPolicy = `{"statements":[{"sid":"new","effect":"Allow","principals":["*","no_entity"],"operations":["*"]}]}`
+const openPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"new","Effect":"Allow","Principal":{"AWS":"*","Vault":"no_entity"},"Action":"kms:*","Resource":"*"}]}`
 
 func TestStalePolicyFillActive(t *testing.T) {
 	tb := newTestBackend(t)
@@ -114,9 +115,9 @@ func TestStalePolicyFillStandby(t *testing.T) {
 	e, err := tb.readKey(context.Background(), ps.Storage, id, nil)
 	require.NoError(t, err)
 	c := e.Clone()
-	p, err := parsePolicy(openPolicy)
+	p, err := access.ParsePolicy(openPolicy)
 	require.NoError(t, err)
-	setKeyPolicy(c, openPolicy, p)
+	c.SetPolicy(openPolicy, p)
 	entry, err := logical.StorageEntryJSON(keyStoragePrefix+id, c)
 	require.NoError(t, err)
 	tb.writeBehind(ps, entry)

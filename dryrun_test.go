@@ -14,8 +14,8 @@ func TestDryRun(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
 	doc := policyDoc(t,
-		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}},
-		map[string]any{"sid": "users", "effect": "Allow", "principals": []string{"group:payments"}, "operations": []string{"Encrypt", "Decrypt"}},
+		map[string]any{"Sid": "admin", "Effect": "Allow", "Principal": principals("entity:admin"), "Action": actions("*")},
+		map[string]any{"Sid": "users", "Effect": "Allow", "Principal": principals("group:payments"), "Action": actions("Encrypt", "Decrypt")},
 	)
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": doc})["key_id"].(string)
 	enc := map[string]any{"plaintext": b64s("x"), "dry_run": true}

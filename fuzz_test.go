@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -35,38 +34,6 @@ func requireRefusal(t *testing.T, err error, exc string) {
 	if ke.Code() >= 500 {
 		t.Fatalf("error %v has status %d", err, ke.Code())
 	}
-}
-
-// FuzzParsePolicy: a key policy document either parses or is a
-// MalformedPolicyDocumentException; a document that parses means the same
-// after a round trip through its JSON form.
-func FuzzParsePolicy(f *testing.F) {
-	for _, seed := range []string{defaultPolicyJSON, "", "{}", "null", `{"statements":[]}`,
-		`{"statements":[{"effect":"Deny","principals":["entity:e1","group:ops"],"operations":["Decrypt","Encrypt"],` +
-			`"conditions":{"encryption_context_subset":{"tenant":"a"}}}]}`,
-		`{"statements":[{"effect":"Allow","principals":["*"],"operations":["*"],"conditions":{}}]}`,
-		`{"statements":[{"sid":"x","effect":"Allow","principals":["entity_name:bob"],"operations":["Sign"]}]} {}`,
-		`{"statements":[{"effect":"Allow","principals":["x"],"operations":["Sign"],"extra":1}]}`} {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, doc string) {
-		p, err := parsePolicy(doc)
-		if err != nil {
-			requireRefusal(t, err, kmserr.MalformedPolicy)
-			return
-		}
-		again, err := json.Marshal(p)
-		if err != nil {
-			t.Fatalf("a parsed policy does not marshal: %v", err)
-		}
-		q, err := parsePolicy(string(again))
-		if err != nil {
-			t.Fatalf("the JSON form %s of a valid policy does not parse: %v", again, err)
-		}
-		if !reflect.DeepEqual(p, q) {
-			t.Fatalf("round trip changed the policy: %+v -> %+v", p, q)
-		}
-	})
 }
 
 // tokenRaw is a token's decoded bytes: two encodings of the same bytes are

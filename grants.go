@@ -4,154 +4,29 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"io"
-	"net/url"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 
-	"github.com/openkms/vault-plugin-kms/awspolicy"
-	"github.com/openkms/vault-plugin-kms/internal/kmserr"
+	"github.com/openkms/vault-plugin-kms/internal/access"
+)
+
+// Grants live in internal/access (entries, index, constraints, storage,
+// tokens); this is the glue to the mount's grant cache and token key.
+
+type (
+	grantEntry = access.Grant
+	grantIndex = access.GrantIndex
 )
 
 const (
-	grantStoragePrefix = "grant/" // grant/<key id>/<grant id>: grantEntry
-	grantTokenKeyPath  = "grant-token-key"
-	// retiring/<escaped principal>/<key id>/<grant id>: an empty entry per
-	// grant with a retiring principal, so ListRetirableGrants reads only
-	// that principal's grants. retiringIndexDone marks that grants made
-	// before the index existed have been indexed.
-	retiringStoragePrefix = "retiring/"
-	retiringIndexDone     = "retiring-index-v1"
+	grantStoragePrefix    = access.GrantStoragePrefix
+	retiringStoragePrefix = access.RetiringStoragePrefix
+	retiringIndexDone     = access.RetiringIndexDone
+	grantTokenKeyPath     = "grant-token-key"
 )
-
-// maxGrantsPerKey bounds a key's grants (a var so a test can lower it).
-var maxGrantsPerKey = 50000
-
-type grantEntry struct {
-	GrantID           string          `json:"grant_id"`
-	KeyID             string          `json:"key_id"`
-	Name              string          `json:"name,omitempty"`
-	GranteePrincipal  string          `json:"grantee_principal"`
-	RetiringPrincipal string          `json:"retiring_principal,omitempty"`
-	IssuingPrincipal  string          `json:"issuing_principal"`
-	Operations        []string        `json:"operations"`
-	Constraints       *contextMatcher `json:"constraints,omitempty"`
-	CreationDate      time.Time       `json:"creation_date"`
-
-	// grantee is GranteePrincipal parsed, when the index holds the grant.
-	grantee awspolicy.Principal
-}
-
-// granteeKey is the index key of a grantee: its Vault identity, so that
-// an IAM ARN and the Vault form of the same identity meet in one list.
-func granteeKey(principal string) (string, awspolicy.Principal) {
-	p, err := awspolicy.ParsePrincipal(principal)
-	if err != nil {
-		return principal, p
-	}
-	return p.IndexKey(), p
-}
-
-// sameParameters is AWS's test for an idempotent CreateGrant.
-func (g *grantEntry) sameParameters(o *grantEntry) bool {
-	if g.GranteePrincipal != o.GranteePrincipal || g.RetiringPrincipal != o.RetiringPrincipal ||
-		len(g.Operations) != len(o.Operations) || !g.Constraints.equal(o.Constraints) {
-		return false
-	}
-	for _, op := range o.Operations {
-		if !hasOperation(g.Operations, op) {
-			return false
-		}
-	}
-	return true
-}
-
-// grantIndex holds one key's grants, indexed by grantee so that checking a
-// request is a lookup, however many grants the key has.
-type grantIndex struct {
-	mu        sync.RWMutex
-	byID      map[string]*grantEntry
-	byGrantee map[string][]*grantEntry
-}
-
-func newGrantIndex() *grantIndex {
-	return &grantIndex{byID: map[string]*grantEntry{}, byGrantee: map[string][]*grantEntry{}}
-}
-
-func (x *grantIndex) add(g *grantEntry) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.byID[g.GrantID] = g
-	key, p := granteeKey(g.GranteePrincipal)
-	g.grantee = p
-	x.byGrantee[key] = append(x.byGrantee[key], g)
-}
-
-func (x *grantIndex) remove(id string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	g, ok := x.byID[id]
-	if !ok {
-		return
-	}
-	delete(x.byID, id)
-	key, _ := granteeKey(g.GranteePrincipal)
-	list := x.byGrantee[key]
-	out := make([]*grantEntry, 0, len(list))
-	for _, o := range list {
-		if o.GrantID != id {
-			out = append(out, o)
-		}
-	}
-	if len(out) == 0 {
-		delete(x.byGrantee, key)
-	} else {
-		x.byGrantee[key] = out
-	}
-}
-
-func (x *grantIndex) get(id string) *grantEntry {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	return x.byID[id]
-}
-
-func (x *grantIndex) all() []*grantEntry {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	out := make([]*grantEntry, 0, len(x.byID))
-	for _, g := range x.byID {
-		out = append(out, g)
-	}
-	return out
-}
-
-func (x *grantIndex) count() int {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	return len(x.byID)
-}
-
-// find returns one of the caller's grants that allow op with context ec.
-func (x *grantIndex) find(who *awspolicy.Caller, op string, ec map[string]string, hasContext bool) *grantEntry {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	for _, k := range who.IndexKeys() {
-		for _, g := range x.byGrantee[k] {
-			// Constraints apply only to operations that take a context.
-			if hasOperation(g.Operations, op) && (!hasContext || g.Constraints.matches(ec, true)) && g.grantee.Names(who, awspolicy.UseAllow) {
-				return g
-			}
-		}
-	}
-	return nil
-}
 
 // grants returns a key's grant index, loading it on first use. A load that
 // raced with a grant write or an Invalidate is not cached.
@@ -160,7 +35,7 @@ func (b *backend) grants(ctx context.Context, s logical.Storage, keyID string) (
 		return x, nil
 	}
 	t := b.cache.grants.Ticket()
-	x, err := readGrants(ctx, s, keyID)
+	x, err := access.ReadGrants(ctx, s, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -174,14 +49,14 @@ func (b *backend) grants(ctx context.Context, s logical.Storage, keyID string) (
 // lists: one List checks it, and a mismatch reloads from storage.
 func (b *backend) lockedGrants(ctx context.Context, s logical.Storage, keyID string) (*grantIndex, error) {
 	t := b.cache.grants.Ticket()
-	ids, err := s.List(ctx, grantStoragePrefix+keyID+"/")
+	ids, err := access.ListGrantIDs(ctx, s, keyID)
 	if err != nil {
 		return nil, err
 	}
-	if x, ok := b.cache.grants.Get(keyID); ok && x.hasExactly(ids) {
+	if x, ok := b.cache.grants.Get(keyID); ok && x.HasExactly(ids) {
 		return x, nil
 	}
-	x, err := readGrants(ctx, s, keyID)
+	x, err := access.ReadGrants(ctx, s, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -189,213 +64,41 @@ func (b *backend) lockedGrants(ctx context.Context, s logical.Storage, keyID str
 	return x, nil
 }
 
-func (x *grantIndex) hasExactly(ids []string) bool {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	if len(ids) != len(x.byID) {
-		return false
-	}
-	for _, id := range ids {
-		if _, ok := x.byID[id]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func readGrants(ctx context.Context, s logical.Storage, keyID string) (*grantIndex, error) {
-	prefix := grantStoragePrefix + keyID + "/"
-	ids, err := s.List(ctx, prefix)
-	if err != nil {
-		return nil, err
-	}
-	x := newGrantIndex()
-	for _, id := range ids {
-		raw, err := s.Get(ctx, prefix+id)
-		if err != nil {
-			return nil, err
-		}
-		if raw == nil {
-			continue
-		}
-		g := &grantEntry{}
-		if err := raw.DecodeJSON(g); err != nil {
-			return nil, err
-		}
-		x.add(g)
-	}
-	return x, nil
-}
-
 // putGrant and deleteGrant run under the key's lock.
 func (b *backend) putGrant(ctx context.Context, s logical.Storage, x *grantIndex, g *grantEntry) error {
-	entry, err := logical.StorageEntryJSON(grantStoragePrefix+g.KeyID+"/"+g.GrantID, g)
-	if err != nil {
-		return err
-	}
-	// The index entry first: one left behind by a failed grant write is
-	// skipped when listing, while a grant without its entry would be missed.
-	if err := putRetiring(ctx, s, g); err != nil {
-		return err
-	}
-	if err := s.Put(ctx, entry); err != nil {
+	if err := access.PutGrant(ctx, s, g); err != nil {
 		b.cache.grants.Invalidate(g.KeyID)
 		return err
 	}
-	x.add(g)
+	x.Add(g)
 	b.cache.grants.Put(g.KeyID, x)
 	return nil
 }
 
 func (b *backend) deleteGrant(ctx context.Context, s logical.Storage, x *grantIndex, g *grantEntry) error {
-	if err := s.Delete(ctx, grantStoragePrefix+g.KeyID+"/"+g.GrantID); err != nil {
+	if err := access.DeleteGrant(ctx, s, g, b.Logger()); err != nil {
 		b.cache.grants.Invalidate(g.KeyID)
 		return err
 	}
-	// The grant is gone: the cache says so before anything else can fail.
-	x.remove(g.GrantID)
+	x.Remove(g.GrantID)
 	b.cache.grants.Put(g.KeyID, x)
-	// The revoke or retire has taken effect: a stale index entry is skipped
-	// by retirableGrants, so failing to delete it must not tell the client
-	// the grant is still there.
-	if g.RetiringPrincipal != "" {
-		if err := s.Delete(ctx, retiringKey(g.RetiringPrincipal, g.KeyID, g.GrantID)); err != nil {
-			b.Logger().Warn("grant removed; its retiring-principal index entry stays (skipped when read)",
-				"key_id", g.KeyID, "grant_id", g.GrantID, "error", err)
-		}
-	}
 	return nil
 }
 
-func retiringKey(principal, keyID, grantID string) string {
-	return retiringStoragePrefix + url.PathEscape(principal) + "/" + keyID + "/" + grantID
-}
-
-func putRetiring(ctx context.Context, s logical.Storage, g *grantEntry) error {
-	if g.RetiringPrincipal == "" {
-		return nil
-	}
-	return s.Put(ctx, &logical.StorageEntry{Key: retiringKey(g.RetiringPrincipal, g.KeyID, g.GrantID)})
-}
-
-// retirableGrants reads the grants whose retiring principal is p, from the
-// retiring index. An index entry whose grant is gone (a retire racing the
-// one-time backfill, or an index delete that failed) is skipped.
+// retirableGrants reads the grants whose retiring principal is p.
 func (b *backend) retirableGrants(ctx context.Context, s logical.Storage, p string) ([]*grantEntry, error) {
-	if err := b.backfillRetiring(ctx, s); err != nil {
-		return nil, err
-	}
-	prefix := retiringStoragePrefix + url.PathEscape(p) + "/"
-	keys, err := s.List(ctx, prefix)
-	if err != nil {
-		return nil, err
-	}
-	var out []*grantEntry
-	for _, k := range keys {
-		ids, err := s.List(ctx, prefix+k)
-		if err != nil {
-			return nil, err
-		}
-		keyID := strings.TrimSuffix(k, "/")
-		for _, id := range ids {
-			g, err := readGrant(ctx, s, keyID, id)
-			if err != nil {
-				return nil, err
-			}
-			if g != nil && g.RetiringPrincipal == p {
-				out = append(out, g)
-			}
-		}
-	}
-	return out, nil
-}
-
-func readGrant(ctx context.Context, s logical.Storage, keyID, grantID string) (*grantEntry, error) {
-	raw, err := s.Get(ctx, grantStoragePrefix+keyID+"/"+grantID)
-	if err != nil || raw == nil {
-		return nil, err
-	}
-	g := &grantEntry{}
-	if err := raw.DecodeJSON(g); err != nil {
-		return nil, err
-	}
-	return g, nil
-}
-
-// backfillRetiring indexes, once, the grants made before the retiring
-// index existed. On a performance standby the write fails with
-// ErrReadOnly, and Vault forwards the request to the active node.
-func (b *backend) backfillRetiring(ctx context.Context, s logical.Storage) error {
-	if b.retiringIndexed.Load() {
-		return nil
-	}
-	b.mountLock.Lock()
-	defer b.mountLock.Unlock()
-	done, err := s.Get(ctx, retiringIndexDone)
-	if err != nil {
-		return err
-	}
-	if done == nil {
-		keys, err := s.List(ctx, grantStoragePrefix)
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			keyID := strings.TrimSuffix(k, "/")
-			ids, err := s.List(ctx, grantStoragePrefix+k)
-			if err != nil {
-				return err
-			}
-			for _, id := range ids {
-				g, err := readGrant(ctx, s, keyID, id)
-				if err != nil {
-					return err
-				}
-				if g != nil {
-					if err := putRetiring(ctx, s, g); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		if err := s.Put(ctx, &logical.StorageEntry{Key: retiringIndexDone, Value: []byte("1")}); err != nil {
-			return err
-		}
-	}
-	b.retiringIndexed.Store(true)
-	return nil
+	return b.retiring.Grants(ctx, s, p)
 }
 
 // deleteAllGrants removes a key's grants when the key is destroyed.
 func (b *backend) deleteAllGrants(ctx context.Context, s logical.Storage, keyID string) error {
-	prefix := grantStoragePrefix + keyID + "/"
-	ids, err := s.List(ctx, prefix)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		g, err := readGrant(ctx, s, keyID, id)
-		if err != nil {
-			return err
-		}
-		if g != nil && g.RetiringPrincipal != "" {
-			if err := s.Delete(ctx, retiringKey(g.RetiringPrincipal, keyID, id)); err != nil {
-				return err
-			}
-		}
-		if err := s.Delete(ctx, prefix+id); err != nil {
-			b.cache.grants.Invalidate(keyID)
-			return err
-		}
-	}
+	err := access.DeleteAllGrants(ctx, s, keyID)
 	b.cache.grants.Invalidate(keyID)
-	return nil
+	return err
 }
 
-// Grant tokens are "v1.<key id>.<grant id>.<mac>", base64url, where mac is
-// an HMAC-SHA256 under a key derived from a per-mount secret for grant
-// tokens (tokenMAC): a forged or altered token fails without a storage
-// lookup.
+// tokenKey is the mount's secret for tokens (grant and import tokens),
+// created on first use; tokenMAC derives each purpose's key from it.
 func (b *backend) tokenKey(ctx context.Context, s logical.Storage) ([]byte, error) {
 	if k := b.cache.tokenKey.Load(); k != nil {
 		return *k, nil
@@ -450,42 +153,16 @@ func (b *backend) grantToken(ctx context.Context, s logical.Storage, g *grantEnt
 	if err != nil {
 		return "", err
 	}
-	raw := "v1." + g.KeyID + "." + g.GrantID + "." + tokenMAC(key, purposeGrantToken, g.KeyID, g.GrantID)
-	return base64.RawURLEncoding.EncodeToString([]byte(raw)), nil
+	return access.GrantToken(g, func(fields ...string) string { return tokenMAC(key, purposeGrantToken, fields...) }), nil
 }
 
 // parseGrantToken checks a token's MAC and returns the key and grant ids.
 func (b *backend) parseGrantToken(ctx context.Context, s logical.Storage, token string) (string, string, error) {
-	invalid := kmserr.New(kmserr.InvalidGrantToken, "the grant token is not valid")
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return "", "", invalid
-	}
-	parts := strings.Split(string(raw), ".")
-	if len(parts) != 4 || parts[0] != "v1" {
-		return "", "", invalid
-	}
-	key, err := b.tokenKey(ctx, s)
-	if err != nil {
-		return "", "", err
-	}
-	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, purposeGrantToken, parts[1], parts[2]))) {
-		return "", "", invalid
-	}
-	return parts[1], parts[2], nil
-}
-
-// forGrantee lists the grants whose grantee is the caller.
-func (x *grantIndex) forGrantee(who *awspolicy.Caller) []*grantEntry {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	var out []*grantEntry
-	for _, k := range who.IndexKeys() {
-		for _, g := range x.byGrantee[k] {
-			if g.grantee.Names(who, awspolicy.UseAllow) {
-				out = append(out, g)
-			}
+	return access.ParseGrantToken(token, func(fields ...string) (string, error) {
+		key, err := b.tokenKey(ctx, s)
+		if err != nil {
+			return "", err
 		}
-	}
-	return out
+		return tokenMAC(key, purposeGrantToken, fields...), nil
+	})
 }

@@ -7,6 +7,7 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 )
 
 // BenchmarkEncryptWithManyGrants: a key whose policy admits only its
@@ -14,8 +15,8 @@ import (
 // bob. bob's encrypt and the refusal of eve (no grant) are index lookups,
 // so their cost should not grow with the number of grants.
 func BenchmarkEncryptWithManyGrants(b *testing.B) {
-	const doc = `{"statements":[{"sid":"admin","effect":"Allow","principals":["entity:admin"],"operations":["*"]}]}`
-	for _, n := range []int{0, maxGrantsPerKey} {
+	const doc = `{"Version":"2012-10-17","Statement":[{"Sid":"admin","Effect":"Allow","Principal":{"Vault":"entity:admin"},"Action":"kms:*","Resource":"*"}]}`
+	for _, n := range []int{0, access.MaxGrantsPerKey} {
 		tb := newTestBackend(b)
 		tb.Logger().SetLevel(hclog.Error) // decisions log at debug
 		withIdentities(tb)
@@ -30,10 +31,10 @@ func BenchmarkEncryptWithManyGrants(b *testing.B) {
 		}
 		for i := range n {
 			// Straight into the index: the lookup is what is measured.
-			x.add(&grantEntry{GrantID: fmt.Sprintf("g%d", i), KeyID: id, GranteePrincipal: fmt.Sprintf("entity:user%d", i),
+			x.Add(&grantEntry{GrantID: fmt.Sprintf("g%d", i), KeyID: id, GranteePrincipal: fmt.Sprintf("entity:user%d", i),
 				Operations: []string{opEncrypt, opDecrypt}})
 		}
-		x.add(&grantEntry{GrantID: "bob", KeyID: id, GranteePrincipal: "entity:bob", Operations: []string{opEncrypt}})
+		x.Add(&grantEntry{GrantID: "bob", KeyID: id, GranteePrincipal: "entity:bob", Operations: []string{opEncrypt}})
 		data := map[string]any{"plaintext": b64s("x")}
 		b.Run(fmt.Sprintf("grants=%d/grantee", n), func(b *testing.B) {
 			for b.Loop() {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -23,7 +24,7 @@ func withTable(tb *testBackend, who ...*awspolicy.Caller) {
 			cc := *c
 			return &cc, nil
 		}
-		return nil, errEntityGone
+		return nil, access.ErrEntityGone
 	}
 }
 
@@ -81,8 +82,8 @@ func TestVanishedEntityRefused(t *testing.T) {
 
 	// Vault's system view answers such an entity with nil.
 	b := newTestBackend(t).backend
-	_, err = b.identityFromVault("merged-away")
-	require.ErrorIs(t, err, errEntityGone)
+	_, err = access.FromVault(func() access.Identity { return b.System() })("merged-away")
+	require.ErrorIs(t, err, access.ErrEntityGone)
 }
 
 // Item 3 of issue 21: a token without an entity could be any person, so a
@@ -248,10 +249,8 @@ func TestPreCanonicalGrantStillFound(t *testing.T) {
 		`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
 	old := &grantEntry{GrantID: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", KeyID: id,
 		GranteePrincipal: "entity:b", RetiringPrincipal: "entity:b", Operations: []string{opEncrypt}}
-	entry, err := logical.StorageEntryJSON(grantStoragePrefix+id+"/"+old.GrantID, old)
-	require.NoError(t, err)
-	require.NoError(t, tb.storage.Put(context.Background(), entry))
-	require.NoError(t, putRetiring(context.Background(), tb.storage, old))
+	// As stored then: the entry and its retiring index entry, as written.
+	require.NoError(t, access.PutGrant(context.Background(), tb.storage, old))
 	list := tb.asOK("admin", logical.ListOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:b"})
 	require.Equal(t, []string{old.GrantID}, list["keys"])
 	retirable := tb.asOK("admin", logical.ListOperation, "grants/retirable", map[string]any{"retiring_principal": "entity:b"})

@@ -79,8 +79,8 @@ func TestKEMAuthorization(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
 	doc := policyDoc(t,
-		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}},
-		map[string]any{"sid": "enc", "effect": "Allow", "principals": []string{"group:payments"}, "operations": []string{"Encapsulate"}},
+		map[string]any{"Sid": "admin", "Effect": "Allow", "Principal": principals("entity:admin"), "Action": actions("*")},
+		map[string]any{"Sid": "enc", "Effect": "Allow", "Principal": principals("group:payments"), "Action": actions("Encapsulate")},
 	)
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"key_spec": "ML_KEM_1024", "policy": doc})["key_id"].(string)
 	e := tb.asOK("alice", logical.UpdateOperation, "encapsulate/"+id, nil)

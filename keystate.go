@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/openkms/vault-plugin-kms/internal/keystore"
-	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 // AWS KMS operation names. They name key-state rules here, and later the
@@ -60,68 +59,6 @@ const (
 	opDeleteImportedKeyMaterial = "DeleteImportedKeyMaterial"
 	opGetKeyLastUsage           = "GetKeyLastUsage"
 )
-
-// opInfo is what the plugin knows of an operation on a key.
-type opInfo struct {
-	// context: the operation takes an encryption context, so policy
-	// conditions and grant constraints apply to it.
-	context bool
-	// grantable: AWS allows the operation in a grant.
-	grantable bool
-	// usage: the key usage the operation needs ("" for any).
-	usage keyspec.KeyUsage
-	// symmetricOnly / asymmetricOnly narrow the key types it applies to.
-	symmetricOnly, asymmetricOnly bool
-}
-
-var operations = map[string]opInfo{
-	opEncrypt:               {context: true, grantable: true, usage: keyspec.EncryptDecrypt},
-	opDecrypt:               {context: true, grantable: true, usage: keyspec.EncryptDecrypt},
-	opReEncryptFrom:         {context: true, grantable: true, usage: keyspec.EncryptDecrypt},
-	opReEncryptTo:           {context: true, grantable: true, usage: keyspec.EncryptDecrypt},
-	opGenerateDataKey:       {context: true, grantable: true, usage: keyspec.EncryptDecrypt, symmetricOnly: true},
-	opGenerateDataKeyWP:     {context: true, grantable: true, usage: keyspec.EncryptDecrypt, symmetricOnly: true},
-	opGenerateDataKeyPair:   {context: true, grantable: true, usage: keyspec.EncryptDecrypt, symmetricOnly: true},
-	opGenerateDataKeyPairWP: {context: true, grantable: true, usage: keyspec.EncryptDecrypt, symmetricOnly: true},
-	opSign:                  {grantable: true, usage: keyspec.SignVerify},
-	opVerify:                {grantable: true, usage: keyspec.SignVerify},
-	opGetPublicKey:          {grantable: true, asymmetricOnly: true},
-	opGenerateMac:           {grantable: true, usage: keyspec.GenerateVerifyMAC},
-	opVerifyMac:             {grantable: true, usage: keyspec.GenerateVerifyMAC},
-	opDeriveSharedSecret:    {grantable: true, usage: keyspec.KeyAgreement},
-	opEncapsulate:           {grantable: true, usage: keyspec.EncapsulateDecapsulate},
-	opDecapsulate:           {grantable: true, usage: keyspec.EncapsulateDecapsulate},
-	opDescribeKey:           {grantable: true},
-	opCreateGrant:           {grantable: true},
-	opRetireGrant:           {grantable: true},
-
-	opRevokeGrant: {}, opListGrants: {}, opGetKeyPolicy: {}, opPutKeyPolicy: {}, opListKeyPolicies: {},
-	opEnableKey: {}, opDisableKey: {}, opScheduleKeyDeletion: {}, opCancelKeyDeletion: {},
-	opUpdateKeyDescription: {}, opTagResource: {}, opUntagResource: {}, opListResourceTags: {},
-	opEnableKeyRotation: {}, opDisableKeyRotation: {}, opGetKeyRotationStatus: {}, opRotateKeyOnDemand: {},
-	opListKeyRotations: {}, opGetParametersForImport: {}, opImportKeyMaterial: {}, opDeleteImportedKeyMaterial: {},
-	opGetKeyLastUsage: {},
-	// Alias changes are authorized on the keys they touch, as in AWS.
-	opCreateAlias: {}, opUpdateAlias: {}, opDeleteAlias: {},
-}
-
-func isOperation(op string) bool {
-	_, ok := operations[op]
-	return ok
-}
-
-// fitsKey reports whether op can ever apply to key e, for grants.
-func (o opInfo) fitsKey(e *keyEntry) bool {
-	switch {
-	case o.usage != "" && o.usage != e.KeyUsage:
-		return false
-	case o.symmetricOnly && e.Spec().Family != keyspec.FamilySymmetric:
-		return false
-	case o.asymmetricOnly && e.Spec().Symmetric():
-		return false
-	}
-	return true
-}
 
 var (
 	anyState    = []string{stateEnabled, stateDisabled, statePendingDeletion, statePendingImport}

@@ -176,7 +176,7 @@ func TestImportSeveralMaterialsRefusals(t *testing.T) {
 	require.NoError(t, err)
 	tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys/"+hmacKey+"/rotate", nil)
 
-	doc := policyDoc(t, map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"*"}})
+	doc := policyDoc(t, map[string]any{"Sid": "admin", "Effect": "Allow", "Principal": principals("no_entity"), "Action": actions("*")})
 	id := tb.ok(logical.UpdateOperation, "keys", map[string]any{"origin": "EXTERNAL", "policy": doc})["key_id"].(string)
 	resp, err := tb.importMaterial(id, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{1}, 32), nil)
 	require.NoError(t, err)

@@ -4,18 +4,16 @@ import (
 	"context"
 	"encoding/hex"
 	"io"
-	"regexp"
 	"slices"
 	"sort"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
-	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 func pathKeyGrants(b *backend) []*framework.Path {
@@ -96,116 +94,16 @@ func pathGrants(b *backend) []*framework.Path {
 	}
 }
 
-var grantNamePattern = regexp.MustCompile(`^[a-zA-Z0-9:/_-]{1,256}$`)
-
-// grantRequest reads and validates CreateGrant's fields.
+// grantRequest reads CreateGrant's fields into a validated grant.
 func grantRequest(d *framework.FieldData) (*grantEntry, error) {
-	g := &grantEntry{
-		GranteePrincipal:  d.Get("grantee_principal").(string),
-		RetiringPrincipal: d.Get("retiring_principal").(string),
-		Operations:        d.Get("operations").([]string),
-		Name:              d.Get("name").(string),
-	}
-	if g.GranteePrincipal == "" {
-		return nil, kmserr.Validationf("grantee_principal is required")
-	}
-	if _, err := awspolicy.ParsePrincipal(g.GranteePrincipal); err != nil {
-		return nil, kmserr.Validationf("grantee_principal: %s", err)
-	}
-	if g.RetiringPrincipal != "" {
-		if _, err := awspolicy.ParsePrincipal(g.RetiringPrincipal); err != nil {
-			return nil, kmserr.Validationf("retiring_principal: %s", err)
-		}
-	}
-	if g.Name != "" && !grantNamePattern.MatchString(g.Name) {
-		return nil, kmserr.Validationf("name must be 1..256 characters of letters, digits, :, /, _ and -")
-	}
-	if len(g.Operations) == 0 {
-		return nil, kmserr.Validationf("operations is required")
-	}
-	if n := grantableCount(); len(g.Operations) > n {
-		return nil, kmserr.Validationf("operations lists %d operations; a grant allows at most the %d grantable ones", len(g.Operations), n)
-	}
-	seen := map[string]bool{}
-	for _, op := range g.Operations {
-		if !operations[op].grantable {
-			return nil, kmserr.Validationf("operations: every entry must be an operation a grant can allow (%s)", grantableOperations())
-		}
-		if seen[op] {
-			return nil, kmserr.Validationf("operations lists %s more than once", op)
-		}
-		seen[op] = true
-	}
-	eq, sub := d.Get("encryption_context_equals").(map[string]string), d.Get("encryption_context_subset").(map[string]string)
-	for _, c := range []map[string]string{eq, sub} {
-		if err := checkConstraint(c); err != nil {
-			return nil, err
-		}
-	}
-	switch {
-	case len(eq) > 0 && len(sub) > 0:
-		return nil, kmserr.Validationf("give at most one of encryption_context_equals and encryption_context_subset")
-	case len(eq) > 0:
-		g.Constraints = &contextMatcher{Equals: eq}
-	case len(sub) > 0:
-		g.Constraints = &contextMatcher{Subset: sub}
-	}
-	return g, nil
-}
-
-// AWS's bounds on a grant constraint's encryption context.
-const (
-	maxConstraintPairs = 8
-	maxConstraintChars = 384
-)
-
-func checkConstraint(c map[string]string) error {
-	if len(c) > maxConstraintPairs {
-		return kmserr.Validationf("a grant constraint has at most %d encryption context pairs, got %d", maxConstraintPairs, len(c))
-	}
-	for k, v := range c {
-		if k == "" || utf8.RuneCountInString(k) > maxConstraintChars || utf8.RuneCountInString(v) > maxConstraintChars {
-			return kmserr.Validationf("grant constraint keys must be 1..%d characters and values at most %d", maxConstraintChars, maxConstraintChars)
-		}
-	}
-	return nil
-}
-
-// grantFitsKey checks a grant against the key it is for.
-func grantFitsKey(g *grantEntry, e *keyEntry) error {
-	for _, op := range g.Operations {
-		if !operations[op].fitsKey(e) {
-			return kmserr.Validationf("a grant for %s does not fit key '%s' (%s, %s)", op, e.KeyID, e.KeySpec, e.KeyUsage)
-		}
-	}
-	// AWS: an encryption context constraint only on symmetric encryption
-	// keys. Elsewhere no operation carries a context, so the constraint
-	// would constrain nothing while looking as if it did.
-	if g.Constraints != nil && e.Spec().Family != keyspec.FamilySymmetric {
-		return kmserr.Validationf("an encryption context constraint is allowed only in grants for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
-	}
-	return nil
-}
-
-// grantableOperations names the operations a grant can allow.
-func grantableOperations() string {
-	var names []string
-	for name, o := range operations {
-		if o.grantable {
-			names = append(names, name)
-		}
-	}
-	return keyspec.OneOf(names)
-}
-
-func grantableCount() int {
-	n := 0
-	for _, o := range operations {
-		if o.grantable {
-			n++
-		}
-	}
-	return n
+	return access.NewGrant(access.GrantParams{
+		Grantee:  d.Get("grantee_principal").(string),
+		Retiring: d.Get("retiring_principal").(string),
+		Ops:      d.Get("operations").([]string),
+		Name:     d.Get("name").(string),
+		Equals:   d.Get("encryption_context_equals").(map[string]string),
+		Subset:   d.Get("encryption_context_subset").(map[string]string),
+	})
 }
 
 func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -237,21 +135,21 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	// Only now what the key is: its spec and usage are the caller's to see.
-	if err := grantFitsKey(g, e); err != nil {
+	if err := g.FitsKey(e.KeyID, e.Spec(), e.KeyUsage); err != nil {
 		return nil, err
 	}
 	if err := checkState(e, opCreateGrant); err != nil {
 		return nil, err
 	}
 	if g.Name != "" {
-		for _, old := range x.all() {
-			if old.Name == g.Name && old.sameParameters(g) {
+		for _, old := range x.All() {
+			if old.Name == g.Name && old.SameParameters(g) {
 				return b.grantCreated(ctx, req.Storage, old)
 			}
 		}
 	}
-	if x.count() >= maxGrantsPerKey {
-		return nil, kmserr.New(kmserr.LimitExceeded, "key '%s' already has %d grants", e.KeyID, maxGrantsPerKey)
+	if x.Count() >= access.MaxGrantsPerKey {
+		return nil, kmserr.New(kmserr.LimitExceeded, "key '%s' already has %d grants", e.KeyID, access.MaxGrantsPerKey)
 	}
 	id := make([]byte, 32)
 	if _, err := io.ReadFull(b.random, id); err != nil {
@@ -289,63 +187,36 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 	if err != nil {
 		return err
 	}
-	grantee, err := b.resolveGrantPrincipal("grantee_principal", g.GranteePrincipal, who)
+	grantee, err := access.ResolveGrantPrincipal("grantee_principal", g.GranteePrincipal, who, b.cachedIdentity)
 	if err != nil {
 		return err
 	}
-	retiring, err := b.resolveGrantPrincipal("retiring_principal", g.RetiringPrincipal, who)
+	retiring, err := access.ResolveGrantPrincipal("retiring_principal", g.RetiringPrincipal, who, b.cachedIdentity)
 	if err != nil {
 		return err
 	}
-	g.GranteePrincipal, g.RetiringPrincipal = grantee.canonical, retiring.canonical
-	if e.Policy != "" {
-		b.addPolicySpellings(&grantee, policyOf(e), "kms:GranteePrincipal", who)
-		b.addPolicySpellings(&retiring, policyOf(e), "kms:RetiringPrincipal", who)
-	}
+	g.GranteePrincipal, g.RetiringPrincipal = grantee.Canonical, retiring.Canonical
+	access.AddPolicySpellings(&grantee, e.KeyPolicy(), "kms:GranteePrincipal", who, b.cachedIdentity)
+	access.AddPolicySpellings(&retiring, e.KeyPolicy(), "kms:RetiringPrincipal", who, b.cachedIdentity)
 	ctx = withAttrs(ctx, func(a *requestAttrs) {
 		a.GrantOperations = g.Operations
-		a.GranteePrincipal, a.RetiringPrincipal = grantee.spellings, retiring.spellings
-		switch {
-		case g.Constraints == nil:
-		case g.Constraints.Equals != nil:
-			a.GrantConstraintType = "EncryptionContextEquals"
-		default:
-			a.GrantConstraintType = "EncryptionContextSubset"
-		}
+		a.GranteePrincipal, a.RetiringPrincipal = grantee.Spellings, retiring.Spellings
+		a.GrantConstraintType = g.Constraints.Type()
 	})
-	var constraint map[string]string
-	if c := g.Constraints; c != nil {
-		constraint = c.Equals
-		if constraint == nil {
-			constraint = c.Subset
-		}
-	}
-	verdict, by, err := b.evaluatePolicy(ctx, req, e, who, opCreateGrant, constraint)
+	r, err := b.accessRequest(ctx, req, e, who, opCreateGrant, g.Constraints.Context())
 	if err != nil {
 		return err
 	}
-	switch verdict {
-	case denied:
-		b.logDecision(e, opCreateGrant, who, "deny", "policy statement "+by)
-		return accessDenied(e, opCreateGrant, who)
-	case allowed:
-		b.logDecision(e, opCreateGrant, who, "allow", "policy statement "+by)
+	r.Grant = func() (string, error) { return x.ParentGrant(who, g), nil }
+	d, err := b.decide(ctx, e, r)
+	switch {
+	case err != nil:
+		return err
+	case d.Verdict == access.Allowed:
 		return nil
+	case d.Statement != "":
+		return accessDenied(e, opCreateGrant, who)
 	}
-	for _, parent := range x.forGrantee(who) {
-		if !hasOperation(parent.Operations, opCreateGrant) {
-			continue
-		}
-		narrower := g.Constraints.atLeastAsStrictAs(parent.Constraints)
-		for _, op := range g.Operations {
-			narrower = narrower && hasOperation(parent.Operations, op)
-		}
-		if narrower {
-			b.logDecision(e, opCreateGrant, who, "allow", "grant "+parent.GrantID)
-			return nil
-		}
-	}
-	b.logDecision(e, opCreateGrant, who, "deny", "no statement or grant allows a grant this wide")
 	return kmserr.New(kmserr.AccessDenied, "%s is not allowed to create this grant on key '%s': CreateGrant is not allowed, or the grant would be wider than the caller's own", who, e.KeyID)
 }
 
@@ -373,10 +244,10 @@ func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *fr
 		if err != nil {
 			return nil, err
 		}
-		canonical = b.canonicalFilter(grantee, who)
+		canonical = access.CanonicalFilter(grantee, who, b.cachedIdentity)
 	}
 	// A grant made before grants were canonical holds the spelling given.
-	return b.grantList(x.all(), d, func(g *grantEntry) bool {
+	return b.grantList(x.All(), d, func(g *grantEntry) bool {
 		return (id == "" || g.GrantID == id) && (grantee == "" || g.GranteePrincipal == canonical || g.GranteePrincipal == grantee)
 	})
 }
@@ -435,7 +306,7 @@ func (b *backend) pathGrantListRetirable(ctx context.Context, req *logical.Reque
 	// Grants store the canonical form; grants made before that, the
 	// spelling as written.
 	var all []*grantEntry
-	for _, p := range slices.Compact([]string{b.canonicalFilter(raw, caller), raw}) {
+	for _, p := range slices.Compact([]string{access.CanonicalFilter(raw, caller, b.cachedIdentity), raw}) {
 		some, err := b.retirableGrants(ctx, req.Storage, p)
 		if err != nil {
 			return nil, err
@@ -481,27 +352,20 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 	if err != nil {
 		return err
 	}
-	g := x.get(grantID)
+	g := x.Get(grantID)
 	if g == nil {
 		// Whether a grant exists is for those who may remove grants.
-		if err := b.authorizeByPolicy(ctx, req, e, op); err != nil {
+		if err := b.authorizeByPolicy(ctx, req, e, op, nil); err != nil {
 			return err
 		}
 		return kmserr.NotFoundf("grant '%s' does not exist on key '%s'", grantID, e.KeyID)
 	}
-	who, err := b.caller(ctx, req)
-	if err != nil {
-		return err
+	var standing func(*awspolicy.Caller) string
+	if op == opRetireGrant {
+		standing = g.RetireStanding
 	}
-	switch {
-	case op == opRetireGrant && g.RetiringPrincipal != "" && principalMatches(g.RetiringPrincipal, who):
-		b.logDecision(e, op, who, "allow", "retiring principal of grant "+g.GrantID)
-	case op == opRetireGrant && principalMatches(g.GranteePrincipal, who) && hasOperation(g.Operations, opRetireGrant):
-		b.logDecision(e, op, who, "allow", "grantee of grant "+g.GrantID+", which includes RetireGrant")
-	default:
-		if err := b.authorizeByPolicy(ctx, req, e, op); err != nil {
-			return err
-		}
+	if err := b.authorizeByPolicy(ctx, req, e, op, standing); err != nil {
+		return err
 	}
 	if err := dryRunStop(ctx); err != nil {
 		return err

@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -115,11 +117,11 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	if err := validateTags(tags, 0); err != nil {
 		return nil, err
 	}
-	var policy *keyPolicy
+	var policy *awspolicy.Policy
 	policyDoc := d.Get("policy").(string)
 	if policyDoc != "" {
 		var err error
-		if policy, err = parsePolicy(policyDoc); err != nil {
+		if policy, err = access.ParsePolicy(policyDoc); err != nil {
 			return nil, err
 		}
 		bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
@@ -146,7 +148,7 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	}
 	e.SetSpec(spec)
 	if policy != nil {
-		setKeyPolicy(e, policyDoc, policy)
+		e.SetPolicy(policyDoc, policy)
 	}
 	if origin == originExternal {
 		e.State = statePendingImport

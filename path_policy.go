@@ -5,6 +5,8 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -14,7 +16,7 @@ const policyRecoveryPrefix = "policy-recovery/"
 
 var (
 	fieldPolicy = &framework.FieldSchema{Type: framework.TypeString,
-		Description: `Key policy document (JSON), AWS's language: {"Version":"2012-10-17","Statement":[{"Sid":"...","Effect":"Allow|Deny","Principal":{"AWS":"arn:aws:iam::<account>:role/payments"},"Action":["kms:Encrypt"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:k":"v"}}}]}. The first format {"statements":[...]} is still accepted.`}
+		Description: `Key policy document (JSON), AWS's language: {"Version":"2012-10-17","Statement":[{"Sid":"...","Effect":"Allow|Deny","Principal":{"AWS":"arn:aws:iam::<account>:role/payments"},"Action":["kms:Encrypt"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:k":"v"}}}]}.`}
 	fieldBypassLockout = &framework.FieldSchema{Type: framework.TypeBool,
 		Description: "Skip the check that the caller could still change the policy afterwards."}
 )
@@ -78,7 +80,7 @@ func (b *backend) pathPolicyRead(ctx context.Context, req *logical.Request, d *f
 		if err != nil {
 			return nil, err
 		}
-		doc = defaultAWSPolicyText(cfg.account())
+		doc = access.DefaultPolicyText(cfg.account())
 	}
 	return &logical.Response{Data: map[string]any{"key_id": e.KeyID, "policy_name": "default", "policy": doc}}, nil
 }
@@ -107,7 +109,7 @@ func (b *backend) pathPolicyWrite(ctx context.Context, req *logical.Request, d *
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opPutKeyPolicy, func(e *keyEntry) error {
 		// The document is read only once the caller may put a policy:
 		// its format errors and limits are no one else's to learn.
-		var p *keyPolicy
+		var p *awspolicy.Policy
 		var err error
 		if doc, p, err = readPolicy(d); err != nil {
 			return err
@@ -115,7 +117,7 @@ func (b *backend) pathPolicyWrite(ctx context.Context, req *logical.Request, d *
 		if err := b.checkLockout(ctx, req, p, e, bypass); err != nil {
 			return err
 		}
-		setKeyPolicy(e, doc, p)
+		e.SetPolicy(doc, p)
 		return nil
 	})
 	if err != nil {
@@ -137,7 +139,7 @@ func (b *backend) pathPolicyRecover(ctx context.Context, req *logical.Request, d
 	}
 	defer unlock()
 	c := e.Clone()
-	setKeyPolicy(c, doc, p)
+	c.SetPolicy(doc, p)
 	if err := b.putKey(ctx, req.Storage, c); err != nil {
 		return nil, err
 	}
@@ -145,19 +147,19 @@ func (b *backend) pathPolicyRecover(ctx context.Context, req *logical.Request, d
 	return &logical.Response{Data: map[string]any{"key_id": c.KeyID, "policy_name": "default", "policy": doc}}, nil
 }
 
-func readPolicy(d *framework.FieldData) (string, *keyPolicy, error) {
+func readPolicy(d *framework.FieldData) (string, *awspolicy.Policy, error) {
 	doc := d.Get("policy").(string)
 	if doc == "" {
 		return "", nil, kmserr.Validationf("policy is required")
 	}
-	p, err := parsePolicy(doc)
+	p, err := access.ParsePolicy(doc)
 	return doc, p, err
 }
 
 // checkLockout is AWS's policy lockout safety check: a policy that would
 // not let the caller put the policy again is refused unless bypassed. e is
 // the key, or for CreateKey a key entry not stored yet.
-func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *keyPolicy, e *keyEntry, bypass bool) error {
+func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *awspolicy.Policy, e *keyEntry, bypass bool) error {
 	if bypass {
 		return nil
 	}
@@ -166,12 +168,12 @@ func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *key
 		return err
 	}
 	probe := *e
-	setKeyPolicy(&probe, "-", p)
+	probe.SetPolicy("-", p)
 	v, _, err := b.evaluatePolicy(ctx, req, &probe, who, opPutKeyPolicy, nil)
 	if err != nil {
 		return err
 	}
-	if v != allowed {
+	if v != access.Allowed {
 		return kmserr.New(kmserr.MalformedPolicy,
 			"the new key policy will not allow %s to update the key policy in the future; set bypass_policy_lockout_safety_check to apply it anyway", who)
 	}
@@ -194,6 +196,7 @@ grant admits the caller. A key without a policy has AWS's default policy,
 which delegates to Vault's ACL. A new policy that would lock the caller out
 of PutKeyPolicy is refused unless bypass_policy_lockout_safety_check is set;
 an operator with sudo on policy-recovery/<key id> can always replace it.
-The plugin's first format ({"statements":[...]}, with principals such as
-entity:<id>, no_entity and *) is still accepted.
+A stored policy that no longer parses (such as one in the plugin's
+pre-release {"statements": [...]} format) denies everything until it is
+replaced there.
 `

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -219,22 +220,38 @@ func TestAWSPolicyRequestKeys(t *testing.T) {
 	tb.asOK("alice", logical.UpdateOperation, "keys/"+id+"/schedule-deletion", map[string]any{"pending_window_days": 20})
 }
 
-// Keys stored with the first format keep working next to AWS documents.
-func TestLegacyAndAWSPoliciesCoexist(t *testing.T) {
+// The plugin's pre-release policy format is gone: putting a document of
+// it is a MalformedPolicyDocumentException that says so, and a key stored
+// with one denies everything, with an error pointing at the sudo recovery
+// path, until an operator replaces its policy there.
+func TestPreReleasePolicyFormatRefused(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
-	legacy := policyDoc(t, map[string]any{"effect": "Allow", "principals": []string{"entity:admin"}, "operations": []string{"*"}})
-	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": legacy})["key_id"].(string)
-	require.Equal(t, legacy, tb.asOK("admin", logical.ReadOperation, "keys/"+id+"/policy", nil)["policy"])
-	tb.asFails(kmserr.AccessDenied, "bob", logical.ReadOperation, "keys/"+id, nil)
-	tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": awsDoc(`{"Effect":"Allow","Principal":{"AWS":"000000000000"},"Action":"kms:*","Resource":"*"}`)})
+	legacy := `{"statements":[{"effect":"Allow","principals":["entity:admin"],"operations":["*"]}]}`
+	for _, path := range []string{"keys", "keys/" + tb.createKey(nil) + "/policy"} {
+		_, err := tb.as("admin", logical.UpdateOperation, path, map[string]any{"policy": legacy})
+		require.Contains(t, requireKMSError(t, err, kmserr.MalformedPolicy).Error(), "pre-release policy format", path)
+	}
+
+	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
+	ctx := context.Background()
+	raw, err := tb.storage.Get(ctx, keyStoragePrefix+id)
+	require.NoError(t, err)
+	var stored map[string]any
+	require.NoError(t, json.Unmarshal(raw.Value, &stored))
+	stored["policy"] = legacy
+	raw.Value, err = json.Marshal(stored)
+	require.NoError(t, err)
+	require.NoError(t, tb.storage.Put(ctx, raw))
+	tb.invalidate(ctx, keyStoragePrefix+id)
+
+	_, err = tb.as("admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	require.Contains(t, requireKMSError(t, err, kmserr.AccessDenied).Error(), "kms/policy-recovery/"+id)
+	tb.asFails(kmserr.AccessDenied, "admin", logical.ReadOperation, "keys/"+id+"/policy", nil)
+	open := awsDoc(`{"Effect":"Allow","Principal":{"AWS":"` + iam + `root"},"Action":"kms:*","Resource":"*"}`)
+	tb.asOK("admin", logical.UpdateOperation, "policy-recovery/"+id, map[string]any{"policy": open})
+	tb.asOK("admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 	tb.asOK("bob", logical.ReadOperation, "keys/"+id, nil)
-	// A reloaded entry parses its stored AWS document again.
-	tb.keys.Keys.Invalidate(id)
-	tb.asOK("bob", logical.ReadOperation, "keys/"+id, nil)
-	_, err := tb.as("bob", logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": legacy})
-	requireKMSError(t, err, kmserr.MalformedPolicy) // bob may put, but would lock himself out
-	require.NoError(t, context.Background().Err())
 }
 
 // Each batch item is authorized with its own parameters as condition keys

@@ -209,8 +209,8 @@ func TestGetKeyLastUsage(t *testing.T) {
 
 	// It is an operation of its own in key policies.
 	withIdentities(tb)
-	doc := policyDoc(t, map[string]any{"sid": "describe", "effect": "Allow", "principals": []string{"entity:ops"}, "operations": []string{"DescribeKey"}},
-		map[string]any{"sid": "admin", "effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"PutKeyPolicy"}})
+	doc := policyDoc(t, map[string]any{"Sid": "describe", "Effect": "Allow", "Principal": principals("entity:ops"), "Action": actions("DescribeKey")},
+		map[string]any{"Sid": "admin", "Effect": "Allow", "Principal": principals("no_entity"), "Action": actions("PutKeyPolicy")})
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": doc})
 	tb.asFails(kmserr.AccessDenied, "ops", logical.ReadOperation, "keys/"+id+"/last-usage", nil)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
@@ -237,7 +238,7 @@ func BenchmarkScaleGrants(b *testing.B) {
 			tb.lookupIdentity = func(id string) (*awspolicy.Caller, error) {
 				return ident(id, id), nil
 			}
-			policy := `{"statements":[{"sid":"admin","effect":"Allow","principals":["entity:admin"],"operations":["*"]}]}`
+			policy := `{"Version":"2012-10-17","Statement":[{"Sid":"admin","Effect":"Allow","Principal":{"Vault":"entity:admin"},"Action":"kms:*","Resource":"*"}]}`
 			id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": policy})["key_id"].(string)
 			seedGrants(b, tb, id, others)
 			tb.asOK("admin", logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{
@@ -247,7 +248,7 @@ func BenchmarkScaleGrants(b *testing.B) {
 			x, err := tb.grants(ctx, tb.storage, id)
 			require.NoError(b, err)
 			index := readHeap().since(before)
-			require.Equal(b, others+1, x.count())
+			require.Equal(b, others+1, x.Count())
 			data := map[string]any{"plaintext": b64s("a 32-byte message for benchmarks")}
 			b.Run("grantee", func(b *testing.B) {
 				for b.Loop() {
@@ -275,8 +276,8 @@ func BenchmarkScaleGrants(b *testing.B) {
 			})
 			b.Run("create-grant", func(b *testing.B) {
 				// Past AWS's 50,000 for this measurement only.
-				defer func(n int) { maxGrantsPerKey = n }(maxGrantsPerKey)
-				maxGrantsPerKey = 1 << 30
+				defer func(n int) { access.MaxGrantsPerKey = n }(access.MaxGrantsPerKey)
+				access.MaxGrantsPerKey = 1 << 30
 				i := 0
 				for b.Loop() {
 					i++

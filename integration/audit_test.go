@@ -146,11 +146,11 @@ path "kms/decrypt/*" { capabilities = ["deny"] }`))
 		secrets = append(secrets, b)
 	}
 
-	policy, _ := json.Marshal(map[string]any{"statements": []map[string]any{
+	policy, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []map[string]any{
 		// The root token (entity-less) may do anything; eve, whom no
 		// statement names, nothing. (A Deny naming eve would refuse the
 		// root token too: it could be her.)
-		{"sid": "operator", "effect": "Allow", "principals": []string{"no_entity"}, "operations": []string{"*"}},
+		{"Sid": "operator", "Effect": "Allow", "Principal": map[string]any{"Vault": "no_entity"}, "Action": "kms:*", "Resource": "*"},
 	}})
 	key := w("kms/keys", map[string]any{"alias": "alias/audit", "description": "audit trail", "policy": string(policy)})
 	keyID, keyArn := key["key_id"].(string), key["arn"].(string)

@@ -12,7 +12,7 @@ import (
 
 // ownerPolicy allows everything to one entity only.
 func ownerPolicy(entityID string) string {
-	return `{"statements":[{"sid":"owner","effect":"Allow","principals":["entity:` + entityID + `"],"operations":["*"]}]}`
+	return `{"Version":"2012-10-17","Statement":[{"Sid":"owner","Effect":"Allow","Principal":{"Vault":"entity:` + entityID + `"},"Action":"kms:*","Resource":"*"}]}`
 }
 
 // A user whom a key's policy denies cannot create, repoint or delete the
@@ -83,18 +83,18 @@ func TestEntitylessTokenIsNoEntity(t *testing.T) {
 	open := write(t, "kms/keys", nil).Data["key_id"].(string)
 	require.NoError(t, encrypt(orphan, open))
 
-	owner := `{"sid":"owner","effect":"Allow","principals":["entity:` + alice.entityID + `"],"operations":["*"]}`
-	everyone := `{"sid":"everyone","effect":"Allow","principals":["*"],"operations":["Encrypt"]}`
-	id := alice.mustWrite(t, "kms/keys", map[string]any{"policy": `{"statements":[` + owner + `,` + everyone + `]}`}).Data["key_id"].(string)
+	owner := `{"Sid":"owner","Effect":"Allow","Principal":{"Vault":"entity:` + alice.entityID + `"},"Action":"kms:*","Resource":"*"}`
+	everyone := `{"Sid":"everyone","Effect":"Allow","Principal":"*","Action":"kms:Encrypt","Resource":"*"}`
+	id := alice.mustWrite(t, "kms/keys", map[string]any{"policy": awsPolicy(owner, everyone)}).Data["key_id"].(string)
 	require.NoError(t, encrypt(bob.client, id))
 	requireAWSError(t, encrypt(orphan, id), http.StatusForbidden, "AccessDeniedException")
 
-	named := `{"sid":"orphans","effect":"Allow","principals":["no_entity"],"operations":["Encrypt"]}`
-	alice.mustWrite(t, "kms/keys/"+id+"/policy", map[string]any{"policy": `{"statements":[` + owner + `,` + everyone + `,` + named + `]}`})
+	named := `{"Sid":"orphans","Effect":"Allow","Principal":{"Vault":"no_entity"},"Action":"kms:Encrypt","Resource":"*"}`
+	alice.mustWrite(t, "kms/keys/"+id+"/policy", map[string]any{"policy": awsPolicy(owner, everyone, named)})
 	require.NoError(t, encrypt(orphan, id))
 
-	deny := `{"sid":"nobody","effect":"Deny","principals":["*"],"operations":["Encrypt"]}`
-	alice.mustWrite(t, "kms/keys/"+id+"/policy", map[string]any{"policy": `{"statements":[` + owner + `,` + named + `,` + deny + `]}`})
+	deny := `{"Sid":"nobody","Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*"}`
+	alice.mustWrite(t, "kms/keys/"+id+"/policy", map[string]any{"policy": awsPolicy(owner, named, deny)})
 	requireAWSError(t, encrypt(orphan, id), http.StatusForbidden, "AccessDeniedException")
 	requireAWSError(t, encrypt(bob.client, id), http.StatusForbidden, "AccessDeniedException")
 }
@@ -114,7 +114,7 @@ path "kms/keys/+/policy" { capabilities = ["deny"] }`))
 	c, err := dev.client.Clone()
 	require.NoError(t, err)
 	c.SetToken(tok.Auth.ClientToken)
-	mine := `{"statements":[{"effect":"Allow","principals":["no_entity"],"operations":["Encrypt"]}]}`
+	mine := awsPolicy(`{"Effect":"Allow","Principal":{"Vault":"no_entity"},"Action":"kms:Encrypt","Resource":"*"}`)
 
 	_, err = c.Logical().Read("kms/keys/" + id + "/policy")
 	requirePermissionDenied(t, err)

@@ -29,7 +29,7 @@ func TestAWSSDKPoliciesAndGrants(t *testing.T) {
 	asBob := awsClient("kms", bob.client.Token())
 	asCarol := awsClient("kms", carol.client.Token())
 
-	policy := `{"statements":[{"sid":"owner","effect":"Allow","principals":["entity:` + alice.entityID + `"],"operations":["*"]}]}`
+	policy := awsPolicy(`{"Sid":"owner","Effect":"Allow","Principal":{"Vault":"entity:` + alice.entityID + `"},"Action":"kms:*","Resource":"*"}`)
 	_, err := root.CreateKey(ctx, &kms.CreateKeyInput{Policy: aws.String(policy)})
 	requireAPIError[*types.MalformedPolicyDocumentException](t, err) // root would lock itself out
 	key, err := root.CreateKey(ctx, &kms.CreateKeyInput{Policy: aws.String(policy), BypassPolicyLockoutSafetyCheck: true})
@@ -87,8 +87,8 @@ func TestAWSSDKPoliciesAndGrants(t *testing.T) {
 	requireErrorCode(t, err, "AccessDeniedException")
 
 	// PutKeyPolicy: alice lets bob decrypt too.
-	wider := `{"statements":[{"sid":"owner","effect":"Allow","principals":["entity:` + alice.entityID + `"],"operations":["*"]},` +
-		`{"sid":"bob","effect":"Allow","principals":["entity:` + bob.entityID + `"],"operations":["Encrypt","Decrypt"]}]}`
+	wider := awsPolicy(`{"Sid":"owner","Effect":"Allow","Principal":{"Vault":"entity:`+alice.entityID+`"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"bob","Effect":"Allow","Principal":{"Vault":"entity:`+bob.entityID+`"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}`)
 	_, err = asAlice.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: id, PolicyName: aws.String("default"), Policy: aws.String(wider)})
 	require.NoError(t, err)
 	enc, err := asBob.Encrypt(ctx, &kms.EncryptInput{KeyId: id, Plaintext: []byte("bob's")})

@@ -109,7 +109,7 @@ func standbyOperations(t *testing.T, s *raftNode, token string) {
 	gc := newClient(t, s.addr, gtok, true)
 	restricted := cwrite(t, sc, "kms/keys", nil)["key_id"].(string)
 	cwrite(t, sc, "kms/keys/"+restricted+"/policy", map[string]any{"policy": policyAllowingAllBut("Decrypt")})
-	require.Contains(t, cread(t, sc, "kms/keys/"+restricted+"/policy")["policy"], `"DescribeKey"`)
+	require.Contains(t, cread(t, sc, "kms/keys/"+restricted+"/policy")["policy"], `"kms:DescribeKey"`)
 	require.Equal(t, []any{"default"}, clist(t, sc, "kms/keys/"+restricted+"/policies")["keys"])
 	rblob := cwrite(t, sc, "kms/encrypt/"+restricted, map[string]any{"plaintext": b64([]byte("g"))})["ciphertext_blob"]
 	cwriteErr(t, gc, "kms/decrypt", map[string]any{"ciphertext_blob": rblob}, http.StatusForbidden, "AccessDeniedException")
@@ -182,10 +182,10 @@ func policyAllowingAllBut(but ...string) string {
 		"ListKeyRotations", "ScheduleKeyDeletion", "CancelKeyDeletion", "UpdateKeyDescription", "EnableKeyRotation",
 		"DisableKeyRotation", "RotateKeyOnDemand"} {
 		if !slices.Contains(but, o) {
-			ops = append(ops, `"`+o+`"`)
+			ops = append(ops, `"kms:`+o+`"`)
 		}
 	}
-	return `{"statements": [{"sid": "all-but-` + strings.Join(but, "-") + `", "effect": "Allow", "principals": ["*", "no_entity"], "operations": [` + strings.Join(ops, ", ") + `]}]}`
+	return `{"Version": "2012-10-17", "Statement": [{"Sid": "all-but-` + strings.Join(but, "-") + `", "Effect": "Allow", "Principal": {"AWS": "*", "Vault": "no_entity"}, "Action": [` + strings.Join(ops, ", ") + `], "Resource": "*"}]}`
 }
 
 // countLogLines counts the lines of a node's Vault log that match re.

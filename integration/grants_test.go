@@ -80,10 +80,10 @@ func TestPoliciesAndGrantsWithVaultIdentities(t *testing.T) {
 	}
 	require.NotEmpty(t, group)
 
-	policy, _ := json.Marshal(map[string]any{"statements": []map[string]any{
-		{"sid": "owner", "effect": "Allow", "principals": []string{"entity:" + carol.entityID}, "operations": []string{"*"}},
-		{"sid": "payments", "effect": "Allow", "principals": []string{"group:" + group}, "operations": []string{"Encrypt", "Decrypt", "DescribeKey"}},
-		{"sid": "dan", "effect": "Allow", "principals": []string{"entity_name:" + dan.entityName}, "operations": []string{"Decrypt", "Encrypt"}},
+	policy, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []map[string]any{
+		{"Sid": "owner", "Effect": "Allow", "Principal": map[string]any{"Vault": "entity:" + carol.entityID}, "Action": "kms:*", "Resource": "*"},
+		{"Sid": "payments", "Effect": "Allow", "Principal": map[string]any{"Vault": "group:" + group}, "Action": []string{"kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"}, "Resource": "*"},
+		{"Sid": "dan", "Effect": "Allow", "Principal": map[string]any{"Vault": "entity_name:" + dan.entityName}, "Action": []string{"kms:Decrypt", "kms:Encrypt"}, "Resource": "*"},
 	}})
 	id := carol.mustWrite(t, "kms/keys", map[string]any{"policy": string(policy)}).Data["key_id"].(string)
 	pt := b64([]byte("card 4111"))
@@ -129,7 +129,7 @@ func TestPoliciesAndGrantsWithVaultIdentities(t *testing.T) {
 	bob.mustWrite(t, "kms/decrypt", map[string]any{"ciphertext_blob": blob})
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(policy, &doc))
-	doc["statements"] = append(doc["statements"].([]any), map[string]any{"sid": "no-bob", "effect": "Deny", "principals": []string{"entity:" + bob.entityID}, "operations": []string{"Decrypt"}})
+	doc["Statement"] = append(doc["Statement"].([]any), map[string]any{"Sid": "no-bob", "Effect": "Deny", "Principal": map[string]any{"Vault": "entity:" + bob.entityID}, "Action": "kms:Decrypt", "Resource": "*"})
 	withDeny, _ := json.Marshal(doc)
 	carol.mustWrite(t, "kms/keys/"+id+"/policy", map[string]any{"policy": string(withDeny)})
 	bob.refused(t, http.StatusForbidden, "AccessDeniedException", "kms/decrypt", map[string]any{"ciphertext_blob": blob})
@@ -145,7 +145,7 @@ func TestPoliciesAndGrantsWithVaultIdentities(t *testing.T) {
 	require.NotContains(t, re.Error(), "AccessDeniedException", "Vault, not the plugin, refused")
 
 	// Lockout safety, then recovery through the sudo path.
-	lockout := `{"statements":[{"effect":"Allow","principals":["entity:` + alice.entityID + `"],"operations":["Encrypt"]}]}`
+	lockout := awsPolicy(`{"Effect":"Allow","Principal":{"Vault":"entity:` + alice.entityID + `"},"Action":"kms:Encrypt","Resource":"*"}`)
 	carol.refused(t, http.StatusBadRequest, "MalformedPolicyDocumentException", "kms/keys/"+id+"/policy", map[string]any{"policy": lockout})
 	carol.mustWrite(t, "kms/keys/"+id+"/policy", map[string]any{"policy": lockout, "bypass_policy_lockout_safety_check": true})
 	carol.refused(t, http.StatusForbidden, "AccessDeniedException", "kms/keys/"+id+"/policy", map[string]any{"policy": string(policy)})

@@ -58,7 +58,7 @@ path "kms/keys/`+id+`/disable" { capabilities = ["deny"] }
 path "kms/encrypt/`+id+`" { capabilities = ["deny"] }
 path "kms/encrypt/`+alias+`" { capabilities = ["deny"] }
 `)
-	newPolicy := `{"statements":[{"effect":"Allow","principals":["*"],"operations":["*"]}]}`
+	newPolicy := awsPolicy(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}`)
 	calls := []struct {
 		path string
 		data map[string]any

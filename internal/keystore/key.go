@@ -79,9 +79,6 @@ type Key struct {
 
 	// ParsedPolicy is Policy parsed; nil means the default policy.
 	ParsedPolicy *awspolicy.Policy `json:"-"`
-	// Compiled is the root's own parse of Policy while the plugin's first
-	// policy format still exists (issue 23 removes it with that format).
-	Compiled any `json:"-"`
 
 	spec   *keyspec.Spec
 	parsed map[uint32]*keyspec.Key
@@ -225,14 +222,11 @@ func (st *Store) parse(k, prev *Key) error {
 // it. Without a RefusedPolicy such a key does not load.
 func (st *Store) parsePolicy(k, prev *Key) error {
 	if prev != nil && prev.Policy == k.Policy {
-		k.ParsedPolicy, k.Compiled = prev.ParsedPolicy, prev.Compiled
+		k.ParsedPolicy = prev.ParsedPolicy
 		return nil
 	}
 	if k.Policy == "" {
 		return nil
-	}
-	if st.deps.CompilePolicy != nil {
-		k.Compiled = st.deps.CompilePolicy(k.Policy)
 	}
 	if st.deps.ParsePolicy == nil {
 		return nil

@@ -36,10 +36,6 @@ type Deps struct {
 	RefusedPolicy *awspolicy.Policy
 	// DeleteGrants removes a destroyed key's grants with their indexes.
 	DeleteGrants func(ctx context.Context, s logical.Storage, keyID string) error
-	// CompilePolicy, when set, gives a stored document's parse in the
-	// caller's own terms (Key.Compiled), while the first policy format
-	// lasts (issue 23).
-	CompilePolicy func(doc string) any
 }
 
 // Store holds the per-key locks and the caches of keys and aliases, and

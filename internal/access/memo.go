@@ -1,4 +1,4 @@
-package kms
+package access
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
 )
 
 // decisionMemo remembers a batch request's key policy decisions by
@@ -21,30 +23,27 @@ type decisionMemo struct {
 	// entries is keyed by the policy itself (which keeps it alive, so its
 	// address is never another policy's during the batch), then by the
 	// rest of the inputs.
-	entries map[*keyPolicy]map[string]*memoEntry
+	entries map[*awspolicy.Policy]map[string]*memoEntry
 }
 
 type memoEntry struct {
 	once sync.Once
-	d    decision
+	d    Verdict
 	by   string
 }
 
 type decisionMemoKey struct{}
 
-func withDecisionMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, decisionMemoKey{}, &decisionMemo{entries: map[*keyPolicy]map[string]*memoEntry{}})
-}
-
-func decisionMemoFrom(ctx context.Context) *decisionMemo {
-	m, _ := ctx.Value(decisionMemoKey{}).(*decisionMemo)
-	return m
+// WithDecisionMemo marks ctx as a batch request's, whose items' equal
+// policy questions are answered once.
+func WithDecisionMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, decisionMemoKey{}, &decisionMemo{entries: map[*awspolicy.Policy]map[string]*memoEntry{}})
 }
 
 // decide returns the decision for r, calling eval only the first time
 // these inputs are seen; concurrent items with equal inputs wait for it.
-func (m *decisionMemo) decide(p *keyPolicy, r *policyRequest, eval func() (decision, string)) (decision, string) {
-	k := memoKey(r)
+func (m *decisionMemo) decide(p *awspolicy.Policy, r *Request, keys awspolicy.Keys, eval func() (Verdict, string)) (Verdict, string) {
+	k := memoKey(r, keys)
 	m.mu.Lock()
 	byInputs := m.entries[p]
 	if byInputs == nil {
@@ -62,30 +61,30 @@ func (m *decisionMemo) decide(p *keyPolicy, r *policyRequest, eval func() (decis
 }
 
 // memoKey encodes the inputs unambiguously (each string length-prefixed).
-func memoKey(r *policyRequest) string {
+func memoKey(r *Request, keys awspolicy.Keys) string {
 	var b strings.Builder
 	put := func(s string) {
 		b.WriteString(strconv.Itoa(len(s)))
 		b.WriteByte(':')
 		b.WriteString(s)
 	}
-	put(r.op)
-	put(r.arn)
-	put(r.account.Partition)
-	put(r.account.ID)
+	put(r.Op)
+	put(r.Key.ARN)
+	put(r.Account.Partition)
+	put(r.Account.ID)
 	// The caller in full (%#v prints maps in key order), whatever its
 	// representation.
-	put(fmt.Sprintf("%#v", r.who))
-	names := make([]string, 0, len(r.keys))
-	for n := range r.keys {
+	put(fmt.Sprintf("%#v", r.Caller))
+	names := make([]string, 0, len(keys))
+	for n := range keys {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	put(strconv.Itoa(len(names)))
 	for _, n := range names {
 		put(n)
-		put(strconv.Itoa(len(r.keys[n])))
-		for _, v := range r.keys[n] {
+		put(strconv.Itoa(len(keys[n])))
+		for _, v := range keys[n] {
 			put(v)
 		}
 	}
