@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,5 +137,37 @@ func TestDecisionMemo(t *testing.T) {
 	}
 	if n.Load() != 2 {
 		t.Fatalf("%d evaluations, want 2", n.Load())
+	}
+}
+
+// Found by the attacker's review: condition key names ignore case, so an
+// encryption context with "dept" and "Dept" gave kms:EncryptionContext:dept
+// two values, and a Deny "unless dept is hr" (StringNotEquals) did not
+// apply to {"dept":"finance","Dept":"hr"}. Such a context is refused when
+// the policy tests that key; elsewhere it is harmless and allowed.
+func TestContextKeysDifferingOnlyInCase(t *testing.T) {
+	p := mustParse(t,
+		map[string]any{"Sid": "all", "Effect": "Allow", "Principal": vault("entity:alice"), "Action": "kms:*"},
+		map[string]any{"Sid": "hr-only", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt",
+			"Condition": map[string]any{"StringNotEquals": map[string]string{"kms:EncryptionContext:dept": "hr"}}})
+	alice := ident("alice", "alice")
+	ctx := context.Background()
+	d, err := Decide(ctx, request(p, alice, "Decrypt", map[string]string{"dept": "finance"}))
+	if err != nil || d.Verdict != Denied {
+		t.Fatalf("dept=finance: %v %v, want denied", d, err)
+	}
+	_, err = Decide(ctx, request(p, alice, "Decrypt", map[string]string{"dept": "finance", "Dept": "hr"}))
+	if err == nil || !strings.Contains(err.Error(), "AccessDeniedException") {
+		t.Fatalf("dept=finance, Dept=hr: err %v, want AccessDeniedException", err)
+	}
+	d, err = Decide(ctx, request(p, alice, "Decrypt", map[string]string{"dept": "hr"}))
+	if err != nil || d.Verdict != Allowed {
+		t.Fatalf("dept=hr: %v %v, want allowed", d, err)
+	}
+	// A policy that does not test the key does not care.
+	open := mustParse(t, map[string]any{"Sid": "all", "Effect": "Allow", "Principal": vault("entity:alice"), "Action": "kms:*"})
+	d, err = Decide(ctx, request(open, alice, "Decrypt", map[string]string{"app": "x", "App": "y"}))
+	if err != nil || d.Verdict != Allowed {
+		t.Fatalf("open policy: %v %v, want allowed", d, err)
 	}
 }

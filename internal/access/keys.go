@@ -4,9 +4,11 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -15,6 +17,9 @@ import (
 func conditionKeys(r *Request, p *awspolicy.Policy, hasContext bool) (awspolicy.Keys, error) {
 	k := awspolicy.Keys{}
 	if hasContext && len(r.EC) > 0 {
+		if err := checkContextCase(r.EC, p); err != nil {
+			return nil, err
+		}
 		names := make([]string, 0, len(r.EC))
 		for n, v := range r.EC {
 			k.Add("kms:EncryptionContext:"+n, v)
@@ -33,6 +38,29 @@ func conditionKeys(r *Request, p *awspolicy.Policy, hasContext bool) (awspolicy.
 	}
 	globalKeys(k, r, p)
 	return k, nil
+}
+
+// checkContextCase refuses an encryption context with two keys that differ
+// only in case when the policy tests kms:EncryptionContext:<that key>.
+// Condition key names ignore case, so both keys' values would answer the
+// one condition key: "deny unless dept is hr" would not apply to
+// {"dept":"finance","Dept":"hr"}, and "allow if dept is finance" would
+// admit {"dept":"hr","Dept":"finance"}. AWS leaves this undefined; the
+// plugin refuses the request rather than guess either way.
+func checkContextCase(ec map[string]string, p *awspolicy.Policy) error {
+	if len(ec) < 2 {
+		return nil
+	}
+	seen := make(map[string]bool, len(ec))
+	for n := range ec {
+		folded := strings.ToLower(n)
+		if seen[folded] && p.References("kms:EncryptionContext:"+folded) {
+			return kmserr.New(kmserr.AccessDenied, "two keys of the encryption context differ only in case, "+
+				"and the key policy's conditions on kms:EncryptionContext:<key> cannot tell them apart")
+		}
+		seen[folded] = true
+	}
+	return nil
 }
 
 // parameterKeys answers the keys of the request's parameters.
