@@ -5,12 +5,9 @@ import (
 	"strings"
 	"time"
 
-	uuid "github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
-	"github.com/openkms/vault-plugin-kms/awspolicy"
-	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -88,100 +85,6 @@ func pathKeyDescribe(b *backend) *framework.Path {
 		HelpSynopsis:    pathKeysHelpSyn,
 		HelpDescription: pathKeysHelpDesc,
 	}
-}
-
-func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	specName := d.Get("key_spec").(string)
-	spec, ok := keyspec.Lookup(specName)
-	if !ok {
-		return nil, kmserr.Validationf("key_spec must be one of %s", strings.Join(keyspec.Names(), ", "))
-	}
-	usage := spec.DefaultUsage()
-	if u := d.Get("key_usage").(string); u != "" {
-		if usage, ok = keyspec.ParseUsage(u); !ok {
-			return nil, kmserr.Validationf("key_usage must be one of %s", usageNames())
-		}
-		if !spec.Allows(usage) {
-			return nil, kmserr.Validationf("%s", spec.UsageError(usage))
-		}
-	}
-	origin, err := createOrigin(d, spec)
-	if err != nil {
-		return nil, err
-	}
-	desc := d.Get("description").(string)
-	if len(desc) > keyspec.MaxDescription {
-		return nil, kmserr.Validationf("description is longer than %d characters", keyspec.MaxDescription)
-	}
-	tags := d.Get("tags").(map[string]string)
-	if err := validateTags(tags, 0); err != nil {
-		return nil, err
-	}
-	var policy *awspolicy.Policy
-	policyDoc := d.Get("policy").(string)
-	if policyDoc != "" {
-		var err error
-		if policy, err = access.ParsePolicy(policyDoc); err != nil {
-			return nil, err
-		}
-		bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
-		probe := &keyEntry{KeySpec: spec.Name, KeyUsage: usage, Origin: origin}
-		if err := b.checkLockout(withAttrs(ctx, func(a *requestAttrs) { a.BypassLockout = &bypass }), req, policy, probe, bypass); err != nil {
-			return nil, err
-		}
-	}
-	alias := d.Get("alias").(string)
-	if alias != "" {
-		if err := validateAliasName(alias); err != nil {
-			return nil, err
-		}
-	}
-
-	id, err := uuid.GenerateUUID()
-	if err != nil {
-		return nil, err
-	}
-	now := b.now().UTC()
-	e := &keyEntry{
-		KeyID: id, Description: desc, KeySpec: spec.Name, KeyUsage: usage, Origin: origin,
-		State: stateEnabled, CreationDate: now, Tags: tags,
-	}
-	e.SetSpec(spec)
-	if policy != nil {
-		e.SetPolicy(policyDoc, policy)
-	}
-	if origin == originExternal {
-		e.State = statePendingImport
-	} else {
-		material, err := spec.Generate(b.random)
-		if err != nil {
-			return nil, err
-		}
-		if err := e.AddVersion(material, now); err != nil {
-			return nil, err
-		}
-	}
-
-	unlock := b.lockKey(id)
-	defer unlock()
-	if alias == "" {
-		// Tags and policy live in the key entry: one write.
-		if err := b.putKey(ctx, req.Storage, e); err != nil {
-			return nil, err
-		}
-		return b.keyResponse(ctx, req.Storage, e)
-	}
-	// Hold the alias lock across the writes so the name cannot be taken
-	// between the check and the alias write.
-	b.aliasLock.Lock()
-	defer b.aliasLock.Unlock()
-	if err := b.aliasFree(ctx, req.Storage, alias); err != nil {
-		return nil, err
-	}
-	if err := b.createWithAlias(ctx, req.Storage, e, &aliasEntry{Name: alias, TargetKeyID: id, CreatedAt: now, UpdatedAt: now}); err != nil {
-		return nil, err
-	}
-	return b.keyResponse(ctx, req.Storage, e)
 }
 
 // pathKeyList is AWS's ListKeys: the id and ARN of every key, nothing
@@ -493,24 +396,4 @@ func usageNames() string {
 		names = append(names, string(u))
 	}
 	return keyspec.OneOf(names)
-}
-
-// createOrigin is CreateKey's origin. A key in a custom key store is
-// refused by name rather than ignored, so no one takes a software key for
-// an HSM key.
-func createOrigin(d *framework.FieldData, spec *keyspec.Spec) (string, error) {
-	origin := d.Get("origin").(string)
-	if _, ok := d.GetOk("custom_key_store_id"); ok || origin == originCloudHSM {
-		return "", kmserr.Unsupportedf("%s", errCustomKeyStoreKeys)
-	}
-	switch origin {
-	case originAWSKMS:
-	case originExternal:
-		if !spec.Importable() {
-			return "", kmserr.Unsupportedf("key material cannot be imported for %s keys", spec.Name)
-		}
-	default:
-		return "", kmserr.Validationf("origin must be AWS_KMS or EXTERNAL")
-	}
-	return origin, nil
 }

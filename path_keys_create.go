@@ -1,0 +1,156 @@
+package kms
+
+import (
+	"context"
+
+	"github.com/hashicorp/go-uuid"
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/access"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
+	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+// createRequest is CreateKey's decoded, validated fields.
+type createRequest struct {
+	spec      *keyspec.Spec
+	usage     keyspec.KeyUsage
+	origin    string
+	desc      string
+	tags      map[string]string
+	alias     string
+	policyDoc string
+	policy    *awspolicy.Policy
+}
+
+// pathKeyCreate is CreateKey: decode, check the policy would not lock the
+// caller out, make the key (and its material), store it with its alias.
+func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	r, err := decodeCreate(d)
+	if err != nil {
+		return nil, err
+	}
+	if r.policy != nil {
+		bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
+		probe := &keyEntry{KeySpec: r.spec.Name, KeyUsage: r.usage, Origin: r.origin}
+		if err := b.checkLockout(withAttrs(ctx, func(a *requestAttrs) { a.BypassLockout = &bypass }), req, r.policy, probe, bypass); err != nil {
+			return nil, err
+		}
+	}
+	e, err := b.newKey(r)
+	if err != nil {
+		return nil, err
+	}
+	unlock := b.lockKey(e.KeyID)
+	defer unlock()
+	if r.alias == "" {
+		// Tags and policy live in the key entry: one write.
+		if err := b.putKey(ctx, req.Storage, e); err != nil {
+			return nil, err
+		}
+		return b.keyResponse(ctx, req.Storage, e)
+	}
+	// Hold the alias lock across the writes so the name cannot be taken
+	// between the check and the alias write.
+	b.aliasLock.Lock()
+	defer b.aliasLock.Unlock()
+	if err := b.aliasFree(ctx, req.Storage, r.alias); err != nil {
+		return nil, err
+	}
+	now := e.CreationDate
+	if err := b.createWithAlias(ctx, req.Storage, e, &aliasEntry{Name: r.alias, TargetKeyID: e.KeyID, CreatedAt: now, UpdatedAt: now}); err != nil {
+		return nil, err
+	}
+	return b.keyResponse(ctx, req.Storage, e)
+}
+
+// decodeCreate reads and validates CreateKey's fields.
+func decodeCreate(d *framework.FieldData) (*createRequest, error) {
+	spec, ok := keyspec.Lookup(d.Get("key_spec").(string))
+	if !ok {
+		return nil, kmserr.Validationf("key_spec must be one of %s", keyspec.OneOf(keyspec.Names()))
+	}
+	r := &createRequest{spec: spec, usage: spec.DefaultUsage(), desc: d.Get("description").(string),
+		tags: d.Get("tags").(map[string]string), alias: d.Get("alias").(string), policyDoc: d.Get("policy").(string)}
+	if u := d.Get("key_usage").(string); u != "" {
+		if r.usage, ok = keyspec.ParseUsage(u); !ok {
+			return nil, kmserr.Validationf("key_usage must be one of %s", usageNames())
+		}
+		if !spec.Allows(r.usage) {
+			return nil, kmserr.Validationf("%s", spec.UsageError(r.usage))
+		}
+	}
+	var err error
+	if r.origin, err = createOrigin(d, spec); err != nil {
+		return nil, err
+	}
+	if len(r.desc) > keyspec.MaxDescription {
+		return nil, kmserr.Validationf("description is longer than %d characters", keyspec.MaxDescription)
+	}
+	if err := validateTags(r.tags, 0); err != nil {
+		return nil, err
+	}
+	if r.policyDoc != "" {
+		if r.policy, err = access.ParsePolicy(r.policyDoc); err != nil {
+			return nil, err
+		}
+	}
+	if r.alias != "" {
+		if err := validateAliasName(r.alias); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// newKey makes the entry of a new key, with its first material unless the
+// material is to be imported.
+func (b *backend) newKey(r *createRequest) (*keyEntry, error) {
+	id, err := uuid.GenerateUUID()
+	if err != nil {
+		return nil, err
+	}
+	now := b.now().UTC()
+	e := &keyEntry{
+		KeyID: id, Description: r.desc, KeySpec: r.spec.Name, KeyUsage: r.usage, Origin: r.origin,
+		State: stateEnabled, CreationDate: now, Tags: r.tags,
+	}
+	e.SetSpec(r.spec)
+	if r.policy != nil {
+		e.SetPolicy(r.policyDoc, r.policy)
+	}
+	if r.origin == originExternal {
+		e.State = statePendingImport
+		return e, nil
+	}
+	material, err := r.spec.Generate(b.random)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.AddVersion(material, now); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// createOrigin is CreateKey's origin. A key in a custom key store is
+// refused by name rather than ignored, so no one takes a software key for
+// an HSM key.
+func createOrigin(d *framework.FieldData, spec *keyspec.Spec) (string, error) {
+	origin := d.Get("origin").(string)
+	if _, ok := d.GetOk("custom_key_store_id"); ok || origin == originCloudHSM {
+		return "", kmserr.Unsupportedf("%s", errCustomKeyStoreKeys)
+	}
+	switch origin {
+	case originAWSKMS:
+	case originExternal:
+		if !spec.Importable() {
+			return "", kmserr.Unsupportedf("key material cannot be imported for %s keys", spec.Name)
+		}
+	default:
+		return "", kmserr.Validationf("origin must be AWS_KMS or EXTERNAL")
+	}
+	return origin, nil
+}
