@@ -55,22 +55,18 @@ const maxVariableRunes = 8192
 func worstCase(v string, vars bool) pattern {
 	var p pattern
 	for vars {
-		i := strings.Index(v, "${")
-		if i < 0 {
+		before, name, rest, ok := nextVariable(v)
+		if !ok {
 			break
 		}
-		j := strings.IndexByte(v[i:], '}')
-		if j < 0 {
-			break
-		}
-		p.addGlob(v[:i])
-		switch name := strings.TrimSpace(v[i+2 : i+j]); name {
+		p.addGlob(before)
+		switch name {
 		case "*", "?", "$":
 			p.addLiteral(name)
 		default:
 			p.addLiteral(strings.Repeat("x", maxVariableRunes))
 		}
-		v = v[i+j+1:]
+		v = rest
 	}
 	p.addGlob(v)
 	return p

@@ -317,17 +317,12 @@ func (c *condition) evalReading(keys Keys, vars bool, reads *requestReads) bool 
 // expand returns false.
 func expand(v string, keys Keys, vars bool, emit func(text string, sub bool)) bool {
 	for vars {
-		i := strings.Index(v, "${")
-		if i < 0 {
+		before, name, rest, ok := nextVariable(v)
+		if !ok {
 			break
 		}
-		j := strings.IndexByte(v[i:], '}')
-		if j < 0 {
-			break
-		}
-		emit(v[:i], false)
-		name := strings.TrimSpace(v[i+2 : i+j])
-		v = v[i+j+1:]
+		emit(before, false)
+		v = rest
 		switch name {
 		case "*", "?", "$":
 			emit(name, true)
@@ -352,6 +347,20 @@ func expand(v string, keys Keys, vars bool, emit func(text string, sub bool)) bo
 	}
 	emit(v, false)
 	return true
+}
+
+// nextVariable splits v at its first policy variable: the text before it,
+// the variable's name (trimmed, with any default), and the text after it.
+func nextVariable(v string) (before, name, rest string, ok bool) {
+	i := strings.Index(v, "${")
+	if i < 0 {
+		return "", "", "", false
+	}
+	j := strings.IndexByte(v[i:], '}')
+	if j < 0 {
+		return "", "", "", false
+	}
+	return v[:i], strings.TrimSpace(v[i+2 : i+j]), v[i+j+1:], true
 }
 
 // substitute is expand into a pattern: substituted text is literal even
