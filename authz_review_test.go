@@ -1,0 +1,31 @@
+package kms
+
+import (
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
+)
+
+// Found by the attacker's review of the package split: CreateGrant
+// resolved an entity-id grantee or retiring principal through the
+// identity store before it authorized the caller, so a caller the key
+// refuses learned from "names an entity id that does not exist" versus
+// AccessDenied whether an entity id exists. A principal that does not
+// resolve is now an error only a caller allowed CreateGrant sees.
+func TestCreateGrantUnresolvedPrincipalAfterAuthorization(t *testing.T) {
+	tb := newTestBackend(t)
+	withTable(tb, ident("alice", "alice"), ident("bob", "bob"), ident("mallory", "mallory"))
+	key := ownedKey(t, tb, "alice")
+	path := "keys/" + key + "/grants"
+	for _, field := range []string{"grantee_principal", "retiring_principal"} {
+		for _, who := range []string{"entity:bob", "entity:ghost"} {
+			data := map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt", field: who}
+			tb.asFails(kmserr.AccessDenied, "mallory", logical.UpdateOperation, path, data)
+		}
+		// The key's owner still learns what is wrong.
+		data := map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt", field: "entity:ghost"}
+		tb.asFails(kmserr.Validation, "alice", logical.UpdateOperation, path, data)
+	}
+}
