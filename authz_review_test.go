@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
@@ -28,4 +29,24 @@ func TestCreateGrantUnresolvedPrincipalAfterAuthorization(t *testing.T) {
 		data := map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt", field: "entity:ghost"}
 		tb.asFails(kmserr.Validation, "alice", logical.UpdateOperation, path, data)
 	}
+}
+
+// Found by the attacker's review: a grant's constraint compares keys
+// without case, and either spelling of a key spelled twice answered it, so
+// a grant for dept=hr admitted {"dept":"finance","Dept":"hr"}: its grantee
+// made ciphertext labelled dept=finance. Both spellings must now hold the
+// value, and a constraint with such keys is refused.
+func TestGrantConstraintKeySpelledTwice(t *testing.T) {
+	tb := newTestBackend(t)
+	withTable(tb, ident("alice", "alice"), ident("bob", "bob"))
+	key := ownedKey(t, tb, "alice")
+	path := "keys/" + key + "/grants"
+	tb.asOK("alice", logical.UpdateOperation, path, map[string]any{"grantee_principal": "entity:bob",
+		"operations": "Encrypt", "encryption_context_subset": map[string]any{"dept": "hr"}})
+	require.NoError(t, tb.encrypt("bob", key, map[string]any{"dept": "hr"}))
+	require.NoError(t, tb.encrypt("bob", key, map[string]any{"DEPT": "hr", "app": "x"}))
+	requireKMSError(t, tb.encrypt("bob", key, map[string]any{"dept": "finance", "Dept": "hr"}), kmserr.AccessDenied)
+	requireKMSError(t, tb.encrypt("bob", key, map[string]any{"Dept": "hr", "dept": "finance"}), kmserr.AccessDenied)
+	tb.asFails(kmserr.Validation, "alice", logical.UpdateOperation, path, map[string]any{"grantee_principal": "entity:bob",
+		"operations": "Encrypt", "encryption_context_equals": map[string]any{"dept": "hr", "Dept": "finance"}})
 }
