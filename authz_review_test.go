@@ -50,3 +50,27 @@ func TestGrantConstraintKeySpelledTwice(t *testing.T) {
 	tb.asFails(kmserr.Validation, "alice", logical.UpdateOperation, path, map[string]any{"grantee_principal": "entity:bob",
 		"operations": "Encrypt", "encryption_context_equals": map[string]any{"dept": "hr", "Dept": "finance"}})
 }
+
+// Found by the attacker's review: an encryption context with keys that
+// differ only in case is refused when the key policy tests that key, and
+// the refusal said so, to any caller: one the key refuses anyway learned,
+// key name by key name, which kms:EncryptionContext keys the policy tests
+// (the key policy is GetKeyPolicy's to show). The refusal is now a denial
+// like any other, to every caller; the log says why.
+func TestContextCaseRefusalRevealsNothing(t *testing.T) {
+	tb := newTestBackend(t)
+	withTable(tb, ident("alice", "alice"), ident("mallory", "mallory"))
+	key := tb.asOK("alice", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
+		`{"Sid":"owner","Effect":"Allow","Principal":{"AWS":"`+iam+`user/alice"},"Action":"kms:*","Resource":"*"}`,
+		`{"Sid":"hr","Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*",`+
+			`"Condition":{"StringNotEquals":{"kms:EncryptionContext:dept":"hr"}}}`)})["key_id"].(string)
+	refusal := func(who string, ec map[string]any) string {
+		return requireKMSError(t, tb.encrypt(who, key, ec), kmserr.AccessDenied).Msg
+	}
+	tested := refusal("mallory", map[string]any{"dept": "a", "Dept": "b"})
+	untested := refusal("mallory", map[string]any{"team": "a", "Team": "b"})
+	require.Equal(t, untested, tested, "the refusal tells a key the policy tests from one it does not")
+	// The key's owner is refused such a context too, and allowed the rest.
+	refusal("alice", map[string]any{"dept": "a", "Dept": "b"})
+	require.NoError(t, tb.encrypt("alice", key, map[string]any{"team": "a", "Team": "b"}))
+}
