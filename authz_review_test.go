@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"context"
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -73,4 +74,25 @@ func TestContextCaseRefusalRevealsNothing(t *testing.T) {
 	// The key's owner is refused such a context too, and allowed the rest.
 	refusal("alice", map[string]any{"dept": "a", "Dept": "b"})
 	require.NoError(t, tb.encrypt("alice", key, map[string]any{"team": "a", "Team": "b"}))
+}
+
+// Found by the attacker's review: the caller's account came from the
+// loaded configuration, or the default account when none was loaded, as
+// after another node changed the configuration (Invalidate drops it).
+// Decrypt without a key id loads none before it resolves the caller, so
+// the first such request after a change ran as a caller of account
+// 000000000000 and escaped a Deny on the configured account's user.
+func TestCallerAccountAfterConfigInvalidated(t *testing.T) {
+	tb := newTestBackend(t)
+	withTable(tb, ident("admin", "admin"), ident("mallory", "mallory"))
+	tb.asOK("", logical.UpdateOperation, "config", map[string]any{"account_id": "111122223333"})
+	const acct = "arn:aws:iam::111122223333:"
+	key := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
+		`{"Effect":"Allow","Principal":{"AWS":"`+acct+`root"},"Action":"kms:*","Resource":"*"}`,
+		`{"Effect":"Allow","Principal":"*","Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}`,
+		`{"Effect":"Deny","Principal":{"AWS":"`+acct+`user/mallory"},"Action":"kms:Decrypt","Resource":"*"}`)})["key_id"].(string)
+	ct := tb.asOK("admin", logical.UpdateOperation, "encrypt/"+key, map[string]any{"plaintext": b64s("secret")})["ciphertext_blob"]
+	tb.asFails(kmserr.AccessDenied, "mallory", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct})
+	tb.backend.invalidate(context.Background(), configStorageKey)
+	tb.asFails(kmserr.AccessDenied, "mallory", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct})
 }
