@@ -16,9 +16,17 @@ import (
 
 // caller resolves the request's caller, once per request (withPolicyAttrs
 // marks it), into the canonical principal (access.IdentityCache.Resolve).
+// The caller's account is the configured one, read as the policy question
+// reads it: the loaded configuration is dropped when another node changes
+// it, and a caller of the default account would escape every Deny naming
+// the configured account's users and roles.
 func (b *backend) caller(ctx context.Context, req *logical.Request) (*awspolicy.Caller, error) {
 	return access.Caller(ctx, func() (*awspolicy.Caller, error) {
-		return b.identities.Resolve(req.EntityID, b.lookupIdentity, b.mountAccount())
+		cfg, err := b.config(ctx, req.Storage)
+		if err != nil {
+			return nil, err
+		}
+		return b.identities.Resolve(req.EntityID, b.lookupIdentity, cfg.account())
 	})
 }
 

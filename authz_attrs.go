@@ -16,15 +16,6 @@ func (c *configEntry) account() awspolicy.Account {
 	return awspolicy.Account{Partition: orDefault(c.Partition, defaultPartition), ID: orDefault(c.AccountID, defaultAccountID)}
 }
 
-// mountAccount is the account of the mount's ARNs, from the loaded
-// configuration (always loaded once a key has been resolved).
-func (b *backend) mountAccount() awspolicy.Account {
-	if c := b.cfg.Load(); c != nil {
-		return c.account()
-	}
-	return (&configEntry{}).account()
-}
-
 // requestAttrs and withAttrs name access's request attributes for the
 // handlers that set some before authorizing (access.Attrs, access.WithAttrs).
 type requestAttrs = access.Attrs

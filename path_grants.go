@@ -187,11 +187,11 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 	if err != nil {
 		return err
 	}
-	grantee, err := access.ResolveGrantPrincipal("grantee_principal", g.GranteePrincipal, who, b.cachedIdentity)
+	grantee, err := b.grantPrincipal(ctx, req, e, who, "grantee_principal", g.GranteePrincipal)
 	if err != nil {
 		return err
 	}
-	retiring, err := access.ResolveGrantPrincipal("retiring_principal", g.RetiringPrincipal, who, b.cachedIdentity)
+	retiring, err := b.grantPrincipal(ctx, req, e, who, "retiring_principal", g.RetiringPrincipal)
 	if err != nil {
 		return err
 	}
@@ -218,6 +218,20 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 		return accessDenied(e, opCreateGrant, who)
 	}
 	return kmserr.New(kmserr.AccessDenied, "%s is not allowed to create this grant on key '%s': CreateGrant is not allowed, or the grant would be wider than the caller's own", who, e.KeyID)
+}
+
+// grantPrincipal resolves one of CreateGrant's principals. Resolving asks
+// the identity store, so its refusal ("names an entity id that does not
+// exist") is for a caller the key allows CreateGrant only (refuseInvalid):
+// whether an entity id exists is not for others to learn.
+func (b *backend) grantPrincipal(ctx context.Context, req *logical.Request, e *keyEntry, who *awspolicy.Caller, field, raw string) (access.ResolvedPrincipal, error) {
+	r, err := access.ResolveGrantPrincipal(field, raw, who, b.cachedIdentity)
+	if err != nil {
+		if denied := b.authorize(ctx, req, e, opCreateGrant, nil, nil); denied != nil {
+			return r, denied
+		}
+	}
+	return r, err
 }
 
 func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

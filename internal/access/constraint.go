@@ -28,9 +28,17 @@ func CheckConstraint(c map[string]string) error {
 	if len(c) > maxConstraintPairs {
 		return kmserr.Validationf("a grant constraint has at most %d encryption context pairs, got %d", maxConstraintPairs, len(c))
 	}
+	folded := make(map[string]bool, len(c))
 	for k, v := range c {
 		if k == "" || utf8.RuneCountInString(k) > maxConstraintChars || utf8.RuneCountInString(v) > maxConstraintChars {
 			return kmserr.Validationf("grant constraint keys must be 1..%d characters and values at most %d", maxConstraintChars, maxConstraintChars)
+		}
+		// Keys compare without case (Matches): two that differ only in
+		// case would be one key with two values.
+		if f := strings.ToLower(k); folded[f] {
+			return kmserr.Validationf("a grant constraint has two keys that differ only in case; keys compare without case")
+		} else {
+			folded[f] = true
 		}
 	}
 	return nil
@@ -54,17 +62,19 @@ func (m *Constraint) Matches(ec map[string]string, hasContext bool) bool {
 }
 
 // pairsIn reports whether every pair of a is in b, keys compared without
-// case and values with it.
+// case and values with it. A key that b spells twice (dept and Dept) is in
+// b only if both spellings hold its value: either answers the key, so a
+// grant for dept=hr must not admit {"dept":"finance","Dept":"hr"} (as
+// kms:EncryptionContext:dept refuses such a context, checkContextCase).
 func pairsIn(a, b map[string]string) bool {
 	for k, v := range a {
-		if got, ok := b[k]; ok && got == v {
-			continue
-		}
 		found := false
 		for bk, bv := range b {
-			if bv == v && strings.EqualFold(bk, k) {
+			if bk == k || strings.EqualFold(bk, k) {
+				if bv != v {
+					return false
+				}
 				found = true
-				break
 			}
 		}
 		if !found {

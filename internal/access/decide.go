@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -82,6 +83,9 @@ func Decide(ctx context.Context, r *Request) (Decision, error) {
 		}
 	}
 	v, sid, err := PolicyVerdict(ctx, r)
+	if errors.Is(err, errContextCase) {
+		return Decision{Verdict: Denied, By: err.Error()}, nil
+	}
 	if err != nil {
 		return Decision{}, err
 	}
@@ -104,7 +108,8 @@ func Decide(ctx context.Context, r *Request) (Decision, error) {
 
 // PolicyVerdict asks the key's policy (the account's default one when the
 // key has none) alone, returning the Sid of the deciding statement. In a
-// batch (WithDecisionMemo) equal questions are evaluated once.
+// batch (WithDecisionMemo) equal questions are evaluated once. A context
+// the policy cannot read is errContextCase, which Decide makes a denial.
 func PolicyVerdict(ctx context.Context, r *Request) (Verdict, string, error) {
 	p := r.Key.Policy
 	if p == nil {

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"errors"
 	"net"
 	"sort"
 	"strconv"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
-	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -40,6 +40,13 @@ func conditionKeys(r *Request, p *awspolicy.Policy, hasContext bool) (awspolicy.
 	return k, nil
 }
 
+// errContextCase is checkContextCase's refusal. Decide turns it into a
+// denial like any other: the caller is not told why, since whether the
+// policy tests a key is the key policy's to show (GetKeyPolicy), not a
+// refused caller's to learn key name by key name.
+var errContextCase = errors.New("two keys of the encryption context differ only in case, " +
+	"and the key policy's conditions on kms:EncryptionContext:<key> cannot tell them apart")
+
 // checkContextCase refuses an encryption context with two keys that differ
 // only in case when the policy tests kms:EncryptionContext:<that key>.
 // Condition key names ignore case, so both keys' values would answer the
@@ -55,8 +62,7 @@ func checkContextCase(ec map[string]string, p *awspolicy.Policy) error {
 	for n := range ec {
 		folded := strings.ToLower(n)
 		if seen[folded] && p.References("kms:EncryptionContext:"+folded) {
-			return kmserr.New(kmserr.AccessDenied, "two keys of the encryption context differ only in case, "+
-				"and the key policy's conditions on kms:EncryptionContext:<key> cannot tell them apart")
+			return errContextCase
 		}
 		seen[folded] = true
 	}
