@@ -229,7 +229,9 @@ func (st *Store) parsePolicy(k, prev *Key) error {
 		return nil
 	}
 	if st.deps.ParsePolicy == nil {
-		return nil
+		// Without a parser a stored policy would read as nil, the default
+		// (allow-all) policy: refuse to load the key instead.
+		return fmt.Errorf("stored key %s has a key policy and the key store has no policy parser", k.KeyID)
 	}
 	p, err := st.deps.ParsePolicy(k.Policy)
 	if err != nil {

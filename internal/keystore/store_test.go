@@ -80,3 +80,19 @@ func TestPutKeyAppendOnly(t *testing.T) {
 	require.NoError(t, st.Rotate(c, RotationOnDemand, st.now()))
 	require.NoError(t, st.Put(ctx, s, c))
 }
+
+// A key with a stored policy never loads as the default (allow-all) policy
+// for want of a parser: without one it does not load at all.
+func TestStoredPolicyNeedsAParser(t *testing.T) {
+	st, s := newTestStore(t)
+	ctx := context.Background()
+	id := "00000000-0000-0000-0000-000000000002"
+	k := newStoredKey(t, st, s, id)
+	k = k.Clone()
+	k.Policy = `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*"}]}`
+	unlock := st.Lock(id)
+	require.NoError(t, st.Put(ctx, s, k))
+	unlock()
+	_, err := st.Read(ctx, s, id, nil)
+	require.ErrorContains(t, err, "no policy parser")
+}
