@@ -205,16 +205,40 @@ func (p *Policy) ConditionValues(name string) []string {
 	return out
 }
 
-// References reports whether a condition of the policy tests the key
+// References reports whether a condition of the policy tests the key, or a
+// policy variable in a condition value or a Resource reads it
 // (name compared without case), so that a costly key is computed only
 // when some statement asks for it.
 func (p *Policy) References(name string) bool {
 	name = strings.ToLower(name)
 	for _, s := range p.Statements {
 		for _, c := range s.conditions {
-			if c.key == name {
+			if c.key == name || anyNames(c.values, name) {
 				return true
 			}
+		}
+		for _, r := range s.resources {
+			if anyNames([]string{r.raw}, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// anyNames reports whether a value holds a policy variable of key name
+// (lower case), as ${name} or ${name, 'default'}.
+func anyNames(values []string, name string) bool {
+	for _, v := range values {
+		for {
+			_, n, rest, ok := nextVariable(v)
+			if !ok {
+				break
+			}
+			if k, _, _ := strings.Cut(n, ","); strings.ToLower(strings.TrimSpace(k)) == name {
+				return true
+			}
+			v = rest
 		}
 	}
 	return false

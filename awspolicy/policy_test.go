@@ -289,3 +289,24 @@ func TestReferences(t *testing.T) {
 		t.Error("References")
 	}
 }
+
+// References counts a key read through a policy variable too: the
+// encryption-context case check and costly keys rely on it.
+func TestReferencesCountsVariables(t *testing.T) {
+	doc := `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*",
+	  "Condition":{"StringNotEquals":{"aws:username":"${kms:EncryptionContext:Owner, 'nobody'}"}}},
+	 {"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"arn:aws:kms:*:111122223333:key/${aws:PrincipalTag/key}"}]}`
+	p, err := Parse(doc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{
+		"kms:EncryptionContext:owner": true, "aws:username": true, "aws:PrincipalTag/Key": true,
+		"kms:EncryptionContext:dept": false, "kms:ResourceAliases": false,
+	} {
+		if got := p.References(name); got != want {
+			t.Errorf("References(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
