@@ -45,7 +45,9 @@ func TestHSMKeyUnavailable(t *testing.T) {
 	softBlob := tb.ok(logical.UpdateOperation, "encrypt/"+soft, map[string]any{"plaintext": pt})["ciphertext_blob"]
 
 	h.disconnect()
-	require.Equal(t, "Unavailable", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
+	described := tb.ok(logical.ReadOperation, "keys/"+id, nil)
+	require.Equal(t, "Unavailable", described["key_state"])
+	require.Equal(t, false, described["enabled"], "AWS: Enabled is true only in the Enabled state")
 	require.Equal(t, "PendingDeletion", tb.ok(logical.ReadOperation, "keys/"+doomed, nil)["key_state"])
 	md := tb.aws("", "DescribeKey", map[string]any{"KeyId": id})["KeyMetadata"].(map[string]any)
 	require.Equal(t, "Unavailable", md["KeyState"])
@@ -162,4 +164,26 @@ func TestAWSHSMKeys(t *testing.T) {
 	soft := tb.aws("", "CreateKey", map[string]any{})["KeyMetadata"].(map[string]any)
 	require.NotContains(t, soft, "CustomKeyStoreId")
 	require.NotContains(t, soft, "CloudHsmClusterId")
+}
+
+// The key policy decides first: a caller it denies is refused with
+// AccessDeniedException before the store is asked, connected or not, and
+// a caller it allows uses the key in the token.
+func TestHSMKeyAuthorizedFirst(t *testing.T) {
+	h := newHSMKeyEnv(t, 1)
+	tb := h.tb
+	withIdentities(tb)
+	doc := policyDoc(t,
+		map[string]any{"Sid": "admin", "Effect": "Allow", "Principal": principals("entity:admin"), "Action": actions("*")},
+		map[string]any{"Sid": "alice", "Effect": "Allow", "Principal": principals("entity:alice"), "Action": actions("Encrypt", "Decrypt")})
+	id := h.key(map[string]any{"policy": doc, "bypass_policy_lockout_safety_check": true})
+	pt := base64.StdEncoding.EncodeToString([]byte("p"))
+	blob := tb.asOK("alice", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})["ciphertext_blob"]
+	requireFormat3(t, blob)
+	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})
+	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	h.disconnect()
+	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})
+	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	tb.asFails(kmserr.InvalidState, "alice", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})
 }

@@ -25,7 +25,7 @@ type hsmKeyEnv struct {
 	store string
 }
 
-func newHSMKeyEnv(t *testing.T, tokens int) *hsmKeyEnv {
+func newHSMKeyEnv(t testing.TB, tokens int) *hsmKeyEnv {
 	tb := newTestBackend(t)
 	env := newHSMEnv(t, tb, tokens)
 	h := &hsmKeyEnv{hsmEnv: env, tb: tb, tok: env.token(t)}

@@ -311,6 +311,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 		return nil, err
 	}
 	algs := e.Spec().Algorithms(e.KeyUsage)
+	state := b.keyStateOf(ctx, s, e)
 	data := map[string]any{
 		"key_id":        e.KeyID,
 		"arn":           arns.Key(e.KeyID),
@@ -318,8 +319,8 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 		"description":   e.Description,
 		"key_spec":      e.KeySpec,
 		"key_usage":     e.KeyUsage,
-		"key_state":     b.keyStateOf(ctx, s, e),
-		"enabled":       e.State == stateEnabled,
+		"key_state":     state,
+		"enabled":       state == stateEnabled,
 		"origin":        e.Origin,
 		"key_manager":   "CUSTOMER",
 		"aliases":       nonNil(aliases),
