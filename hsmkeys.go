@@ -253,3 +253,47 @@ func (b *backend) storeFields(ctx context.Context, s logical.Storage, e *keyEntr
 	data["cloud_hsm_cluster_id"] = st.Connection
 	return nil
 }
+
+// checkStoreHealth (periodic) marks FAILED, with AWS's connection error
+// code, a connected store whose token no longer answers, so an operator
+// sees why its keys fail; until then a token error fails only the request
+// it happened in. As in AWS the store stays FAILED until it is
+// disconnected and connected again.
+func (b *backend) checkStoreHealth(ctx context.Context, s logical.Storage) error {
+	stores, err := b.cks.List(ctx, s)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, st := range stores {
+		tok, ok := b.hsmLive.Token(st.ID)
+		if st.State != customkeystore.Connected || !ok {
+			continue
+		}
+		hctx, cancel := context.WithTimeout(ctx, hsmTimeout)
+		herr := tok.Health(hctx)
+		cancel()
+		if herr == nil {
+			continue
+		}
+		b.Logger().Warn("a custom key store's token stopped answering; the store is FAILED until disconnected and connected again",
+			"custom_key_store_id", st.ID, "error", herr)
+		code := customkeystore.CodeFor(herr)
+		if code == customkeystore.InternalError {
+			// A token that answered the connect and now fails its health
+			// check (SoftHSM2 says CKR_GENERAL_ERROR for a deleted token)
+			// is out of reach, not a fault of the plugin.
+			code = customkeystore.NetworkErrors
+		}
+		_, err := b.cks.Change(ctx, s, st.ID, func(cur *customkeystore.Store) error {
+			cur.Lost(code)
+			return nil
+		})
+		if err != nil && !errors.Is(err, customkeystore.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		b.hsmLive.Disconnect(st.ID)
+	}
+	return errors.Join(errs...)
+}

@@ -187,3 +187,24 @@ func TestHSMKeyAuthorizedFirst(t *testing.T) {
 	tb.asFails(kmserr.AccessDenied, "bob", logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
 	tb.asFails(kmserr.InvalidState, "alice", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})
 }
+
+// A token that goes away: requests fail one by one (never a 500), and the
+// periodic health check marks the store FAILED with its error code, so
+// its keys show Unavailable.
+func TestHSMKeyTokenGone(t *testing.T) {
+	h := newHSMKeyEnv(t, 1)
+	tb := h.tb
+	id := h.key(nil)
+	pt := base64.StdEncoding.EncodeToString([]byte("p"))
+	tb.runPeriodic()
+	require.Equal(t, "CONNECTED", tb.ok(logical.ReadOperation, "custom-key-stores/"+h.store, nil)["connection_state"], "a healthy token stays connected")
+	h.soft.DeleteToken(t, h.tok.Label)
+	tb.fails(kmserr.InvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})
+	tb.runPeriodic()
+	st := tb.ok(logical.ReadOperation, "custom-key-stores/"+h.store, nil)
+	require.Equal(t, "FAILED", st["connection_state"])
+	require.Contains(t, []any{"NETWORK_ERRORS", "INSUFFICIENT_CLOUDHSM_HSMS"}, st["connection_error_code"])
+	require.Equal(t, "Unavailable", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
+	ke := tb.fails(kmserr.InvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})
+	require.Contains(t, ke.Msg, "Unavailable")
+}
