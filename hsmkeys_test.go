@@ -293,3 +293,41 @@ func requireFormat3(t *testing.T, blob any) {
 	require.NoError(t, err)
 	require.Equal(t, 3, b.Format)
 }
+
+// A scan of the whole mount's storage after keys in a store were made and
+// used: every entry that is a key of a store holds no material, only
+// labels. The material itself cannot be compared (the token never gives
+// it out: CKA_EXTRACTABLE false, TestHSMKeyCreate), so the scan checks
+// that nothing where key bytes could be stored has any.
+func TestHSMKeyStorageScan(t *testing.T) {
+	h := newHSMKeyEnv(t, 1)
+	tb := h.tb
+	ids := []string{h.key(nil), h.key(map[string]any{"alias": "alias/scan", "tags": map[string]any{"t": "v"}})}
+	for _, id := range ids {
+		ct := tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("scan")})["ciphertext_blob"]
+		tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": ct})
+		tb.ok(logical.UpdateOperation, "data-key/wrapped/"+id, map[string]any{"key_spec": "AES_256"})
+		tb.ok(logical.UpdateOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:bob", "operations": "Encrypt"})
+	}
+	tb.advance(2 * time.Hour)
+	tb.runPeriodic()
+	found := 0
+	for _, k := range storageKeys(t, tb.storage, "") {
+		raw, err := tb.storage.Get(context.Background(), k)
+		require.NoError(t, err)
+		if raw == nil || !strings.HasPrefix(k, keyStoragePrefix) {
+			continue
+		}
+		var e keyEntry
+		require.NoError(t, raw.DecodeJSON(&e), k)
+		if e.CustomKeyStoreID == "" {
+			continue
+		}
+		found++
+		for _, v := range e.Versions {
+			require.Empty(t, v.Material, "%s version %d", k, v.Version)
+			require.Equal(t, keystore.HSMObjectLabel(e.KeyID, v.Version), v.HSMLabel)
+		}
+	}
+	require.Equal(t, len(ids), found, "the scan saw every key of the store")
+}
