@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 
@@ -207,4 +208,22 @@ func TestHSMKeyTokenGone(t *testing.T) {
 	require.Equal(t, "Unavailable", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
 	ke := tb.fails(kmserr.InvalidState, logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": pt})
 	require.Contains(t, ke.Msg, "Unavailable")
+}
+
+// On a performance standby, which holds no token connections, CreateKey
+// in a store and cryptography with its keys answer ErrReadOnly, so Vault
+// forwards them to the active node, rather than calling the key
+// Unavailable.
+func TestHSMKeyStandbyForwards(t *testing.T) {
+	h := newHSMKeyEnv(t, 1)
+	tb := h.tb
+	id := h.key(nil)
+	conf := logical.TestBackendConfig()
+	conf.System = &logical.StaticSystemView{ReplicationStateVal: consts.ReplicationPerformanceStandby}
+	require.NoError(t, tb.Setup(context.Background(), conf))
+	_, err := tb.do(logical.UpdateOperation, "keys", map[string]any{"custom_key_store_id": h.store})
+	require.ErrorIs(t, err, logical.ErrReadOnly)
+	_, err = tb.do(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("p")})
+	require.ErrorIs(t, err, logical.ErrReadOnly)
+	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
 }

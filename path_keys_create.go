@@ -45,8 +45,12 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 		}
 	}
 	if r.store != "" {
-		// Refused before anything is written: a store that is missing or
-		// not connected cannot make the key.
+		// Token connections are open on the active node: a performance
+		// standby forwards. Elsewhere a store that is missing or not
+		// connected is refused before anything is written.
+		if !b.WriteSafeReplicationState() {
+			return nil, logical.ErrReadOnly
+		}
 		if _, err := b.storeToken(ctx, req.Storage, r.store); err != nil {
 			return nil, b.storeRefusal(err)
 		}
