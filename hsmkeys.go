@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -224,13 +225,13 @@ func (b *backend) releaseHSM(ctx context.Context, s logical.Storage, storeID, ke
 	case errors.Is(err, customkeystore.ErrNotFound):
 		return nil // the store went first: no object can be left to destroy
 	case err != nil:
-		return err
+		return fmt.Errorf("key %s stays until its custom key store %s is connected: %w", keyID, storeID, err)
 	}
 	hctx, cancel := context.WithTimeout(ctx, hsmTimeout)
 	defer cancel()
 	for _, l := range labels {
 		if err := tok.Destroy(hctx, l); err != nil && !errors.Is(err, hsm.ErrKeyNotFound) {
-			return err
+			return fmt.Errorf("key %s: destroying its object in custom key store %s: %w", keyID, storeID, err)
 		}
 	}
 	return b.cks.RemoveKey(ctx, s, storeID, keyID)
