@@ -23,6 +23,16 @@ type walk struct {
 	tb  *testBackend
 	n   int
 	hsm *hsmEnv // SoftHSM tokens for the custom key store operations
+	// keyStore is a connected store for CreateKey, made on first use.
+	keyStore string
+}
+
+// connectedStore is a connected custom key store to create keys in.
+func (w *walk) connectedStore() string {
+	if w.keyStore == "" {
+		w.keyStore = w.hsm.connected(w.tb)
+	}
+	return w.keyStore
 }
 
 func (w *walk) unique(prefix string) string { w.n++; return fmt.Sprintf("%s%d", prefix, w.n) }
@@ -85,6 +95,7 @@ var fixtures = map[string]func(w *walk) []any{
 				Origin: types.OriginTypeAwsKms, Policy: aws.String(w.policy()), BypassPolicyLockoutSafetyCheck: true, MultiRegion: aws.Bool(false),
 				Tags: []types.Tag{{TagKey: aws.String("k"), TagValue: aws.String("v")}}},
 			&awskms.CreateKeyInput{CustomerMasterKeySpec: types.CustomerMasterKeySpecSymmetricDefault},
+			&awskms.CreateKeyInput{CustomKeyStoreId: aws.String(w.connectedStore()), Origin: types.OriginTypeAwsCloudhsm},
 		}
 	},
 	"Decrypt": func(w *walk) []any {

@@ -126,6 +126,7 @@ var honouredBy = map[string]string{
 	"DisconnectCustomKeyStore.CustomKeyStoreId": "TestAWSCustomKeyStores",
 	"UpdateCustomKeyStore.CustomKeyStoreId":     "TestAWSCustomKeyStores",
 	"DeleteCustomKeyStore.CustomKeyStoreId":     "TestAWSCustomKeyStores",
+	"CreateKey.CustomKeyStoreId":                "TestAWSHSMKeys",
 }
 
 // refusedSample is, for each refused member, a valid value the plugin must
@@ -146,7 +147,7 @@ func refused(member string) bool {
 }
 
 // refusedIn is refused for one operation: the custom key store operations
-// take CustomKeyStoreId, which CreateKey and GenerateRandom refuse.
+// and CreateKey take CustomKeyStoreId, which GenerateRandom refuses.
 func refusedIn(op, member string) bool {
 	if _, ok := awsapi.OpMembers[op][member]; ok {
 		return false
@@ -316,7 +317,7 @@ func TestAWSEveryMemberHonouredOrRefused(t *testing.T) {
 	tb := newTestBackend(t)
 	withIdentities(tb)
 	c := tb.sdkClient("")
-	w := &walk{t: t, tb: tb, hsm: newHSMEnv(t, tb, 2)}
+	w := &walk{t: t, tb: tb, hsm: newHSMEnv(t, tb, 3)}
 	tb.cks.Limit = 1000 // the walk creates more custom key stores than AWS's quota
 	tests := testFunctions(t)
 	ops := sdkOperations()

@@ -226,6 +226,7 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 		b.sweepUnfinishedCreates(ctx, s),
 		b.expireImportedMaterial(ctx, s),
 		b.rotateDueKeys(ctx, s),
+		b.checkStoreHealth(ctx, s),
 	)
 }
 

@@ -134,9 +134,11 @@ func TestCreateRefusals(t *testing.T) {
 	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "HMAC_256", "key_usage": "ENCRYPT_DECRYPT"})
 	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"key_spec": "SYMMETRIC_DEFAULT", "key_usage": "SIGN_VERIFY"})
 	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"key_usage": "ENCRYPT"})
-	tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys", map[string]any{"origin": "AWS_CLOUDHSM"})
-	// Refused, not ignored: a software key must not pass for an HSM key.
-	tb.fails(kmserr.UnsupportedOperation, logical.UpdateOperation, "keys", map[string]any{"custom_key_store_id": "cks-1234567890abcdef0"})
+	// A key in a custom key store needs its store: a software key must
+	// not pass for an HSM key (hsmkeys_test.go has the rest).
+	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"origin": "AWS_CLOUDHSM"})
+	tb.fails(kmserr.CustomKeyStoreNotFound, logical.UpdateOperation, "keys", map[string]any{"custom_key_store_id": "cks-1234567890abcdef0"})
+	require.Empty(t, tb.liveKeys())
 	tb.fails(kmserr.Validation, logical.UpdateOperation, "keys", map[string]any{"origin": "AWS_KMS_X"})
 	tb.fails(kmserr.Tag, logical.UpdateOperation, "keys", map[string]any{"tags": map[string]any{"aws:owner": "x"}})
 	tb.fails(kmserr.InvalidAliasName, logical.UpdateOperation, "keys", map[string]any{"alias": "alias/aws/s3"})

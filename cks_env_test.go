@@ -28,7 +28,7 @@ type hsmEnv struct {
 	n      int
 }
 
-func newHSMEnv(t *testing.T, tb *testBackend, connectable int) *hsmEnv {
+func newHSMEnv(t testing.TB, tb *testBackend, connectable int) *hsmEnv {
 	t.Helper()
 	e := &hsmEnv{soft: hsmtest.New(t)}
 	e.shared = e.soft.InitToken(t, "kms-shared")

@@ -35,6 +35,13 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, 
 	if err := checkStateAt(e, op, b.now()); err != nil {
 		return err
 	}
+	if e.InHSM() && stateRules[op] == nil {
+		// A cryptographic operation on a key whose store is not connected:
+		// the key is Unavailable.
+		if _, err := b.keyToken(ctx, req.Storage, e); err != nil {
+			return err
+		}
+	}
 	if err := requireUsage(e, usage, op); err != nil {
 		return err
 	}
@@ -81,12 +88,15 @@ func mapCryptoErr(err error) error {
 }
 
 // encryptWith encrypts under the key's newest material.
-func (b *backend) encryptWith(e *keyEntry, alg string, plaintext []byte, ec map[string]string) ([]byte, error) {
+func (b *backend) encryptWith(ctx context.Context, s logical.Storage, e *keyEntry, alg string, plaintext []byte, ec map[string]string) ([]byte, error) {
 	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.Spec().Encryption); err != nil {
 		return nil, err
 	}
 	if len(plaintext) < 1 || len(plaintext) > keyspec.MaxPlaintext {
 		return nil, kmserr.Validationf("plaintext must be 1 to %d bytes, got %d", keyspec.MaxPlaintext, len(plaintext))
+	}
+	if e.InHSM() {
+		return b.sealInToken(ctx, s, e, plaintext, ec)
 	}
 	v, k := e.Latest()
 	if alg == keyspec.AlgSymmetricDefault {
@@ -191,6 +201,10 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 		if err := b.admit(ctx, req, e, op, keyspec.EncryptDecrypt, ec, tokens); err != nil {
 			return nil, nil, err
 		}
+	}
+	if e.InHSM() {
+		pt, err := b.openInToken(ctx, req.Storage, e, blob, ec)
+		return e, pt, err
 	}
 	k, ok := e.VersionAt(blob.KeyVersion, b.now())
 	if !ok {

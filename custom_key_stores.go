@@ -221,7 +221,3 @@ func (b *backend) reconnectStores(ctx context.Context, s logical.Storage) error 
 	}
 	return errors.Join(errs...)
 }
-
-// errCustomKeyStoreKeys refuses a key in a custom key store, by name: the
-// store operations work, keys in a store are not wired yet (docs/HSM.md).
-const errCustomKeyStoreKeys = "keys in a custom key store are not available yet (the custom key store operations are); see docs/HSM.md"

@@ -24,5 +24,6 @@ func (b *backend) keyStoreDeps() keystore.Deps {
 		DeleteGrants:  b.deleteAllGrants,
 		ParsePolicy:   access.ParsePolicy,
 		RefusedPolicy: access.RefusedPolicy,
+		ReleaseHSM:    b.releaseHSM,
 	}
 }

@@ -86,7 +86,7 @@ func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framewor
 		return nil, err
 	}
 	alg := d.Get("encryption_algorithm").(string)
-	ct, err := b.encryptWith(e, alg, pt, ec)
+	ct, err := b.encryptWith(ctx, req.Storage, e, alg, pt, ec)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framew
 	if err != nil {
 		return nil, err
 	}
-	ct, err := b.encryptWith(dst, dstAlg, pt, dstEC)
+	ct, err := b.encryptWith(ctx, req.Storage, dst, dstAlg, pt, dstEC)
 	if err != nil {
 		return nil, err
 	}

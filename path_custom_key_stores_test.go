@@ -302,9 +302,10 @@ func TestAWSCustomKeyStores(t *testing.T) {
 	tb.aws("", "DeleteCustomKeyStore", map[string]any{"CustomKeyStoreId": id})
 	tb.awsFails(kmserr.CustomKeyStoreNotFound, "", "ConnectCustomKeyStore", map[string]any{"CustomKeyStoreId": id})
 
-	// CreateKey and GenerateRandom still refuse CustomKeyStoreId: keys in
-	// a custom key store are not wired yet.
-	msg = tb.awsFails(kmserr.UnsupportedOperation, "", "CreateKey", map[string]any{"CustomKeyStoreId": id, "Origin": "AWS_CLOUDHSM"})
+	// CreateKey in a deleted store; GenerateRandom still refuses
+	// CustomKeyStoreId.
+	tb.awsFails(kmserr.CustomKeyStoreNotFound, "", "CreateKey", map[string]any{"CustomKeyStoreId": id, "Origin": "AWS_CLOUDHSM"})
+	msg = tb.awsFails(kmserr.UnsupportedOperation, "", "GenerateRandom", map[string]any{"CustomKeyStoreId": id, "NumberOfBytes": 8})
 	require.True(t, strings.Contains(msg, "CustomKeyStoreId"), msg)
 }
 

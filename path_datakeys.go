@@ -88,7 +88,7 @@ func (b *backend) dataKeyHandler(op string, withPlaintext bool) framework.Operat
 		if _, err := io.ReadFull(b.random, key); err != nil {
 			return nil, err
 		}
-		blob, err := b.encryptWith(e, keyspec.AlgSymmetricDefault, key, ec)
+		blob, err := b.encryptWith(ctx, req.Storage, e, keyspec.AlgSymmetricDefault, key, ec)
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +134,7 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		if err != nil {
 			return nil, err
 		}
-		blob, err := b.encryptWith(e, keyspec.AlgSymmetricDefault, private, ec)
+		blob, err := b.encryptWith(ctx, req.Storage, e, keyspec.AlgSymmetricDefault, private, ec)
 		if err != nil {
 			return nil, err
 		}

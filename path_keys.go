@@ -38,8 +38,8 @@ func pathKeys(b *backend) []*framework.Path {
 				"description":                        {Type: framework.TypeString, Description: "Description, at most 8192 characters."},
 				"tags":                               fieldTags,
 				"alias":                              {Type: framework.TypeString, Description: "Optional alias to create for the new key, named in full: alias/<name>."},
-				"origin":                             {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS, or EXTERNAL to import it (AWS_CLOUDHSM is refused: keys in a custom key store are not available yet)."},
-				"custom_key_store_id":                {Type: framework.TypeString, Description: "Refused with UnsupportedOperationException: keys in a custom key store are not available yet (the store operations are)."},
+				"origin":                             {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS, EXTERNAL to import it, or AWS_CLOUDHSM for a key in a custom key store (implied by custom_key_store_id)."},
+				"custom_key_store_id":                {Type: framework.TypeString, Description: "Create the key in this custom key store (CONNECTED): an AES-256 key object generated in its token, non-extractable; SYMMETRIC_DEFAULT and ENCRYPT_DECRYPT only."},
 				"policy":                             fieldPolicy,
 				"bypass_policy_lockout_safety_check": fieldBypassLockout,
 				"limit":                              fieldLimit,
@@ -311,6 +311,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 		return nil, err
 	}
 	algs := e.Spec().Algorithms(e.KeyUsage)
+	state := b.keyStateOf(ctx, s, e)
 	data := map[string]any{
 		"key_id":        e.KeyID,
 		"arn":           arns.Key(e.KeyID),
@@ -318,8 +319,8 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 		"description":   e.Description,
 		"key_spec":      e.KeySpec,
 		"key_usage":     e.KeyUsage,
-		"key_state":     e.State,
-		"enabled":       e.State == stateEnabled,
+		"key_state":     state,
+		"enabled":       state == stateEnabled,
 		"origin":        e.Origin,
 		"key_manager":   "CUSTOMER",
 		"aliases":       nonNil(aliases),
@@ -344,6 +345,9 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 		if !e.ValidTo.IsZero() {
 			data["valid_to"] = e.ValidTo.Format(time.RFC3339)
 		}
+	}
+	if err := b.storeFields(ctx, s, e, data); err != nil {
+		return nil, err
 	}
 	if e.State == statePendingDeletion {
 		data["deletion_date"] = e.DeletionDate.Format(time.RFC3339)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/access"
+	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -23,6 +25,9 @@ type createRequest struct {
 	alias     string
 	policyDoc string
 	policy    *awspolicy.Policy
+	// store is the custom key store of a key whose material is made in
+	// its token (origin AWS_CLOUDHSM).
+	store string
 }
 
 // pathKeyCreate is CreateKey: decode, check the policy would not lock the
@@ -39,28 +44,45 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 			return nil, err
 		}
 	}
+	if r.store != "" {
+		// Token connections are open on the active node: a performance
+		// standby forwards. Elsewhere a store that is missing or not
+		// connected is refused before anything is written.
+		if !b.WriteSafeReplicationState() {
+			return nil, logical.ErrReadOnly
+		}
+		if _, err := b.storeToken(ctx, req.Storage, r.store); err != nil {
+			return nil, b.storeRefusal(err)
+		}
+	}
 	e, err := b.newKey(r)
 	if err != nil {
 		return nil, err
 	}
 	unlock := b.lockKey(e.KeyID)
 	defer unlock()
-	if r.alias == "" {
-		// Tags and policy live in the key entry: one write.
-		if err := b.putKey(ctx, req.Storage, e); err != nil {
+	var alias *aliasEntry
+	if r.alias != "" {
+		// Hold the alias lock across the writes so the name cannot be
+		// taken between the check and the alias write.
+		b.aliasLock.Lock()
+		defer b.aliasLock.Unlock()
+		if err := b.aliasFree(ctx, req.Storage, r.alias); err != nil {
 			return nil, err
 		}
-		return b.keyResponse(ctx, req.Storage, e)
+		now := e.CreationDate
+		alias = &aliasEntry{Name: r.alias, TargetKeyID: e.KeyID, CreatedAt: now, UpdatedAt: now}
 	}
-	// Hold the alias lock across the writes so the name cannot be taken
-	// between the check and the alias write.
-	b.aliasLock.Lock()
-	defer b.aliasLock.Unlock()
-	if err := b.aliasFree(ctx, req.Storage, r.alias); err != nil {
-		return nil, err
+	switch {
+	case e.InHSM():
+		err = b.createInToken(ctx, req.Storage, e, alias)
+	case alias == nil:
+		// Tags and policy live in the key entry: one write.
+		err = b.putKey(ctx, req.Storage, e)
+	default:
+		err = b.createWithAlias(ctx, req.Storage, e, alias)
 	}
-	now := e.CreationDate
-	if err := b.createWithAlias(ctx, req.Storage, e, &aliasEntry{Name: r.alias, TargetKeyID: e.KeyID, CreatedAt: now, UpdatedAt: now}); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return b.keyResponse(ctx, req.Storage, e)
@@ -83,7 +105,7 @@ func decodeCreate(d *framework.FieldData) (*createRequest, error) {
 		}
 	}
 	var err error
-	if r.origin, err = createOrigin(d, spec); err != nil {
+	if r.origin, r.store, err = createOrigin(d, spec, r.usage); err != nil {
 		return nil, err
 	}
 	if len(r.desc) > keyspec.MaxDescription {
@@ -125,6 +147,13 @@ func (b *backend) newKey(r *createRequest) (*keyEntry, error) {
 		e.State = statePendingImport
 		return e, nil
 	}
+	if r.store != "" {
+		// The material is made in the token (createInToken): the entry
+		// holds only the object's label.
+		e.CustomKeyStoreID = r.store
+		e.AddHSMVersion(keystore.HSMObjectLabel(id, 1), now)
+		return e, nil
+	}
 	material, err := r.spec.Generate(b.random)
 	if err != nil {
 		return nil, err
@@ -135,22 +164,40 @@ func (b *backend) newKey(r *createRequest) (*keyEntry, error) {
 	return e, nil
 }
 
-// createOrigin is CreateKey's origin. A key in a custom key store is
-// refused by name rather than ignored, so no one takes a software key for
-// an HSM key.
-func createOrigin(d *framework.FieldData, spec *keyspec.Spec) (string, error) {
-	origin := d.Get("origin").(string)
-	if _, ok := d.GetOk("custom_key_store_id"); ok || origin == originCloudHSM {
-		return "", kmserr.Unsupportedf("%s", errCustomKeyStoreKeys)
+// createOrigin is CreateKey's origin and custom key store. A key in a
+// custom key store (custom_key_store_id, origin AWS_CLOUDHSM, implied by
+// the store) is a SYMMETRIC_DEFAULT encryption key, as in AWS.
+func createOrigin(d *framework.FieldData, spec *keyspec.Spec, usage keyspec.KeyUsage) (origin, store string, err error) {
+	origin = d.Get("origin").(string)
+	rawStore, hasStore := d.GetOk("custom_key_store_id")
+	if hasStore || origin == originCloudHSM {
+		return storeOrigin(d, spec, usage, rawStore, hasStore)
 	}
 	switch origin {
 	case originAWSKMS:
 	case originExternal:
 		if !spec.Importable() {
-			return "", kmserr.Unsupportedf("key material cannot be imported for %s keys", spec.Name)
+			return "", "", kmserr.Unsupportedf("key material cannot be imported for %s keys", spec.Name)
 		}
 	default:
-		return "", kmserr.Validationf("origin must be AWS_KMS or EXTERNAL")
+		return "", "", kmserr.Validationf("origin must be AWS_KMS, EXTERNAL or AWS_CLOUDHSM")
 	}
-	return origin, nil
+	return origin, "", nil
+}
+
+func storeOrigin(d *framework.FieldData, spec *keyspec.Spec, usage keyspec.KeyUsage, rawStore any, hasStore bool) (string, string, error) {
+	if !hasStore {
+		return "", "", kmserr.Validationf("origin AWS_CLOUDHSM needs custom_key_store_id")
+	}
+	if o, given := d.GetOk("origin"); given && o.(string) != originCloudHSM {
+		return "", "", kmserr.Validationf("a key in a custom key store has origin AWS_CLOUDHSM")
+	}
+	store := rawStore.(string)
+	if !customkeystore.ValidID(store) {
+		return "", "", kmserr.Validationf("custom_key_store_id is not a custom key store id")
+	}
+	if spec.Name != keyspec.SymmetricDefault || usage != keyspec.EncryptDecrypt {
+		return "", "", kmserr.Unsupportedf("a key in a custom key store must be a SYMMETRIC_DEFAULT key with key usage ENCRYPT_DECRYPT")
+	}
+	return originCloudHSM, store, nil
 }

@@ -47,9 +47,9 @@ var responseFields = map[string]*framework.FieldSchema{
 	"description":                     {Type: framework.TypeString, Description: "The key's description."},
 	"key_spec":                        {Type: framework.TypeString, Description: "The key's spec (SYMMETRIC_DEFAULT, RSA_2048, ECC_NIST_P256, HMAC_256, ML_DSA_65, ...)."},
 	"key_usage":                       {Type: framework.TypeString, Description: "The key's usage: ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC or KEY_AGREEMENT."},
-	"key_state":                       {Type: framework.TypeString, Description: "Key state: Enabled, Disabled, PendingDeletion, PendingImport."},
+	"key_state":                       {Type: framework.TypeString, Description: "Key state: Enabled, Disabled, PendingDeletion, PendingImport, or Unavailable (a key in a custom key store that is not connected)."},
 	"enabled":                         {Type: framework.TypeBool, Description: "Whether the key state is Enabled."},
-	"origin":                          {Type: framework.TypeString, Description: "Origin of the key material: AWS_KMS or EXTERNAL (imported)."},
+	"origin":                          {Type: framework.TypeString, Description: "Origin of the key material: AWS_KMS, EXTERNAL (imported) or AWS_CLOUDHSM (in a custom key store's token)."},
 	"key_manager":                     {Type: framework.TypeString, Description: "Always CUSTOMER."},
 	"current_key_version":             {Type: framework.TypeInt, Description: "Version of the key material new ciphertexts and signatures use (absent before import)."},
 	"aliases":                         {Type: framework.TypeStringSlice, Description: "Names of the aliases pointing at the key."},
@@ -166,7 +166,8 @@ var (
 	keyMetadata = fieldList("key_id", "arn", "creation_date", "description", "key_spec", "key_usage", "key_state",
 		"enabled", "origin", "key_manager", "current_key_version", "current_key_material_id", "aliases", "encryption_algorithms",
 		"signing_algorithms", "mac_algorithms", "key_agreement_algorithms", "encapsulation_algorithms",
-		"expiration_model", "valid_to", "deletion_date", "pending_deletion_window_in_days")
+		"expiration_model", "valid_to", "deletion_date", "pending_deletion_window_in_days",
+		"custom_key_store_id", "cloud_hsm_cluster_id")
 	listFields  = fieldList("keys", "key_info", "truncated", "next_marker")
 	aliasFields = fieldList("alias_name", "alias_arn", "target_key_id", "creation_date", "last_updated_date")
 	tagFields   = fieldList("key_id", "tags", "tag_keys")

@@ -35,8 +35,8 @@ const (
 
 	originAWSKMS   = keystore.OriginAWSKMS
 	originExternal = keystore.OriginExternal
-	// originCloudHSM is a key in a custom key store (not available yet).
-	originCloudHSM = "AWS_CLOUDHSM"
+	// originCloudHSM is a key in a custom key store.
+	originCloudHSM = keystore.OriginCloudHSM
 )
 
 func (b *backend) readKey(ctx context.Context, s logical.Storage, id string, prev *keyEntry) (*keyEntry, error) {

@@ -19,6 +19,10 @@
 // messages per key) does not depend on traffic. The associated data is the
 // 54 bytes before the nonce followed by the canonical encryption context.
 //
+// Format 3 (SealToken, OpenToken) is for keys in a custom key store, whose
+// AES-GCM runs in the token: the nonce at 22 and the ciphertext and tag at
+// 34, as format 1, under the token's key object (docs/CIPHERTEXT.md).
+//
 // Format 1, which Open still reads, has the nonce at 22 and the ciphertext
 // at 34 under the key material itself; its associated data is the 22-byte
 // header followed by the canonical encryption context.
@@ -38,6 +42,7 @@ const (
 	magic      = 0x4B
 	version1   = 0x01
 	version2   = 0x02
+	version3   = 0x03
 	headerSize = 22
 	saltSize   = 32
 	nonceSize  = 12
@@ -71,7 +76,7 @@ type Key interface {
 
 // Blob is a parsed ciphertext blob.
 type Blob struct {
-	// Format is the blob's format version, 1 or 2.
+	// Format is the blob's format version, 1, 2 or 3 (a key in a token).
 	Format     int
 	KeyID      string
 	KeyVersion uint32
@@ -87,6 +92,7 @@ func Parse(raw []byte) (*Blob, error) {
 	switch {
 	case raw[1] == version1 && len(raw) >= OverheadV1:
 	case raw[1] == version2 && len(raw) >= Overhead:
+	case raw[1] == version3 && len(raw) >= OverheadV3:
 	default:
 		return nil, ErrMalformed
 	}

@@ -250,7 +250,7 @@ func TestParseRejects(t *testing.T) {
 	v2, _ := Seal(k, keyID, 1, nil, []byte("x"), rand.Reader)
 	v1, _ := sealV1(k.AEAD(), keyID, 1, nil, []byte("x"), rand.Reader)
 	for _, bad := range [][]byte{nil, {}, {magic}, v2[:Overhead-1], v1[:OverheadV1-1], append([]byte{0x00}, v2[1:]...),
-		append([]byte{magic, 3}, v2[2:]...), append([]byte{magic, 0}, v2[2:]...),
+		append([]byte{magic, 4}, v2[2:]...), append([]byte{magic, 0}, v2[2:]...),
 		// A format 1 blob's length is too short for format 2.
 		append([]byte{magic, version2}, v1[2:]...)} {
 		_, err := Parse(bad)

@@ -108,11 +108,11 @@ var Members = withRefusals(map[string]Converter{
 // that take it, so a request naming it is refused with the reason instead
 // of as unknown; the refusal names the member.
 func withRefusals(m map[string]Converter) map[string]Converter {
-	custom := "keys in a custom key store are not available yet (the custom key store operations are)"
+	custom := "GenerateRandom from a custom key store's token is not available; CreateKey and the custom key store operations take CustomKeyStoreId"
 	noServices := "there are no AWS services behind this plugin, so no service principal can act on a key; name a Vault principal instead"
 	refusals := map[string]Converter{
 		"CustomKeyStoreId":         refuse(kmserr.UnsupportedOperation, custom),
-		"XksKeyId":                 refuse(kmserr.UnsupportedOperation, custom),
+		"XksKeyId":                 refuse(kmserr.UnsupportedOperation, "external key stores have no counterpart here; custom key stores are AWS_CLOUDHSM over PKCS#11"),
 		"MultiRegion":              refuseUnless(false, kmserr.UnsupportedOperation, "multi-Region keys have no counterpart here: Vault's replication copies keys"),
 		"Recipient":                refuse(kmserr.UnsupportedOperation, "there are no Nitro Enclaves behind this plugin to attest a Recipient"),
 		"GranteeServicePrincipal":  refuse(kmserr.Validation, noServices),
@@ -129,9 +129,10 @@ func withRefusals(m map[string]Converter) map[string]Converter {
 }
 
 // OpMembers overrides Members for one operation: CustomKeyStoreId names
-// the store in the custom key store operations, while CreateKey and
-// GenerateRandom refuse it.
+// the store in the custom key store operations and in CreateKey, while
+// GenerateRandom refuses it.
 var OpMembers = map[string]map[string]Converter{
+	"CreateKey":                {"CustomKeyStoreId": to("custom_key_store_id")},
 	"CreateCustomKeyStore":     {"CustomKeyStoreId": to("custom_key_store_id")},
 	"DescribeCustomKeyStores":  {"CustomKeyStoreId": to("custom_key_store_id")},
 	"ConnectCustomKeyStore":    {"CustomKeyStoreId": to("custom_key_store_id")},

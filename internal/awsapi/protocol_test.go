@@ -83,10 +83,11 @@ func TestCustomKeyStoreIdPerOperation(t *testing.T) {
 	call, err := Decode(&logical.Request{Path: "aws/ConnectCustomKeyStore", Data: map[string]any{"CustomKeyStoreId": "cks-1"}})
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"custom_key_store_id": "cks-1"}, call.Data)
-	for _, op := range []string{"CreateKey", "GenerateRandom"} {
-		_, err := Decode(&logical.Request{Path: "aws/" + op, Data: map[string]any{"CustomKeyStoreId": "cks-1"}})
-		requireExc(t, err, kmserr.UnsupportedOperation)
-	}
+	call, err = Decode(&logical.Request{Path: "aws/CreateKey", Data: map[string]any{"CustomKeyStoreId": "cks-1"}})
+	require.NoError(t, err)
+	require.Equal(t, "cks-1", call.Data["custom_key_store_id"])
+	_, err = Decode(&logical.Request{Path: "aws/GenerateRandom", Data: map[string]any{"CustomKeyStoreId": "cks-1"}})
+	requireExc(t, err, kmserr.UnsupportedOperation)
 	_, err = Decode(&logical.Request{Path: "aws/CreateCustomKeyStore", Data: map[string]any{"XksProxyUriPath": "/x"}})
 	requireExc(t, err, kmserr.UnsupportedOperation)
 }

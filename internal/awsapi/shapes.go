@@ -77,7 +77,8 @@ func keyMetadata(x result) map[string]any {
 		"EncryptionAlgorithms", "encryption_algorithms", "SigningAlgorithms", "signing_algorithms",
 		"MacAlgorithms", "mac_algorithms", "KeyAgreementAlgorithms", "key_agreement_algorithms",
 		"EncapsulationAlgorithms", "encapsulation_algorithms",
-		"PendingDeletionWindowInDays", "pending_deletion_window_in_days", "CurrentKeyMaterialId", "current_key_material_id")(x)
+		"PendingDeletionWindowInDays", "pending_deletion_window_in_days", "CurrentKeyMaterialId", "current_key_material_id",
+		"CustomKeyStoreId", "custom_key_store_id", "CloudHsmClusterId", "cloud_hsm_cluster_id")(x)
 	m["AWSAccountId"] = x.Account
 	m["MultiRegion"] = false
 	m["CreationDate"] = epoch(d["creation_date"])

@@ -16,6 +16,18 @@ type CreatingEntry struct {
 	KeyID string    `json:"key_id"`
 	Alias string    `json:"alias"`
 	At    time.Time `json:"at"`
+	// CustomKeyStoreID leads the sweep to the key object of a key in a
+	// custom key store even when the key entry was never written.
+	CustomKeyStoreID string `json:"custom_key_store_id,omitempty"`
+}
+
+// PutCreating writes the creating/ index entry of a key being made.
+func PutCreating(ctx context.Context, s logical.Storage, e *Key, alias string) error {
+	entry, err := logical.StorageEntryJSON(CreatingPrefix+e.KeyID, &CreatingEntry{KeyID: e.KeyID, Alias: alias, At: e.CreationDate, CustomKeyStoreID: e.CustomKeyStoreID})
+	if err != nil {
+		return err
+	}
+	return s.Put(ctx, entry)
 }
 
 // CreateWithAlias writes a new key and its alias so that a failure or a
@@ -25,16 +37,12 @@ type CreatingEntry struct {
 // commit. A failed step is undone best effort, and the sweep removes what
 // a crash left. A retry takes over an alias left pointing to a Creating key.
 func (st *Store) CreateWithAlias(ctx context.Context, s logical.Storage, e *Key, a *Alias) error {
-	entry, err := logical.StorageEntryJSON(CreatingPrefix+e.KeyID, &CreatingEntry{KeyID: e.KeyID, Alias: a.Name, At: e.CreationDate})
-	if err != nil {
-		return err
-	}
-	if err := s.Put(ctx, entry); err != nil {
+	if err := PutCreating(ctx, s, e, a.Name); err != nil {
 		return err
 	}
 	pending := e.Clone()
 	pending.Creating = true
-	err = st.Put(ctx, s, pending)
+	err := st.Put(ctx, s, pending)
 	if err == nil {
 		err = st.PutAlias(ctx, s, a, "")
 	}

@@ -13,6 +13,9 @@ import (
 const (
 	OriginAWSKMS   = "AWS_KMS"
 	OriginExternal = "EXTERNAL"
+	// OriginCloudHSM is a key in a custom key store: its material is an
+	// object in the store's token, never in storage.
+	OriginCloudHSM = "AWS_CLOUDHSM"
 )
 
 // Rotation types of key material versions, as AWS's ListKeyRotations.
@@ -29,6 +32,9 @@ type Version struct {
 	CreatedAt time.Time `json:"created_at"`
 	// RotationType is AUTOMATIC or ON_DEMAND for versions made by rotation.
 	RotationType string `json:"rotation_type,omitempty"`
+	// HSMLabel is, for a key in a custom key store, the label of the
+	// version's key object in the store's token; Material is then empty.
+	HSMLabel string `json:"hsm_label,omitempty"`
 
 	// Imported material (origin EXTERNAL) only. MaterialID names the
 	// material (see MaterialID) and stays when the material is deleted
@@ -73,6 +79,9 @@ type Key struct {
 	// Imported material waits as a newer version (PENDING_ROTATION) until
 	// an on-demand rotation makes it current.
 	CurrentVersion uint32 `json:"current_version,omitempty"`
+	// CustomKeyStoreID is the custom key store holding the key's material
+	// (origin AWS_CLOUDHSM); empty for every other key.
+	CustomKeyStoreID string `json:"custom_key_store_id,omitempty"`
 	// Creating marks a key whose CreateKey (with an alias) has not
 	// finished: such a key is invisible, and removed by the sweep.
 	Creating bool `json:"creating,omitempty"`
@@ -183,6 +192,45 @@ func (k *Key) AddVersion(p *keyspec.Key, at time.Time) error {
 	return nil
 }
 
+// AddHSMVersion appends a version whose material is the key object with
+// this label in the key's custom key store: only the label is stored.
+func (k *Key) AddHSMVersion(label string, at time.Time) {
+	var next uint32 = 1
+	if n := len(k.Versions); n > 0 {
+		next = k.Versions[n-1].Version + 1
+	}
+	k.Versions = append(k.Versions, Version{Version: next, HSMLabel: label, CreatedAt: at})
+}
+
+// InHSM reports whether the key's material lives in a custom key store.
+func (k *Key) InHSM() bool { return k.CustomKeyStoreID != "" }
+
+// HSMLabels are the labels of the key's objects in its custom key store.
+func (k *Key) HSMLabels() []string {
+	var out []string
+	for _, v := range k.Versions {
+		if v.HSMLabel != "" {
+			out = append(out, v.HSMLabel)
+		}
+	}
+	return out
+}
+
+// HSMLabel is the label of the key object of a version, "" if none.
+func (k *Key) HSMLabel(v uint32) string {
+	if kv := k.FindVersion(v); kv != nil {
+		return kv.HSMLabel
+	}
+	return ""
+}
+
+// HSMObjectLabel is the label a key's version gets in the token: derived
+// from the key id, so a create that crashed before the key entry was
+// written still leads the sweep to the object.
+func HSMObjectLabel(keyID string, version uint32) string {
+	return fmt.Sprintf("kms-%s-v%d", keyID, version)
+}
+
 // parse fills the derived fields after a storage read. Parsing an RSA key
 // is costly, which is why parsed entries are cached: versions whose
 // material equals prev's reuse prev's parsed keys.
@@ -198,7 +246,7 @@ func (st *Store) parse(k, prev *Key) error {
 	k.parsed = make(map[uint32]*keyspec.Key, len(k.Versions))
 	for _, v := range k.Versions {
 		if len(v.Material) == 0 {
-			continue // deleted imported material
+			continue // deleted imported material, or a key object in a token
 		}
 		if prev != nil && prev.KeySpec == k.KeySpec {
 			if pv, ok := prev.versionMaterial(v.Version); ok && bytes.Equal(pv, v.Material) {

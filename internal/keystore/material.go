@@ -107,8 +107,8 @@ func (st *Store) CurrentMaterialID(ctx context.Context, s logical.Storage, k *Ke
 // HasCurrentMaterial reports whether the key can be used: its current
 // material is there (imported material may have been deleted).
 func (k *Key) HasCurrentMaterial() bool {
-	_, p := k.Latest()
-	return p != nil
+	v, p := k.Latest()
+	return p != nil || k.HSMLabel(v) != ""
 }
 
 // VersionAt is ParsedVersion, except that imported material past its

@@ -12,6 +12,9 @@ const (
 	StateDisabled        = "Disabled"
 	StatePendingDeletion = "PendingDeletion"
 	StatePendingImport   = "PendingImport"
+	// StateUnavailable is reported, never stored: a key whose custom key
+	// store is not connected.
+	StateUnavailable = "Unavailable"
 )
 
 // CheckState refuses an operation the key's state does not allow. allowed

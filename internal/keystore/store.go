@@ -36,6 +36,10 @@ type Deps struct {
 	RefusedPolicy *awspolicy.Policy
 	// DeleteGrants removes a destroyed key's grants with their indexes.
 	DeleteGrants func(ctx context.Context, s logical.Storage, keyID string) error
+	// ReleaseHSM destroys a key's objects (labels) in its custom key store
+	// and removes the key from the store's index. An error (the store is
+	// not connected) keeps the key for the next sweep.
+	ReleaseHSM func(ctx context.Context, s logical.Storage, storeID, keyID string, labels []string) error
 }
 
 // Store holds the per-key locks and the caches of keys and aliases, and

@@ -41,6 +41,9 @@ func (st *Store) deleteIfDue(ctx context.Context, s logical.Storage, id string) 
 // (past its deletion date, or never finished) and that the next sweep
 // removes; the index entry that leads the sweep to it goes last.
 func (st *Store) Destroy(ctx context.Context, s logical.Storage, id, why string) error {
+	if err := st.releaseHSM(ctx, s, id); err != nil {
+		return err
+	}
 	st.AliasLock.Lock()
 	defer st.AliasLock.Unlock()
 	if err := st.deleteAliasesOf(ctx, s, id); err != nil {
@@ -123,4 +126,43 @@ func (st *Store) DueDeletions(ctx context.Context, s logical.Storage) (map[strin
 		}
 	}
 	return due, nil
+}
+
+// releaseHSM destroys the token objects of a key in a custom key store,
+// first: if the store cannot (it is not connected), nothing else goes and
+// the next sweep tries again. A key whose entry was never written (a
+// crashed create) is found through its creating/ entry.
+func (st *Store) releaseHSM(ctx context.Context, s logical.Storage, id string) error {
+	if st.deps.ReleaseHSM == nil {
+		return nil
+	}
+	k, err := st.Load(ctx, s, id)
+	if err != nil {
+		return err
+	}
+	var store string
+	var labels []string
+	if k != nil {
+		store, labels = k.CustomKeyStoreID, k.HSMLabels()
+	}
+	if store == "" {
+		raw, err := s.Get(ctx, CreatingPrefix+id)
+		if err != nil {
+			return err
+		}
+		var ce CreatingEntry
+		if raw != nil {
+			if err := raw.DecodeJSON(&ce); err != nil {
+				return err
+			}
+		}
+		store = ce.CustomKeyStoreID
+	}
+	if store == "" {
+		return nil
+	}
+	if len(labels) == 0 {
+		labels = []string{HSMObjectLabel(id, 1)}
+	}
+	return st.deps.ReleaseHSM(ctx, s, store, id, labels)
 }
