@@ -74,137 +74,188 @@ func (c *Client) call(ctx context.Context, path string, v any) (map[string]any, 
 
 func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 
+// rowSet builds the table's rows: the keys made on both engines, the
+// message signed and MACed, and the rows so far, in table order.
+type rowSet struct {
+	c    *Client
+	m    Mounts
+	keys map[string]string // KMS key ids by role: sym, rsa, ecc, hmac
+	msg  string
+	rows []*Row
+}
+
+func (s *rowSet) kms(p string) string { return s.m.KMS + "/" + p }
+func (s *rowSet) tr(p string) string  { return s.m.Transit + "/" + p }
+func (s *rowSet) add(r *Row)          { s.rows = append(s.rows, r) }
+
 // Rows creates the keys the benchmark needs on both engines and returns
 // the table's rows.
 func (c *Client) Rows(ctx context.Context, m Mounts) ([]*Row, error) {
-	kms := func(p string) string { return m.KMS + "/" + p }
-	tr := func(p string) string { return m.Transit + "/" + p }
-	keys := map[string]string{}
+	s := &rowSet{c: c, m: m, keys: map[string]string{},
+		msg: b64([]byte("the quick brown fox jumps over the lazy dog"))}
+	// Each family adds its rows in table order.
+	for _, family := range []func(context.Context) error{
+		s.createKeys, s.cipherRows, s.signRows, s.macRows, s.dataKeyRows, s.batchRows,
+	} {
+		if err := family(ctx); err != nil {
+			return nil, err
+		}
+	}
+	s.awsRow()
+	return s.rows, nil
+}
+
+// createKeys makes the plugin's keys (ids kept in s.keys) and Transit's.
+func (s *rowSet) createKeys(ctx context.Context) error {
 	for name, spec := range map[string]map[string]any{
 		"sym":  {"description": "bench"},
 		"rsa":  {"key_spec": "RSA_2048", "key_usage": "SIGN_VERIFY"},
 		"ecc":  {"key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY"},
 		"hmac": {"key_spec": "HMAC_256", "key_usage": "GENERATE_VERIFY_MAC"},
 	} {
-		out, err := c.call(ctx, kms("keys"), spec)
+		out, err := s.c.call(ctx, s.kms("keys"), spec)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		keys[name] = str(out, "key_id")
+		s.keys[name] = str(out, "key_id")
 	}
 	for name, typ := range map[string]string{"t-aes": "aes256-gcm96", "t-rsa": "rsa-2048", "t-ecc": "ecdsa-p256"} {
-		if _, err := c.call(ctx, tr("keys/"+name), map[string]any{"type": typ}); err != nil {
-			return nil, err
+		if _, err := s.c.call(ctx, s.tr("keys/"+name), map[string]any{"type": typ}); err != nil {
+			return err
 		}
 	}
+	return nil
+}
 
-	var rows []*Row
-	add := func(r *Row) { rows = append(rows, r) }
+// cipherRows: encrypt and decrypt of 1 and 4 KiB.
+func (s *rowSet) cipherRows(ctx context.Context) error {
+	kms, tr, keys := s.kms, s.tr, s.keys
 	for _, size := range []int{1024, 4096} {
 		pt := b64(randomBytes(size))
-		kct, err := c.call(ctx, kms("encrypt/"+keys["sym"]), map[string]any{"plaintext": pt})
+		kct, err := s.c.call(ctx, kms("encrypt/"+keys["sym"]), map[string]any{"plaintext": pt})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		tct, err := c.call(ctx, tr("encrypt/t-aes"), map[string]any{"plaintext": pt})
+		tct, err := s.c.call(ctx, tr("encrypt/t-aes"), map[string]any{"plaintext": pt})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		kib := fmt.Sprintf("%d KiB", size/1024)
-		add(&Row{Name: "encrypt " + kib,
+		s.add(&Row{Name: "encrypt " + kib,
 			KMS:     Request{Path: kms("encrypt/" + keys["sym"]), Body: body(map[string]any{"plaintext": pt})},
 			Transit: &Request{Path: tr("encrypt/t-aes"), Body: body(map[string]any{"plaintext": pt})}})
-		add(&Row{Name: "decrypt " + kib,
+		s.add(&Row{Name: "decrypt " + kib,
 			KMS:     Request{Path: kms("decrypt/" + keys["sym"]), Body: body(map[string]any{"ciphertext_blob": str(kct, "ciphertext_blob")})},
 			Transit: &Request{Path: tr("decrypt/t-aes"), Body: body(map[string]any{"ciphertext": str(tct, "ciphertext")})}})
 	}
+	return nil
+}
 
-	msg := b64([]byte("the quick brown fox jumps over the lazy dog"))
-	for _, s := range []struct{ name, key, tkey, alg, talg string }{
+// signRows: sign and verify with RSA_2048 PSS and ECC_NIST_P256.
+func (s *rowSet) signRows(ctx context.Context) error {
+	kms, tr, keys, msg := s.kms, s.tr, s.keys, s.msg
+	for _, k := range []struct{ name, key, tkey, alg, talg string }{
 		{"RSA_2048 PSS", keys["rsa"], "t-rsa", "RSASSA_PSS_SHA_256", "pss"},
 		{"ECC_NIST_P256", keys["ecc"], "t-ecc", "ECDSA_SHA_256", ""},
 	} {
-		ksig, err := c.call(ctx, kms("sign/"+s.key), map[string]any{"message": msg, "signing_algorithm": s.alg})
+		ksig, err := s.c.call(ctx, kms("sign/"+k.key), map[string]any{"message": msg, "signing_algorithm": k.alg})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		tin := map[string]any{"input": msg}
-		if s.talg != "" {
-			tin["signature_algorithm"] = s.talg
+		if k.talg != "" {
+			tin["signature_algorithm"] = k.talg
 		}
-		tsig, err := c.call(ctx, tr("sign/"+s.tkey), tin)
+		tsig, err := s.c.call(ctx, tr("sign/"+k.tkey), tin)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		tver := map[string]any{"input": msg, "signature": str(tsig, "signature")}
-		if s.talg != "" {
-			tver["signature_algorithm"] = s.talg
+		if k.talg != "" {
+			tver["signature_algorithm"] = k.talg
 		}
-		add(&Row{Name: "sign " + s.name,
-			KMS:     Request{Path: kms("sign/" + s.key), Body: body(map[string]any{"message": msg, "signing_algorithm": s.alg})},
-			Transit: &Request{Path: tr("sign/" + s.tkey), Body: body(tin)}})
-		add(&Row{Name: "verify " + s.name,
-			KMS: Request{Path: kms("verify/" + s.key), Body: body(map[string]any{"message": msg, "signing_algorithm": s.alg,
+		s.add(&Row{Name: "sign " + k.name,
+			KMS:     Request{Path: kms("sign/" + k.key), Body: body(map[string]any{"message": msg, "signing_algorithm": k.alg})},
+			Transit: &Request{Path: tr("sign/" + k.tkey), Body: body(tin)}})
+		s.add(&Row{Name: "verify " + k.name,
+			KMS: Request{Path: kms("verify/" + k.key), Body: body(map[string]any{"message": msg, "signing_algorithm": k.alg,
 				"signature": str(ksig, "signature")})},
-			Transit: &Request{Path: tr("verify/" + s.tkey), Body: body(tver)}})
+			Transit: &Request{Path: tr("verify/" + k.tkey), Body: body(tver)}})
 	}
+	return nil
+}
 
-	kmac, err := c.call(ctx, kms("generate-mac/"+keys["hmac"]), map[string]any{"message": msg, "mac_algorithm": "HMAC_SHA_256"})
+// macRows: HMAC_256 generate and verify.
+func (s *rowSet) macRows(ctx context.Context) error {
+	kms, tr, keys, msg := s.kms, s.tr, s.keys, s.msg
+	kmac, err := s.c.call(ctx, kms("generate-mac/"+keys["hmac"]), map[string]any{"message": msg, "mac_algorithm": "HMAC_SHA_256"})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	tmac, err := c.call(ctx, tr("hmac/t-aes/sha2-256"), map[string]any{"input": msg})
+	tmac, err := s.c.call(ctx, tr("hmac/t-aes/sha2-256"), map[string]any{"input": msg})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	add(&Row{Name: "HMAC_256 generate",
+	s.add(&Row{Name: "HMAC_256 generate",
 		KMS:     Request{Path: kms("generate-mac/" + keys["hmac"]), Body: body(map[string]any{"message": msg, "mac_algorithm": "HMAC_SHA_256"})},
 		Transit: &Request{Path: tr("hmac/t-aes/sha2-256"), Body: body(map[string]any{"input": msg})}})
-	add(&Row{Name: "HMAC_256 verify",
+	s.add(&Row{Name: "HMAC_256 verify",
 		KMS: Request{Path: kms("verify-mac/" + keys["hmac"]), Body: body(map[string]any{"message": msg, "mac_algorithm": "HMAC_SHA_256",
 			"mac": str(kmac, "mac")})},
 		Transit: &Request{Path: tr("verify/t-aes/sha2-256"), Body: body(map[string]any{"input": msg, "hmac": str(tmac, "hmac")})}})
+	return nil
+}
 
-	add(&Row{Name: "data key AES_256",
-		KMS:     Request{Path: kms("data-key/plaintext/" + keys["sym"]), Body: body(map[string]any{"key_spec": "AES_256"})},
-		Transit: &Request{Path: tr("datakey/plaintext/t-aes"), Body: body(map[string]any{"bits": 256})}})
-	pairPath := kms("data-key-pair/plaintext/" + keys["sym"])
-	setPool := func(n int) func(ctx context.Context) error {
-		return func(ctx context.Context) error {
-			if _, err := c.call(ctx, kms("config"), map[string]any{"data_key_pair_pool": map[string]any{"RSA_2048": n}}); err != nil {
-				return err
-			}
-			// Measure a full pool: wait for it to fill (RSA generation).
-			for deadline := time.Now().Add(5 * time.Minute); n > 0; time.Sleep(200 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					return fmt.Errorf("the RSA_2048 pool did not fill to %d in 5 minutes", n)
-				}
-				_, raw, err := c.Do(ctx, Request{Method: "GET", Path: kms("config")})
-				if err != nil {
-					return err
-				}
-				var out struct {
-					Data struct {
-						Ready map[string]int `json:"data_key_pair_pool_ready"`
-					} `json:"data"`
-				}
-				if json.Unmarshal(raw, &out) == nil && out.Data.Ready["RSA_2048"] >= n {
-					return nil
-				}
-			}
-			return nil
-		}
-	}
-	add(&Row{Name: "data key pair RSA_2048, no pool",
+// dataKeyRows: a data key, and data key pairs with and without the pool.
+func (s *rowSet) dataKeyRows(context.Context) error {
+	s.add(&Row{Name: "data key AES_256",
+		KMS:     Request{Path: s.kms("data-key/plaintext/" + s.keys["sym"]), Body: body(map[string]any{"key_spec": "AES_256"})},
+		Transit: &Request{Path: s.tr("datakey/plaintext/t-aes"), Body: body(map[string]any{"bits": 256})}})
+	pairPath := s.kms("data-key-pair/plaintext/" + s.keys["sym"])
+	s.add(&Row{Name: "data key pair RSA_2048, no pool",
 		KMS: Request{Path: pairPath, Body: body(map[string]any{"key_pair_spec": "RSA_2048"})}})
 	// A pool serves a burst: 15 requests from a full pool of 16.
-	add(&Row{Name: "data key pair RSA_2048, pool of 16 (15 requests)",
+	s.add(&Row{Name: "data key pair RSA_2048, pool of 16 (15 requests)",
 		KMS:    Request{Path: pairPath, Body: body(map[string]any{"key_pair_spec": "RSA_2048"})},
-		Before: setPool(16), After: setPool(0), MaxOps: 15})
-	add(&Row{Name: "data key pair ECC_NIST_P256",
+		Before: s.setPool(16), After: s.setPool(0), MaxOps: 15})
+	s.add(&Row{Name: "data key pair ECC_NIST_P256",
 		KMS: Request{Path: pairPath, Body: body(map[string]any{"key_pair_spec": "ECC_NIST_P256"})}})
+	return nil
+}
 
-	// Batches of 100 items of 1 KiB (encrypt/decrypt) and of RSA signatures.
+// setPool returns a step that sets the RSA_2048 data key pair pool to n
+// and waits until it is full.
+func (s *rowSet) setPool(n int) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if _, err := s.c.call(ctx, s.kms("config"), map[string]any{"data_key_pair_pool": map[string]any{"RSA_2048": n}}); err != nil {
+			return err
+		}
+		// Measure a full pool: wait for it to fill (RSA generation).
+		for deadline := time.Now().Add(5 * time.Minute); n > 0; time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the RSA_2048 pool did not fill to %d in 5 minutes", n)
+			}
+			_, raw, err := s.c.Do(ctx, Request{Method: "GET", Path: s.kms("config")})
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Data struct {
+					Ready map[string]int `json:"data_key_pair_pool_ready"`
+				} `json:"data"`
+			}
+			if json.Unmarshal(raw, &out) == nil && out.Data.Ready["RSA_2048"] >= n {
+				return nil
+			}
+		}
+		return nil
+	}
+}
+
+// batchRows: batches of 100 items of 1 KiB (encrypt/decrypt) and of RSA
+// signatures.
+func (s *rowSet) batchRows(ctx context.Context) error {
+	kms, tr, keys, msg := s.kms, s.tr, s.keys, s.msg
 	const n = 100
 	pt := b64(randomBytes(1024))
 	kin, tin := make([]any, n), make([]any, n)
@@ -212,19 +263,19 @@ func (c *Client) Rows(ctx context.Context, m Mounts) ([]*Row, error) {
 		kin[i] = map[string]any{"plaintext": pt}
 		tin[i] = map[string]any{"plaintext": pt}
 	}
-	kenc, err := c.call(ctx, kms("encrypt/"+keys["sym"]), map[string]any{"batch_input": kin})
+	kenc, err := s.c.call(ctx, kms("encrypt/"+keys["sym"]), map[string]any{"batch_input": kin})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	tenc, err := c.call(ctx, tr("encrypt/t-aes"), map[string]any{"batch_input": tin})
+	tenc, err := s.c.call(ctx, tr("encrypt/t-aes"), map[string]any{"batch_input": tin})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	kdec, tdec := batchOf(kenc, "ciphertext_blob", "ciphertext_blob"), batchOf(tenc, "ciphertext", "ciphertext")
-	add(&Row{Name: "batch(100) encrypt 1 KiB", Items: n,
+	s.add(&Row{Name: "batch(100) encrypt 1 KiB", Items: n,
 		KMS:     Request{Path: kms("encrypt/" + keys["sym"]), Body: body(map[string]any{"batch_input": kin})},
 		Transit: &Request{Path: tr("encrypt/t-aes"), Body: body(map[string]any{"batch_input": tin})}})
-	add(&Row{Name: "batch(100) decrypt 1 KiB", Items: n,
+	s.add(&Row{Name: "batch(100) decrypt 1 KiB", Items: n,
 		KMS:     Request{Path: kms("decrypt/" + keys["sym"]), Body: body(map[string]any{"batch_input": kdec})},
 		Transit: &Request{Path: tr("decrypt/t-aes"), Body: body(map[string]any{"batch_input": tdec})}})
 	ksign, tsign := make([]any, n), make([]any, n)
@@ -232,16 +283,19 @@ func (c *Client) Rows(ctx context.Context, m Mounts) ([]*Row, error) {
 		ksign[i] = map[string]any{"message": msg}
 		tsign[i] = map[string]any{"input": msg}
 	}
-	add(&Row{Name: "batch(100) sign RSA_2048 PSS", Items: n,
+	s.add(&Row{Name: "batch(100) sign RSA_2048 PSS", Items: n,
 		KMS:     Request{Path: kms("sign/" + keys["rsa"]), Body: body(map[string]any{"signing_algorithm": "RSASSA_PSS_SHA_256", "batch_input": ksign})},
 		Transit: &Request{Path: tr("sign/t-rsa"), Body: body(map[string]any{"signature_algorithm": "pss", "batch_input": tsign})}})
+	return nil
+}
 
+// awsRow: Encrypt through the AWS KMS JSON protocol endpoint.
+func (s *rowSet) awsRow() {
 	awsPT := b64(randomBytes(1024))
-	add(&Row{Name: "AWS endpoint Encrypt 1 KiB",
-		KMS: Request{Path: kms("aws"), Body: body(map[string]any{"KeyId": keys["sym"], "Plaintext": awsPT}),
+	s.add(&Row{Name: "AWS endpoint Encrypt 1 KiB",
+		KMS: Request{Path: s.kms("aws"), Body: body(map[string]any{"KeyId": s.keys["sym"], "Plaintext": awsPT}),
 			Header: map[string]string{"X-Amz-Target": "TrentService.Encrypt", "Content-Type": "application/x-amz-json-1.1"}},
-		Transit: &Request{Path: tr("encrypt/t-aes"), Body: body(map[string]any{"plaintext": awsPT})}})
-	return rows, nil
+		Transit: &Request{Path: s.tr("encrypt/t-aes"), Body: body(map[string]any{"plaintext": awsPT})}})
 }
 
 func batchOf(data map[string]any, from, to string) []any {
