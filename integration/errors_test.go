@@ -45,7 +45,7 @@ func TestWrongFieldTypeIs400(t *testing.T) {
 		_, err := dev.client.Logical().Write("kms/encrypt/"+id, map[string]any{"plaintext": "aGk=", field: v})
 		requireAWSError(t, err, http.StatusBadRequest, "ValidationException")
 		require.Contains(t, err.Error(), field+" must be ")
-		require.NotContains(t, err.Error(), "4111")
+		require.NotContains(t, err.Error(), "CARD-")
 	}
 }
 
@@ -86,6 +86,18 @@ var secretFieldOps = []struct {
 // became kms_audit's errorMessage, in clear.
 func TestMalformedSecretNeverLogged(t *testing.T) {
 	const secret, digits = "CARD-4111-1111-1111-1111", "4111111111111111"
+	// What would betray the secret: its text, its digits, a run of it. Not
+	// "4111" alone: request ids and HMACs are hex, and a four-digit run
+	// turns up in them by chance (it failed a run that way).
+	betrays := []string{"CARD-", "4111-1111", digits}
+	leaks := func(s string) bool {
+		for _, b := range betrays {
+			if strings.Contains(s, b) {
+				return true
+			}
+		}
+		return false
+	}
 	v, logPath := startAuditedVault(t)
 	c := v.client
 	s, err := c.Logical().Write("kms/keys", nil)
@@ -101,7 +113,7 @@ func TestMalformedSecretNeverLogged(t *testing.T) {
 			for how, bad := range malformed {
 				label := fmt.Sprintf("%s %s as %s", o.op, member, how)
 				status, out := awsCall(t, v, v.token, o.op, map[string]any{"KeyId": key, member: bad})
-				require.NotContains(t, fmt.Sprint(out), "4111", label)
+				require.False(t, leaks(fmt.Sprint(out)), label)
 				statuses[status]++
 				if o.path == "" {
 					continue
@@ -109,7 +121,7 @@ func TestMalformedSecretNeverLogged(t *testing.T) {
 				path := "kms/" + strings.ReplaceAll(o.path, ":key", key)
 				_, err := c.Logical().Write(path, map[string]any{field: bad})
 				if err != nil {
-					require.NotContains(t, err.Error(), "4111", label)
+					require.False(t, leaks(err.Error()), label)
 					var re *api.ResponseError
 					require.ErrorAs(t, err, &re, label)
 					require.Less(t, re.StatusCode, 500, "%s: %v", label, err)
@@ -121,12 +133,12 @@ func TestMalformedSecretNeverLogged(t *testing.T) {
 	// A batch item.
 	s, err = c.Logical().Write("kms/encrypt/"+key, map[string]any{"batch_input": []any{map[string]any{"plaintext": malformed["object"]}}})
 	require.NoError(t, err)
-	require.NotContains(t, fmt.Sprint(s.Data), "4111")
+	require.False(t, leaks(fmt.Sprint(s.Data)))
 
 	audit := mustRead(t, logPath)
 	require.Greater(t, bytes.Count(audit, []byte(`"type":"response"`)), 150, "the attempts are audited")
 	for name, content := range map[string][]byte{"audit log": audit, "server log": mustRead(t, filepath.Join(v.dir, "vault.log"))} {
-		for _, f := range []string{"4111", "CARD-"} {
+		for _, f := range betrays {
 			i := bytes.Index(content, []byte(f))
 			if i >= 0 {
 				require.Failf(t, "secret in a log", "%s holds %q: ...%s...", name, f, content[max(0, i-300):min(len(content), i+100)])
