@@ -38,7 +38,7 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, 
 	if e.InHSM() && stateRules[op] == nil {
 		// A cryptographic operation on a key whose store is not connected:
 		// the key is Unavailable.
-		if _, err := b.keyToken(ctx, req.Storage, e); err != nil {
+		if _, err := b.keyToken(e); err != nil {
 			return err
 		}
 	}

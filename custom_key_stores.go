@@ -89,6 +89,8 @@ func (b *backend) connectStore(ctx context.Context, s logical.Storage, st *custo
 	if err != nil || final.State != customkeystore.Connected {
 		// Disconnected or deleted meanwhile, or failed: no open token.
 		b.hsmLive.Disconnect(st.ID)
+	} else {
+		b.hsmLive.MarkReady(st.ID)
 	}
 	if errors.Is(err, customkeystore.ErrNotFound) {
 		return nil

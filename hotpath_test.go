@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -76,4 +77,30 @@ func TestHotPathReadsNoStorage(t *testing.T) {
 	// The AWS endpoint's Encrypt is the same hot path.
 	tb.aws("", "Encrypt", map[string]any{"KeyId": sym, "Plaintext": b64s("x")})
 	require.Zero(t, cs.gets.Load()+cs.lists.Load(), "storage read on the AWS endpoint's Encrypt")
+}
+
+// A key in a custom key store is on the hot path too: whether its store is
+// connected is answered from the node's open connections, not by reading
+// the store record (it was read twice per request).
+func TestHotPathReadsNoStorageHSMKey(t *testing.T) {
+	h := newHSMKeyEnv(t, 1)
+	cs := &readCountingStorage{Storage: h.tb.storage}
+	h.tb.storage = cs
+	id := h.key(nil)
+	blob := h.tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})["ciphertext_blob"]
+	h.tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+	cs.gets.Store(0)
+	cs.lists.Store(0)
+	for range 3 {
+		h.tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+		h.tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
+		require.Zero(t, cs.gets.Load()+cs.lists.Load(), "storage read on an HSM key's encrypt or decrypt")
+	}
+	// Disconnected, the key is Unavailable at once, still without a read.
+	h.disconnect()
+	cs.gets.Store(0)
+	_, err := h.tb.do(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
+	requireKMSError(t, err, kmserr.InvalidState)
+	h.connect()
+	h.tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 }

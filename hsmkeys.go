@@ -44,18 +44,17 @@ func (b *backend) storeToken(ctx context.Context, s logical.Storage, storeID str
 // cryptographic operation: a store that is not connected makes the key
 // Unavailable (KMSInvalidStateException), as in AWS. Connections are open
 // on the active node only, so a performance standby forwards.
-func (b *backend) keyToken(ctx context.Context, s logical.Storage, e *keyEntry) (*hsm.Token, error) {
+func (b *backend) keyToken(e *keyEntry) (*hsm.Token, error) {
 	if !b.WriteSafeReplicationState() {
 		return nil, logical.ErrReadOnly
 	}
-	tok, err := b.storeToken(ctx, s, e.CustomKeyStoreID)
-	if err == nil {
+	// From memory: a token is ready only once its store's connect finished
+	// CONNECTED, and disconnecting, a failed health check or deleting the
+	// store closes it (customkeystore.Live).
+	if tok, ok := b.hsmLive.Ready(e.CustomKeyStoreID); ok {
 		return tok, nil
 	}
-	if errors.Is(err, errStoreDown) || errors.Is(err, customkeystore.ErrNotFound) {
-		return nil, unavailable(e)
-	}
-	return nil, err
+	return nil, unavailable(e)
 }
 
 func unavailable(e *keyEntry) error {
@@ -100,7 +99,7 @@ func hsmClass(err error) string {
 // sealInToken encrypts under the key's current version in its token, in
 // ciphertext format 3.
 func (b *backend) sealInToken(ctx context.Context, s logical.Storage, e *keyEntry, plaintext []byte, ec map[string]string) ([]byte, error) {
-	tok, err := b.keyToken(ctx, s, e)
+	tok, err := b.keyToken(e)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +123,7 @@ func (b *backend) openInToken(ctx context.Context, s logical.Storage, e *keyEntr
 	if label == "" || blob.Format != 3 {
 		return nil, invalid
 	}
-	tok, err := b.keyToken(ctx, s, e)
+	tok, err := b.keyToken(e)
 	if err != nil {
 		return nil, err
 	}

@@ -104,10 +104,14 @@ func CodeFor(err error) ErrorCode {
 type Live struct {
 	mu   sync.Mutex
 	open map[string]*hsm.Token
+	// ready holds the stores whose connect finished CONNECTED, so that a
+	// cryptographic request learns whether its key is usable here without
+	// reading the store record (hot paths read no storage).
+	ready map[string]bool
 }
 
 // NewLive returns an empty set of connections.
-func NewLive() *Live { return &Live{open: map[string]*hsm.Token{}} }
+func NewLive() *Live { return &Live{open: map[string]*hsm.Token{}, ready: map[string]bool{}} }
 
 // Connect opens the store's token through the connection, replacing a
 // connection the store had. The error is the token's; CodeFor names it.
@@ -119,6 +123,7 @@ func (l *Live) Connect(ctx context.Context, storeID string, c *Connection) error
 	l.mu.Lock()
 	old := l.open[storeID]
 	l.open[storeID] = t
+	delete(l.ready, storeID) // until the store is CONNECTED (MarkReady)
 	l.mu.Unlock()
 	if old != nil {
 		_ = old.Close()
@@ -131,6 +136,7 @@ func (l *Live) Disconnect(storeID string) {
 	l.mu.Lock()
 	t := l.open[storeID]
 	delete(l.open, storeID)
+	delete(l.ready, storeID)
 	l.mu.Unlock()
 	if t != nil {
 		_ = t.Close()
@@ -145,11 +151,29 @@ func (l *Live) Token(storeID string) (*hsm.Token, bool) {
 	return t, ok
 }
 
+// MarkReady records that the store's connect finished CONNECTED.
+func (l *Live) MarkReady(storeID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.open[storeID]; ok {
+		l.ready[storeID] = true
+	}
+}
+
+// Ready is the token of a CONNECTED store, if this node holds it open:
+// what a cryptographic request needs, answered from memory.
+func (l *Live) Ready(storeID string) (*hsm.Token, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.open[storeID]
+	return t, ok && l.ready[storeID]
+}
+
 // CloseAll closes every connection (the backend's Clean).
 func (l *Live) CloseAll() {
 	l.mu.Lock()
 	open := l.open
-	l.open = map[string]*hsm.Token{}
+	l.open, l.ready = map[string]*hsm.Token{}, map[string]bool{}
 	l.mu.Unlock()
 	for _, t := range open {
 		_ = t.Close()
