@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/stretchr/testify/require"
 )
 
@@ -17,11 +18,11 @@ import (
 func TestAliasesPerKeyAreLimited(t *testing.T) {
 	tb := newTestBackend(t)
 	full, other := tb.createKey(nil), tb.createKey(nil)
-	for i := range maxAliasesPerKey {
+	for i := range keystore.MaxAliasesPerKey {
 		tb.ok(logical.CreateOperation, fmt.Sprintf("aliases/alias/a%02d", i), map[string]any{"target_key_id": full})
 	}
 	ke := tb.fails("LimitExceededException", logical.CreateOperation, "aliases/alias/one-more", map[string]any{"target_key_id": full})
-	require.Contains(t, ke.Msg, fmt.Sprint(maxAliasesPerKey))
+	require.Contains(t, ke.Msg, fmt.Sprint(keystore.MaxAliasesPerKey))
 	tb.awsFails("LimitExceededException", "", "CreateAlias", map[string]any{"AliasName": "alias/one-more", "TargetKeyId": full})
 
 	tb.ok(logical.CreateOperation, "aliases/alias/elsewhere", map[string]any{"target_key_id": other})

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -14,7 +15,7 @@ import (
 func TestAliasResolveIsOneLookup(t *testing.T) {
 	tb := newTestBackend(t)
 	id := tb.createKey(map[string]any{"alias": "alias/one"})
-	for i := range maxAliasesPerKey - 1 {
+	for i := range keystore.MaxAliasesPerKey - 1 {
 		tb.ok(logical.UpdateOperation, fmt.Sprintf("aliases/alias/other-%d", i), map[string]any{"target_key_id": id})
 	}
 	cs := &callCountingStorage{Storage: tb.storage}
@@ -22,12 +23,12 @@ func TestAliasResolveIsOneLookup(t *testing.T) {
 	tb.cache.reset()
 	tb.arns(context.Background(), cs) // the mount config is not the point here
 	cs.reset()
-	_, err := tb.resolveKey(context.Background(), cs, "alias/one", true)
+	_, err := tb.keys.Resolve(context.Background(), cs, "alias/one", true)
 	require.NoError(t, err)
 	gets, lists := cs.reset()
 	require.Equal(t, 0, lists)
 	require.Equal(t, 2, gets, "the alias and its key")
-	_, err = tb.resolveKey(context.Background(), cs, "alias/one", true)
+	_, err = tb.keys.Resolve(context.Background(), cs, "alias/one", true)
 	require.NoError(t, err)
 	gets, lists = cs.reset()
 	require.Equal(t, 0, gets+lists, "warm: no storage call")
@@ -50,8 +51,8 @@ func TestAliasIndex(t *testing.T) {
 
 	// Half states a crash can leave: an index entry before its alias was
 	// written, and an old target's entry not yet deleted.
-	require.NoError(t, tb.storage.Put(ctx, &logical.StorageEntry{Key: aliasIndexKey(k2, "alias/ghost")}))
-	require.NoError(t, tb.storage.Put(ctx, &logical.StorageEntry{Key: aliasIndexKey(k2, "alias/a1")}))
+	require.NoError(t, tb.storage.Put(ctx, &logical.StorageEntry{Key: keystore.AliasIndexKey(k2, "alias/ghost")}))
+	require.NoError(t, tb.storage.Put(ctx, &logical.StorageEntry{Key: keystore.AliasIndexKey(k2, "alias/a1")}))
 	tb.cache.reset()
 	require.Equal(t, []string{"alias/b1"}, tb.ok(logical.ReadOperation, "keys/"+k2, nil)["aliases"])
 	require.Equal(t, []string{"alias/b1"}, listOf(k2))
@@ -66,7 +67,7 @@ func TestAliasIndex(t *testing.T) {
 	tb.runPeriodic()
 	tb.fails(kmserr.NotFound, logical.ReadOperation, "aliases/alias/a2", nil)
 	tb.fails(kmserr.NotFound, logical.ReadOperation, "aliases/alias/b1", nil)
-	left, err := tb.storage.List(ctx, aliasIndexPrefix+k2+"/")
+	left, err := tb.storage.List(ctx, keystore.AliasIndexPrefix+k2+"/")
 	require.NoError(t, err)
 	require.Empty(t, left)
 	require.Equal(t, []string{"alias/a1"}, tb.ok(logical.ListOperation, "aliases", nil)["keys"])
@@ -78,7 +79,7 @@ func TestAliasIndexMigration(t *testing.T) {
 	ctx := context.Background()
 	id := tb.createKey(nil)
 	now := tb.now()
-	entry, err := logical.StorageEntryJSON(aliasStorageKey("alias/old"), &aliasEntry{Name: "alias/old", TargetKeyID: id, CreatedAt: now, UpdatedAt: now})
+	entry, err := logical.StorageEntryJSON(keystore.AliasStorageKey("alias/old"), &keystore.Alias{Name: "alias/old", TargetKeyID: id, CreatedAt: now, UpdatedAt: now})
 	require.NoError(t, err)
 	require.NoError(t, tb.storage.Put(ctx, entry))
 	require.Equal(t, []string{}, tb.ok(logical.ReadOperation, "keys/"+id, nil)["aliases"])
@@ -97,25 +98,25 @@ func BenchmarkAliasResolve(b *testing.B) {
 	const n = 100000
 	for i := range n {
 		name := fmt.Sprintf("alias/bench-%06d", i)
-		entry, err := logical.StorageEntryJSON(aliasStorageKey(name), &aliasEntry{Name: name, TargetKeyID: id, CreatedAt: now, UpdatedAt: now})
+		entry, err := logical.StorageEntryJSON(keystore.AliasStorageKey(name), &keystore.Alias{Name: name, TargetKeyID: id, CreatedAt: now, UpdatedAt: now})
 		require.NoError(b, err)
 		require.NoError(b, tb.storage.Put(ctx, entry))
 	}
 	ref := fmt.Sprintf("alias/bench-%06d", n/2)
-	if _, err := tb.resolveKey(ctx, tb.storage, ref, true); err != nil {
+	if _, err := tb.keys.Resolve(ctx, tb.storage, ref, true); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("Cold", func(b *testing.B) {
 		for b.Loop() {
 			tb.keys.Aliases.Reset()
-			if _, err := tb.resolveKey(ctx, tb.storage, ref, true); err != nil {
+			if _, err := tb.keys.Resolve(ctx, tb.storage, ref, true); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("Warm", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := tb.resolveKey(ctx, tb.storage, ref, true); err != nil {
+			if _, err := tb.keys.Resolve(ctx, tb.storage, ref, true); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/access"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -36,7 +37,7 @@ func (b *backend) cachedIdentity(id string) (*awspolicy.Caller, error) {
 }
 
 // accessRequest is access's question for caller who performing op on key e.
-func (b *backend) accessRequest(ctx context.Context, req *logical.Request, e *keyEntry, who *awspolicy.Caller, op string, ec map[string]string) (*access.Request, error) {
+func (b *backend) accessRequest(ctx context.Context, req *logical.Request, e *keystore.Key, who *awspolicy.Caller, op string, ec map[string]string) (*access.Request, error) {
 	cfg, err := b.config(ctx, req.Storage)
 	if err != nil {
 		return nil, err
@@ -45,7 +46,7 @@ func (b *backend) accessRequest(ctx context.Context, req *logical.Request, e *ke
 		Now: b.now(), Evaluations: &b.policyEvaluations,
 		Key: access.Key{ID: e.KeyID, ARN: cfg.arns().Key(e.KeyID), Policy: e.KeyPolicy(),
 			Spec: e.KeySpec, Usage: string(e.KeyUsage), Origin: e.Origin,
-			Aliases: func() ([]string, error) { return b.aliasesOf(ctx, req.Storage, e.KeyID) }}}
+			Aliases: func() ([]string, error) { return b.keys.AliasesOf(ctx, req.Storage, e.KeyID) }}}
 	if c := req.Connection; c != nil {
 		r.Conn = &access.Conn{RemoteAddr: c.RemoteAddr, TLS: c.ConnState != nil}
 	}
@@ -53,7 +54,7 @@ func (b *backend) accessRequest(ctx context.Context, req *logical.Request, e *ke
 }
 
 // decide asks access.Decide and logs what it decided.
-func (b *backend) decide(ctx context.Context, e *keyEntry, r *access.Request) (access.Decision, error) {
+func (b *backend) decide(ctx context.Context, e *keystore.Key, r *access.Request) (access.Decision, error) {
 	d, err := access.Decide(ctx, r)
 	if err != nil {
 		return d, err
@@ -71,7 +72,7 @@ func (b *backend) decide(ctx context.Context, e *keyEntry, r *access.Request) (a
 // ec is the operation's encryption context; tokens are its grant tokens,
 // checked only once the caller is admitted (whether a token is valid is
 // not for a caller the key refuses to learn).
-func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEntry, op string, ec map[string]string, tokens []string) error {
+func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keystore.Key, op string, ec map[string]string, tokens []string) error {
 	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
@@ -102,7 +103,7 @@ func (b *backend) authorize(ctx context.Context, req *logical.Request, e *keyEnt
 
 // evaluatePolicy asks key e's policy alone whether the caller may perform
 // op, without logging (the lockout check asks of a policy not yet put).
-func (b *backend) evaluatePolicy(ctx context.Context, req *logical.Request, e *keyEntry, who *awspolicy.Caller, op string, ec map[string]string) (access.Verdict, string, error) {
+func (b *backend) evaluatePolicy(ctx context.Context, req *logical.Request, e *keystore.Key, who *awspolicy.Caller, op string, ec map[string]string) (access.Verdict, string, error) {
 	r, err := b.accessRequest(ctx, req, e, who, op, ec)
 	if err != nil {
 		return access.NoDecision, "", err
@@ -114,7 +115,7 @@ func (b *backend) evaluatePolicy(ctx context.Context, req *logical.Request, e *k
 // for operations where a grant on the key must not count, such as retiring
 // a grant other than the caller's own. standing, if not nil, is the
 // caller's standing on the grant, asked first (access.Request.Standing).
-func (b *backend) authorizeByPolicy(ctx context.Context, req *logical.Request, e *keyEntry, op string, standing func(*awspolicy.Caller) string) error {
+func (b *backend) authorizeByPolicy(ctx context.Context, req *logical.Request, e *keystore.Key, op string, standing func(*awspolicy.Caller) string) error {
 	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
@@ -148,7 +149,7 @@ func (b *backend) checkGrantTokens(ctx context.Context, s logical.Storage, token
 	return nil
 }
 
-func accessDenied(e *keyEntry, op string, who *awspolicy.Caller) error {
+func accessDenied(e *keystore.Key, op string, who *awspolicy.Caller) error {
 	if e.KeyPolicy() == access.RefusedPolicy {
 		return kmserr.New(kmserr.AccessDenied, "key '%s' has a stored policy the plugin no longer reads (such as the pre-release "+
 			`{"statements": [...]} format): it denies every request until an operator replaces it through kms/policy-recovery/%s`, e.KeyID, e.KeyID)
@@ -158,7 +159,7 @@ func accessDenied(e *keyEntry, op string, who *awspolicy.Caller) error {
 
 // logDecision records who was allowed or refused what, and why. It never
 // logs key material, plaintext or the encryption context's values.
-func (b *backend) logDecision(e *keyEntry, op string, who *awspolicy.Caller, verdict, by string) {
+func (b *backend) logDecision(e *keystore.Key, op string, who *awspolicy.Caller, verdict, by string) {
 	if l := b.Logger(); l.IsDebug() {
 		l.Debug("authorization", "key_id", e.KeyID, "operation", op, "principal", who.String(), "decision", verdict, "by", by)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/access"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -333,8 +334,8 @@ func TestGrantBounds(t *testing.T) {
 	requireKMSError(t, create(map[string]any{"operations": "GenerateDataKey"}), kmserr.LimitExceeded)
 }
 
-func (tb *testBackend) mustKey(id string) *keyEntry {
-	e, err := tb.getKey(context.Background(), tb.storage, id)
+func (tb *testBackend) mustKey(id string) *keystore.Key {
+	e, err := tb.keys.Get(context.Background(), tb.storage, id)
 	require.NoError(tb.t, err)
 	return e
 }

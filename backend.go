@@ -117,7 +117,7 @@ func newBackend() *backend {
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
 			// Key entries hold key material; the token key signs grant tokens.
-			SealWrapStorage: []string{keyStoragePrefix, grantTokenKeyPath, importStoragePrefix, customkeystore.ConnectionPrefix},
+			SealWrapStorage: []string{keystore.KeyPrefix, grantTokenKeyPath, importStoragePrefix, customkeystore.ConnectionPrefix},
 			// Replacing a key policy without the policy's consent, so a
 			// locked-out key can always be recovered, needs sudo.
 			// Loading a PKCS#11 library runs its code: HSM connections need sudo.
@@ -222,10 +222,10 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 	}
 	s := req.Storage
 	return errors.Join(
-		b.deleteDueKeys(ctx, s),
-		b.sweepUnfinishedCreates(ctx, s),
+		b.keys.DeleteDueKeys(ctx, s),
+		b.keys.SweepUnfinishedCreates(ctx, s),
 		b.expireImportedMaterial(ctx, s),
-		b.rotateDueKeys(ctx, s),
+		b.keys.RotateDueKeys(ctx, s),
 		b.checkStoreHealth(ctx, s),
 	)
 }

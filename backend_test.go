@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -190,11 +191,11 @@ func TestLifecycleAndDeletionWindow(t *testing.T) {
 	tb.advance(time.Second)
 	tb.fails(kmserr.NotFound, logical.ReadOperation, key, nil)
 	require.NoError(t, tb.periodic(context.Background(), &logical.Request{Storage: tb.storage}))
-	raw, err := tb.storage.Get(context.Background(), keyStoragePrefix+id)
+	raw, err := tb.storage.Get(context.Background(), keystore.KeyPrefix+id)
 	require.NoError(t, err)
 	require.Nil(t, raw, "key material must be destroyed")
 	tb.fails(kmserr.NotFound, logical.ReadOperation, "aliases/alias/lifecycle", nil)
-	left, err := tb.storage.List(context.Background(), deletionStoragePrefix)
+	left, err := tb.storage.List(context.Background(), keystore.DeletionPrefix)
 	require.NoError(t, err)
 	require.Empty(t, left)
 }
@@ -365,18 +366,18 @@ func TestInvalidateDropsCaches(t *testing.T) {
 	ctx := context.Background()
 
 	// Another node disables the key and removes the alias behind our back.
-	e, err := tb.getKey(ctx, tb.storage, id)
+	e, err := tb.keys.Get(ctx, tb.storage, id)
 	require.NoError(t, err)
 	c := e.Clone()
-	c.State = stateDisabled
-	entry, err := logical.StorageEntryJSON(keyStoragePrefix+id, c)
+	c.State = keystore.StateDisabled
+	entry, err := logical.StorageEntryJSON(keystore.KeyPrefix+id, c)
 	require.NoError(t, err)
 	require.NoError(t, tb.storage.Put(ctx, entry))
-	require.NoError(t, tb.storage.Delete(ctx, aliasStorageKey("alias/cached")))
+	require.NoError(t, tb.storage.Delete(ctx, keystore.AliasStorageKey("alias/cached")))
 
 	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"], "served from cache")
-	tb.Invalidate(ctx, keyStoragePrefix+id)
-	tb.Invalidate(ctx, aliasStorageKey("alias/cached"))
+	tb.Invalidate(ctx, keystore.KeyPrefix+id)
+	tb.Invalidate(ctx, keystore.AliasStorageKey("alias/cached"))
 	require.Equal(t, "Disabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
 	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/alias/cached", nil)
 }
@@ -437,11 +438,11 @@ func TestPeriodicSweepsIndependent(t *testing.T) {
 	tb.ok(logical.UpdateOperation, "keys/"+rotating+"/rotation", map[string]any{"rotation_period_days": 90})
 	tb.ok(logical.UpdateOperation, "keys/"+doomed+"/schedule-deletion", map[string]any{"pending_window_days": 7})
 	tb.advance(91 * 24 * time.Hour)
-	fs.prefix = keyStoragePrefix + doomed // the deletion sweep fails
+	fs.prefix = keystore.KeyPrefix + doomed // the deletion sweep fails
 	err := tb.periodic(context.Background(), &logical.Request{Storage: tb.storage})
 	require.ErrorIs(t, err, errInjected)
 	require.Equal(t, uint32(2), tb.ok(logical.ReadOperation, "keys/"+rotating, nil)["current_key_version"])
 	fs.prefix = ""
 	tb.runPeriodic()
-	require.Empty(t, storageKeys(t, tb.storage, deletionStoragePrefix))
+	require.Empty(t, storageKeys(t, tb.storage, keystore.DeletionPrefix))
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/openkms/vault-plugin-kms/internal/access"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -39,7 +40,7 @@ func TestStaleKeyFillActiveRotation(t *testing.T) {
 	id := tb.createKey(nil)
 	tb.cache.reset() // a restart: nothing cached
 
-	reached, release := ps.pause(keyStoragePrefix + id)
+	reached, release := ps.pause(keystore.KeyPrefix + id)
 	done := tb.inBackground(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("a")})
 	<-reached // the reader holds the entry with version 1 only
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/rotate", nil)
@@ -70,15 +71,15 @@ func TestStaleKeyFillStandby(t *testing.T) {
 	id := tb.createKey(nil)
 	tb.cache.reset()
 
-	reached, release := ps.pause(keyStoragePrefix + id)
+	reached, release := ps.pause(keystore.KeyPrefix + id)
 	done := tb.inBackground(logical.ReadOperation, "keys/"+id, nil)
 	<-reached
 	// The active node rotates the key; its Invalidate reaches us now.
-	e, err := tb.readKey(context.Background(), ps.Storage, id, nil)
+	e, err := tb.keys.Read(context.Background(), ps.Storage, id, nil)
 	require.NoError(t, err)
 	c := e.Clone()
-	require.NoError(t, tb.rotate(c, rotationOnDemand, tb.now()))
-	entry, err := logical.StorageEntryJSON(keyStoragePrefix+id, c)
+	require.NoError(t, tb.keys.Rotate(c, keystore.RotationOnDemand, tb.now()))
+	entry, err := logical.StorageEntryJSON(keystore.KeyPrefix+id, c)
 	require.NoError(t, err)
 	tb.writeBehind(ps, entry)
 	close(release)
@@ -94,7 +95,7 @@ func TestStalePolicyFillActive(t *testing.T) {
 	id := tb.createKey(nil)
 	tb.cache.reset()
 
-	reached, release := ps.pause(keyStoragePrefix + id)
+	reached, release := ps.pause(keystore.KeyPrefix + id)
 	done := tb.inBackground(logical.ReadOperation, "keys/"+id, nil)
 	<-reached // the reader holds the entry with the default policy
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/policy", map[string]any{"policy": openPolicy})
@@ -109,16 +110,16 @@ func TestStalePolicyFillStandby(t *testing.T) {
 	id := tb.createKey(nil)
 	tb.cache.reset()
 
-	reached, release := ps.pause(keyStoragePrefix + id)
+	reached, release := ps.pause(keystore.KeyPrefix + id)
 	done := tb.inBackground(logical.ReadOperation, "keys/"+id, nil)
 	<-reached
-	e, err := tb.readKey(context.Background(), ps.Storage, id, nil)
+	e, err := tb.keys.Read(context.Background(), ps.Storage, id, nil)
 	require.NoError(t, err)
 	c := e.Clone()
 	p, err := access.ParsePolicy(openPolicy)
 	require.NoError(t, err)
 	c.SetPolicy(openPolicy, p)
-	entry, err := logical.StorageEntryJSON(keyStoragePrefix+id, c)
+	entry, err := logical.StorageEntryJSON(keystore.KeyPrefix+id, c)
 	require.NoError(t, err)
 	tb.writeBehind(ps, entry)
 	close(release)
@@ -182,7 +183,7 @@ func TestStaleAliasFillActive(t *testing.T) {
 	k2 := tb.createKey(nil)
 	tb.cache.reset()
 
-	reached, release := ps.pause(aliasStorageKey("alias/moving"))
+	reached, release := ps.pause(keystore.AliasStorageKey("alias/moving"))
 	done := tb.inBackground(logical.ReadOperation, "keys/alias/moving", nil)
 	<-reached // the reader resolved the alias to k1
 	tb.ok(logical.PatchOperation, "aliases/alias/moving", map[string]any{"target_key_id": k2})
@@ -200,12 +201,12 @@ func TestStaleAliasFillStandby(t *testing.T) {
 	k2 := tb.createKey(nil)
 	tb.cache.reset()
 
-	reached, release := ps.pause(aliasStorageKey("alias/moving"))
+	reached, release := ps.pause(keystore.AliasStorageKey("alias/moving"))
 	done := tb.inBackground(logical.ReadOperation, "keys/alias/moving", nil)
 	<-reached
 	now := tb.now()
-	entry, err := logical.StorageEntryJSON(aliasStorageKey("alias/moving"),
-		&aliasEntry{Name: "alias/moving", TargetKeyID: k2, CreatedAt: now, UpdatedAt: now})
+	entry, err := logical.StorageEntryJSON(keystore.AliasStorageKey("alias/moving"),
+		&keystore.Alias{Name: "alias/moving", TargetKeyID: k2, CreatedAt: now, UpdatedAt: now})
 	require.NoError(t, err)
 	tb.writeBehind(ps, entry)
 	close(release)
@@ -219,8 +220,8 @@ func TestNegativeAliasInvalidate(t *testing.T) {
 	id := tb.createKey(nil)
 	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/alias/later", nil)
 	now := tb.now()
-	entry, err := logical.StorageEntryJSON(aliasStorageKey("alias/later"),
-		&aliasEntry{Name: "alias/later", TargetKeyID: id, CreatedAt: now, UpdatedAt: now})
+	entry, err := logical.StorageEntryJSON(keystore.AliasStorageKey("alias/later"),
+		&keystore.Alias{Name: "alias/later", TargetKeyID: id, CreatedAt: now, UpdatedAt: now})
 	require.NoError(t, err)
 	require.NoError(t, tb.storage.Put(context.Background(), entry))
 	tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/alias/later", nil) // cached "absent"
@@ -259,5 +260,5 @@ func TestKeyCacheBoundsBytes(t *testing.T) {
 	for range 5 {
 		tb.createKey(nil)
 	}
-	require.LessOrEqual(t, tb.keys.Keys.Weight(), int64(10*keyCacheBytesPerKey))
+	require.LessOrEqual(t, tb.keys.Keys.Weight(), int64(10*keystore.KeyCacheBytesPerKey))
 }

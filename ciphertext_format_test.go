@@ -46,7 +46,7 @@ func TestNewCiphertextIsFormat2(t *testing.T) {
 func TestFormat1CiphertextStillDecrypts(t *testing.T) {
 	tb := newTestBackend(t)
 	id := tb.createKey(nil)
-	e, err := tb.getKey(context.Background(), tb.storage, id)
+	e, err := tb.keys.Get(context.Background(), tb.storage, id)
 	require.NoError(t, err)
 	block, err := aes.NewCipher(e.Versions[0].Material)
 	require.NoError(t, err)

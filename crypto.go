@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/ciphertext"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -19,8 +21,8 @@ import (
 // usableKey resolves a key for a cryptographic operation, authorizes the
 // caller for op (with the operation's encryption context and grant
 // tokens), and checks that the key's state and usage allow op.
-func (b *backend) usableKey(ctx context.Context, req *logical.Request, ref, op string, usage keyspec.KeyUsage, ec map[string]string, tokens []string) (*keyEntry, error) {
-	e, err := b.resolveKey(ctx, req.Storage, ref, true)
+func (b *backend) usableKey(ctx context.Context, req *logical.Request, ref, op string, usage keyspec.KeyUsage, ec map[string]string, tokens []string) (*keystore.Key, error) {
+	e, err := b.keys.Resolve(ctx, req.Storage, ref, true)
 	if err != nil {
 		return nil, err
 	}
@@ -28,14 +30,14 @@ func (b *backend) usableKey(ctx context.Context, req *logical.Request, ref, op s
 }
 
 // admit authorizes op on a resolved key, then checks state and usage.
-func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, op string, usage keyspec.KeyUsage, ec map[string]string, tokens []string) error {
+func (b *backend) admit(ctx context.Context, req *logical.Request, e *keystore.Key, op string, usage keyspec.KeyUsage, ec map[string]string, tokens []string) error {
 	if err := b.authorize(ctx, req, e, op, ec, tokens); err != nil {
 		return err
 	}
-	if err := checkStateAt(e, op, b.now()); err != nil {
+	if err := keystore.CheckStateAt(e, op, b.now()); err != nil {
 		return err
 	}
-	if e.InHSM() && stateRules[op] == nil {
+	if e.InHSM() && keystore.IsCryptographic(op) {
 		// A cryptographic operation on a key whose store is not connected:
 		// the key is Unavailable.
 		if _, err := b.keyToken(e); err != nil {
@@ -45,16 +47,16 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keyEntry, 
 	if err := requireUsage(e, usage, op); err != nil {
 		return err
 	}
-	if !isDryRun(ctx) {
-		if err := b.forwardForUsage(e.KeyID); err != nil {
+	if !awsapi.IsDryRun(ctx) {
+		if err := b.keys.ForwardForUsage(e.KeyID); err != nil {
 			return err
 		}
-		noteUse(ctx, func() { b.recordUse(ctx, req.Storage, e.KeyID, op, req.ID) })
+		awsapi.NoteUse(ctx, func() { b.keys.RecordUse(ctx, req.Storage, e.KeyID, op, req.ID) })
 	}
 	return nil
 }
 
-func requireUsage(e *keyEntry, usage keyspec.KeyUsage, op string) error {
+func requireUsage(e *keystore.Key, usage keyspec.KeyUsage, op string) error {
 	if e.KeyUsage != usage {
 		return kmserr.New(kmserr.InvalidKeyUsage, "key '%s' has key usage %s; %s needs %s", e.KeyID, e.KeyUsage, op, usage)
 	}
@@ -65,7 +67,7 @@ func requireUsage(e *keyEntry, usage keyspec.KeyUsage, op string) error {
 // As in AWS, an algorithm the key's spec does not offer is an
 // InvalidKeyUsageException; a name AWS does not define is a
 // ValidationException.
-func requireAlgorithm(e *keyEntry, kind, alg string, allowed []string) error {
+func requireAlgorithm(e *keystore.Key, kind, alg string, allowed []string) error {
 	switch {
 	case keyspec.Contains(allowed, alg):
 		return nil
@@ -88,7 +90,7 @@ func mapCryptoErr(err error) error {
 }
 
 // encryptWith encrypts under the key's newest material.
-func (b *backend) encryptWith(ctx context.Context, s logical.Storage, e *keyEntry, alg string, plaintext []byte, ec map[string]string) ([]byte, error) {
+func (b *backend) encryptWith(ctx context.Context, s logical.Storage, e *keystore.Key, alg string, plaintext []byte, ec map[string]string) ([]byte, error) {
 	if err := requireAlgorithm(e, keyspec.KindEncryption, alg, e.Spec().Encryption); err != nil {
 		return nil, err
 	}
@@ -113,11 +115,11 @@ func (b *backend) encryptWith(ctx context.Context, s logical.Storage, e *keyEntr
 // ciphertext, which names its key. Every way a blob can be wrong is an
 // InvalidCiphertextException; a blob of another key than ref is an
 // IncorrectKeyException.
-func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, alg string, blob []byte, ec map[string]string, op string, tokens []string) (*keyEntry, []byte, error) {
+func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, alg string, blob []byte, ec map[string]string, op string, tokens []string) (*keystore.Key, []byte, error) {
 	if len(blob) < 1 || len(blob) > keyspec.MaxCiphertext {
 		return nil, nil, kmserr.Validationf("ciphertext_blob must be 1 to %d bytes", keyspec.MaxCiphertext)
 	}
-	if ignoresCiphertext(ctx) {
+	if awsapi.IgnoresCiphertext(ctx) {
 		return b.decryptAccess(ctx, req, ref, alg, ec, op, tokens)
 	}
 	if alg == keyspec.AlgSymmetricDefault {
@@ -148,7 +150,7 @@ func (b *backend) decryptWith(ctx context.Context, req *logical.Request, ref, al
 // key named in the request is checked as a decrypt would check it. One
 // placeholder byte stands for the unknown plaintext, so that a ReEncrypt
 // still checks its destination.
-func (b *backend) decryptAccess(ctx context.Context, req *logical.Request, ref, alg string, ec map[string]string, op string, tokens []string) (*keyEntry, []byte, error) {
+func (b *backend) decryptAccess(ctx context.Context, req *logical.Request, ref, alg string, ec map[string]string, op string, tokens []string) (*keystore.Key, []byte, error) {
 	if ref == "" {
 		return nil, nil, kmserr.Validationf("a dry run that ignores the ciphertext needs the key: give key_id (source_key_id for a re-encrypt)")
 	}
@@ -162,7 +164,7 @@ func (b *backend) decryptAccess(ctx context.Context, req *logical.Request, ref, 
 	return e, []byte{0}, nil
 }
 
-func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, ref string, raw []byte, ec map[string]string, op string, tokens []string) (*keyEntry, []byte, error) {
+func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, ref string, raw []byte, ec map[string]string, op string, tokens []string) (*keystore.Key, []byte, error) {
 	invalid := func() error {
 		// One message for every failure: which check failed is no business
 		// of a caller holding a forged blob.
@@ -171,7 +173,7 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 	// A blob that does not parse is refused, but only after the key named
 	// in the request (if any) has been checked, so key errors come first.
 	blob, parseErr := ciphertext.Parse(raw)
-	var e *keyEntry
+	var e *keystore.Key
 	var err error
 	if ref != "" {
 		if e, err = b.usableKey(ctx, req, ref, op, keyspec.EncryptDecrypt, ec, tokens); err != nil {
@@ -192,10 +194,10 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 		}
 		// The blob's key may not exist here (another mount, a deleted key,
 		// a forgery): that is an invalid ciphertext, not a missing key.
-		if e, err = b.getKey(ctx, req.Storage, blob.KeyID); err != nil {
+		if e, err = b.keys.Get(ctx, req.Storage, blob.KeyID); err != nil {
 			return nil, nil, err
 		}
-		if e == nil || b.isDeleted(e) {
+		if e == nil || b.keys.IsDeleted(e) {
 			return nil, nil, invalid()
 		}
 		if err := b.admit(ctx, req, e, op, keyspec.EncryptDecrypt, ec, tokens); err != nil {
@@ -259,4 +261,28 @@ func encryptionContext(d *framework.FieldData, name string) (map[string]string, 
 		return nil, kmserr.Validationf("%s is too large (at most %d pairs and %d bytes)", name, keyspec.MaxContextPairs, keyspec.MaxContextBytes)
 	}
 	return ec, nil
+}
+
+// blobMaterialID is the id of the material a symmetric ciphertext blob was
+// encrypted under ("" for other algorithms, as in AWS's responses).
+func (b *backend) blobMaterialID(ctx context.Context, s logical.Storage, e *keystore.Key, alg string, raw []byte) (string, error) {
+	if alg != keyspec.AlgSymmetricDefault {
+		return "", nil
+	}
+	blob, err := ciphertext.Parse(raw)
+	if err != nil {
+		return "", nil // a dry run that ignored the ciphertext
+	}
+	return b.keys.VersionMaterialID(ctx, s, e, blob.KeyVersion)
+}
+
+// withMaterialID adds a material id to a response under field, if known.
+func withMaterialID(data map[string]any, field, id string, err error) (map[string]any, error) {
+	if err != nil {
+		return nil, err
+	}
+	if id != "" {
+		data[field] = id
+	}
+	return data, nil
 }

@@ -12,19 +12,6 @@ import (
 // DryRun); these are the names the handlers call, and the wrappers that
 // give a handler the dry_run and dry_run_modifiers fields' meaning.
 
-// noteUse records use now, or, inside dryRun, once the request succeeds.
-func noteUse(ctx context.Context, use func()) { awsapi.NoteUse(ctx, use) }
-
-func isDryRun(ctx context.Context) bool { return awsapi.IsDryRun(ctx) }
-
-// ignoresCiphertext reports a dry run that checks access to the key named
-// in the request without opening the ciphertext.
-func ignoresCiphertext(ctx context.Context) bool { return awsapi.IgnoresCiphertext(ctx) }
-
-// dryRunStop ends a dry run right before a handler writes: the error is
-// the dry run's success.
-func dryRunStop(ctx context.Context) error { return awsapi.DryRunStop(ctx) }
-
 // dryRun runs fn, in a dry-run context if the request asks for one. A
 // refusal is the real call's refusal; success is DryRunOperationException.
 func dryRun(ctx context.Context, d *framework.FieldData, fn func(context.Context) error) error {

@@ -24,7 +24,7 @@ func TestDryRun(t *testing.T) {
 	_, err := tb.as("alice", logical.UpdateOperation, "encrypt/"+id, enc)
 	ke := requireKMSError(t, err, kmserr.DryRunOperation)
 	require.Equal(t, http.StatusPreconditionFailed, ke.Code())
-	u, err := tb.lastUse(context.Background(), tb.storage, id)
+	u, err := tb.keys.LastUse(context.Background(), tb.storage, id)
 	require.NoError(t, err)
 	require.Nil(t, u, "a dry run is not key usage")
 

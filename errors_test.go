@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/hashicorp/vault/sdk/plugin/pb"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -50,7 +51,7 @@ func TestServerFaultIs500(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, vaultStatus(req, resp, err))
 	require.Equal(t, kmserr.Internal, auditOf(t, resp).ErrorCode)
 
-	fs.getPrefix = keyStoragePrefix // every key read fails
+	fs.getPrefix = keystore.KeyPrefix // every key read fails
 	req = &logical.Request{Operation: logical.ReadOperation, Path: "keys/" + id, Storage: tb.storage}
 	tb.restart()
 	resp, err = tb.HandleRequest(context.Background(), req)

@@ -8,6 +8,7 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/openkms/vault-plugin-kms/internal/access"
+	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 // BenchmarkEncryptWithManyGrants: a key whose policy admits only its
@@ -32,9 +33,9 @@ func BenchmarkEncryptWithManyGrants(b *testing.B) {
 		for i := range n {
 			// Straight into the index: the lookup is what is measured.
 			x.Add(&grantEntry{GrantID: fmt.Sprintf("g%d", i), KeyID: id, GranteePrincipal: fmt.Sprintf("entity:user%d", i),
-				Operations: []string{opEncrypt, opDecrypt}})
+				Operations: []string{keyspec.OpEncrypt, keyspec.OpDecrypt}})
 		}
-		x.Add(&grantEntry{GrantID: "bob", KeyID: id, GranteePrincipal: "entity:bob", Operations: []string{opEncrypt}})
+		x.Add(&grantEntry{GrantID: "bob", KeyID: id, GranteePrincipal: "entity:bob", Operations: []string{keyspec.OpEncrypt}})
 		data := map[string]any{"plaintext": b64s("x")}
 		b.Run(fmt.Sprintf("grants=%d/grantee", n), func(b *testing.B) {
 			for b.Loop() {

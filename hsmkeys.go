@@ -44,7 +44,7 @@ func (b *backend) storeToken(ctx context.Context, s logical.Storage, storeID str
 // cryptographic operation: a store that is not connected makes the key
 // Unavailable (KMSInvalidStateException), as in AWS. Connections are open
 // on the active node only, so a performance standby forwards.
-func (b *backend) keyToken(e *keyEntry) (*hsm.Token, error) {
+func (b *backend) keyToken(e *keystore.Key) (*hsm.Token, error) {
 	if !b.WriteSafeReplicationState() {
 		return nil, logical.ErrReadOnly
 	}
@@ -57,15 +57,15 @@ func (b *backend) keyToken(e *keyEntry) (*hsm.Token, error) {
 	return nil, unavailable(e)
 }
 
-func unavailable(e *keyEntry) error {
+func unavailable(e *keystore.Key) error {
 	return kmserr.InvalidStatef("key '%s' is Unavailable: its custom key store is not connected", e.KeyID)
 }
 
 // keyStateOf is the key state DescribeKey reports: Unavailable for a key
 // whose store is not connected, unless it is pending deletion (AWS keeps
 // that state).
-func (b *backend) keyStateOf(ctx context.Context, s logical.Storage, e *keyEntry) string {
-	if !e.InHSM() || e.State == statePendingDeletion || !b.WriteSafeReplicationState() {
+func (b *backend) keyStateOf(ctx context.Context, s logical.Storage, e *keystore.Key) string {
+	if !e.InHSM() || e.State == keystore.StatePendingDeletion || !b.WriteSafeReplicationState() {
 		return e.State
 	}
 	if _, err := b.storeToken(ctx, s, e.CustomKeyStoreID); err != nil {
@@ -77,7 +77,7 @@ func (b *backend) keyStateOf(ctx context.Context, s logical.Storage, e *keyEntry
 // tokenError is the answer to a token call that failed: never a 500, and
 // never a change to storage. The key object of a key the plugin created
 // being missing, or the token gone, leaves the key unusable for now.
-func tokenError(e *keyEntry, err error) error {
+func tokenError(e *keystore.Key, err error) error {
 	if errors.Is(err, hsm.ErrDecrypt) {
 		return kmserr.New(kmserr.InvalidCiphertext, "the ciphertext is invalid, or the encryption context does not match")
 	}
@@ -98,7 +98,7 @@ func hsmClass(err error) string {
 
 // sealInToken encrypts under the key's current version in its token, in
 // ciphertext format 3.
-func (b *backend) sealInToken(ctx context.Context, s logical.Storage, e *keyEntry, plaintext []byte, ec map[string]string) ([]byte, error) {
+func (b *backend) sealInToken(ctx context.Context, s logical.Storage, e *keystore.Key, plaintext []byte, ec map[string]string) ([]byte, error) {
 	tok, err := b.keyToken(e)
 	if err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func (b *backend) sealInToken(ctx context.Context, s logical.Storage, e *keyEntr
 }
 
 // openInToken decrypts a blob of a key in a custom key store.
-func (b *backend) openInToken(ctx context.Context, s logical.Storage, e *keyEntry, blob *ciphertext.Blob, ec map[string]string) ([]byte, error) {
+func (b *backend) openInToken(ctx context.Context, s logical.Storage, e *keystore.Key, blob *ciphertext.Blob, ec map[string]string) ([]byte, error) {
 	invalid := kmserr.New(kmserr.InvalidCiphertext, "the ciphertext is invalid, or the encryption context does not match")
 	label := e.HSMLabel(blob.KeyVersion)
 	if label == "" || blob.Format != 3 {
@@ -148,7 +148,7 @@ func (b *backend) openInToken(ctx context.Context, s logical.Storage, e *keyEntr
 // the creating/ entry, and the sweep destroys the object
 // (keystore.Store.Destroy, releaseHSM). The caller holds the key's lock
 // and, with an alias, the alias lock.
-func (b *backend) createInToken(ctx context.Context, s logical.Storage, e *keyEntry, alias *aliasEntry) error {
+func (b *backend) createInToken(ctx context.Context, s logical.Storage, e *keystore.Key, alias *keystore.Alias) error {
 	tok, err := b.storeToken(ctx, s, e.CustomKeyStoreID)
 	if err != nil {
 		return b.storeRefusal(err)
@@ -161,7 +161,7 @@ func (b *backend) createInToken(ctx context.Context, s logical.Storage, e *keyEn
 		return err
 	}
 	if err := b.cks.AddKey(ctx, s, e.CustomKeyStoreID, e.KeyID); err != nil {
-		_ = s.Delete(ctx, creatingStoragePrefix+e.KeyID)
+		_ = s.Delete(ctx, keystore.CreatingPrefix+e.KeyID)
 		return cksError(err)
 	}
 	hctx, cancel := context.WithTimeout(ctx, hsmTimeout)
@@ -171,16 +171,16 @@ func (b *backend) createInToken(ctx context.Context, s logical.Storage, e *keyEn
 		return tokenError(e, err)
 	}
 	if alias == nil {
-		err = b.putKey(ctx, s, e)
+		err = b.keys.Put(ctx, s, e)
 	} else {
-		err = b.createWithAlias(ctx, s, e, alias)
+		err = b.keys.CreateWithAlias(ctx, s, e, alias)
 	}
 	if err != nil {
 		b.undoTokenCreate(ctx, s, e, tok)
 		return err
 	}
 	if alias == nil {
-		if err := s.Delete(ctx, creatingStoragePrefix+e.KeyID); err != nil {
+		if err := s.Delete(ctx, keystore.CreatingPrefix+e.KeyID); err != nil {
 			b.Logger().Warn("could not remove the creation marker; the sweep will", "key_id", e.KeyID, "error", err)
 		}
 	}
@@ -189,7 +189,7 @@ func (b *backend) createInToken(ctx context.Context, s logical.Storage, e *keyEn
 
 // undoTokenCreate destroys the object of a create that failed. If the
 // token cannot, the creating/ entry stays so the sweep tries again.
-func (b *backend) undoTokenCreate(ctx context.Context, s logical.Storage, e *keyEntry, tok *hsm.Token) {
+func (b *backend) undoTokenCreate(ctx context.Context, s logical.Storage, e *keystore.Key, tok *hsm.Token) {
 	hctx, cancel := context.WithTimeout(ctx, hsmTimeout)
 	defer cancel()
 	if err := tok.Destroy(hctx, e.Versions[0].HSMLabel); err != nil && !errors.Is(err, hsm.ErrKeyNotFound) {
@@ -197,10 +197,10 @@ func (b *backend) undoTokenCreate(ctx context.Context, s logical.Storage, e *key
 		_ = keystore.PutCreating(ctx, s, e, "")
 		return
 	}
-	_ = s.Delete(ctx, keyStoragePrefix+e.KeyID)
+	_ = s.Delete(ctx, keystore.KeyPrefix+e.KeyID)
 	b.keys.Keys.Invalidate(e.KeyID)
 	if err := b.cks.RemoveKey(ctx, s, e.CustomKeyStoreID, e.KeyID); err == nil {
-		_ = s.Delete(ctx, creatingStoragePrefix+e.KeyID)
+		_ = s.Delete(ctx, keystore.CreatingPrefix+e.KeyID)
 	}
 }
 
@@ -238,7 +238,7 @@ func (b *backend) releaseHSM(ctx context.Context, s logical.Storage, storeID, ke
 
 // storeFields adds DescribeKey's custom key store fields: the store and
 // its HSM connection (AWS's CloudHsmClusterId).
-func (b *backend) storeFields(ctx context.Context, s logical.Storage, e *keyEntry, data map[string]any) error {
+func (b *backend) storeFields(ctx context.Context, s logical.Storage, e *keystore.Key, data map[string]any) error {
 	if !e.InHSM() {
 		return nil
 	}

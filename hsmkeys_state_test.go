@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -123,7 +124,7 @@ func TestHSMKeyDeletion(t *testing.T) {
 	tb.advance(8 * 24 * time.Hour)
 	err := tb.periodic(context.Background(), &logical.Request{Storage: tb.storage})
 	require.ErrorIs(t, err, errStoreDown, "the sweep reports the key it could not delete")
-	e, err := tb.loadKey(context.Background(), tb.storage, id)
+	e, err := tb.keys.Load(context.Background(), tb.storage, id)
 	require.NoError(t, err)
 	require.NotNil(t, e, "the key stays while its store is disconnected")
 	require.Equal(t, "PendingDeletion", e.State)
@@ -133,9 +134,9 @@ func TestHSMKeyDeletion(t *testing.T) {
 	h.connect()
 	tb.runPeriodic()
 	require.Empty(t, h.objects(), "the object went with the key")
-	_, err = tb.loadKey(context.Background(), tb.storage, id)
+	_, err = tb.keys.Load(context.Background(), tb.storage, id)
 	require.NoError(t, err)
-	require.Empty(t, storageKeys(t, tb.storage, keyStoragePrefix))
+	require.Empty(t, storageKeys(t, tb.storage, keystore.KeyPrefix))
 	keys, err := tb.cks.Keys(context.Background(), tb.storage, h.store)
 	require.NoError(t, err)
 	require.Empty(t, keys)

@@ -94,7 +94,7 @@ func requireNoMaterial(t *testing.T, tb *testBackend, id string) {
 		require.NotEmpty(t, v.HSMLabel)
 	}
 	require.Zero(t, e.ParsedCount(), "no software key is parsed for an HSM key")
-	raw, err := tb.storage.Get(context.Background(), keyStoragePrefix+id)
+	raw, err := tb.storage.Get(context.Background(), keystore.KeyPrefix+id)
 	require.NoError(t, err)
 	require.NotContains(t, string(raw.Value), `"material"`+":\"", "the stored entry has no material")
 }
@@ -141,7 +141,7 @@ func TestHSMKeyCreate(t *testing.T) {
 	keys, err := tb.cks.Keys(context.Background(), tb.storage, h.store)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{id, id2}, keys)
-	require.Empty(t, storageKeys(t, tb.storage, creatingStoragePrefix), "no create is left unfinished")
+	require.Empty(t, storageKeys(t, tb.storage, keystore.CreatingPrefix), "no create is left unfinished")
 
 	// The store with keys cannot be deleted.
 	h.disconnect()
@@ -218,7 +218,7 @@ func TestHSMKeyCreateFaults(t *testing.T) {
 				keys, kerr := tb.cks.Keys(context.Background(), tb.storage, h.store)
 				require.NoError(t, kerr)
 				require.Empty(t, keys)
-				require.Empty(t, storageKeys(t, tb.storage, creatingStoragePrefix))
+				require.Empty(t, storageKeys(t, tb.storage, keystore.CreatingPrefix))
 				if done {
 					break
 				}
@@ -315,10 +315,10 @@ func TestHSMKeyStorageScan(t *testing.T) {
 	for _, k := range storageKeys(t, tb.storage, "") {
 		raw, err := tb.storage.Get(context.Background(), k)
 		require.NoError(t, err)
-		if raw == nil || !strings.HasPrefix(k, keyStoragePrefix) {
+		if raw == nil || !strings.HasPrefix(k, keystore.KeyPrefix) {
 			continue
 		}
-		var e keyEntry
+		var e keystore.Key
 		require.NoError(t, raw.DecodeJSON(&e), k)
 		if e.CustomKeyStoreID == "" {
 			continue

@@ -10,6 +10,7 @@ import (
 	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
+	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 // withTable makes the identity store hold exactly these entities (id ->
@@ -248,7 +249,7 @@ func TestPreCanonicalGrantStillFound(t *testing.T) {
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", map[string]any{"policy": awsDoc(
 		`{"Effect":"Allow","Principal":{"AWS":"` + iam + `user/admin"},"Action":"kms:*","Resource":"*"}`)})["key_id"].(string)
 	old := &grantEntry{GrantID: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", KeyID: id,
-		GranteePrincipal: "entity:b", RetiringPrincipal: "entity:b", Operations: []string{opEncrypt}}
+		GranteePrincipal: "entity:b", RetiringPrincipal: "entity:b", Operations: []string{keyspec.OpEncrypt}}
 	// As stored then: the entry and its retiring index entry, as written.
 	require.NoError(t, access.PutGrant(context.Background(), tb.storage, old))
 	list := tb.asOK("admin", logical.ListOperation, "keys/"+id+"/grants", map[string]any{"grantee_principal": "entity:b"})

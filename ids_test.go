@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/vault/sdk/physical"
 	"github.com/hashicorp/vault/sdk/physical/inmem"
 	"github.com/openkms/vault-plugin-kms/internal/awsapi"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -39,7 +40,7 @@ func newVaultStorageBackend(t *testing.T) *testBackend {
 // badIDs are ids that storage refuses or that no id can be: relative path
 // segments, control characters, invalid UTF-8, and an ARN and an alias
 // carrying them.
-func badIDs(arns arnScheme) []string {
+func badIDs(arns keystore.ARNScheme) []string {
 	return []string{"..", "../", "a/..", "../../sys/seal", "./x", "x/../../y", "a\x00b", "\x01", "\xff\xfe",
 		"a\u2028b", strings.Repeat("..", 200), arns.Key(".."), arns.Key("../../sys/seal"), "alias/..", "alias/../x",
 		"alias/a\x00", arns.Alias("alias/.."), "%2e%2e"}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/sdk/logical"
-	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -47,8 +46,6 @@ func errIDOnly() error {
 		"not a key ARN or an alias: Vault ACL rules such as kms/keys/+/policy must match them")
 }
 
-func checkRefSpacing(ref string) error { return keystore.CheckRefSpacing(ref) }
-
 // refuseInvalid answers a request whose input failed a check made before
 // the key was authorized: a check of input that feeds the authorization
 // (grant tokens, the encryption context, a grant's parameters) or that is
@@ -64,7 +61,7 @@ func (b *backend) refuseInvalid(ctx context.Context, req *logical.Request, ref s
 	if ref == "" {
 		return bad
 	}
-	e, err := b.resolveKey(ctx, req.Storage, ref, allowAlias)
+	e, err := b.keys.Resolve(ctx, req.Storage, ref, allowAlias)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -119,7 +120,7 @@ func TestPaddedKeyReferencesRefused(t *testing.T) {
 	}
 	// Nothing above took effect.
 	d := tb.ok(R, "keys/"+sym, nil)
-	require.Equal(t, stateEnabled, d["key_state"])
+	require.Equal(t, keystore.StateEnabled, d["key_state"])
 	require.Empty(t, tb.ok(R, "keys/"+sym+"/tags", nil)["tags"])
 	require.Len(t, tb.ok(L, "keys/"+sym+"/grants", nil)["keys"], 1)
 

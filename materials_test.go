@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -221,21 +222,21 @@ func TestMaterialAppendOnly(t *testing.T) {
 	e := tb.mustKey(id).Clone()
 	stored := e.Versions[0].Material
 	e.Versions[0].Material = bytes.Repeat([]byte{7}, 32)
-	require.ErrorContains(t, tb.putKey(ctx, tb.storage, e), "replace")
+	require.ErrorContains(t, tb.keys.Put(ctx, tb.storage, e), "replace")
 	e.Versions[0].Material, e.Versions[0].MaterialID = nil, strings.Repeat("a", 64)
-	require.ErrorContains(t, tb.putKey(ctx, tb.storage, e), "rename")
+	require.ErrorContains(t, tb.keys.Put(ctx, tb.storage, e), "rename")
 	e.Versions[0].MaterialID = tb.mustKey(id).Versions[0].MaterialID
-	require.NoError(t, tb.putKey(ctx, tb.storage, e), "deleting imported material")
+	require.NoError(t, tb.keys.Put(ctx, tb.storage, e), "deleting imported material")
 	e = tb.mustKey(id).Clone()
 	e.Versions[0].Material = bytes.Repeat([]byte{7}, 32)
-	require.ErrorContains(t, tb.putKey(ctx, tb.storage, e), "deleted")
+	require.ErrorContains(t, tb.keys.Put(ctx, tb.storage, e), "deleted")
 	e.Versions[0].Material = stored
-	require.NoError(t, tb.putKey(ctx, tb.storage, e), "the same material comes back")
+	require.NoError(t, tb.keys.Put(ctx, tb.storage, e), "the same material comes back")
 
 	k := tb.createKey(nil)
 	a := tb.mustKey(k).Clone()
 	a.Versions[0].Material = nil
-	require.ErrorContains(t, tb.putKey(ctx, tb.storage, a), "drop")
+	require.ErrorContains(t, tb.keys.Put(ctx, tb.storage, a), "drop")
 }
 
 // TestImportDeletedMaterialIsStoredByID: deleted imported material is
@@ -251,7 +252,7 @@ func TestImportDeletedMaterialIsStoredByID(t *testing.T) {
 	require.NoError(t, err)
 	mid := resp.Data["key_material_id"].(string)
 	tb.ok(logical.DeleteOperation, "keys/"+id+"/import", nil)
-	raw, err := tb.storage.Get(ctx, keyStoragePrefix+id)
+	raw, err := tb.storage.Get(ctx, keystore.KeyPrefix+id)
 	require.NoError(t, err)
 	var stored map[string]any
 	require.NoError(t, raw.DecodeJSON(&stored))

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -64,7 +65,7 @@ func (b *backend) aliasExists(ctx context.Context, req *logical.Request, d *fram
 	if err != nil {
 		return false, nil // the operation's handler refuses the name
 	}
-	a, err := b.liveAlias(ctx, req.Storage, name)
+	a, err := b.keys.LiveAlias(ctx, req.Storage, name)
 	return a != nil, err
 }
 
@@ -72,15 +73,15 @@ func (b *backend) pathAliasList(ctx context.Context, req *logical.Request, d *fr
 	var all []string
 	var err error
 	if ref := d.Get("key_id").(string); ref != "" {
-		e, err := b.resolveKey(ctx, req.Storage, ref, false)
+		e, err := b.keys.Resolve(ctx, req.Storage, ref, false)
 		if err != nil {
 			return nil, err
 		}
-		all, err = b.aliasesOf(ctx, req.Storage, e.KeyID)
+		all, err = b.keys.AliasesOf(ctx, req.Storage, e.KeyID)
 		if err != nil {
 			return nil, err
 		}
-	} else if all, err = aliasNames(ctx, req.Storage); err != nil {
+	} else if all, err = keystore.AliasNames(ctx, req.Storage); err != nil {
 		return nil, err
 	}
 	names, next, err := page(all, d)
@@ -94,7 +95,7 @@ func (b *backend) pathAliasList(ctx context.Context, req *logical.Request, d *fr
 	info := make(map[string]any, len(names))
 	shown := make([]string, 0, len(names))
 	for _, n := range names {
-		a, err := b.liveAlias(ctx, req.Storage, n)
+		a, err := b.keys.LiveAlias(ctx, req.Storage, n)
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +113,7 @@ func (b *backend) pathAliasRead(ctx context.Context, req *logical.Request, d *fr
 	if err != nil {
 		return nil, err
 	}
-	a, err := b.liveAlias(ctx, req.Storage, name)
+	a, err := b.keys.LiveAlias(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func (b *backend) pathAliasRead(ctx context.Context, req *logical.Request, d *fr
 func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	// The target key first: a caller it does not allow CreateAlias learns
 	// nothing about the name (its format, whether it is taken).
-	e, err := b.aliasTarget(ctx, req, d, opCreateAlias)
+	e, err := b.aliasTarget(ctx, req, d, keyspec.OpCreateAlias)
 	if err != nil {
 		return nil, err
 	}
@@ -135,22 +136,22 @@ func (b *backend) pathAliasCreate(ctx context.Context, req *logical.Request, d *
 	}
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
-	if err := b.aliasFree(ctx, req.Storage, name); err != nil {
+	if err := b.keys.AliasFree(ctx, req.Storage, name); err != nil {
 		return nil, err
 	}
-	if err := b.aliasRoom(ctx, req.Storage, e.KeyID, name); err != nil {
+	if err := b.keys.AliasRoom(ctx, req.Storage, e.KeyID, name); err != nil {
 		return nil, err
 	}
 	now := b.now().UTC()
-	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: now, UpdatedAt: now}
-	if err := b.putAlias(ctx, req.Storage, a, ""); err != nil {
+	a := &keystore.Alias{Name: name, TargetKeyID: e.KeyID, CreatedAt: now, UpdatedAt: now}
+	if err := b.keys.PutAlias(ctx, req.Storage, a, ""); err != nil {
 		return nil, err
 	}
 	return b.aliasResponse(ctx, req.Storage, a)
 }
 
 func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.aliasTarget(ctx, req, d, opUpdateAlias)
+	e, err := b.aliasTarget(ctx, req, d, keyspec.OpUpdateAlias)
 	if err != nil {
 		return nil, err
 	}
@@ -160,14 +161,14 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 	}
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
-	cur, err := readAlias(ctx, req.Storage, name)
+	cur, err := keystore.ReadAlias(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
 	if cur == nil {
 		return nil, kmserr.NotFoundf("alias %s does not exist", name)
 	}
-	old, err := b.getKey(ctx, req.Storage, cur.TargetKeyID)
+	old, err := b.keys.Get(ctx, req.Storage, cur.TargetKeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +176,7 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 	// too: otherwise anyone could move another key's alias to their own
 	// key and receive what its users encrypt under the alias.
 	if old != nil {
-		if err := b.authorize(ctx, req, old, opUpdateAlias, nil, nil); err != nil {
+		if err := b.authorize(ctx, req, old, keyspec.OpUpdateAlias, nil, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -185,11 +186,11 @@ func (b *backend) pathAliasUpdate(ctx context.Context, req *logical.Request, d *
 		return nil, kmserr.Validationf("alias %s points to a %s %s key; the new key %s is a %s %s key",
 			name, old.Spec().Type(), old.KeyUsage, e.KeyID, e.Spec().Type(), e.KeyUsage)
 	}
-	if err := b.aliasRoom(ctx, req.Storage, e.KeyID, name); err != nil {
+	if err := b.keys.AliasRoom(ctx, req.Storage, e.KeyID, name); err != nil {
 		return nil, err
 	}
-	a := &aliasEntry{Name: name, TargetKeyID: e.KeyID, CreatedAt: cur.CreatedAt, UpdatedAt: b.now().UTC()}
-	if err := b.putAlias(ctx, req.Storage, a, cur.TargetKeyID); err != nil {
+	a := &keystore.Alias{Name: name, TargetKeyID: e.KeyID, CreatedAt: cur.CreatedAt, UpdatedAt: b.now().UTC()}
+	if err := b.keys.PutAlias(ctx, req.Storage, a, cur.TargetKeyID); err != nil {
 		return nil, err
 	}
 	return b.aliasResponse(ctx, req.Storage, a)
@@ -202,7 +203,7 @@ func (b *backend) pathAliasDelete(ctx context.Context, req *logical.Request, d *
 	}
 	b.aliasLock.Lock()
 	defer b.aliasLock.Unlock()
-	a, err := readAlias(ctx, req.Storage, name)
+	a, err := keystore.ReadAlias(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
@@ -210,36 +211,36 @@ func (b *backend) pathAliasDelete(ctx context.Context, req *logical.Request, d *
 		return nil, kmserr.NotFoundf("alias %s does not exist", name)
 	}
 	// An alias whose key is gone has no policy left to ask.
-	target, err := b.getKey(ctx, req.Storage, a.TargetKeyID)
+	target, err := b.keys.Get(ctx, req.Storage, a.TargetKeyID)
 	if err != nil {
 		return nil, err
 	}
 	if target != nil {
-		if err := b.authorize(ctx, req, target, opDeleteAlias, nil, nil); err != nil {
+		if err := b.authorize(ctx, req, target, keyspec.OpDeleteAlias, nil, nil); err != nil {
 			return nil, err
 		}
 	}
-	return nil, b.deleteAlias(ctx, req.Storage, a)
+	return nil, b.keys.DeleteAlias(ctx, req.Storage, a)
 }
 
 // aliasTarget resolves target_key_id and checks that the key policy allows
 // the caller op on it and that the key's state allows op.
-func (b *backend) aliasTarget(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, error) {
+func (b *backend) aliasTarget(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keystore.Key, error) {
 	ref := d.Get("target_key_id").(string)
 	if ref == "" {
 		return nil, kmserr.Validationf("target_key_id is required")
 	}
-	e, err := b.resolveKey(ctx, req.Storage, ref, false)
+	e, err := b.keys.Resolve(ctx, req.Storage, ref, false)
 	if err != nil {
 		return nil, err
 	}
 	if err := b.authorize(ctx, req, e, op, nil, nil); err != nil {
 		return nil, err
 	}
-	return e, checkState(e, op)
+	return e, keystore.CheckState(e, op)
 }
 
-func (b *backend) aliasResponse(ctx context.Context, s logical.Storage, a *aliasEntry) (*logical.Response, error) {
+func (b *backend) aliasResponse(ctx context.Context, s logical.Storage, a *keystore.Alias) (*logical.Response, error) {
 	arns, err := b.arns(ctx, s)
 	if err != nil {
 		return nil, err
@@ -247,7 +248,7 @@ func (b *backend) aliasResponse(ctx context.Context, s logical.Storage, a *alias
 	return &logical.Response{Data: aliasData(arns, a)}, nil
 }
 
-func aliasData(arns arnScheme, a *aliasEntry) map[string]any {
+func aliasData(arns keystore.ARNScheme, a *keystore.Alias) map[string]any {
 	return map[string]any{
 		"alias_name":        a.Name,
 		"alias_arn":         arns.Alias(a.Name),
@@ -271,7 +272,7 @@ func errAliasPrefix() error {
 // pathAliasName is the alias an aliases/<name> path names.
 func pathAliasName(d *framework.FieldData) (string, error) {
 	name := d.Get("name").(string)
-	if err := checkRefSpacing(name); err != nil {
+	if err := keystore.CheckRefSpacing(name); err != nil {
 		return "", err
 	}
 	if !strings.HasPrefix(name, "alias/") {
@@ -286,7 +287,7 @@ func validateAliasName(name string) error {
 		return errAliasPrefix()
 	case len(name) > keyspec.MaxAliasName:
 		return kmserr.New(kmserr.Validation, "alias name %q is longer than %d characters", name, keyspec.MaxAliasName)
-	case !aliasPattern.MatchString(name):
+	case !keystore.AliasPattern.MatchString(name):
 		return kmserr.New(kmserr.InvalidAliasName, "alias name %q must be alias/ followed by letters, digits, /, _ or -", name)
 	case strings.HasPrefix(name, "alias/aws/"):
 		return kmserr.New(kmserr.InvalidAliasName, "alias names beginning with alias/aws/ are reserved for AWS managed keys")

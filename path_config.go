@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -64,8 +65,8 @@ func orDefault(v, def string) string {
 }
 
 // arns is the mount's ARN scheme.
-func (c *configEntry) arns() arnScheme {
-	return arnScheme("arn:" + orDefault(c.Partition, defaultPartition) + ":kms:" +
+func (c *configEntry) arns() keystore.ARNScheme {
+	return keystore.ARNScheme("arn:" + orDefault(c.Partition, defaultPartition) + ":kms:" +
 		orDefault(c.Region, defaultRegion) + ":" + orDefault(c.AccountID, defaultAccountID) + ":")
 }
 

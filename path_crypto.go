@@ -71,17 +71,17 @@ func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framewor
 	ref := d.Get("key_id").(string)
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, ref, true, opEncrypt, err)
+		return nil, b.refuseInvalid(ctx, req, ref, true, keyspec.OpEncrypt, err)
 	}
 	pt, err := b64(d, "plaintext", true)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, ref, true, opEncrypt, err)
+		return nil, b.refuseInvalid(ctx, req, ref, true, keyspec.OpEncrypt, err)
 	}
 	ec, err := encryptionContext(d, "encryption_context")
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, ref, true, opEncrypt, err)
+		return nil, b.refuseInvalid(ctx, req, ref, true, keyspec.OpEncrypt, err)
 	}
-	e, err := b.usableKey(ctx, req, ref, opEncrypt, keyspec.EncryptDecrypt, ec, tokens)
+	e, err := b.usableKey(ctx, req, ref, keyspec.OpEncrypt, keyspec.EncryptDecrypt, ec, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -96,18 +96,18 @@ func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framewor
 func (b *backend) decrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
 	blob, err := b64(d, "ciphertext_blob", true)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, opDecrypt, err)
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, keyspec.OpDecrypt, err)
 	}
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, blobKeyRef(d, blob), true, opDecrypt, err)
+		return nil, b.refuseInvalid(ctx, req, blobKeyRef(d, blob), true, keyspec.OpDecrypt, err)
 	}
 	ec, err := encryptionContext(d, "encryption_context")
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, blobKeyRef(d, blob), true, opDecrypt, err)
+		return nil, b.refuseInvalid(ctx, req, blobKeyRef(d, blob), true, keyspec.OpDecrypt, err)
 	}
 	alg := d.Get("encryption_algorithm").(string)
-	e, pt, err := b.decryptWith(ctx, req, d.Get("key_id").(string), alg, blob, ec, opDecrypt, tokens)
+	e, pt, err := b.decryptWith(ctx, req, d.Get("key_id").(string), alg, blob, ec, keyspec.OpDecrypt, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (b *backend) decrypt(ctx context.Context, req *logical.Request, d *framewor
 
 func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
 	dstRef, srcRef := d.Get("key_id").(string), d.Get("source_key_id").(string)
-	invalid := func(err error) error { return b.refuseInvalid(ctx, req, dstRef, true, opReEncryptTo, err) }
+	invalid := func(err error) error { return b.refuseInvalid(ctx, req, dstRef, true, keyspec.OpReEncryptTo, err) }
 	tokens, err := grantTokens(d)
 	if err != nil {
 		return nil, invalid(err)
@@ -138,12 +138,12 @@ func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framew
 	dstAlg := d.Get("destination_encryption_algorithm").(string)
 	ctx = b.reEncryptAttrs(ctx, req.Storage, srcRef, dstRef, blob)
 	dst, err := b.usableKey(withAttrs(ctx, func(a *requestAttrs) { a.RequestAlias = requestAlias(dstRef) }),
-		req, dstRef, opReEncryptTo, keyspec.EncryptDecrypt, dstEC, tokens)
+		req, dstRef, keyspec.OpReEncryptTo, keyspec.EncryptDecrypt, dstEC, tokens)
 	if err != nil {
 		return nil, err
 	}
 	src, pt, err := b.decryptWith(withAttrs(ctx, func(a *requestAttrs) { a.RequestAlias = requestAlias(srcRef) }),
-		req, srcRef, srcAlg, blob, srcEC, opReEncryptFrom, tokens)
+		req, srcRef, srcAlg, blob, srcEC, keyspec.OpReEncryptFrom, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -168,13 +168,13 @@ func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framew
 // source_key_id or the symmetric blob's header. When either key cannot be
 // resolved the key is left absent; the real resolution then fails anyway.
 func (b *backend) reEncryptAttrs(ctx context.Context, s logical.Storage, srcRef, dstRef string, blob []byte) context.Context {
-	dst, err := b.resolveKey(ctx, s, dstRef, true)
+	dst, err := b.keys.Resolve(ctx, s, dstRef, true)
 	if err != nil {
 		return ctx
 	}
 	srcID := ""
 	if srcRef != "" {
-		src, err := b.resolveKey(ctx, s, srcRef, true)
+		src, err := b.keys.Resolve(ctx, s, srcRef, true)
 		if err != nil {
 			return ctx
 		}

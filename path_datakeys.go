@@ -8,6 +8,8 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -42,19 +44,19 @@ func pathDataKeys(b *backend) []*framework.Path {
 	}
 	return []*framework.Path{
 		path("data-key/plaintext/", "generate-data-key", "Generate a data key, returned in plaintext and wrapped (GenerateDataKey).",
-			pathDataKeyHelp, dataKeyFields, b.dataKeyHandler(opGenerateDataKey, true)),
+			pathDataKeyHelp, dataKeyFields, b.dataKeyHandler(keyspec.OpGenerateDataKey, true)),
 		path("data-key/wrapped/", "generate-data-key-without-plaintext", "Generate a data key, returned only wrapped (GenerateDataKeyWithoutPlaintext).",
-			pathDataKeyHelp, dataKeyFields, b.dataKeyHandler(opGenerateDataKeyWP, false)),
+			pathDataKeyHelp, dataKeyFields, b.dataKeyHandler(keyspec.OpGenerateDataKeyWP, false)),
 		path("data-key-pair/plaintext/", "generate-data-key-pair", "Generate a key pair with its private key in plaintext and wrapped (GenerateDataKeyPair).",
-			pathDataKeyPairHelp, pairFields, b.dataKeyPairHandler(opGenerateDataKeyPair, true)),
+			pathDataKeyPairHelp, pairFields, b.dataKeyPairHandler(keyspec.OpGenerateDataKeyPair, true)),
 		path("data-key-pair/wrapped/", "generate-data-key-pair-without-plaintext", "Generate a key pair with its private key only wrapped (GenerateDataKeyPairWithoutPlaintext).",
-			pathDataKeyPairHelp, pairFields, b.dataKeyPairHandler(opGenerateDataKeyPairWP, false)),
+			pathDataKeyPairHelp, pairFields, b.dataKeyPairHandler(keyspec.OpGenerateDataKeyPairWP, false)),
 	}
 }
 
 // wrappingKey resolves the KMS key that wraps data keys: a symmetric
 // ENCRYPT_DECRYPT key in the Enabled state.
-func (b *backend) wrappingKey(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, map[string]string, error) {
+func (b *backend) wrappingKey(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keystore.Key, map[string]string, error) {
 	ref := d.Get("key_id").(string)
 	tokens, err := grantTokens(d)
 	if err != nil {
@@ -119,7 +121,7 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		if _, err := b.config(ctx, req.Storage); err != nil {
 			return nil, err
 		}
-		if err := dryRunStop(ctx); err != nil {
+		if err := awsapi.DryRunStop(ctx); err != nil {
 			return nil, err // a dry run takes no pair from the pool
 		}
 		pair, err := b.pool.get(spec)

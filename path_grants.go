@@ -13,7 +13,10 @@ import (
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/access"
+	"github.com/openkms/vault-plugin-kms/internal/awsapi"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
+	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 func pathKeyGrants(b *backend) []*framework.Path {
@@ -112,11 +115,11 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 	// not allowed CreateGrant learns nothing from their errors.
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opCreateGrant, err)
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, keyspec.OpCreateGrant, err)
 	}
 	g, err := grantRequest(d)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opCreateGrant, err)
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, keyspec.OpCreateGrant, err)
 	}
 	e, unlock, err := b.lockedKey(ctx, req.Storage, d.Get("key_id").(string))
 	if err != nil {
@@ -138,7 +141,7 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 	if err := g.FitsKey(e.KeyID, e.Spec(), e.KeyUsage); err != nil {
 		return nil, err
 	}
-	if err := checkState(e, opCreateGrant); err != nil {
+	if err := keystore.CheckState(e, keyspec.OpCreateGrant); err != nil {
 		return nil, err
 	}
 	if g.Name != "" {
@@ -160,7 +163,7 @@ func (b *backend) pathGrantCreate(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	g.GrantID, g.KeyID, g.IssuingPrincipal, g.CreationDate = hex.EncodeToString(id), e.KeyID, who.String(), b.now().UTC()
-	if err := dryRunStop(ctx); err != nil {
+	if err := awsapi.DryRunStop(ctx); err != nil {
 		return nil, err
 	}
 	if err := b.putGrant(ctx, req.Storage, x, g); err != nil {
@@ -182,7 +185,7 @@ func (b *backend) grantCreated(ctx context.Context, s logical.Storage, g *grantE
 // same or fewer operations under constraints at least as strict. It first
 // puts g's principals in canonical form (resolveGrantPrincipal), so the
 // policy sees every spelling of them and the grant stores one.
-func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request, e *keyEntry, x *grantIndex, g *grantEntry) error {
+func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request, e *keystore.Key, x *grantIndex, g *grantEntry) error {
 	who, err := b.caller(ctx, req)
 	if err != nil {
 		return err
@@ -203,7 +206,7 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 		a.GranteePrincipal, a.RetiringPrincipal = grantee.Spellings, retiring.Spellings
 		a.GrantConstraintType = g.Constraints.Type()
 	})
-	r, err := b.accessRequest(ctx, req, e, who, opCreateGrant, g.Constraints.Context())
+	r, err := b.accessRequest(ctx, req, e, who, keyspec.OpCreateGrant, g.Constraints.Context())
 	if err != nil {
 		return err
 	}
@@ -215,7 +218,7 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 	case d.Verdict == access.Allowed:
 		return nil
 	case d.Statement != "":
-		return accessDenied(e, opCreateGrant, who)
+		return accessDenied(e, keyspec.OpCreateGrant, who)
 	}
 	return kmserr.New(kmserr.AccessDenied, "%s is not allowed to create this grant on key '%s': CreateGrant is not allowed, or the grant would be wider than the caller's own", who, e.KeyID)
 }
@@ -224,10 +227,10 @@ func (b *backend) authorizeCreateGrant(ctx context.Context, req *logical.Request
 // the identity store, so its refusal ("names an entity id that does not
 // exist") is for a caller the key allows CreateGrant only (refuseInvalid):
 // whether an entity id exists is not for others to learn.
-func (b *backend) grantPrincipal(ctx context.Context, req *logical.Request, e *keyEntry, who *awspolicy.Caller, field, raw string) (access.ResolvedPrincipal, error) {
+func (b *backend) grantPrincipal(ctx context.Context, req *logical.Request, e *keystore.Key, who *awspolicy.Caller, field, raw string) (access.ResolvedPrincipal, error) {
 	r, err := access.ResolveGrantPrincipal(field, raw, who, b.cachedIdentity)
 	if err != nil {
-		if denied := b.authorize(ctx, req, e, opCreateGrant, nil, nil); denied != nil {
+		if denied := b.authorize(ctx, req, e, keyspec.OpCreateGrant, nil, nil); denied != nil {
 			return r, denied
 		}
 	}
@@ -235,11 +238,11 @@ func (b *backend) grantPrincipal(ctx context.Context, req *logical.Request, e *k
 }
 
 func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.authorize(ctx, req, e, opListGrants, nil, nil); err != nil {
+	if err := b.authorize(ctx, req, e, keyspec.OpListGrants, nil, nil); err != nil {
 		return nil, err
 	}
 	x, err := b.grants(ctx, req.Storage, e.KeyID)
@@ -248,7 +251,7 @@ func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *fr
 	}
 	id, grantee := d.Get("grant_id").(string), d.Get("grantee_principal").(string)
 	if id != "" {
-		if err := checkGrantID(id); err != nil {
+		if err := keystore.CheckGrantID(id); err != nil {
 			return nil, err
 		}
 	}
@@ -341,11 +344,11 @@ func (b *backend) pathGrantRetire(ctx context.Context, req *logical.Request, d *
 	} else if keyRef == "" || grantID == "" {
 		return nil, kmserr.Validationf("give grant_token, or key_id and grant_id")
 	}
-	return nil, b.removeGrant(ctx, req, keyRef, grantID, opRetireGrant)
+	return nil, b.removeGrant(ctx, req, keyRef, grantID, keyspec.OpRetireGrant)
 }
 
 func (b *backend) pathGrantRevoke(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	return nil, b.removeGrant(ctx, req, d.Get("key_id").(string), d.Get("grant_id").(string), opRevokeGrant)
+	return nil, b.removeGrant(ctx, req, d.Get("key_id").(string), d.Get("grant_id").(string), keyspec.OpRevokeGrant)
 }
 
 // removeGrant retires or revokes a grant. Retiring is allowed to the
@@ -354,7 +357,7 @@ func (b *backend) pathGrantRevoke(ctx context.Context, req *logical.Request, d *
 // other grant including RetireGrant does not count: it would let any such
 // grantee retire every grant on the key.
 func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, grantID, op string) error {
-	if err := checkGrantID(grantID); err != nil {
+	if err := keystore.CheckGrantID(grantID); err != nil {
 		return b.refuseInvalid(ctx, req, ref, false, op, err)
 	}
 	e, unlock, err := b.lockedKey(ctx, req.Storage, ref)
@@ -375,13 +378,13 @@ func (b *backend) removeGrant(ctx context.Context, req *logical.Request, ref, gr
 		return kmserr.NotFoundf("grant '%s' does not exist on key '%s'", grantID, e.KeyID)
 	}
 	var standing func(*awspolicy.Caller) string
-	if op == opRetireGrant {
+	if op == keyspec.OpRetireGrant {
 		standing = g.RetireStanding
 	}
 	if err := b.authorizeByPolicy(ctx, req, e, op, standing); err != nil {
 		return err
 	}
-	if err := dryRunStop(ctx); err != nil {
+	if err := awsapi.DryRunStop(ctx); err != nil {
 		return err
 	}
 	return b.deleteGrant(ctx, req.Storage, x, g)

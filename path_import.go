@@ -18,6 +18,21 @@ import (
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
+// Import states and options, as AWS names them.
+const (
+	importImported = "IMPORTED"
+	importPending  = "PENDING_IMPORT"
+
+	importNewMaterial      = "NEW_KEY_MATERIAL"
+	importExistingMaterial = "EXISTING_KEY_MATERIAL"
+
+	includeAllMaterial   = "ALL_KEY_MATERIAL"
+	includeRotationsOnly = "ROTATIONS_ONLY"
+
+	// AWS's limit on KeyMaterialDescription.
+	maxMaterialDescription = 256
+)
+
 const (
 	importStoragePrefix = "import/"             // import/<key id>: importEntry, the wrapping key (seal-wrapped)
 	expiryStoragePrefix = keystore.ExpiryPrefix // expiry/<key id>: index of keys whose imported material expires
@@ -77,8 +92,8 @@ func pathImport(b *backend) []*framework.Path {
 	}
 }
 
-func requireExternal(e *keyEntry) error {
-	if e.Origin != originExternal {
+func requireExternal(e *keystore.Key) error {
+	if e.Origin != keystore.OriginExternal {
 		return kmserr.Unsupportedf("key '%s' has origin %s; only keys created with origin EXTERNAL take imported key material", e.KeyID, e.Origin)
 	}
 	return nil
@@ -87,7 +102,7 @@ func requireExternal(e *keyEntry) error {
 func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	specName, alg := d.Get("wrapping_key_spec").(string), d.Get("wrapping_algorithm").(string)
 	if err := checkWrapping(specName, alg); err != nil {
-		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opGetParametersForImport, err)
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, keyspec.OpGetParametersForImport, err)
 	}
 	spec, _ := keyspec.Lookup(specName)
 	var (
@@ -98,7 +113,7 @@ func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request
 	// The wrapping key (up to a second of CPU for RSA_4096) is generated
 	// only once the key is resolved, the caller authorized and the state
 	// checked: an unknown key or a denied caller costs nothing.
-	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opGetParametersForImport, func(e *keyEntry) error {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), keyspec.OpGetParametersForImport, func(e *keystore.Key) error {
 		if err := requireExternal(e); err != nil {
 			return err
 		}
@@ -186,14 +201,14 @@ func (b *backend) checkImportToken(ctx context.Context, s logical.Storage, keyID
 func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	wrapped, token, model, validTo, err := b.importRequest(d)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opImportKeyMaterial, err)
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, keyspec.OpImportKeyMaterial, err)
 	}
 	opts, err := readImportOptions(d)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opImportKeyMaterial, err)
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, keyspec.OpImportKeyMaterial, err)
 	}
 	var imported string
-	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opImportKeyMaterial, func(e *keyEntry) error {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), keyspec.OpImportKeyMaterial, func(e *keystore.Key) error {
 		if err := requireExternal(e); err != nil {
 			return err
 		}
@@ -224,7 +239,7 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 		if err != nil {
 			return err
 		}
-		kv, err := b.placeMaterial(e, opts, materialID(key, e.KeyID, canonical), canonical, k)
+		kv, err := b.placeMaterial(e, opts, keystore.MaterialID(key, e.KeyID, canonical), canonical, k)
 		if err != nil {
 			return err
 		}
@@ -233,11 +248,11 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 			kv.MaterialDescription = opts.description
 		}
 		imported = kv.MaterialID
-		if cur, _ := e.Latest(); cur == kv.Version && e.State == statePendingImport {
-			e.State = stateEnabled
+		if cur, _ := e.Latest(); cur == kv.Version && e.State == keystore.StatePendingImport {
+			e.State = keystore.StateEnabled
 		}
 		e.SyncCurrentExpiry()
-		return putExpiryIndex(ctx, req.Storage, e)
+		return keystore.PutExpiryIndex(ctx, req.Storage, e)
 	})
 	if err != nil {
 		return nil, err
@@ -255,7 +270,7 @@ func (b *backend) pathImportMaterial(ctx context.Context, req *logical.Request, 
 // later imports default to EXISTING_KEY_MATERIAL, which must be the
 // material the id names (the current one by default); NEW_KEY_MATERIAL on
 // a key that has material waits as PENDING_ROTATION (symmetric keys only).
-func (b *backend) placeMaterial(e *keyEntry, o importOptions, id string, canonical []byte, k *keyspec.Key) (*keyVersion, error) {
+func (b *backend) placeMaterial(e *keystore.Key, o importOptions, id string, canonical []byte, k *keyspec.Key) (*keystore.Version, error) {
 	symmetric := e.Spec().Family == keyspec.FamilySymmetric
 	if !symmetric && (o.importType != "" || o.materialID != "" || o.described) {
 		return nil, kmserr.Validationf("import_type, key_material_id and key_material_description are only for symmetric encryption keys; key '%s' is %s", e.KeyID, e.KeySpec)
@@ -291,7 +306,7 @@ func (b *backend) placeMaterial(e *keyEntry, o importOptions, id string, canonic
 	if len(e.Versions) == 0 {
 		return nil, kmserr.New(kmserr.IncorrectKeyMaterial, "key '%s' has no key material yet; import it with %s", e.KeyID, importNewMaterial)
 	}
-	var target *keyVersion
+	var target *keystore.Version
 	if o.materialID != "" {
 		if target = e.VersionByMaterialID(o.materialID); target == nil {
 			return nil, kmserr.NotFoundf("key '%s' has no key material %s", e.KeyID, o.materialID)
@@ -317,15 +332,15 @@ func (b *backend) pathDeleteImported(ctx context.Context, req *logical.Request, 
 	want := d.Get("key_material_id").(string)
 	if want != "" {
 		if err := checkMaterialID(want); err != nil {
-			return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, opDeleteImportedKeyMaterial, err)
+			return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), false, keyspec.OpDeleteImportedKeyMaterial, err)
 		}
 	}
 	var deleted string
-	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opDeleteImportedKeyMaterial, func(e *keyEntry) error {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), keyspec.OpDeleteImportedKeyMaterial, func(e *keystore.Key) error {
 		if err := requireExternal(e); err != nil {
 			return err
 		}
-		var kv *keyVersion
+		var kv *keystore.Version
 		if want != "" {
 			if kv = e.VersionByMaterialID(want); kv == nil {
 				return kmserr.NotFoundf("key '%s' has no key material %s", e.KeyID, want)
@@ -339,7 +354,7 @@ func (b *backend) pathDeleteImported(ctx context.Context, req *logical.Request, 
 		}
 		deleted = kv.MaterialID
 		e.DeleteMaterial(kv)
-		return putExpiryIndex(ctx, req.Storage, e)
+		return keystore.PutExpiryIndex(ctx, req.Storage, e)
 	})
 	if err != nil {
 		return nil, err

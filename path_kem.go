@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -29,7 +30,7 @@ func pathKEM(b *backend) []*framework.Path {
 
 // kemKey admits op on an ENCAPSULATE_DECAPSULATE key with the request's
 // encapsulation algorithm.
-func (b *backend) kemKey(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, string, error) {
+func (b *backend) kemKey(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keystore.Key, string, error) {
 	tokens, err := grantTokens(d)
 	if err != nil {
 		return nil, "", b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, op, err)
@@ -43,7 +44,7 @@ func (b *backend) kemKey(ctx context.Context, req *logical.Request, d *framework
 }
 
 func (b *backend) encapsulate(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
-	e, alg, err := b.kemKey(ctx, req, d, opEncapsulate)
+	e, alg, err := b.kemKey(ctx, req, d, keyspec.OpEncapsulate)
 	if err != nil {
 		return nil, err
 	}
@@ -59,9 +60,9 @@ func (b *backend) encapsulate(ctx context.Context, req *logical.Request, d *fram
 func (b *backend) decapsulate(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
 	ct, err := b64(d, "shared_secret_ciphertext_blob", true)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, opDecapsulate, err)
+		return nil, b.refuseInvalid(ctx, req, d.Get("key_id").(string), true, keyspec.OpDecapsulate, err)
 	}
-	e, alg, err := b.kemKey(ctx, req, d, opDecapsulate)
+	e, alg, err := b.kemKey(ctx, req, d, keyspec.OpDecapsulate)
 	if err != nil {
 		return nil, err
 	}

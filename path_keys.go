@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -38,7 +39,7 @@ func pathKeys(b *backend) []*framework.Path {
 				"description":                        {Type: framework.TypeString, Description: "Description, at most 8192 characters."},
 				"tags":                               fieldTags,
 				"alias":                              {Type: framework.TypeString, Description: "Optional alias to create for the new key, named in full: alias/<name>."},
-				"origin":                             {Type: framework.TypeString, Default: originAWSKMS, Description: "Origin of the key material: AWS_KMS, EXTERNAL to import it, or AWS_CLOUDHSM for a key in a custom key store (implied by custom_key_store_id)."},
+				"origin":                             {Type: framework.TypeString, Default: keystore.OriginAWSKMS, Description: "Origin of the key material: AWS_KMS, EXTERNAL to import it, or AWS_CLOUDHSM for a key in a custom key store (implied by custom_key_store_id)."},
 				"custom_key_store_id":                {Type: framework.TypeString, Description: "Create the key in this custom key store (CONNECTED): an AES-256 key object generated in its token, non-extractable; SYMMETRIC_DEFAULT and ENCRYPT_DECRYPT only."},
 				"policy":                             fieldPolicy,
 				"bypass_policy_lockout_safety_check": fieldBypassLockout,
@@ -54,13 +55,13 @@ func pathKeys(b *backend) []*framework.Path {
 			HelpSynopsis:    pathKeysHelpSyn,
 			HelpDescription: pathKeysHelpDesc,
 		},
-		keyAction("enable", opEnableKey, "Enable a key (EnableKey).", nil, b.pathKeyEnable),
-		keyAction("disable", opDisableKey, "Disable a key (DisableKey).", nil, b.pathKeyDisable),
-		keyAction("schedule-deletion", opScheduleKeyDeletion, "Schedule the deletion of a key (ScheduleKeyDeletion).",
+		keyAction("enable", keyspec.OpEnableKey, "Enable a key (EnableKey).", nil, b.pathKeyEnable),
+		keyAction("disable", keyspec.OpDisableKey, "Disable a key (DisableKey).", nil, b.pathKeyDisable),
+		keyAction("schedule-deletion", keyspec.OpScheduleKeyDeletion, "Schedule the deletion of a key (ScheduleKeyDeletion).",
 			map[string]*framework.FieldSchema{"pending_window_days": {Type: framework.TypeInt, Default: keyspec.MaxPendingWindow,
 				Description: "Days before the key is destroyed, 7..30 (default 30)."}},
 			b.pathKeyScheduleDeletion),
-		keyAction("cancel-deletion", opCancelKeyDeletion, "Cancel a scheduled deletion; the key returns Disabled (CancelKeyDeletion).",
+		keyAction("cancel-deletion", keyspec.OpCancelKeyDeletion, "Cancel a scheduled deletion; the key returns Disabled (CancelKeyDeletion).",
 			nil, b.pathKeyCancelDeletion),
 	}
 }
@@ -91,15 +92,15 @@ func pathKeyDescribe(b *backend) *framework.Path {
 // more (describe is per key and authorized). It reads the key index and
 // the small deletion index, never the keys themselves.
 func (b *backend) pathKeyList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	ids, err := req.Storage.List(ctx, keyStoragePrefix)
+	ids, err := req.Storage.List(ctx, keystore.KeyPrefix)
 	if err != nil {
 		return nil, err
 	}
-	gone, err := b.dueDeletions(ctx, req.Storage)
+	gone, err := b.keys.DueDeletions(ctx, req.Storage)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.hideUnfinishedCreates(ctx, req.Storage, gone); err != nil {
+	if err := b.keys.HideUnfinishedCreates(ctx, req.Storage, gone); err != nil {
 		return nil, err
 	}
 	live := ids[:0]
@@ -127,7 +128,7 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 	if err := b.notAnActionPath(ctx, req.Storage, d.Get("key_id").(string)); err != nil {
 		return nil, err
 	}
-	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), true)
+	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), true)
 	if isNotFound(err) && endsInAction(d.Get("key_id").(string)) {
 		// keys/alias/x/tags: an alias, which a management path refuses.
 		return nil, errIDOnly()
@@ -137,9 +138,9 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 	}
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, e.KeyID, false, opDescribeKey, err)
+		return nil, b.refuseInvalid(ctx, req, e.KeyID, false, keyspec.OpDescribeKey, err)
 	}
-	if err := b.authorize(ctx, req, e, opDescribeKey, nil, tokens); err != nil {
+	if err := b.authorize(ctx, req, e, keyspec.OpDescribeKey, nil, tokens); err != nil {
 		return nil, err
 	}
 	resp, err := b.keyResponse(ctx, req.Storage, e)
@@ -148,7 +149,7 @@ func (b *backend) pathKeyRead(ctx context.Context, req *logical.Request, d *fram
 	}
 	// Key last usage (AWS's GetKeyLastUsage), with a resolution of a minute
 	// in storage.
-	u, err := b.lastUse(ctx, req.Storage, e.KeyID)
+	u, err := b.keys.LastUse(ctx, req.Storage, e.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +167,7 @@ func (b *backend) pathKeyUpdateDescription(ctx context.Context, req *logical.Req
 	if strings.Contains(strings.TrimPrefix(req.Path, "keys/"), "/") {
 		return nil, errIDOnly()
 	}
-	return b.modifyKeyResponse(ctx, req, d, opUpdateKeyDescription, func(e *keyEntry) error {
+	return b.modifyKeyResponse(ctx, req, d, keyspec.OpUpdateKeyDescription, func(e *keystore.Key) error {
 		raw, ok := d.GetOk("description")
 		if !ok {
 			return kmserr.Validationf("description is required")
@@ -181,8 +182,8 @@ func (b *backend) pathKeyUpdateDescription(ctx context.Context, req *logical.Req
 }
 
 func (b *backend) pathKeyEnable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opEnableKey, func(e *keyEntry) error {
-		e.State = stateEnabled
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), keyspec.OpEnableKey, func(e *keystore.Key) error {
+		e.State = keystore.StateEnabled
 		return nil
 	})
 	if err != nil {
@@ -196,23 +197,23 @@ func (b *backend) pathKeyEnable(ctx context.Context, req *logical.Request, d *fr
 }
 
 func (b *backend) pathKeyDisable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	return b.modifyKeyResponse(ctx, req, d, opDisableKey, func(e *keyEntry) error {
-		e.State = stateDisabled
+	return b.modifyKeyResponse(ctx, req, d, keyspec.OpDisableKey, func(e *keystore.Key) error {
+		e.State = keystore.StateDisabled
 		return nil
 	})
 }
 
 func (b *backend) pathKeyScheduleDeletion(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	return b.modifyKeyResponse(ctx, req, d, opScheduleKeyDeletion, func(e *keyEntry) error {
+	return b.modifyKeyResponse(ctx, req, d, keyspec.OpScheduleKeyDeletion, func(e *keystore.Key) error {
 		days := d.Get("pending_window_days").(int)
 		if days < keyspec.MinPendingWindow || days > keyspec.MaxPendingWindow {
 			return kmserr.Validationf("pending_window_days must be between %d and %d, got %d",
 				keyspec.MinPendingWindow, keyspec.MaxPendingWindow, days)
 		}
-		e.State = statePendingDeletion
+		e.State = keystore.StatePendingDeletion
 		e.PendingWindowDays = days
 		e.DeletionDate = b.now().UTC().Add(time.Duration(days) * 24 * time.Hour)
-		entry, err := logical.StorageEntryJSON(deletionStoragePrefix+e.KeyID, &deletionEntry{KeyID: e.KeyID, DeletionDate: e.DeletionDate})
+		entry, err := logical.StorageEntryJSON(keystore.DeletionPrefix+e.KeyID, &keystore.DeletionEntry{KeyID: e.KeyID, DeletionDate: e.DeletionDate})
 		if err != nil {
 			return err
 		}
@@ -221,33 +222,33 @@ func (b *backend) pathKeyScheduleDeletion(ctx context.Context, req *logical.Requ
 }
 
 func (b *backend) pathKeyCancelDeletion(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	return b.modifyKeyResponse(ctx, req, d, opCancelKeyDeletion, func(e *keyEntry) error {
+	return b.modifyKeyResponse(ctx, req, d, keyspec.OpCancelKeyDeletion, func(e *keystore.Key) error {
 		// AWS: a cancelled key comes back Disabled, or PendingImport when
 		// it has no key material.
-		e.State = stateDisabled
+		e.State = keystore.StateDisabled
 		if !e.HasCurrentMaterial() {
-			e.State = statePendingImport
+			e.State = keystore.StatePendingImport
 		}
 		e.DeletionDate = time.Time{}
 		e.PendingWindowDays = 0
-		return req.Storage.Delete(ctx, deletionStoragePrefix+e.KeyID)
+		return req.Storage.Delete(ctx, keystore.DeletionPrefix+e.KeyID)
 	})
 }
 
 // lockedKey resolves a key reference (key id or key ARN), locks the key and
 // reads it again from storage (never the cache) under the lock, so that a
 // read-modify-write starts from the stored entry. The caller must call unlock.
-func (b *backend) lockedKey(ctx context.Context, s logical.Storage, ref string) (e *keyEntry, unlock func(), err error) {
-	if e, err = b.resolveKey(ctx, s, ref, false); err != nil {
+func (b *backend) lockedKey(ctx context.Context, s logical.Storage, ref string) (e *keystore.Key, unlock func(), err error) {
+	if e, err = b.keys.Resolve(ctx, s, ref, false); err != nil {
 		return nil, nil, err
 	}
-	unlock = b.lockKey(e.KeyID)
+	unlock = b.keys.Lock(e.KeyID)
 	id := e.KeyID
-	if e, err = b.loadKey(ctx, s, id); err != nil {
+	if e, err = b.keys.Load(ctx, s, id); err != nil {
 		unlock()
 		return nil, nil, err
 	}
-	if e == nil || b.isDeleted(e) {
+	if e == nil || b.keys.IsDeleted(e) {
 		unlock()
 		return nil, nil, kmserr.NotFoundf("key '%s' does not exist", id)
 	}
@@ -257,13 +258,13 @@ func (b *backend) lockedKey(ctx context.Context, s logical.Storage, ref string) 
 // modifyKey is the one read-modify-write of a key: it locks the key,
 // checks the operation against the caller and the key state, applies
 // change to a clone and stores the clone.
-func (b *backend) modifyKey(ctx context.Context, req *logical.Request, ref, op string, change func(*keyEntry) error) (*keyEntry, error) {
+func (b *backend) modifyKey(ctx context.Context, req *logical.Request, ref, op string, change func(*keystore.Key) error) (*keystore.Key, error) {
 	return b.modifyKeyThen(ctx, req, ref, op, change, nil)
 }
 
 // modifyKeyThen is modifyKey with a step run after the key is stored,
 // still under the key's lock (index entries that must follow the key).
-func (b *backend) modifyKeyThen(ctx context.Context, req *logical.Request, ref, op string, change, after func(*keyEntry) error) (*keyEntry, error) {
+func (b *backend) modifyKeyThen(ctx context.Context, req *logical.Request, ref, op string, change, after func(*keystore.Key) error) (*keystore.Key, error) {
 	s := req.Storage
 	e, unlock, err := b.lockedKey(ctx, s, ref)
 	if err != nil {
@@ -273,14 +274,14 @@ func (b *backend) modifyKeyThen(ctx context.Context, req *logical.Request, ref, 
 	if err := b.authorize(ctx, req, e, op, nil, nil); err != nil {
 		return nil, err
 	}
-	if err := checkState(e, op); err != nil {
+	if err := keystore.CheckState(e, op); err != nil {
 		return nil, err
 	}
 	c := e.Clone()
 	if err := change(c); err != nil {
 		return nil, err
 	}
-	if err := b.putKey(ctx, s, c); err != nil {
+	if err := b.keys.Put(ctx, s, c); err != nil {
 		return nil, err
 	}
 	if after != nil {
@@ -291,7 +292,7 @@ func (b *backend) modifyKeyThen(ctx context.Context, req *logical.Request, ref, 
 	return c, nil
 }
 
-func (b *backend) modifyKeyResponse(ctx context.Context, req *logical.Request, d *framework.FieldData, op string, change func(*keyEntry) error) (*logical.Response, error) {
+func (b *backend) modifyKeyResponse(ctx context.Context, req *logical.Request, d *framework.FieldData, op string, change func(*keystore.Key) error) (*logical.Response, error) {
 	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), op, change)
 	if err != nil {
 		return nil, err
@@ -301,8 +302,8 @@ func (b *backend) modifyKeyResponse(ctx context.Context, req *logical.Request, d
 
 // keyResponse is AWS's KeyMetadata in Vault's snake_case, plus the key's
 // aliases, which AWS users otherwise need a second call for.
-func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntry) (*logical.Response, error) {
-	aliases, err := b.aliasesOf(ctx, s, e.KeyID)
+func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keystore.Key) (*logical.Response, error) {
+	aliases, err := b.keys.AliasesOf(ctx, s, e.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -320,14 +321,14 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 		"key_spec":      e.KeySpec,
 		"key_usage":     e.KeyUsage,
 		"key_state":     state,
-		"enabled":       state == stateEnabled,
+		"enabled":       state == keystore.StateEnabled,
 		"origin":        e.Origin,
 		"key_manager":   "CUSTOMER",
 		"aliases":       nonNil(aliases),
 	}
 	if v, _ := e.Latest(); v > 0 {
 		data["current_key_version"] = v
-		id, err := b.currentMaterialID(ctx, s, e)
+		id, err := b.keys.CurrentMaterialID(ctx, s, e)
 		if err != nil {
 			return nil, err
 		}
@@ -349,7 +350,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keyEntr
 	if err := b.storeFields(ctx, s, e, data); err != nil {
 		return nil, err
 	}
-	if e.State == statePendingDeletion {
+	if e.State == keystore.StatePendingDeletion {
 		data["deletion_date"] = e.DeletionDate.Format(time.RFC3339)
 		data["pending_deletion_window_in_days"] = e.PendingWindowDays
 	}
@@ -370,7 +371,7 @@ func nonNil(v []string) []string {
 }
 
 // arns returns the mount's ARN scheme.
-func (b *backend) arns(ctx context.Context, s logical.Storage) (arnScheme, error) {
+func (b *backend) arns(ctx context.Context, s logical.Storage) (keystore.ARNScheme, error) {
 	c, err := b.config(ctx, s)
 	if err != nil {
 		return "", err

@@ -39,7 +39,7 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	}
 	if r.policy != nil {
 		bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
-		probe := &keyEntry{KeySpec: r.spec.Name, KeyUsage: r.usage, Origin: r.origin}
+		probe := &keystore.Key{KeySpec: r.spec.Name, KeyUsage: r.usage, Origin: r.origin}
 		if err := b.checkLockout(withAttrs(ctx, func(a *requestAttrs) { a.BypassLockout = &bypass }), req, r.policy, probe, bypass); err != nil {
 			return nil, err
 		}
@@ -59,28 +59,28 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	if err != nil {
 		return nil, err
 	}
-	unlock := b.lockKey(e.KeyID)
+	unlock := b.keys.Lock(e.KeyID)
 	defer unlock()
-	var alias *aliasEntry
+	var alias *keystore.Alias
 	if r.alias != "" {
 		// Hold the alias lock across the writes so the name cannot be
 		// taken between the check and the alias write.
 		b.aliasLock.Lock()
 		defer b.aliasLock.Unlock()
-		if err := b.aliasFree(ctx, req.Storage, r.alias); err != nil {
+		if err := b.keys.AliasFree(ctx, req.Storage, r.alias); err != nil {
 			return nil, err
 		}
 		now := e.CreationDate
-		alias = &aliasEntry{Name: r.alias, TargetKeyID: e.KeyID, CreatedAt: now, UpdatedAt: now}
+		alias = &keystore.Alias{Name: r.alias, TargetKeyID: e.KeyID, CreatedAt: now, UpdatedAt: now}
 	}
 	switch {
 	case e.InHSM():
 		err = b.createInToken(ctx, req.Storage, e, alias)
 	case alias == nil:
 		// Tags and policy live in the key entry: one write.
-		err = b.putKey(ctx, req.Storage, e)
+		err = b.keys.Put(ctx, req.Storage, e)
 	default:
-		err = b.createWithAlias(ctx, req.Storage, e, alias)
+		err = b.keys.CreateWithAlias(ctx, req.Storage, e, alias)
 	}
 	if err != nil {
 		return nil, err
@@ -129,22 +129,22 @@ func decodeCreate(d *framework.FieldData) (*createRequest, error) {
 
 // newKey makes the entry of a new key, with its first material unless the
 // material is to be imported.
-func (b *backend) newKey(r *createRequest) (*keyEntry, error) {
+func (b *backend) newKey(r *createRequest) (*keystore.Key, error) {
 	id, err := uuid.GenerateUUID()
 	if err != nil {
 		return nil, err
 	}
 	now := b.now().UTC()
-	e := &keyEntry{
+	e := &keystore.Key{
 		KeyID: id, Description: r.desc, KeySpec: r.spec.Name, KeyUsage: r.usage, Origin: r.origin,
-		State: stateEnabled, CreationDate: now, Tags: r.tags,
+		State: keystore.StateEnabled, CreationDate: now, Tags: r.tags,
 	}
 	e.SetSpec(r.spec)
 	if r.policy != nil {
 		e.SetPolicy(r.policyDoc, r.policy)
 	}
-	if r.origin == originExternal {
-		e.State = statePendingImport
+	if r.origin == keystore.OriginExternal {
+		e.State = keystore.StatePendingImport
 		return e, nil
 	}
 	if r.store != "" {
@@ -170,12 +170,12 @@ func (b *backend) newKey(r *createRequest) (*keyEntry, error) {
 func createOrigin(d *framework.FieldData, spec *keyspec.Spec, usage keyspec.KeyUsage) (origin, store string, err error) {
 	origin = d.Get("origin").(string)
 	rawStore, hasStore := d.GetOk("custom_key_store_id")
-	if hasStore || origin == originCloudHSM {
+	if hasStore || origin == keystore.OriginCloudHSM {
 		return storeOrigin(d, spec, usage, rawStore, hasStore)
 	}
 	switch origin {
-	case originAWSKMS:
-	case originExternal:
+	case keystore.OriginAWSKMS:
+	case keystore.OriginExternal:
 		if !spec.Importable() {
 			return "", "", kmserr.Unsupportedf("key material cannot be imported for %s keys", spec.Name)
 		}
@@ -189,7 +189,7 @@ func storeOrigin(d *framework.FieldData, spec *keyspec.Spec, usage keyspec.KeyUs
 	if !hasStore {
 		return "", "", kmserr.Validationf("origin AWS_CLOUDHSM needs custom_key_store_id")
 	}
-	if o, given := d.GetOk("origin"); given && o.(string) != originCloudHSM {
+	if o, given := d.GetOk("origin"); given && o.(string) != keystore.OriginCloudHSM {
 		return "", "", kmserr.Validationf("a key in a custom key store has origin AWS_CLOUDHSM")
 	}
 	store := rawStore.(string)
@@ -199,5 +199,5 @@ func storeOrigin(d *framework.FieldData, spec *keyspec.Spec, usage keyspec.KeyUs
 	if spec.Name != keyspec.SymmetricDefault || usage != keyspec.EncryptDecrypt {
 		return "", "", kmserr.Unsupportedf("a key in a custom key store must be a SYMMETRIC_DEFAULT key with key usage ENCRYPT_DECRYPT")
 	}
-	return originCloudHSM, store, nil
+	return keystore.OriginCloudHSM, store, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -56,7 +57,7 @@ func pathMAC(b *backend) []*framework.Path {
 	}
 }
 
-func (b *backend) macInput(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, string, []byte, error) {
+func (b *backend) macInput(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keystore.Key, string, []byte, error) {
 	ref := d.Get("key_id").(string)
 	tokens, err := grantTokens(d)
 	if err != nil {
@@ -75,7 +76,7 @@ func (b *backend) macInput(ctx context.Context, req *logical.Request, d *framewo
 }
 
 func (b *backend) generateMAC(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
-	e, alg, msg, err := b.macInput(ctx, req, d, opGenerateMac)
+	e, alg, msg, err := b.macInput(ctx, req, d, keyspec.OpGenerateMac)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func (b *backend) generateMAC(ctx context.Context, req *logical.Request, d *fram
 }
 
 func (b *backend) verifyMAC(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
-	e, alg, msg, err := b.macInput(ctx, req, d, opVerifyMac)
+	e, alg, msg, err := b.macInput(ctx, req, d, keyspec.OpVerifyMac)
 	if err != nil {
 		return nil, err
 	}
@@ -111,13 +112,13 @@ func (b *backend) pathDeriveSharedSecret(ctx context.Context, req *logical.Reque
 	ref := d.Get("key_id").(string)
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, ref, true, opDeriveSharedSecret, err)
+		return nil, b.refuseInvalid(ctx, req, ref, true, keyspec.OpDeriveSharedSecret, err)
 	}
 	peer, err := b64(d, "public_key", true)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, ref, true, opDeriveSharedSecret, err)
+		return nil, b.refuseInvalid(ctx, req, ref, true, keyspec.OpDeriveSharedSecret, err)
 	}
-	e, err := b.usableKey(ctx, req, ref, opDeriveSharedSecret, keyspec.KeyAgreement, nil, tokens)
+	e, err := b.usableKey(ctx, req, ref, keyspec.OpDeriveSharedSecret, keyspec.KeyAgreement, nil, tokens)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,9 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/access"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
+	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 // policyRecoveryPrefix is the root-protected (sudo) path that replaces a
@@ -64,11 +66,11 @@ func pathPolicy(b *backend) []*framework.Path {
 }
 
 func (b *backend) pathPolicyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.authorize(ctx, req, e, opGetKeyPolicy, nil, nil); err != nil {
+	if err := b.authorize(ctx, req, e, keyspec.OpGetKeyPolicy, nil, nil); err != nil {
 		return nil, err
 	}
 	if d.Get("policy_name").(string) != "default" {
@@ -86,11 +88,11 @@ func (b *backend) pathPolicyRead(ctx context.Context, req *logical.Request, d *f
 }
 
 func (b *backend) pathPolicyList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.authorize(ctx, req, e, opListKeyPolicies, nil, nil); err != nil {
+	if err := b.authorize(ctx, req, e, keyspec.OpListKeyPolicies, nil, nil); err != nil {
 		return nil, err
 	}
 	// A key has one policy, default; paging still follows AWS (a Limit or
@@ -106,7 +108,7 @@ func (b *backend) pathPolicyWrite(ctx context.Context, req *logical.Request, d *
 	bypass := d.Get("bypass_policy_lockout_safety_check").(bool)
 	ctx = withAttrs(ctx, func(a *requestAttrs) { a.BypassLockout = &bypass })
 	var doc string
-	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opPutKeyPolicy, func(e *keyEntry) error {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), keyspec.OpPutKeyPolicy, func(e *keystore.Key) error {
 		// The document is read only once the caller may put a policy:
 		// its format errors and limits are no one else's to learn.
 		var p *awspolicy.Policy
@@ -140,7 +142,7 @@ func (b *backend) pathPolicyRecover(ctx context.Context, req *logical.Request, d
 	defer unlock()
 	c := e.Clone()
 	c.SetPolicy(doc, p)
-	if err := b.putKey(ctx, req.Storage, c); err != nil {
+	if err := b.keys.Put(ctx, req.Storage, c); err != nil {
 		return nil, err
 	}
 	b.Logger().Warn("key policy replaced through the sudo recovery path", "key_id", c.KeyID, "principal", req.EntityID)
@@ -159,7 +161,7 @@ func readPolicy(d *framework.FieldData) (string, *awspolicy.Policy, error) {
 // checkLockout is AWS's policy lockout safety check: a policy that would
 // not let the caller put the policy again is refused unless bypassed. e is
 // the key, or for CreateKey a key entry not stored yet.
-func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *awspolicy.Policy, e *keyEntry, bypass bool) error {
+func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *awspolicy.Policy, e *keystore.Key, bypass bool) error {
 	if bypass {
 		return nil
 	}
@@ -169,7 +171,7 @@ func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *aws
 	}
 	probe := *e
 	probe.SetPolicy("-", p)
-	v, _, err := b.evaluatePolicy(ctx, req, &probe, who, opPutKeyPolicy, nil)
+	v, _, err := b.evaluatePolicy(ctx, req, &probe, who, keyspec.OpPutKeyPolicy, nil)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -59,27 +60,27 @@ func pathRotation(b *backend) []*framework.Path {
 // rotatesOnDemand refuses keys that have no rotations at all: symmetric
 // keys rotate, imported ones on demand only (to their newest pending
 // material).
-func rotatesOnDemand(e *keyEntry) error {
-	if e.Spec().Family == keyspec.FamilySymmetric && e.Origin == originExternal {
+func rotatesOnDemand(e *keystore.Key) error {
+	if e.Spec().Family == keyspec.FamilySymmetric && e.Origin == keystore.OriginExternal {
 		return nil
 	}
 	return rotatable(e)
 }
 
 // rotatable refuses automatic rotation of keys AWS cannot rotate.
-func rotatable(e *keyEntry) error {
-	if e.Spec().Family != keyspec.FamilySymmetric || e.Origin != originAWSKMS {
+func rotatable(e *keystore.Key) error {
+	if e.Spec().Family != keyspec.FamilySymmetric || e.Origin != keystore.OriginAWSKMS {
 		return kmserr.Unsupportedf("key '%s' (%s, origin %s) cannot be rotated; only SYMMETRIC_DEFAULT keys with AWS_KMS key material rotate", e.KeyID, e.KeySpec, e.Origin)
 	}
 	return nil
 }
 
 func (b *backend) pathRotationRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.authorize(ctx, req, e, opGetKeyRotationStatus, nil, nil); err != nil {
+	if err := b.authorize(ctx, req, e, keyspec.OpGetKeyRotationStatus, nil, nil); err != nil {
 		return nil, err
 	}
 	// Rotations here complete within the request, so no on-demand
@@ -101,7 +102,7 @@ func (b *backend) pathRotationRead(ctx context.Context, req *logical.Request, d 
 }
 
 func (b *backend) pathRotationEnable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	_, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opEnableKeyRotation, func(e *keyEntry) error {
+	_, err := b.modifyKey(ctx, req, d.Get("key_id").(string), keyspec.OpEnableKeyRotation, func(e *keystore.Key) error {
 		if err := rotatable(e); err != nil {
 			return err
 		}
@@ -116,7 +117,7 @@ func (b *backend) pathRotationEnable(ctx context.Context, req *logical.Request, 
 		// Under the key's lock, before the key: an index entry without
 		// rotation enabled is harmless (rotateIfDue removes it), an
 		// enabled key without one would never rotate.
-		return b.scheduleRotation(ctx, req.Storage, e)
+		return b.keys.ScheduleRotation(ctx, req.Storage, e)
 	})
 	if err != nil {
 		return nil, err
@@ -127,38 +128,38 @@ func (b *backend) pathRotationEnable(ctx context.Context, req *logical.Request, 
 func (b *backend) pathRotationDisable(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	// The index entry goes after the key, still under the key's lock (see
 	// pathRotationEnable for the order).
-	_, err := b.modifyKeyThen(ctx, req, d.Get("key_id").(string), opDisableKeyRotation, func(e *keyEntry) error {
+	_, err := b.modifyKeyThen(ctx, req, d.Get("key_id").(string), keyspec.OpDisableKeyRotation, func(e *keystore.Key) error {
 		if err := rotatable(e); err != nil {
 			return err
 		}
 		e.RotationPeriodDays, e.NextRotation = 0, time.Time{}
 		return nil
-	}, func(e *keyEntry) error {
-		return b.scheduleRotation(ctx, req.Storage, e)
+	}, func(e *keystore.Key) error {
+		return b.keys.ScheduleRotation(ctx, req.Storage, e)
 	})
 	return nil, err
 }
 
 func (b *backend) pathRotateOnDemand(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opRotateKeyOnDemand, func(e *keyEntry) error {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), keyspec.OpRotateKeyOnDemand, func(e *keystore.Key) error {
 		if err := rotatesOnDemand(e); err != nil {
 			return err
 		}
 		if e.OnDemandRotations() >= keyspec.MaxOnDemandRotations {
 			return kmserr.New(kmserr.LimitExceeded, "key '%s' has used all %d on-demand rotations", e.KeyID, keyspec.MaxOnDemandRotations)
 		}
-		if e.Origin == originExternal {
+		if e.Origin == keystore.OriginExternal {
 			return rotateToPending(e, b.now().UTC())
 		}
 		// On-demand rotation leaves the automatic schedule unchanged.
-		return b.rotate(e, rotationOnDemand, b.now().UTC())
+		return b.keys.Rotate(e, keystore.RotationOnDemand, b.now().UTC())
 	})
 	if err != nil {
 		return nil, err
 	}
 	v, _ := e.Latest()
 	data := map[string]any{"key_id": e.KeyID, "current_key_version": v}
-	id, err := b.currentMaterialID(ctx, req.Storage, e)
+	id, err := b.keys.CurrentMaterialID(ctx, req.Storage, e)
 	if err != nil {
 		return nil, err
 	}
@@ -167,11 +168,11 @@ func (b *backend) pathRotateOnDemand(ctx context.Context, req *logical.Request, 
 }
 
 func (b *backend) pathRotationList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.authorize(ctx, req, e, opListKeyRotations, nil, nil); err != nil {
+	if err := b.authorize(ctx, req, e, keyspec.OpListKeyRotations, nil, nil); err != nil {
 		return nil, err
 	}
 	if err := rotatesOnDemand(e); err != nil {
@@ -181,13 +182,13 @@ func (b *backend) pathRotationList(ctx context.Context, req *logical.Request, d 
 	if include != includeRotationsOnly && include != includeAllMaterial {
 		return nil, kmserr.Validationf("include_key_material must be %s or %s", includeRotationsOnly, includeAllMaterial)
 	}
-	ids, err := b.materialIDs(ctx, req.Storage, e)
+	ids, err := b.keys.MaterialIDs(ctx, req.Storage, e)
 	if err != nil {
 		return nil, err
 	}
 	// Versions are named by zero-padded numbers so they sort in order.
 	var names []string
-	byName := map[string]keyVersion{}
+	byName := map[string]keystore.Version{}
 	for _, v := range e.Versions {
 		if v.Released || (v.RotationType == "" && include == includeRotationsOnly) {
 			continue // the first material, or imported material not rotated to
@@ -208,7 +209,7 @@ func (b *backend) pathRotationList(ctx context.Context, req *logical.Request, d 
 }
 
 // rotationInfo is one entry of ListKeyRotations.
-func rotationInfo(e *keyEntry, v keyVersion, id string) map[string]any {
+func rotationInfo(e *keystore.Key, v keystore.Version, id string) map[string]any {
 	m := map[string]any{"key_id": e.KeyID, "key_version": v.Version, "key_material_id": id,
 		"key_material_state": e.MaterialState(v.Version)}
 	if v.RotationType != "" {
@@ -218,7 +219,7 @@ func rotationInfo(e *keyEntry, v keyVersion, id string) map[string]any {
 		}
 		m["rotation_date"], m["rotation_type"] = at.Format(time.RFC3339), v.RotationType
 	}
-	if e.Origin == originExternal {
+	if e.Origin == keystore.OriginExternal {
 		m["import_state"] = importImported
 		if len(v.Material) == 0 {
 			m["import_state"] = importPending
@@ -238,7 +239,7 @@ func rotationInfo(e *keyEntry, v keyVersion, id string) map[string]any {
 
 // rotateToPending makes the newest imported material waiting for rotation
 // current (AWS's on-demand rotation of a key with imported material).
-func rotateToPending(e *keyEntry, now time.Time) error {
+func rotateToPending(e *keystore.Key, now time.Time) error {
 	cur, _ := e.Latest()
 	for i := len(e.Versions) - 1; i >= 0; i-- {
 		kv := &e.Versions[i]
@@ -248,10 +249,10 @@ func rotateToPending(e *keyEntry, now time.Time) error {
 		if len(kv.Material) == 0 {
 			continue // released
 		}
-		kv.RotationType, kv.RotatedAt = rotationOnDemand, now
+		kv.RotationType, kv.RotatedAt = keystore.RotationOnDemand, now
 		e.CurrentVersion = kv.Version
-		if e.State == statePendingImport {
-			e.State = stateEnabled
+		if e.State == keystore.StatePendingImport {
+			e.State = keystore.StateEnabled
 		}
 		e.SyncCurrentExpiry()
 		return nil

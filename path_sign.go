@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -48,7 +49,7 @@ func pathPublicKey(b *backend) *framework.Path {
 }
 
 // signingInput reads and checks the fields Sign and Verify share.
-func (b *backend) signingInput(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keyEntry, *keyspec.SigningAlgorithm, []byte, string, error) {
+func (b *backend) signingInput(ctx context.Context, req *logical.Request, d *framework.FieldData, op string) (*keystore.Key, *keyspec.SigningAlgorithm, []byte, string, error) {
 	ref := d.Get("key_id").(string)
 	tokens, err := grantTokens(d)
 	if err != nil {
@@ -74,7 +75,7 @@ func (b *backend) signingInput(ctx context.Context, req *logical.Request, d *fra
 }
 
 func (b *backend) sign(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
-	e, alg, msg, msgType, err := b.signingInput(ctx, req, d, opSign)
+	e, alg, msg, msgType, err := b.signingInput(ctx, req, d, keyspec.OpSign)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +88,7 @@ func (b *backend) sign(ctx context.Context, req *logical.Request, d *framework.F
 }
 
 func (b *backend) verify(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
-	e, alg, msg, msgType, err := b.signingInput(ctx, req, d, opVerify)
+	e, alg, msg, msgType, err := b.signingInput(ctx, req, d, keyspec.OpVerify)
 	if err != nil {
 		return nil, err
 	}
@@ -108,21 +109,21 @@ func (b *backend) verify(ctx context.Context, req *logical.Request, d *framework
 }
 
 func (b *backend) pathPublicKeyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), true)
+	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), true)
 	if err != nil {
 		return nil, err
 	}
 	tokens, err := grantTokens(d)
 	if err != nil {
-		return nil, b.refuseInvalid(ctx, req, e.KeyID, false, opGetPublicKey, err)
+		return nil, b.refuseInvalid(ctx, req, e.KeyID, false, keyspec.OpGetPublicKey, err)
 	}
-	if err := b.authorize(ctx, req, e, opGetPublicKey, nil, tokens); err != nil {
+	if err := b.authorize(ctx, req, e, keyspec.OpGetPublicKey, nil, tokens); err != nil {
 		return nil, err
 	}
 	if e.Spec().Symmetric() {
 		return nil, kmserr.Unsupportedf("key '%s' is a %s key and has no public key", e.KeyID, e.KeySpec)
 	}
-	if err := checkStateAt(e, opGetPublicKey, b.now()); err != nil {
+	if err := keystore.CheckStateAt(e, keyspec.OpGetPublicKey, b.now()); err != nil {
 		return nil, err
 	}
 	_, k := e.Latest()

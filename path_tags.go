@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -46,11 +47,11 @@ func pathTags(b *backend) []*framework.Path {
 }
 
 func (b *backend) pathTagsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.authorize(ctx, req, e, opListResourceTags, nil, nil); err != nil {
+	if err := b.authorize(ctx, req, e, keyspec.OpListResourceTags, nil, nil); err != nil {
 		return nil, err
 	}
 	return tagsResponse(e), nil
@@ -58,7 +59,7 @@ func (b *backend) pathTagsRead(ctx context.Context, req *logical.Request, d *fra
 
 func (b *backend) pathTagsWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	tags := d.Get("tags").(map[string]string)
-	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opTagResource, func(e *keyEntry) error {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), keyspec.OpTagResource, func(e *keystore.Key) error {
 		if len(tags) == 0 {
 			return kmserr.Validationf("tags is required")
 		}
@@ -78,7 +79,7 @@ func (b *backend) pathTagsWrite(ctx context.Context, req *logical.Request, d *fr
 
 func (b *backend) pathTagsDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	keys := d.Get("tag_keys").([]string)
-	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), opUntagResource, func(e *keyEntry) error {
+	e, err := b.modifyKey(ctx, req, d.Get("key_id").(string), keyspec.OpUntagResource, func(e *keystore.Key) error {
 		if len(keys) == 0 {
 			return kmserr.Validationf("tag_keys is required")
 		}
@@ -104,7 +105,7 @@ func countNew(have, add map[string]string) int {
 	return n
 }
 
-func tagsResponse(e *keyEntry) *logical.Response {
+func tagsResponse(e *keystore.Key) *logical.Response {
 	keys := make([]string, 0, len(e.Tags))
 	for k := range e.Tags {
 		keys = append(keys, k)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 // pathLastUsage is keys/<key>/last-usage (AWS's GetKeyLastUsage); it is
@@ -26,17 +27,17 @@ func pathLastUsage(b *backend) *framework.Path {
 }
 
 func (b *backend) pathLastUsageRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.authorize(ctx, req, e, opGetKeyLastUsage, nil, nil); err != nil {
+	if err := b.authorize(ctx, req, e, keyspec.OpGetKeyLastUsage, nil, nil); err != nil {
 		return nil, err
 	}
 	created := e.CreationDate.Format(time.RFC3339)
 	// Tracking starts with the key: every version of the plugin records it.
 	data := map[string]any{"key_id": e.KeyID, "key_creation_date": created, "tracking_start_date": created}
-	u, err := b.lastUse(ctx, req.Storage, e.KeyID)
+	u, err := b.keys.LastUse(ctx, req.Storage, e.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +54,7 @@ func (b *backend) pathLastUsageRead(ctx context.Context, req *logical.Request, d
 // usedOperationName is the AWS name of a recorded operation: both halves of
 // a ReEncrypt are ReEncrypt.
 func usedOperationName(op string) string {
-	if op == opReEncryptFrom || op == opReEncryptTo {
+	if op == keyspec.OpReEncryptFrom || op == keyspec.OpReEncryptTo {
 		return "ReEncrypt"
 	}
 	return op

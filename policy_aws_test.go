@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
@@ -235,7 +236,7 @@ func TestPreReleasePolicyFormatRefused(t *testing.T) {
 
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
 	ctx := context.Background()
-	raw, err := tb.storage.Get(ctx, keyStoragePrefix+id)
+	raw, err := tb.storage.Get(ctx, keystore.KeyPrefix+id)
 	require.NoError(t, err)
 	var stored map[string]any
 	require.NoError(t, json.Unmarshal(raw.Value, &stored))
@@ -243,7 +244,7 @@ func TestPreReleasePolicyFormatRefused(t *testing.T) {
 	raw.Value, err = json.Marshal(stored)
 	require.NoError(t, err)
 	require.NoError(t, tb.storage.Put(ctx, raw))
-	tb.invalidate(ctx, keyStoragePrefix+id)
+	tb.invalidate(ctx, keystore.KeyPrefix+id)
 
 	_, err = tb.as("admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 	require.Contains(t, requireKMSError(t, err, kmserr.AccessDenied).Error(), "kms/policy-recovery/"+id)

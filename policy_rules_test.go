@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/stretchr/testify/require"
 )
@@ -83,7 +84,7 @@ func TestStoredPolicyNoLongerValidFailsClosed(t *testing.T) {
 	withIdentities(tb)
 	id := tb.asOK("admin", logical.UpdateOperation, "keys", nil)["key_id"].(string)
 	ctx := context.Background()
-	raw, err := tb.storage.Get(ctx, keyStoragePrefix+id)
+	raw, err := tb.storage.Get(ctx, keystore.KeyPrefix+id)
 	require.NoError(t, err)
 	var stored map[string]any
 	require.NoError(t, json.Unmarshal(raw.Value, &stored))
@@ -92,7 +93,7 @@ func TestStoredPolicyNoLongerValidFailsClosed(t *testing.T) {
 	raw.Value, err = json.Marshal(stored)
 	require.NoError(t, err)
 	require.NoError(t, tb.storage.Put(ctx, raw))
-	tb.invalidate(ctx, keyStoragePrefix+id)
+	tb.invalidate(ctx, keystore.KeyPrefix+id)
 
 	tb.asFails(kmserr.AccessDenied, "admin", logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 	tb.asFails(kmserr.AccessDenied, "admin", logical.ReadOperation, "keys/"+id, nil)

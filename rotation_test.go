@@ -80,7 +80,7 @@ func TestAutomaticRotation(t *testing.T) {
 	tb.advance(400 * 24 * time.Hour)
 	tb.runPeriodic()
 	require.EqualValues(t, 6, tb.ok(logical.ReadOperation, key, nil)["current_key_version"])
-	left, err := tb.storage.List(context.Background(), rotationStoragePrefix)
+	left, err := tb.storage.List(context.Background(), keystore.RotationPrefix)
 	require.NoError(t, err)
 	require.Empty(t, left)
 }
@@ -133,16 +133,16 @@ func TestRotationQueueInvalidate(t *testing.T) {
 	tb.runPeriodic() // loads an empty queue
 	// Another node enables rotation: its storage writes reach us, its heap
 	// does not.
-	e, err := tb.getKey(context.Background(), tb.storage, id)
+	e, err := tb.keys.Get(context.Background(), tb.storage, id)
 	require.NoError(t, err)
 	c := e.Clone()
 	c.RotationPeriodDays, c.NextRotation = 90, tb.now().Add(90*24*time.Hour)
-	entry, _ := logical.StorageEntryJSON(keyStoragePrefix+id, c)
+	entry, _ := logical.StorageEntryJSON(keystore.KeyPrefix+id, c)
 	require.NoError(t, tb.storage.Put(context.Background(), entry))
-	entry, _ = logical.StorageEntryJSON(rotationStoragePrefix+id, &keystore.RotationEntry{KeyID: id, Due: c.NextRotation})
+	entry, _ = logical.StorageEntryJSON(keystore.RotationPrefix+id, &keystore.RotationEntry{KeyID: id, Due: c.NextRotation})
 	require.NoError(t, tb.storage.Put(context.Background(), entry))
-	tb.Invalidate(context.Background(), keyStoragePrefix+id)
-	tb.Invalidate(context.Background(), rotationStoragePrefix+id)
+	tb.Invalidate(context.Background(), keystore.KeyPrefix+id)
+	tb.Invalidate(context.Background(), keystore.RotationPrefix+id)
 
 	tb.advance(91 * 24 * time.Hour)
 	tb.runPeriodic()
@@ -159,7 +159,7 @@ func TestKeyLastUsage(t *testing.T) {
 	require.Equal(t, "2026-01-02T03:04:05Z", d["last_used_date"])
 
 	countWrites := func() int {
-		keys, err := tb.storage.List(context.Background(), usageStoragePrefix)
+		keys, err := tb.storage.List(context.Background(), keystore.UsagePrefix)
 		require.NoError(t, err)
 		return len(keys)
 	}
@@ -167,14 +167,14 @@ func TestKeyLastUsage(t *testing.T) {
 	// Within the minute, usage is tracked in memory only.
 	tb.advance(10 * time.Second)
 	tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
-	raw, _ := tb.storage.Get(context.Background(), usageStoragePrefix+id)
-	var stored usageEntry
+	raw, _ := tb.storage.Get(context.Background(), keystore.UsagePrefix+id)
+	var stored keystore.UsageEntry
 	require.NoError(t, raw.DecodeJSON(&stored))
 	require.Equal(t, "Encrypt", stored.Operation, "not persisted again within a minute")
 	require.Equal(t, "Decrypt", tb.ok(logical.ReadOperation, "keys/"+id, nil)["last_used_operation"])
 	tb.advance(time.Minute)
 	tb.ok(logical.UpdateOperation, "decrypt", map[string]any{"ciphertext_blob": blob})
-	raw, _ = tb.storage.Get(context.Background(), usageStoragePrefix+id)
+	raw, _ = tb.storage.Get(context.Background(), keystore.UsagePrefix+id)
 	require.NoError(t, raw.DecodeJSON(&stored))
 	require.Equal(t, "Decrypt", stored.Operation)
 	// A refused operation is not a use.
@@ -226,7 +226,7 @@ func TestRotationFailureDoesNotStopOthers(t *testing.T) {
 		tb.ok(logical.UpdateOperation, "keys/"+id+"/rotation", map[string]any{"rotation_period_days": 90})
 	}
 	tb.advance(91 * 24 * time.Hour)
-	fs.prefix = keyStoragePrefix + first // the first due key cannot be written
+	fs.prefix = keystore.KeyPrefix + first // the first due key cannot be written
 	err := tb.periodic(context.Background(), &logical.Request{Storage: tb.storage})
 	require.ErrorIs(t, err, errInjected)
 	require.Equal(t, uint32(1), tb.ok(logical.ReadOperation, "keys/"+first, nil)["current_key_version"])
@@ -249,10 +249,10 @@ func TestRotationIndexUnderLock(t *testing.T) {
 	id := tb.createKey(nil)
 	tb.ok(logical.UpdateOperation, "keys/"+id+"/rotation", map[string]any{"rotation_period_days": 90})
 
-	reached, release := ps.pause(rotationStoragePrefix + id)
+	reached, release := ps.pause(keystore.RotationPrefix + id)
 	disabled := tb.inBackground(logical.DeleteOperation, "keys/"+id+"/rotation", nil)
 	<-reached // the key is written with rotation off; the index delete waits
-	indexPut := ps.notifyPut(rotationStoragePrefix + id)
+	indexPut := ps.notifyPut(keystore.RotationPrefix + id)
 	enabled := tb.inBackground(logical.UpdateOperation, "keys/"+id+"/rotation", map[string]any{"rotation_period_days": 100})
 	select {
 	case <-indexPut: // the enable ran to its index write meanwhile (the old code)
@@ -262,5 +262,5 @@ func TestRotationIndexUnderLock(t *testing.T) {
 	require.NoError(t, <-disabled)
 	require.NoError(t, <-enabled)
 	require.Equal(t, true, tb.ok(logical.ReadOperation, "keys/"+id+"/rotation", nil)["key_rotation_enabled"])
-	require.Len(t, storageKeys(t, tb.storage, rotationStoragePrefix), 1, "an enabled key has its index entry")
+	require.Len(t, storageKeys(t, tb.storage, keystore.RotationPrefix), 1, "an enabled key has its index entry")
 }

@@ -115,7 +115,7 @@ func BenchmarkScaleKeyCache(b *testing.B) {
 					tb.cache.reset()
 					before := readHeap()
 					for _, id := range ids {
-						if _, err := tb.getKey(ctx, s, id); err != nil {
+						if _, err := tb.keys.Get(ctx, s, id); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -126,7 +126,7 @@ func BenchmarkScaleKeyCache(b *testing.B) {
 					step := time.Hour / time.Duration(n)
 					for _, id := range ids {
 						tb.advance(step)
-						tb.recordUse(ctx, discardStorage{s}, id, opEncrypt, "")
+						tb.keys.RecordUse(ctx, discardStorage{s}, id, keyspec.OpEncrypt, "")
 					}
 					usageBytes := readHeap().since(before).inuse
 					tb.keys.ForgetUsage() // measured; do not let it weigh on the latencies
@@ -174,7 +174,7 @@ func BenchmarkScaleColdKey(b *testing.B) {
 			tb.cache.reset()
 			before := readHeap()
 			for _, id := range ids {
-				_, err := tb.getKey(ctx, tb.storage, id)
+				_, err := tb.keys.Get(ctx, tb.storage, id)
 				require.NoError(b, err)
 			}
 			grown := readHeap().since(before)
@@ -182,7 +182,7 @@ func BenchmarkScaleColdKey(b *testing.B) {
 			b.Run("cold", func(b *testing.B) {
 				for b.Loop() {
 					tb.keys.Keys.Reset()
-					if e, err := tb.getKey(ctx, tb.storage, id); err != nil || e == nil {
+					if e, err := tb.keys.Get(ctx, tb.storage, id); err != nil || e == nil {
 						b.Fatal(err)
 					}
 				}
@@ -191,7 +191,7 @@ func BenchmarkScaleColdKey(b *testing.B) {
 			})
 			b.Run("warm", func(b *testing.B) {
 				for b.Loop() {
-					if e, err := tb.getKey(ctx, tb.storage, id); err != nil || e == nil {
+					if e, err := tb.keys.Get(ctx, tb.storage, id); err != nil || e == nil {
 						b.Fatal(err)
 					}
 				}
@@ -293,14 +293,14 @@ func BenchmarkScaleGrants(b *testing.B) {
 // makes, without CreateGrant's checks (whose cost is measured apart).
 func seedGrants(b *testing.B, tb *testBackend, keyID string, n int) {
 	ctx := context.Background()
-	unlock := tb.lockKey(keyID)
+	unlock := tb.keys.Lock(keyID)
 	defer unlock()
 	x, err := tb.lockedGrants(ctx, tb.storage, keyID)
 	require.NoError(b, err)
 	now := tb.now().UTC()
 	for i := range n {
 		g := &grantEntry{GrantID: fmt.Sprintf("%064x", i+1), KeyID: keyID, GranteePrincipal: "entity:user-" + strconv.Itoa(i),
-			IssuingPrincipal: "entity:admin", Operations: []string{opEncrypt, opDecrypt}, CreationDate: now}
+			IssuingPrincipal: "entity:admin", Operations: []string{keyspec.OpEncrypt, keyspec.OpDecrypt}, CreationDate: now}
 		require.NoError(b, tb.putGrant(ctx, tb.storage, x, g))
 	}
 }

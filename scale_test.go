@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -101,10 +102,10 @@ func seedKeys(tb testing.TB, s logical.Storage, specName string, n int, shared b
 			material, err = spec.Generate(rand.Reader)
 			require.NoError(tb, err)
 		}
-		e := &keyEntry{KeyID: id, KeySpec: spec.Name, KeyUsage: spec.DefaultUsage(), Origin: originAWSKMS,
-			State: stateEnabled, CreationDate: now}
+		e := &keystore.Key{KeyID: id, KeySpec: spec.Name, KeyUsage: spec.DefaultUsage(), Origin: keystore.OriginAWSKMS,
+			State: keystore.StateEnabled, CreationDate: now}
 		require.NoError(tb, e.AddVersion(material, now))
-		entry, err := logical.StorageEntryJSON(keyStoragePrefix+id, e)
+		entry, err := logical.StorageEntryJSON(keystore.KeyPrefix+id, e)
 		require.NoError(tb, err)
 		require.NoError(tb, s.Put(ctx, entry))
 		ids[i] = id
@@ -149,13 +150,13 @@ func TestScaleStartDoesNotScan(t *testing.T) {
 		s.reset()
 		b := startBackend(t, s)
 		gets, lists := s.totals()
-		require.Zero(t, s.gets[keyStoragePrefix], "%s read key entries", start)
+		require.Zero(t, s.gets[keystore.KeyPrefix], "%s read key entries", start)
 		require.Zero(t, s.gets[grantStoragePrefix], "%s read grants", start)
-		require.Zero(t, s.gets[aliasStoragePrefix], "%s read aliases", start)
+		require.Zero(t, s.gets[keystore.AliasPrefix], "%s read aliases", start)
 		for prefix := range s.lists {
-			require.False(t, strings.HasPrefix(prefix, keyStoragePrefix) || prefix == "", "%s listed %q", start, prefix)
+			require.False(t, strings.HasPrefix(prefix, keystore.KeyPrefix) || prefix == "", "%s listed %q", start, prefix)
 			require.False(t, strings.HasPrefix(prefix, grantStoragePrefix), "%s listed %q", start, prefix)
-			require.False(t, strings.HasPrefix(prefix, aliasStoragePrefix), "%s listed %q", start, prefix)
+			require.False(t, strings.HasPrefix(prefix, keystore.AliasPrefix), "%s listed %q", start, prefix)
 		}
 		require.LessOrEqual(t, gets, 5, "%s: %v", start, s.gets)
 		require.LessOrEqual(t, lists, 0, "%s: %v", start, s.lists)
@@ -167,7 +168,7 @@ func TestScaleStartDoesNotScan(t *testing.T) {
 			Data: map[string]any{"plaintext": b64s("x")}, Storage: s})
 		require.NoError(t, err)
 		require.False(t, resp.IsError(), "%v", resp)
-		require.Equal(t, 1, s.gets[keyStoragePrefix], "%s: %v", start, s.gets)
+		require.Equal(t, 1, s.gets[keystore.KeyPrefix], "%s: %v", start, s.gets)
 		_, lists = s.totals()
 		require.Zero(t, lists, "%s: %v", start, s.lists)
 		b.Cleanup(ctx)

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -79,9 +80,9 @@ func TestCreateKeyWithAliasFaults(t *testing.T) {
 				require.Equal(t, []string{"alias/app"}, tb.ok(logical.ReadOperation, "keys/"+id, nil)["aliases"], name)
 			}
 			tb.runPeriodic()
-			require.Len(t, storageKeys(t, tb.storage, keyStoragePrefix), 2, name)
-			require.Empty(t, storageKeys(t, tb.storage, creatingStoragePrefix), name)
-			require.Len(t, storageKeys(t, tb.storage, aliasIndexPrefix), 1, name)
+			require.Len(t, storageKeys(t, tb.storage, keystore.KeyPrefix), 2, name)
+			require.Empty(t, storageKeys(t, tb.storage, keystore.CreatingPrefix), name)
+			require.Len(t, storageKeys(t, tb.storage, keystore.AliasIndexPrefix), 1, name)
 			require.Len(t, tb.liveKeys(), 2, name)
 			if done {
 				t.Logf("crash=%v: %d write points", crash, n-1)
@@ -115,7 +116,7 @@ func TestDeleteKeyFaults(t *testing.T) {
 		tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/"+id, nil)
 		tb.fails(kmserr.NotFound, logical.ReadOperation, "keys/alias/doomed", nil)
 		tb.runPeriodic()
-		for _, prefix := range []string{keyStoragePrefix, aliasStoragePrefix, aliasIndexPrefix, grantStoragePrefix, deletionStoragePrefix, rotationStoragePrefix} {
+		for _, prefix := range []string{keystore.KeyPrefix, keystore.AliasPrefix, keystore.AliasIndexPrefix, grantStoragePrefix, keystore.DeletionPrefix, keystore.RotationPrefix} {
 			require.Empty(t, storageKeys(t, tb.storage, prefix), "%s: %s", name, prefix)
 		}
 		if done {
@@ -146,7 +147,7 @@ func TestRotationFaults(t *testing.T) {
 		require.Equal(t, uint32(2), tb.ok(logical.ReadOperation, "keys/"+id, nil)["current_key_version"], name)
 		r := tb.ok(logical.ReadOperation, "keys/"+id+"/rotation", nil)
 		require.Equal(t, true, r["key_rotation_enabled"], name)
-		require.Len(t, storageKeys(t, tb.storage, rotationStoragePrefix), 1, name)
+		require.Len(t, storageKeys(t, tb.storage, keystore.RotationPrefix), 1, name)
 	}
 }
 
@@ -206,14 +207,14 @@ func TestStorageReadFaults(t *testing.T) {
 	id := tb.createKey(map[string]any{"alias": "alias/r"})
 	fs := withFaults(tb)
 	tb.restart()
-	fs.getPrefix = keyStoragePrefix
+	fs.getPrefix = keystore.KeyPrefix
 	for _, path := range []string{"encrypt/" + id, "encrypt/alias/r"} {
 		_, err := tb.do(logical.UpdateOperation, path, map[string]any{"plaintext": b64s("x")})
 		require.ErrorIs(t, err, errInjected, path)
 	}
 	_, err := tb.do(logical.UpdateOperation, "keys/"+id+"/rotate", nil)
 	require.ErrorIs(t, err, errInjected)
-	fs.getPrefix = aliasStoragePrefix
+	fs.getPrefix = keystore.AliasPrefix
 	tb.restart()
 	_, err = tb.do(logical.ReadOperation, "keys/alias/r", nil)
 	require.ErrorIs(t, err, errInjected)

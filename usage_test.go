@@ -50,7 +50,7 @@ func TestUsageOnReadOnlyStandby(t *testing.T) {
 	// The active node: other storage failures do not fail the operation.
 	active(tb)
 	fs.readOnly = false
-	fs.prefix = usageStoragePrefix
+	fs.prefix = keystore.UsagePrefix
 	tb.advance(time.Hour)
 	tb.ok(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("x")})
 }

@@ -22,17 +22,17 @@ func requireExc(t *testing.T, err error, exc string) {
 // allowed in the states it lists.
 func TestCheckState(t *testing.T) {
 	k := &Key{KeyID: "k", State: StateEnabled}
-	require.NoError(t, CheckState(k, "Encrypt", nil))
+	require.NoError(t, CheckState(k, "Encrypt"))
 	k.State = StateDisabled
-	requireExc(t, CheckState(k, "Encrypt", nil), kmserr.Disabled)
+	requireExc(t, CheckState(k, "Encrypt"), kmserr.Disabled)
 	k.State = StatePendingImport
-	requireExc(t, CheckState(k, "Encrypt", nil), kmserr.InvalidState)
+	requireExc(t, CheckState(k, "Encrypt"), kmserr.InvalidState)
 
 	allowed := []string{StateEnabled, StateDisabled}
 	k.State = StateDisabled
-	require.NoError(t, CheckState(k, "EnableKey", allowed))
+	require.NoError(t, checkAllowed(k, "EnableKey", allowed))
 	k.State = StatePendingDeletion
-	requireExc(t, CheckState(k, "EnableKey", allowed), kmserr.InvalidState)
+	requireExc(t, checkAllowed(k, "EnableKey", allowed), kmserr.InvalidState)
 }
 
 // Expired imported material refuses cryptographic operations from its
@@ -40,7 +40,7 @@ func TestCheckState(t *testing.T) {
 func TestCheckStateAtExpiry(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	k := &Key{KeyID: "k", State: StateEnabled, ExpirationModel: ExpirationExpires, ValidTo: at}
-	require.NoError(t, CheckStateAt(k, "Encrypt", nil, at.Add(-time.Second)))
-	requireExc(t, CheckStateAt(k, "Encrypt", nil, at), kmserr.InvalidState)
-	require.NoError(t, CheckStateAt(k, "DescribeKey", []string{StateEnabled}, at))
+	require.NoError(t, CheckStateAt(k, "Encrypt", at.Add(-time.Second)))
+	requireExc(t, CheckStateAt(k, "Encrypt", at), kmserr.InvalidState)
+	require.NoError(t, CheckStateAt(k, "DescribeKey", at))
 }
