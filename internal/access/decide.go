@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openkms/vault-plugin-kms/awspolicy"
+	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 // Verdict is the outcome of an authorization question.
@@ -118,7 +119,7 @@ func PolicyVerdict(ctx context.Context, r *Request) (Verdict, string, error) {
 	hasContext := Operations[r.Op].Context
 	// AWS: on CreateGrant, kms:EncryptionContext:<k> and
 	// kms:EncryptionContextKeys test the grant's context constraint.
-	if r.Op == opCreateGrant && len(r.EC) > 0 {
+	if r.Op == keyspec.OpCreateGrant && len(r.EC) > 0 {
 		hasContext = true
 	}
 	keys, err := conditionKeys(r, p, hasContext)

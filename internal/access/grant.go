@@ -85,7 +85,7 @@ func (g *Grant) RetireStanding(who *awspolicy.Caller) string {
 	switch {
 	case g.RetiringPrincipal != "" && PrincipalMatches(g.RetiringPrincipal, who):
 		return "retiring principal of grant " + g.GrantID
-	case PrincipalMatches(g.GranteePrincipal, who) && HasOperation(g.Operations, opRetireGrant):
+	case PrincipalMatches(g.GranteePrincipal, who) && HasOperation(g.Operations, keyspec.OpRetireGrant):
 		return "grantee of grant " + g.GrantID + ", which includes RetireGrant"
 	}
 	return ""
@@ -231,7 +231,7 @@ func (x *GrantIndex) ForGrantee(who *awspolicy.Caller) []*Grant {
 // constraints at least as strict; "" if none does.
 func (x *GrantIndex) ParentGrant(who *awspolicy.Caller, g *Grant) string {
 	for _, parent := range x.ForGrantee(who) {
-		if !HasOperation(parent.Operations, opCreateGrant) {
+		if !HasOperation(parent.Operations, keyspec.OpCreateGrant) {
 			continue
 		}
 		narrower := g.Constraints.AtLeastAsStrictAs(parent.Constraints)

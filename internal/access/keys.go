@@ -77,11 +77,11 @@ func parameterKeys(k awspolicy.Keys, op string, a *Attrs) {
 		}
 	}
 	switch op {
-	case opReEncryptFrom:
+	case keyspec.OpReEncryptFrom:
 		set("kms:EncryptionAlgorithm", a.SourceEncryptionAlgorithm)
-	case opReEncryptTo:
+	case keyspec.OpReEncryptTo:
 		set("kms:EncryptionAlgorithm", a.DestinationEncryptionAlgorithm)
-	case opGenerateDataKey, opGenerateDataKeyWP, opGenerateDataKeyPair, opGenerateDataKeyPairWP:
+	case keyspec.OpGenerateDataKey, keyspec.OpGenerateDataKeyWP, keyspec.OpGenerateDataKeyPair, keyspec.OpGenerateDataKeyPairWP:
 		// Data keys are wrapped under a symmetric key, always so.
 		set("kms:EncryptionAlgorithm", keyspec.AlgSymmetricDefault)
 	default:
@@ -110,7 +110,7 @@ func parameterKeys(k awspolicy.Keys, op string, a *Attrs) {
 		k.Add("kms:RetiringPrincipal", a.RetiringPrincipal...)
 	}
 	switch op {
-	case opCreateGrant, opListGrants, opRevokeGrant:
+	case keyspec.OpCreateGrant, keyspec.OpListGrants, keyspec.OpRevokeGrant:
 		k.Add("kms:GrantIsForAWSResource", "false")
 	}
 	if a.PendingWindowDays > 0 {
@@ -119,7 +119,7 @@ func parameterKeys(k awspolicy.Keys, op string, a *Attrs) {
 	if a.RotationPeriodDays > 0 {
 		k.Add("kms:RotationPeriodInDays", strconv.Itoa(a.RotationPeriodDays))
 	}
-	if a.ReEncryptOnSameKey != nil && (op == opReEncryptFrom || op == opReEncryptTo) {
+	if a.ReEncryptOnSameKey != nil && (op == keyspec.OpReEncryptFrom || op == keyspec.OpReEncryptTo) {
 		k.Add("kms:ReEncryptOnSameKey", strconv.FormatBool(*a.ReEncryptOnSameKey))
 	}
 	if a.BypassLockout != nil {

@@ -7,20 +7,6 @@ package access
 
 import "github.com/openkms/vault-plugin-kms/keyspec"
 
-// Operation names access itself tells apart.
-const (
-	opCreateGrant           = "CreateGrant"
-	opListGrants            = "ListGrants"
-	opRevokeGrant           = "RevokeGrant"
-	opRetireGrant           = "RetireGrant"
-	opReEncryptFrom         = "ReEncryptFrom"
-	opReEncryptTo           = "ReEncryptTo"
-	opGenerateDataKey       = "GenerateDataKey"
-	opGenerateDataKeyWP     = "GenerateDataKeyWithoutPlaintext"
-	opGenerateDataKeyPair   = "GenerateDataKeyPair"
-	opGenerateDataKeyPairWP = "GenerateDataKeyPairWithoutPlaintext"
-)
-
 // OpInfo is what the plugin knows of an operation on a key.
 type OpInfo struct {
 	// Context: the operation takes an encryption context, so policy
@@ -36,34 +22,34 @@ type OpInfo struct {
 
 // Operations is every AWS KMS operation on a key the plugin authorizes.
 var Operations = map[string]OpInfo{
-	"Encrypt":               {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt},
-	"Decrypt":               {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt},
-	opReEncryptFrom:         {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt},
-	opReEncryptTo:           {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt},
-	opGenerateDataKey:       {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt, SymmetricOnly: true},
-	opGenerateDataKeyWP:     {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt, SymmetricOnly: true},
-	opGenerateDataKeyPair:   {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt, SymmetricOnly: true},
-	opGenerateDataKeyPairWP: {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt, SymmetricOnly: true},
-	"Sign":                  {Grantable: true, Usage: keyspec.SignVerify},
-	"Verify":                {Grantable: true, Usage: keyspec.SignVerify},
-	"GetPublicKey":          {Grantable: true, AsymmetricOnly: true},
-	"GenerateMac":           {Grantable: true, Usage: keyspec.GenerateVerifyMAC},
-	"VerifyMac":             {Grantable: true, Usage: keyspec.GenerateVerifyMAC},
-	"DeriveSharedSecret":    {Grantable: true, Usage: keyspec.KeyAgreement},
-	"Encapsulate":           {Grantable: true, Usage: keyspec.EncapsulateDecapsulate},
-	"Decapsulate":           {Grantable: true, Usage: keyspec.EncapsulateDecapsulate},
-	"DescribeKey":           {Grantable: true},
-	opCreateGrant:           {Grantable: true},
-	opRetireGrant:           {Grantable: true},
+	keyspec.OpEncrypt:               {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt},
+	keyspec.OpDecrypt:               {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt},
+	keyspec.OpReEncryptFrom:         {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt},
+	keyspec.OpReEncryptTo:           {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt},
+	keyspec.OpGenerateDataKey:       {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt, SymmetricOnly: true},
+	keyspec.OpGenerateDataKeyWP:     {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt, SymmetricOnly: true},
+	keyspec.OpGenerateDataKeyPair:   {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt, SymmetricOnly: true},
+	keyspec.OpGenerateDataKeyPairWP: {Context: true, Grantable: true, Usage: keyspec.EncryptDecrypt, SymmetricOnly: true},
+	keyspec.OpSign:                  {Grantable: true, Usage: keyspec.SignVerify},
+	keyspec.OpVerify:                {Grantable: true, Usage: keyspec.SignVerify},
+	keyspec.OpGetPublicKey:          {Grantable: true, AsymmetricOnly: true},
+	keyspec.OpGenerateMac:           {Grantable: true, Usage: keyspec.GenerateVerifyMAC},
+	keyspec.OpVerifyMac:             {Grantable: true, Usage: keyspec.GenerateVerifyMAC},
+	keyspec.OpDeriveSharedSecret:    {Grantable: true, Usage: keyspec.KeyAgreement},
+	keyspec.OpEncapsulate:           {Grantable: true, Usage: keyspec.EncapsulateDecapsulate},
+	keyspec.OpDecapsulate:           {Grantable: true, Usage: keyspec.EncapsulateDecapsulate},
+	keyspec.OpDescribeKey:           {Grantable: true},
+	keyspec.OpCreateGrant:           {Grantable: true},
+	keyspec.OpRetireGrant:           {Grantable: true},
 
-	opRevokeGrant: {}, opListGrants: {}, "GetKeyPolicy": {}, "PutKeyPolicy": {}, "ListKeyPolicies": {},
-	"EnableKey": {}, "DisableKey": {}, "ScheduleKeyDeletion": {}, "CancelKeyDeletion": {},
-	"UpdateKeyDescription": {}, "TagResource": {}, "UntagResource": {}, "ListResourceTags": {},
-	"EnableKeyRotation": {}, "DisableKeyRotation": {}, "GetKeyRotationStatus": {}, "RotateKeyOnDemand": {},
-	"ListKeyRotations": {}, "GetParametersForImport": {}, "ImportKeyMaterial": {}, "DeleteImportedKeyMaterial": {},
-	"GetKeyLastUsage": {},
+	keyspec.OpRevokeGrant: {}, keyspec.OpListGrants: {}, keyspec.OpGetKeyPolicy: {}, keyspec.OpPutKeyPolicy: {}, keyspec.OpListKeyPolicies: {},
+	keyspec.OpEnableKey: {}, keyspec.OpDisableKey: {}, keyspec.OpScheduleKeyDeletion: {}, keyspec.OpCancelKeyDeletion: {},
+	keyspec.OpUpdateKeyDescription: {}, keyspec.OpTagResource: {}, keyspec.OpUntagResource: {}, keyspec.OpListResourceTags: {},
+	keyspec.OpEnableKeyRotation: {}, keyspec.OpDisableKeyRotation: {}, keyspec.OpGetKeyRotationStatus: {}, keyspec.OpRotateKeyOnDemand: {},
+	keyspec.OpListKeyRotations: {}, keyspec.OpGetParametersForImport: {}, keyspec.OpImportKeyMaterial: {}, keyspec.OpDeleteImportedKeyMaterial: {},
+	keyspec.OpGetKeyLastUsage: {},
 	// Alias changes are authorized on the keys they touch, as in AWS.
-	"CreateAlias": {}, "UpdateAlias": {}, "DeleteAlias": {},
+	keyspec.OpCreateAlias: {}, keyspec.OpUpdateAlias: {}, keyspec.OpDeleteAlias: {},
 }
 
 // IsOperation reports whether op is in the operation table.
