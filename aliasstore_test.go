@@ -23,12 +23,12 @@ func TestAliasResolveIsOneLookup(t *testing.T) {
 	tb.cache.reset()
 	tb.arns(context.Background(), cs) // the mount config is not the point here
 	cs.reset()
-	_, err := tb.keys.Resolve(context.Background(), cs, "alias/one", true)
+	_, err := tb.resolveKey(context.Background(), cs, "alias/one", true)
 	require.NoError(t, err)
 	gets, lists := cs.reset()
 	require.Equal(t, 0, lists)
 	require.Equal(t, 2, gets, "the alias and its key")
-	_, err = tb.keys.Resolve(context.Background(), cs, "alias/one", true)
+	_, err = tb.resolveKey(context.Background(), cs, "alias/one", true)
 	require.NoError(t, err)
 	gets, lists = cs.reset()
 	require.Equal(t, 0, gets+lists, "warm: no storage call")
@@ -103,20 +103,20 @@ func BenchmarkAliasResolve(b *testing.B) {
 		require.NoError(b, tb.storage.Put(ctx, entry))
 	}
 	ref := fmt.Sprintf("alias/bench-%06d", n/2)
-	if _, err := tb.keys.Resolve(ctx, tb.storage, ref, true); err != nil {
+	if _, err := tb.resolveKey(ctx, tb.storage, ref, true); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("Cold", func(b *testing.B) {
 		for b.Loop() {
 			tb.keys.Aliases.Reset()
-			if _, err := tb.keys.Resolve(ctx, tb.storage, ref, true); err != nil {
+			if _, err := tb.resolveKey(ctx, tb.storage, ref, true); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("Warm", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := tb.keys.Resolve(ctx, tb.storage, ref, true); err != nil {
+			if _, err := tb.resolveKey(ctx, tb.storage, ref, true); err != nil {
 				b.Fatal(err)
 			}
 		}

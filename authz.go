@@ -9,6 +9,7 @@ import (
 	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
+	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
 // This file is the glue between Vault's requests and internal/access,
@@ -163,4 +164,28 @@ func (b *backend) logDecision(e *keystore.Key, op string, who *awspolicy.Caller,
 	if l := b.Logger(); l.IsDebug() {
 		l.Debug("authorization", "key_id", e.KeyID, "operation", op, "principal", who.String(), "decision", verdict, "by", by)
 	}
+}
+
+// checkLockout is AWS's policy lockout safety check: a policy that would
+// not let the caller put the policy again is refused unless bypassed. e is
+// the key, or for CreateKey a key entry not stored yet.
+func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *awspolicy.Policy, e *keystore.Key, bypass bool) error {
+	if bypass {
+		return nil
+	}
+	who, err := b.caller(ctx, req)
+	if err != nil {
+		return err
+	}
+	probe := *e
+	probe.SetPolicy("-", p)
+	v, _, err := b.evaluatePolicy(ctx, req, &probe, who, keyspec.OpPutKeyPolicy, nil)
+	if err != nil {
+		return err
+	}
+	if v != access.Allowed {
+		return kmserr.New(kmserr.MalformedPolicy,
+			"the new key policy will not allow %s to update the key policy in the future; set bypass_policy_lockout_safety_check to apply it anyway", who)
+	}
+	return nil
 }

@@ -8,13 +8,9 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
-	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/access"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 )
-
-func (c *configEntry) account() awspolicy.Account {
-	return awspolicy.Account{Partition: orDefault(c.Partition, defaultPartition), ID: orDefault(c.AccountID, defaultAccountID)}
-}
 
 // requestAttrs and withAttrs name access's request attributes for the
 // handlers that set some before authorizing (access.Attrs, access.WithAttrs).
@@ -96,7 +92,7 @@ func fieldAttrs(ctx context.Context, d *framework.FieldData) context.Context {
 		a.WrappingAlgorithm = str("wrapping_algorithm")
 		a.WrappingKeySpec = str("wrapping_key_spec")
 		a.ExpirationModel = str("expiration_model")
-		if t, err := time.Parse(time.RFC3339, str("valid_to")); err == nil && a.ExpirationModel == expirationExpires {
+		if t, err := time.Parse(time.RFC3339, str("valid_to")); err == nil && a.ExpirationModel == keystore.ExpirationExpires {
 			a.ValidTo = t
 		}
 		a.PendingWindowDays = num("pending_window_days")

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -235,3 +236,20 @@ The KMS secrets engine gives Vault the key model of AWS KMS: keys with a key
 spec and usage (symmetric, RSA, ECC, ML-DSA, HMAC), key states, a deletion
 window, aliases and tags, and AWS's cryptographic operations on them.
 `
+
+// keyStoreDeps wires the key store to the backend: its clock (tests move
+// it), its logger, the token key material ids are made under, and the key
+// policy parser.
+func (b *backend) keyStoreDeps() keystore.Deps {
+	return keystore.Deps{
+		Now:           func() time.Time { return b.now() },
+		Random:        func() io.Reader { return b.random },
+		Logger:        func() hclog.Logger { return b.Logger() },
+		WriteSafe:     func() bool { return b.WriteSafeReplicationState() },
+		TokenKey:      b.tokenKey,
+		DeleteGrants:  b.deleteAllGrants,
+		ParsePolicy:   access.ParsePolicy,
+		RefusedPolicy: access.RefusedPolicy,
+		ReleaseHSM:    b.releaseHSM,
+	}
+}

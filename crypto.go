@@ -22,7 +22,7 @@ import (
 // caller for op (with the operation's encryption context and grant
 // tokens), and checks that the key's state and usage allow op.
 func (b *backend) usableKey(ctx context.Context, req *logical.Request, ref, op string, usage keyspec.KeyUsage, ec map[string]string, tokens []string) (*keystore.Key, error) {
-	e, err := b.keys.Resolve(ctx, req.Storage, ref, true)
+	e, err := b.resolveKey(ctx, req.Storage, ref, true)
 	if err != nil {
 		return nil, err
 	}

@@ -223,3 +223,17 @@ func (b *backend) reconnectStores(ctx context.Context, s logical.Storage) error 
 	}
 	return errors.Join(errs...)
 }
+
+func (b *backend) hsmConnection(ctx context.Context, s logical.Storage, name string) (*customkeystore.Connection, error) {
+	if !customkeystore.ValidConnectionName(name) {
+		return nil, kmserr.New(kmserr.CloudHsmClusterNotFound, "no HSM connection has that name")
+	}
+	c, err := customkeystore.GetConnection(ctx, s, name)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, kmserr.New(kmserr.CloudHsmClusterNotFound, "HSM connection %s does not exist", name)
+	}
+	return c, nil
+}

@@ -2,23 +2,19 @@ package kms
 
 import (
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
+	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
 // The custom key store operations' part of the response schemas, kept
-// beside the operations rather than in the shared table (responses.go),
-// which init merges. Their part of the AWS protocol is in internal/awsapi.
-
-func init() {
-	for name, f := range cksResponseFields {
-		responseFields[name] = f
-	}
-	for route, ops := range cksResponses {
-		responseTable[route] = ops
-	}
-}
+// beside the operations; responses.go joins them to the shared ones. Their
+// part of the AWS protocol is in internal/awsapi.
 
 var cksResponseFields = map[string]*framework.FieldSchema{
 	"custom_key_store_id":      fieldCKSID,
@@ -59,4 +55,35 @@ var cksResponses = map[string]map[logical.Operation]opResponse{
 		logical.UpdateOperation: okResp("The HSM connection, without its PIN.", hsmConnFields),
 		logical.DeleteOperation: noContent("The HSM connection is deleted."),
 	},
+}
+
+var (
+	fieldCKSID = &framework.FieldSchema{Type: framework.TypeString, Required: true,
+		Description: "Custom key store id, cks- and 17 hexadecimal digits."}
+	fieldCKSName = &framework.FieldSchema{Type: framework.TypeString,
+		Description: "Custom key store name, 1 to 256 characters, unique in the mount."}
+	fieldClusterID = &framework.FieldSchema{Type: framework.TypeString,
+		Description: "The HSM connection (config/hsm/<name>) the store uses: AWS's CloudHsmClusterId."}
+	fieldKeyStorePassword = &framework.FieldSchema{Type: framework.TypeString, DisplayAttrs: &framework.DisplayAttributes{Sensitive: true},
+		Description: "The token's crypto user PIN (7 to 32 characters), checked by logging in; not stored (the connection holds the PIN)."}
+)
+
+func cksData(st *customkeystore.Store) map[string]any {
+	m := map[string]any{"custom_key_store_id": st.ID, "custom_key_store_name": st.Name, "custom_key_store_type": st.Type,
+		"cloud_hsm_cluster_id": st.Connection, "connection_state": string(st.State),
+		"creation_date": st.CreationDate.Format(time.RFC3339)}
+	if st.ErrorCode != "" {
+		m["connection_error_code"] = string(st.ErrorCode)
+	}
+	if st.TrustAnchor != "" {
+		m["trust_anchor_certificate"] = st.TrustAnchor
+	}
+	return m
+}
+
+func validPassword(p string) error {
+	if n := utf8.RuneCountInString(p); n < 7 || n > 32 {
+		return kmserr.Validationf("key_store_password must be 7 to 32 characters")
+	}
+	return nil
 }

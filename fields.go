@@ -3,11 +3,14 @@ package kms
 import (
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
@@ -238,3 +241,62 @@ func (b *backend) checkRequestFields(req *logical.Request) *kmserr.Error {
 	}
 	return checkFields(&framework.FieldData{Raw: raw, Schema: p.Fields}, nil)
 }
+
+var (
+	fieldPolicy = &framework.FieldSchema{Type: framework.TypeString,
+		Description: `Key policy document (JSON), AWS's language: {"Version":"2012-10-17","Statement":[{"Sid":"...","Effect":"Allow|Deny","Principal":{"AWS":"arn:aws:iam::<account>:role/payments"},"Action":["kms:Encrypt"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:k":"v"}}}]}.`}
+	fieldBypassLockout = &framework.FieldSchema{Type: framework.TypeBool,
+		Description: "Skip the check that the caller could still change the policy afterwards."}
+)
+
+func validateAliasName(name string) error {
+	switch {
+	case !strings.HasPrefix(name, "alias/"):
+		return errAliasPrefix()
+	case len(name) > keyspec.MaxAliasName:
+		return kmserr.New(kmserr.Validation, "alias name %q is longer than %d characters", name, keyspec.MaxAliasName)
+	case !keystore.AliasPattern.MatchString(name):
+		return kmserr.New(kmserr.InvalidAliasName, "alias name %q must be alias/ followed by letters, digits, /, _ or -", name)
+	case strings.HasPrefix(name, "alias/aws/"):
+		return kmserr.New(kmserr.InvalidAliasName, "alias names beginning with alias/aws/ are reserved for AWS managed keys")
+	}
+	return nil
+}
+
+// validateTags checks tags about to be added to a key that keeps `others`
+// other tags.
+func validateTags(tags map[string]string, others int) error {
+	if others+len(tags) > keyspec.MaxTags {
+		return kmserr.New(kmserr.Tag, "a key can have at most %d tags", keyspec.MaxTags)
+	}
+	for k, v := range tags {
+		n := utf8.RuneCountInString(k)
+		switch {
+		case n < 1 || n > keyspec.MaxTagKey:
+			return kmserr.New(kmserr.Tag, "tag key %q must be 1 to %d characters", k, keyspec.MaxTagKey)
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			return kmserr.New(kmserr.Tag, "tag key %q uses the reserved prefix aws:", k)
+		case !tagChars.MatchString(k):
+			return kmserr.New(kmserr.Tag, "tag key %q has characters outside letters, digits, spaces and _.:/=+-@", k)
+		case utf8.RuneCountInString(v) > keyspec.MaxTagValue:
+			return kmserr.New(kmserr.Tag, "the value of tag %q is longer than %d characters", k, keyspec.MaxTagValue)
+		case !tagChars.MatchString(v):
+			return kmserr.New(kmserr.Tag, "the value of tag %q has characters outside letters, digits, spaces and _.:/=+-@", k)
+		}
+	}
+	return nil
+}
+
+// errAliasPrefix refuses an alias named by a short form. AWS requires the
+// full name, alias/<name>, everywhere; here it also keeps alias names under
+// Vault ACL control: aliases/prod-orders, or CreateKey's alias=prod-orders,
+// would name alias/prod-orders by a path or field value that a rule on
+// kms/aliases/alias/prod-* or a denied_parameters glob alias/prod-* does not
+// match. Reads and deletes take the full name too, so a rule that hides or
+// protects alias names holds for them as well.
+func errAliasPrefix() error {
+	return kmserr.Validationf(`Alias must start with the prefix "alias/"`)
+}
+
+// AWS's tag character set: letters, digits, white space and _ . : / = + - @.
+var tagChars = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)

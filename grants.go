@@ -7,10 +7,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"sync/atomic"
 
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/openkms/vault-plugin-kms/internal/access"
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 )
 
 // Grants live in internal/access (entries, index, constraints, storage,
@@ -166,3 +168,30 @@ func (b *backend) parseGrantToken(ctx context.Context, s logical.Storage, token 
 		return tokenMAC(key, purposeGrantToken, fields...), nil
 	})
 }
+
+// cache holds grant indexes and the token key; keys and aliases are
+// cached by the key store (internal/keystore), whose caches reset with
+// these.
+type cache struct {
+	grants   *keystore.GenCache[*grantIndex] // key id
+	tokenKey atomic.Pointer[[]byte]
+	store    *keystore.Store
+}
+
+func newCache(store *keystore.Store) *cache {
+	return &cache{grants: keystore.NewGenCache[*grantIndex](), store: store}
+}
+
+func (c *cache) reset() {
+	c.store.Reset()
+	c.grants.Reset()
+	c.tokenKey.Store(nil)
+}
+
+// setKeyLimit bounds the per-key caches (see keystore.Store.SetKeyLimit).
+func (c *cache) setKeyLimit(n int) {
+	c.store.SetKeyLimit(n)
+	c.grants.SetLimit(n)
+}
+
+const keyCacheBytesPerKey = keystore.KeyCacheBytesPerKey

@@ -1,13 +1,35 @@
 package kms
 
 import (
+	"context"
 	"encoding/hex"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
 
+	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
+)
+
+// Import states and options, as AWS names them.
+const (
+	importImported = "IMPORTED"
+	importPending  = "PENDING_IMPORT"
+
+	importNewMaterial      = "NEW_KEY_MATERIAL"
+	importExistingMaterial = "EXISTING_KEY_MATERIAL"
+
+	includeAllMaterial   = "ALL_KEY_MATERIAL"
+	includeRotationsOnly = "ROTATIONS_ONLY"
+
+	// AWS's limit on KeyMaterialDescription.
+	maxMaterialDescription = 256
+)
+
+const (
+	importStoragePrefix = "import/" // import/<key id>: importEntry, the wrapping key (seal-wrapped)
 )
 
 // The request fields of GetParametersForImport and ImportKeyMaterial,
@@ -42,11 +64,11 @@ func (b *backend) importRequest(d *framework.FieldData) (wrapped []byte, token, 
 		return
 	}
 	switch model = d.Get("expiration_model").(string); model {
-	case expirationDoesNotExpire:
+	case keystore.ExpirationDoesNotExpire:
 		if d.Get("valid_to").(string) != "" {
 			err = kmserr.Validationf("valid_to is only allowed with KEY_MATERIAL_EXPIRES")
 		}
-	case expirationExpires:
+	case keystore.ExpirationExpires:
 		now := b.now()
 		switch validTo, err = time.Parse(time.RFC3339, d.Get("valid_to").(string)); {
 		case err != nil:
@@ -102,4 +124,8 @@ func checkMaterialID(id string) error {
 		return kmserr.Validationf("key_material_id must be 64 hexadecimal characters")
 	}
 	return nil
+}
+
+func (b *backend) expireImportedMaterial(ctx context.Context, s logical.Storage) error {
+	return b.keys.ExpireImportedMaterial(ctx, s)
 }

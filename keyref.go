@@ -61,7 +61,7 @@ func (b *backend) refuseInvalid(ctx context.Context, req *logical.Request, ref s
 	if ref == "" {
 		return bad
 	}
-	e, err := b.keys.Resolve(ctx, req.Storage, ref, allowAlias)
+	e, err := b.resolveKey(ctx, req.Storage, ref, allowAlias)
 	if err != nil {
 		return err
 	}

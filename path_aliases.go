@@ -73,7 +73,7 @@ func (b *backend) pathAliasList(ctx context.Context, req *logical.Request, d *fr
 	var all []string
 	var err error
 	if ref := d.Get("key_id").(string); ref != "" {
-		e, err := b.keys.Resolve(ctx, req.Storage, ref, false)
+		e, err := b.resolveKey(ctx, req.Storage, ref, false)
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +230,7 @@ func (b *backend) aliasTarget(ctx context.Context, req *logical.Request, d *fram
 	if ref == "" {
 		return nil, kmserr.Validationf("target_key_id is required")
 	}
-	e, err := b.keys.Resolve(ctx, req.Storage, ref, false)
+	e, err := b.resolveKey(ctx, req.Storage, ref, false)
 	if err != nil {
 		return nil, err
 	}
@@ -258,17 +258,6 @@ func aliasData(arns keystore.ARNScheme, a *keystore.Alias) map[string]any {
 	}
 }
 
-// errAliasPrefix refuses an alias named by a short form. AWS requires the
-// full name, alias/<name>, everywhere; here it also keeps alias names under
-// Vault ACL control: aliases/prod-orders, or CreateKey's alias=prod-orders,
-// would name alias/prod-orders by a path or field value that a rule on
-// kms/aliases/alias/prod-* or a denied_parameters glob alias/prod-* does not
-// match. Reads and deletes take the full name too, so a rule that hides or
-// protects alias names holds for them as well.
-func errAliasPrefix() error {
-	return kmserr.Validationf(`Alias must start with the prefix "alias/"`)
-}
-
 // pathAliasName is the alias an aliases/<name> path names.
 func pathAliasName(d *framework.FieldData) (string, error) {
 	name := d.Get("name").(string)
@@ -279,20 +268,6 @@ func pathAliasName(d *framework.FieldData) (string, error) {
 		return "", errAliasPrefix()
 	}
 	return name, nil
-}
-
-func validateAliasName(name string) error {
-	switch {
-	case !strings.HasPrefix(name, "alias/"):
-		return errAliasPrefix()
-	case len(name) > keyspec.MaxAliasName:
-		return kmserr.New(kmserr.Validation, "alias name %q is longer than %d characters", name, keyspec.MaxAliasName)
-	case !keystore.AliasPattern.MatchString(name):
-		return kmserr.New(kmserr.InvalidAliasName, "alias name %q must be alias/ followed by letters, digits, /, _ or -", name)
-	case strings.HasPrefix(name, "alias/aws/"):
-		return kmserr.New(kmserr.InvalidAliasName, "alias names beginning with alias/aws/ are reserved for AWS managed keys")
-	}
-	return nil
 }
 
 const pathAliasesHelpSyn = "Create, update, delete and list key aliases."

@@ -8,67 +8,12 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
-	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
-const configStorageKey = "config"
-
 // maxPoolSize bounds each data key pair pool.
 const maxPoolSize = 64
-
-type configEntry struct {
-	// DataKeyPairPool is the number of pre-generated pairs to keep per
-	// key pair spec; absent or 0 means no pool.
-	DataKeyPairPool map[string]int `json:"data_key_pair_pool,omitempty"`
-
-	// Partition, Region and AccountID make up the ARNs of this mount's
-	// keys and aliases; empty means the default.
-	Partition string `json:"partition,omitempty"`
-	Region    string `json:"region,omitempty"`
-	AccountID string `json:"account_id,omitempty"`
-
-	// KeyCacheSize bounds the parsed keys cached in memory; 0 means
-	// defaultKeyCacheSize.
-	KeyCacheSize int `json:"key_cache_size,omitempty"`
-}
-
-// The key cache is an LRU of parsed keys, bounded by count and by their
-// estimated size (key_cache_size x keyCacheBytesPerKey, weighed per spec:
-// a symmetric key ~2 KiB, an ML-DSA key up to ~110 KiB), so the default
-// keeps the cache under about 1 GiB, half of a 2 GiB plugin.
-const (
-	defaultKeyCacheSize = 100000
-	minKeyCacheSize     = 10
-)
-
-func (c *configEntry) keyCacheSize() int {
-	if c.KeyCacheSize == 0 {
-		return defaultKeyCacheSize
-	}
-	return c.KeyCacheSize
-}
-
-// Defaults of the ARN parts, like local-kms's KMS_REGION/KMS_ACCOUNT_ID.
-const (
-	defaultPartition = "aws"
-	defaultRegion    = "us-east-1"
-	defaultAccountID = "000000000000"
-)
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-// arns is the mount's ARN scheme.
-func (c *configEntry) arns() keystore.ARNScheme {
-	return keystore.ARNScheme("arn:" + orDefault(c.Partition, defaultPartition) + ":kms:" +
-		orDefault(c.Region, defaultRegion) + ":" + orDefault(c.AccountID, defaultAccountID) + ":")
-}
 
 var (
 	partitionPattern = regexp.MustCompile(`^aws(-[a-z]+)*$`)
@@ -99,33 +44,6 @@ func pathConfig(b *backend) *framework.Path {
 		HelpSynopsis:    "Configure the KMS mount.",
 		HelpDescription: pathConfigHelp,
 	}
-}
-
-// config returns the mount's configuration, loading it (and applying it to
-// the key pool) after a start or an invalidation.
-func (b *backend) config(ctx context.Context, s logical.Storage) (*configEntry, error) {
-	if c := b.cfg.Load(); c != nil {
-		return c, nil
-	}
-	b.mountLock.Lock()
-	defer b.mountLock.Unlock()
-	if c := b.cfg.Load(); c != nil {
-		return c, nil
-	}
-	c := &configEntry{}
-	raw, err := s.Get(ctx, configStorageKey)
-	if err != nil {
-		return nil, err
-	}
-	if raw != nil {
-		if err := raw.DecodeJSON(c); err != nil {
-			return nil, err
-		}
-	}
-	b.pool.configure(c.DataKeyPairPool)
-	b.cache.setKeyLimit(c.keyCacheSize())
-	b.cfg.Store(c)
-	return c, nil
 }
 
 func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {

@@ -80,20 +80,6 @@ func (b *backend) pathHSMList(ctx context.Context, req *logical.Request, _ *fram
 	return logical.ListResponse(names), nil
 }
 
-func (b *backend) hsmConnection(ctx context.Context, s logical.Storage, name string) (*customkeystore.Connection, error) {
-	if !customkeystore.ValidConnectionName(name) {
-		return nil, kmserr.New(kmserr.CloudHsmClusterNotFound, "no HSM connection has that name")
-	}
-	c, err := customkeystore.GetConnection(ctx, s, name)
-	if err != nil {
-		return nil, err
-	}
-	if c == nil {
-		return nil, kmserr.New(kmserr.CloudHsmClusterNotFound, "HSM connection %s does not exist", name)
-	}
-	return c, nil
-}
-
 func (b *backend) pathHSMRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
 	c, err := b.hsmConnection(ctx, req.Storage, name)

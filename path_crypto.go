@@ -48,25 +48,6 @@ func pathCrypto(b *backend) []*framework.Path {
 	}
 }
 
-// cryptoPath builds the path of one cryptographic operation, served singly
-// or in batches.
-func cryptoPath(pattern, name, summary, help string, fields map[string]*framework.FieldSchema, fn itemFunc) *framework.Path {
-	f := cryptoFields(fields)
-	if pattern[len(pattern)-1] != '$' {
-		pattern += "$"
-	}
-	return &framework.Path{
-		Pattern:      pattern,
-		DisplayAttrs: &framework.DisplayAttributes{OperationPrefix: operationPrefix, OperationVerb: name},
-		Fields:       f,
-		Operations: map[logical.Operation]framework.OperationHandler{
-			logical.UpdateOperation: &framework.PathOperation{Callback: batchable(f, dryRunItem(fn)), Summary: summary},
-		},
-		HelpSynopsis:    summary,
-		HelpDescription: help,
-	}
-}
-
 func (b *backend) encrypt(ctx context.Context, req *logical.Request, d *framework.FieldData) (map[string]any, error) {
 	ref := d.Get("key_id").(string)
 	tokens, err := grantTokens(d)
@@ -168,13 +149,13 @@ func (b *backend) reEncrypt(ctx context.Context, req *logical.Request, d *framew
 // source_key_id or the symmetric blob's header. When either key cannot be
 // resolved the key is left absent; the real resolution then fails anyway.
 func (b *backend) reEncryptAttrs(ctx context.Context, s logical.Storage, srcRef, dstRef string, blob []byte) context.Context {
-	dst, err := b.keys.Resolve(ctx, s, dstRef, true)
+	dst, err := b.resolveKey(ctx, s, dstRef, true)
 	if err != nil {
 		return ctx
 	}
 	srcID := ""
 	if srcRef != "" {
-		src, err := b.keys.Resolve(ctx, s, srcRef, true)
+		src, err := b.resolveKey(ctx, s, srcRef, true)
 		if err != nil {
 			return ctx
 		}

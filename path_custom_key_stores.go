@@ -5,8 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -19,17 +17,6 @@ import (
 // six AWS operations on Vault-style paths. Vault's ACL on these paths (and
 // on aws/<Operation>) decides who may manage stores, as IAM policies do in
 // AWS; creating one also needs the crypto user's PIN.
-
-var (
-	fieldCKSID = &framework.FieldSchema{Type: framework.TypeString, Required: true,
-		Description: "Custom key store id, cks- and 17 hexadecimal digits."}
-	fieldCKSName = &framework.FieldSchema{Type: framework.TypeString,
-		Description: "Custom key store name, 1 to 256 characters, unique in the mount."}
-	fieldClusterID = &framework.FieldSchema{Type: framework.TypeString,
-		Description: "The HSM connection (config/hsm/<name>) the store uses: AWS's CloudHsmClusterId."}
-	fieldKeyStorePassword = &framework.FieldSchema{Type: framework.TypeString, DisplayAttrs: &framework.DisplayAttributes{Sensitive: true},
-		Description: "The token's crypto user PIN (7 to 32 characters), checked by logging in; not stored (the connection holds the PIN)."}
-)
 
 func pathCustomKeyStores(b *backend) []*framework.Path {
 	op := func(cb framework.OperationFunc, summary, verb string) *framework.PathOperation {
@@ -99,19 +86,6 @@ func pathCustomKeyStores(b *backend) []*framework.Path {
 	}
 }
 
-func cksData(st *customkeystore.Store) map[string]any {
-	m := map[string]any{"custom_key_store_id": st.ID, "custom_key_store_name": st.Name, "custom_key_store_type": st.Type,
-		"cloud_hsm_cluster_id": st.Connection, "connection_state": string(st.State),
-		"creation_date": st.CreationDate.Format(time.RFC3339)}
-	if st.ErrorCode != "" {
-		m["connection_error_code"] = string(st.ErrorCode)
-	}
-	if st.TrustAnchor != "" {
-		m["trust_anchor_certificate"] = st.TrustAnchor
-	}
-	return m
-}
-
 func (b *backend) pathCKSList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	var stores []*customkeystore.Store
 	id, name := d.Get("custom_key_store_id").(string), d.Get("custom_key_store_name").(string)
@@ -159,13 +133,6 @@ func (b *backend) pathCKSRead(ctx context.Context, req *logical.Request, d *fram
 		return nil, cksError(err)
 	}
 	return &logical.Response{Data: cksData(st)}, nil
-}
-
-func validPassword(p string) error {
-	if n := utf8.RuneCountInString(p); n < 7 || n > 32 {
-		return kmserr.Validationf("key_store_password must be 7 to 32 characters")
-	}
-	return nil
 }
 
 // trustAnchor checks a TrustAnchorCertificate: one PEM certificate.

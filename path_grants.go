@@ -238,7 +238,7 @@ func (b *backend) grantPrincipal(ctx context.Context, req *logical.Request, e *k
 }
 
 func (b *backend) pathGrantList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}

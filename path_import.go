@@ -18,29 +18,6 @@ import (
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
-// Import states and options, as AWS names them.
-const (
-	importImported = "IMPORTED"
-	importPending  = "PENDING_IMPORT"
-
-	importNewMaterial      = "NEW_KEY_MATERIAL"
-	importExistingMaterial = "EXISTING_KEY_MATERIAL"
-
-	includeAllMaterial   = "ALL_KEY_MATERIAL"
-	includeRotationsOnly = "ROTATIONS_ONLY"
-
-	// AWS's limit on KeyMaterialDescription.
-	maxMaterialDescription = 256
-)
-
-const (
-	importStoragePrefix = "import/"             // import/<key id>: importEntry, the wrapping key (seal-wrapped)
-	expiryStoragePrefix = keystore.ExpiryPrefix // expiry/<key id>: index of keys whose imported material expires
-
-	expirationExpires       = keystore.ExpirationExpires
-	expirationDoesNotExpire = keystore.ExpirationDoesNotExpire
-)
-
 // importEntry is the state of GetParametersForImport: the private half of
 // the wrapping key, bound to one key and one import token.
 type importEntry struct {
@@ -50,8 +27,6 @@ type importEntry struct {
 	Algorithm   string    `json:"wrapping_algorithm"`
 	ValidTo     time.Time `json:"valid_to"`
 }
-
-type expiryEntry = keystore.ExpiryEntry
 
 func pathImport(b *backend) []*framework.Path {
 	return []*framework.Path{
@@ -74,7 +49,7 @@ func pathImport(b *backend) []*framework.Path {
 			Fields: withKey(map[string]*framework.FieldSchema{
 				"encrypted_key_material":   {Type: framework.TypeString, Description: "Key material wrapped with the wrapping key, base64."},
 				"import_token":             {Type: framework.TypeString, Description: "The import token of the same GetParametersForImport."},
-				"expiration_model":         {Type: framework.TypeString, Default: expirationDoesNotExpire, Description: "KEY_MATERIAL_EXPIRES (with valid_to) or KEY_MATERIAL_DOES_NOT_EXPIRE."},
+				"expiration_model":         {Type: framework.TypeString, Default: keystore.ExpirationDoesNotExpire, Description: "KEY_MATERIAL_EXPIRES (with valid_to) or KEY_MATERIAL_DOES_NOT_EXPIRE."},
 				"valid_to":                 {Type: framework.TypeString, Description: "When the material expires (RFC 3339), with KEY_MATERIAL_EXPIRES."},
 				"import_type":              fieldImportType,
 				"key_material_id":          fieldKeyMaterialID,
@@ -364,10 +339,6 @@ func (b *backend) pathDeleteImported(ctx context.Context, req *logical.Request, 
 		data["key_material_id"] = deleted
 	}
 	return &logical.Response{Data: data}, nil
-}
-
-func (b *backend) expireImportedMaterial(ctx context.Context, s logical.Storage) error {
-	return b.keys.ExpireImportedMaterial(ctx, s)
 }
 
 const pathImportHelp = `

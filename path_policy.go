@@ -16,13 +16,6 @@ import (
 // key policy without asking the policy, so no key can be orphaned.
 const policyRecoveryPrefix = "policy-recovery/"
 
-var (
-	fieldPolicy = &framework.FieldSchema{Type: framework.TypeString,
-		Description: `Key policy document (JSON), AWS's language: {"Version":"2012-10-17","Statement":[{"Sid":"...","Effect":"Allow|Deny","Principal":{"AWS":"arn:aws:iam::<account>:role/payments"},"Action":["kms:Encrypt"],"Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:k":"v"}}}]}.`}
-	fieldBypassLockout = &framework.FieldSchema{Type: framework.TypeBool,
-		Description: "Skip the check that the caller could still change the policy afterwards."}
-)
-
 func pathPolicy(b *backend) []*framework.Path {
 	return []*framework.Path{
 		{
@@ -66,7 +59,7 @@ func pathPolicy(b *backend) []*framework.Path {
 }
 
 func (b *backend) pathPolicyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +81,7 @@ func (b *backend) pathPolicyRead(ctx context.Context, req *logical.Request, d *f
 }
 
 func (b *backend) pathPolicyList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
@@ -156,30 +149,6 @@ func readPolicy(d *framework.FieldData) (string, *awspolicy.Policy, error) {
 	}
 	p, err := access.ParsePolicy(doc)
 	return doc, p, err
-}
-
-// checkLockout is AWS's policy lockout safety check: a policy that would
-// not let the caller put the policy again is refused unless bypassed. e is
-// the key, or for CreateKey a key entry not stored yet.
-func (b *backend) checkLockout(ctx context.Context, req *logical.Request, p *awspolicy.Policy, e *keystore.Key, bypass bool) error {
-	if bypass {
-		return nil
-	}
-	who, err := b.caller(ctx, req)
-	if err != nil {
-		return err
-	}
-	probe := *e
-	probe.SetPolicy("-", p)
-	v, _, err := b.evaluatePolicy(ctx, req, &probe, who, keyspec.OpPutKeyPolicy, nil)
-	if err != nil {
-		return err
-	}
-	if v != access.Allowed {
-		return kmserr.New(kmserr.MalformedPolicy,
-			"the new key policy will not allow %s to update the key policy in the future; set bypass_policy_lockout_safety_check to apply it anyway", who)
-	}
-	return nil
 }
 
 const pathPolicyHelp = `

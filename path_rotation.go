@@ -76,7 +76,7 @@ func rotatable(e *keystore.Key) error {
 }
 
 func (b *backend) pathRotationRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func (b *backend) pathRotateOnDemand(ctx context.Context, req *logical.Request, 
 }
 
 func (b *backend) pathRotationList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}

@@ -109,7 +109,7 @@ func (b *backend) verify(ctx context.Context, req *logical.Request, d *framework
 }
 
 func (b *backend) pathPublicKeyRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), true)
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), true)
 	if err != nil {
 		return nil, err
 	}

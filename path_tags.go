@@ -2,10 +2,7 @@ package kms
 
 import (
 	"context"
-	"regexp"
 	"sort"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -47,7 +44,7 @@ func pathTags(b *backend) []*framework.Path {
 }
 
 func (b *backend) pathTagsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
@@ -116,33 +113,6 @@ func tagsResponse(e *keystore.Key) *logical.Response {
 		tags[k] = v
 	}
 	return &logical.Response{Data: map[string]any{"key_id": e.KeyID, "tags": tags, "tag_keys": keys}}
-}
-
-// AWS's tag character set: letters, digits, white space and _ . : / = + - @.
-var tagChars = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
-
-// validateTags checks tags about to be added to a key that keeps `others`
-// other tags.
-func validateTags(tags map[string]string, others int) error {
-	if others+len(tags) > keyspec.MaxTags {
-		return kmserr.New(kmserr.Tag, "a key can have at most %d tags", keyspec.MaxTags)
-	}
-	for k, v := range tags {
-		n := utf8.RuneCountInString(k)
-		switch {
-		case n < 1 || n > keyspec.MaxTagKey:
-			return kmserr.New(kmserr.Tag, "tag key %q must be 1 to %d characters", k, keyspec.MaxTagKey)
-		case strings.HasPrefix(strings.ToLower(k), "aws:"):
-			return kmserr.New(kmserr.Tag, "tag key %q uses the reserved prefix aws:", k)
-		case !tagChars.MatchString(k):
-			return kmserr.New(kmserr.Tag, "tag key %q has characters outside letters, digits, spaces and _.:/=+-@", k)
-		case utf8.RuneCountInString(v) > keyspec.MaxTagValue:
-			return kmserr.New(kmserr.Tag, "the value of tag %q is longer than %d characters", k, keyspec.MaxTagValue)
-		case !tagChars.MatchString(v):
-			return kmserr.New(kmserr.Tag, "the value of tag %q has characters outside letters, digits, spaces and _.:/=+-@", k)
-		}
-	}
-	return nil
 }
 
 const pathTagsHelpSyn = "Tag, untag and list the tags of a key."

@@ -27,7 +27,7 @@ func pathLastUsage(b *backend) *framework.Path {
 }
 
 func (b *backend) pathLastUsageRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	e, err := b.keys.Resolve(ctx, req.Storage, d.Get("key_id").(string), false)
+	e, err := b.resolveKey(ctx, req.Storage, d.Get("key_id").(string), false)
 	if err != nil {
 		return nil, err
 	}
@@ -49,15 +49,6 @@ func (b *backend) pathLastUsageRead(ctx context.Context, req *logical.Request, d
 		}
 	}
 	return &logical.Response{Data: data}, nil
-}
-
-// usedOperationName is the AWS name of a recorded operation: both halves of
-// a ReEncrypt are ReEncrypt.
-func usedOperationName(op string) string {
-	if op == keyspec.OpReEncryptFrom || op == keyspec.OpReEncryptTo {
-		return "ReEncrypt"
-	}
-	return op
 }
 
 const pathLastUsageHelp = `

@@ -33,7 +33,11 @@ func responseField(name string) (*framework.FieldSchema, error) {
 
 // responseFields holds each response field's schema once. Fields that are
 // also request fields are the request's shared schemas.
-var responseFields = map[string]*framework.FieldSchema{
+// responseFields is every response field's schema: the shared ones and
+// those of the custom key store operations (custom_key_stores_responses.go).
+var responseFields = union(sharedResponseFields, cksResponseFields)
+
+var sharedResponseFields = map[string]*framework.FieldSchema{
 	// Shared with requests (fields.go, path_policy.go).
 	"key_id":             fieldKeyID,
 	"tags":               fieldTags,
@@ -188,7 +192,10 @@ const (
 
 // responseTable maps each path's route (its pattern with {field} for each
 // captured field, without anchors) and operation to its success response.
-var responseTable = map[string]map[logical.Operation]opResponse{
+// responseTable is every route's response schemas.
+var responseTable = union(sharedResponses, cksResponses)
+
+var sharedResponses = map[string]map[logical.Operation]opResponse{
 	"keys": {
 		logical.UpdateOperation: okResp(keyMetaDesc, keyMetadata),
 		logical.ListOperation:   okResp("Key ids; key_info holds each key's key_id and arn.", listFields),
@@ -416,4 +423,19 @@ func inlineSchemaRefs(req *logical.Request, resp *logical.Response) {
 			}
 		}
 	}
+}
+
+// union is the maps' entries together; a key in two of them is a mistake
+// caught at start.
+func union[V any](maps ...map[string]V) map[string]V {
+	out := map[string]V{}
+	for _, m := range maps {
+		for k, v := range m {
+			if _, dup := out[k]; dup {
+				panic("response schema defined twice: " + k)
+			}
+			out[k] = v
+		}
+	}
+	return out
 }

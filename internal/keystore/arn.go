@@ -21,16 +21,13 @@ func (a ARNScheme) Alias(name string) string { return string(a) + name }
 
 // Resolve turns a key reference (key id, key ARN, alias name or alias
 // ARN) into the key. allowAlias is false for the operations AWS refuses on
-// aliases (EnableKey, TagResource, ...).
-func (st *Store) Resolve(ctx context.Context, s logical.Storage, ref string, allowAlias bool) (*Key, error) {
+// aliases (EnableKey, TagResource, ...). arns is the mount's ARN scheme,
+// which key and alias ARNs must be of.
+func (st *Store) Resolve(ctx context.Context, s logical.Storage, arns ARNScheme, ref string, allowAlias bool) (*Key, error) {
 	if ref == "" {
 		return nil, kmserr.Validationf("a key id is required")
 	}
 	if err := CheckRefSpacing(ref); err != nil {
-		return nil, err
-	}
-	arns, err := st.deps.ARNs(ctx, s)
-	if err != nil {
 		return nil, err
 	}
 	id, alias, err := arns.Parse(ref)

@@ -27,8 +27,6 @@ type Deps struct {
 	// TokenKey returns the mount's token key, under which material ids
 	// are computed.
 	TokenKey func(ctx context.Context, s logical.Storage) ([]byte, error)
-	// ARNs returns the mount's ARN scheme (from its configuration).
-	ARNs func(ctx context.Context, s logical.Storage) (ARNScheme, error)
 	// ParsePolicy parses a stored key policy document.
 	ParsePolicy func(doc string) (*awspolicy.Policy, error)
 	// RefusedPolicy stands in for a stored document ParsePolicy refuses:
