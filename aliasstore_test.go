@@ -73,21 +73,6 @@ func TestAliasIndex(t *testing.T) {
 	require.Equal(t, []string{"alias/a1"}, tb.ok(logical.ListOperation, "aliases", nil)["keys"])
 }
 
-// Aliases written before the index existed are indexed at initialization.
-func TestAliasIndexMigration(t *testing.T) {
-	tb := newTestBackend(t)
-	ctx := context.Background()
-	id := tb.createKey(nil)
-	now := tb.now()
-	entry, err := logical.StorageEntryJSON(keystore.AliasStorageKey("alias/old"), &keystore.Alias{Name: "alias/old", TargetKeyID: id, CreatedAt: now, UpdatedAt: now})
-	require.NoError(t, err)
-	require.NoError(t, tb.storage.Put(ctx, entry))
-	require.Equal(t, []string{}, tb.ok(logical.ReadOperation, "keys/"+id, nil)["aliases"])
-	require.NoError(t, tb.initialize(ctx, &logical.InitializationRequest{Storage: tb.storage}))
-	tb.cache.reset()
-	require.Equal(t, []string{"alias/old"}, tb.ok(logical.ReadOperation, "keys/"+id, nil)["aliases"])
-}
-
 // BenchmarkAliasResolve resolves one alias among 100,000: cold (the alias
 // not cached, as after a restart) and warm.
 func BenchmarkAliasResolve(b *testing.B) {

@@ -271,13 +271,6 @@ func TestRetirableGrantsIndex(t *testing.T) {
 	left, err := tb.storage.List(ctx, retiringStoragePrefix+url.PathEscape("entity:carol")+"/")
 	require.NoError(t, err)
 	require.Empty(t, left)
-
-	// Grants stored before the index existed are found after a backfill.
-	g3 := grant(k1, "entity:erin")
-	require.NoError(t, tb.storage.Delete(ctx, retiringStoragePrefix+url.PathEscape("entity:erin")+"/"+k1+"/"+g3))
-	require.NoError(t, tb.storage.Delete(ctx, retiringIndexDone))
-	tb.retiring.Reset()
-	require.Equal(t, []string{g3}, list("entity:erin"))
 }
 
 type countingStorage struct {

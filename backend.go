@@ -64,8 +64,6 @@ type backend struct {
 	// mountLock serialises lazy loading of mount-wide state (configuration
 	// and the grant token key).
 	mountLock sync.Mutex
-	// retiring is the grants' retiring-principal index.
-	retiring access.RetiringIndex
 
 	// identities caches callers' identities; lookupIdentity fills it
 	// (from Vault's identity store; tests replace it).
@@ -118,7 +116,7 @@ func newBackend() *backend {
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
 			// Key entries hold key material; the token key signs grant tokens.
-			SealWrapStorage: []string{keystore.KeyPrefix, grantTokenKeyPath, importStoragePrefix, customkeystore.ConnectionPrefix},
+			SealWrapStorage: []string{keystore.KeyPrefix, grantTokenKeyPath, keystore.ImportPrefix, customkeystore.ConnectionPrefix},
 			// Replacing a key policy without the policy's consent, so a
 			// locked-out key can always be recovered, needs sudo.
 			// Loading a PKCS#11 library runs its code: HSM connections need sudo.
@@ -204,7 +202,7 @@ func (b *backend) initialize(ctx context.Context, req *logical.InitializationReq
 	if err := b.reconnectStores(ctx, req.Storage); err != nil {
 		b.Logger().Error("reconnecting custom key stores", "error", err)
 	}
-	return keystore.IndexAliases(ctx, req.Storage)
+	return nil
 }
 
 func (b *backend) clean(context.Context) {

@@ -26,7 +26,6 @@ type (
 const (
 	grantStoragePrefix    = access.GrantStoragePrefix
 	retiringStoragePrefix = access.RetiringStoragePrefix
-	retiringIndexDone     = access.RetiringIndexDone
 	grantTokenKeyPath     = "grant-token-key"
 )
 
@@ -89,7 +88,7 @@ func (b *backend) deleteGrant(ctx context.Context, s logical.Storage, x *grantIn
 
 // retirableGrants reads the grants whose retiring principal is p.
 func (b *backend) retirableGrants(ctx context.Context, s logical.Storage, p string) ([]*grantEntry, error) {
-	return b.retiring.Grants(ctx, s, p)
+	return access.RetirableGrants(ctx, s, p)
 }
 
 // deleteAllGrants removes a key's grants when the key is destroyed.

@@ -28,10 +28,6 @@ const (
 	maxMaterialDescription = 256
 )
 
-const (
-	importStoragePrefix = "import/" // import/<key id>: importEntry, the wrapping key (seal-wrapped)
-)
-
 // The request fields of GetParametersForImport and ImportKeyMaterial,
 // checked before the handlers use them.
 

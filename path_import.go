@@ -110,7 +110,7 @@ func (b *backend) pathImportParameters(ctx context.Context, req *logical.Request
 		ie = &importEntry{TokenID: hex.EncodeToString(tokenID), WrappingKey: priv, KeySpec: specName, Algorithm: alg,
 			ValidTo: b.now().UTC().Add(keyspec.ImportTokenValidityHours * time.Hour)}
 		// A newer request replaces the older parameters: their token stops working.
-		entry, err := logical.StorageEntryJSON(importStoragePrefix+e.KeyID, ie)
+		entry, err := logical.StorageEntryJSON(keystore.ImportPrefix+e.KeyID, ie)
 		if err != nil {
 			return err
 		}
@@ -153,7 +153,7 @@ func (b *backend) checkImportToken(ctx context.Context, s logical.Storage, keyID
 	if !hmac.Equal([]byte(parts[3]), []byte(tokenMAC(key, purposeImportToken, keyID, parts[2]))) {
 		return nil, invalid
 	}
-	stored, err := s.Get(ctx, importStoragePrefix+keyID)
+	stored, err := s.Get(ctx, keystore.ImportPrefix+keyID)
 	if err != nil {
 		return nil, err
 	}

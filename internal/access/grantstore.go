@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -18,10 +16,7 @@ const (
 	// RetiringStoragePrefix: retiring/<escaped principal>/<key id>/<grant
 	// id> is an empty entry per grant with a retiring principal, so
 	// ListRetirableGrants reads only that principal's grants.
-	// RetiringIndexDone marks that grants made before the index existed
-	// have been indexed.
 	RetiringStoragePrefix = "retiring/"
-	RetiringIndexDone     = "retiring-index-v1"
 )
 
 // MaxGrantsPerKey bounds a key's grants (a var so a test can lower it).
@@ -130,23 +125,10 @@ func putRetiring(ctx context.Context, s logical.Storage, g *Grant) error {
 	return s.Put(ctx, &logical.StorageEntry{Key: retiringKey(g.RetiringPrincipal, g.KeyID, g.GrantID)})
 }
 
-// RetiringIndex is the mount's retiring-principal index of grants.
-type RetiringIndex struct {
-	mu      sync.Mutex
-	indexed atomic.Bool
-}
-
-// Reset forgets that the index was backfilled (the mount's storage was
-// invalidated).
-func (r *RetiringIndex) Reset() { r.indexed.Store(false) }
-
-// Grants reads the grants whose retiring principal is p, from the
-// retiring index. An index entry whose grant is gone (a retire racing the
-// one-time backfill, or an index delete that failed) is skipped.
-func (r *RetiringIndex) Grants(ctx context.Context, s logical.Storage, p string) ([]*Grant, error) {
-	if err := r.backfill(ctx, s); err != nil {
-		return nil, err
-	}
+// RetirableGrants reads the grants whose retiring principal is p, from
+// the retiring index. An index entry whose grant is gone (an index delete
+// that failed) is skipped.
+func RetirableGrants(ctx context.Context, s logical.Storage, p string) ([]*Grant, error) {
 	prefix := RetiringStoragePrefix + url.PathEscape(p) + "/"
 	keys, err := s.List(ctx, prefix)
 	if err != nil {
@@ -170,55 +152,4 @@ func (r *RetiringIndex) Grants(ctx context.Context, s logical.Storage, p string)
 		}
 	}
 	return out, nil
-}
-
-// backfill indexes, once, the grants made before the retiring index
-// existed. On a performance standby the write fails with ErrReadOnly, and
-// Vault forwards the request to the active node.
-func (r *RetiringIndex) backfill(ctx context.Context, s logical.Storage) error {
-	if r.indexed.Load() {
-		return nil
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	done, err := s.Get(ctx, RetiringIndexDone)
-	if err != nil {
-		return err
-	}
-	if done == nil {
-		if err := indexAllRetiring(ctx, s); err != nil {
-			return err
-		}
-		if err := s.Put(ctx, &logical.StorageEntry{Key: RetiringIndexDone, Value: []byte("1")}); err != nil {
-			return err
-		}
-	}
-	r.indexed.Store(true)
-	return nil
-}
-
-func indexAllRetiring(ctx context.Context, s logical.Storage) error {
-	keys, err := s.List(ctx, GrantStoragePrefix)
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		keyID := strings.TrimSuffix(k, "/")
-		ids, err := s.List(ctx, GrantStoragePrefix+k)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			g, err := ReadGrant(ctx, s, keyID, id)
-			if err != nil {
-				return err
-			}
-			if g != nil {
-				if err := putRetiring(ctx, s, g); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
 }

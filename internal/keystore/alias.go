@@ -26,8 +26,7 @@ import (
 // Alias changes are serialised by the caller (one alias lock per mount),
 // since names must stay unique across all keys.
 const (
-	AliasIndexPrefix  = "key-alias/"
-	aliasIndexVersion = "alias-index-version" // present once key-alias/ is complete
+	AliasIndexPrefix = "key-alias/"
 )
 
 // Alias is an alias as stored.
@@ -178,32 +177,6 @@ func (st *Store) Invalidate(key string) bool {
 		return true
 	}
 	return false
-}
-
-// IndexAliases builds key-alias/ from alias/ once, for mounts whose aliases
-// predate the index. It runs on the active node at initialization.
-func IndexAliases(ctx context.Context, s logical.Storage) error {
-	done, err := s.Get(ctx, aliasIndexVersion)
-	if err != nil || done != nil {
-		return err
-	}
-	names, err := AliasNames(ctx, s)
-	if err != nil {
-		return err
-	}
-	for _, name := range names {
-		a, err := ReadAlias(ctx, s, name)
-		if err != nil {
-			return err
-		}
-		if a == nil {
-			continue
-		}
-		if err := s.Put(ctx, &logical.StorageEntry{Key: AliasIndexKey(a.TargetKeyID, a.Name)}); err != nil {
-			return err
-		}
-	}
-	return s.Put(ctx, &logical.StorageEntry{Key: aliasIndexVersion, Value: []byte("1")})
 }
 
 // AliasFree checks, under the alias lock and from storage, that an alias
