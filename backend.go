@@ -20,6 +20,7 @@ import (
 	"github.com/openkms/vault-plugin-kms/awspolicy"
 	"github.com/openkms/vault-plugin-kms/internal/access"
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
+	"github.com/openkms/vault-plugin-kms/internal/keypool"
 	"github.com/openkms/vault-plugin-kms/internal/keystore"
 )
 
@@ -60,7 +61,7 @@ type backend struct {
 	// cfg is the mount's configuration, loaded lazily and dropped in
 	// Invalidate; pool is the data key pair pool it configures.
 	cfg  atomic.Pointer[configEntry]
-	pool *keyPool
+	pool *keypool.Pool
 	// mountLock serialises lazy loading of mount-wide state (configuration
 	// and the grant token key).
 	mountLock sync.Mutex
@@ -109,7 +110,7 @@ func newBackend() *backend {
 	b.keys = keystore.New(b.keyStoreDeps())
 	b.aliasLock = &b.keys.AliasLock
 	b.cache = newCache(b.keys)
-	b.pool = newKeyPool(rand.Reader)
+	b.pool = keypool.New(rand.Reader)
 	b.lookupIdentity = access.FromVault(func() access.Identity { return b.System() })
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
@@ -206,7 +207,7 @@ func (b *backend) initialize(ctx context.Context, req *logical.InitializationReq
 }
 
 func (b *backend) clean(context.Context) {
-	b.pool.close()
+	b.pool.Close()
 	b.hsmLive.CloseAll()
 	b.cache.reset()
 }

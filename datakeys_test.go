@@ -148,7 +148,7 @@ func BenchmarkDataKeyPair(b *testing.B) {
 }
 
 func waitPool(tb *testBackend, spec string) {
-	for tb.pool.ready()[spec] == 0 {
+	for tb.pool.Ready()[spec] == 0 {
 		time.Sleep(time.Millisecond)
 	}
 }

@@ -89,7 +89,7 @@ func (b *backend) config(ctx context.Context, s logical.Storage) (*configEntry, 
 			return nil, err
 		}
 	}
-	b.pool.configure(c.DataKeyPairPool)
+	b.pool.Configure(c.DataKeyPairPool)
 	b.cache.setKeyLimit(c.keyCacheSize())
 	b.cfg.Store(c)
 	return c, nil

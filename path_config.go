@@ -109,7 +109,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := req.Storage.Put(ctx, entry); err != nil {
 		return nil, err
 	}
-	b.pool.configure(next.DataKeyPairPool)
+	b.pool.Configure(next.DataKeyPairPool)
 	b.cache.setKeyLimit(next.keyCacheSize())
 	b.cfg.Store(&next)
 	return &logical.Response{Data: b.configData(&next)}, nil
@@ -121,7 +121,7 @@ func (b *backend) configData(c *configEntry) map[string]any {
 		pool[k] = v
 	}
 	ready := map[string]any{}
-	for k, v := range b.pool.ready() {
+	for k, v := range b.pool.Ready() {
 		ready[k] = v
 	}
 	return map[string]any{

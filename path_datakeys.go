@@ -124,7 +124,7 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		if err := awsapi.DryRunStop(ctx); err != nil {
 			return nil, err // a dry run takes no pair from the pool
 		}
-		pair, err := b.pool.get(spec)
+		pair, err := b.pool.Get(spec)
 		if err != nil {
 			return nil, err
 		}

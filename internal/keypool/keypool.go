@@ -1,4 +1,5 @@
-package kms
+// Package keypool pre-generates asymmetric key pairs for data key pairs.
+package keypool
 
 import (
 	"io"
@@ -8,12 +9,12 @@ import (
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
-// keyPool holds pre-generated key pairs for data key pairs, so a request
+// Pool holds pre-generated key pairs for data key pairs, so a request
 // for an RSA_4096 pair need not wait seconds for generation. It is bounded
 // per spec, lives only in memory (never persisted), hands each pair out
 // once, and refills in the background. A spec without a pool, or an empty
 // pool, falls back to generating on the request.
-type keyPool struct {
+type Pool struct {
 	random io.Reader
 
 	mu    sync.Mutex
@@ -23,22 +24,22 @@ type keyPool struct {
 	wg    sync.WaitGroup
 }
 
-func newKeyPool(random io.Reader) *keyPool {
-	return &keyPool{random: random, pools: map[string]chan *keyspec.Key{}}
+func New(random io.Reader) *Pool {
+	return &Pool{random: random, pools: map[string]chan *keyspec.Key{}}
 }
 
-// configure replaces the pools with ones of the given sizes, discarding
+// Configure replaces the pools with ones of the given sizes, discarding
 // the pairs the old pools held. The same sizes again (a config write that
 // changed something else, or a reload of the same config) keep the pools
 // and their pre-generated pairs.
-func (p *keyPool) configure(sizes map[string]int) {
+func (p *Pool) Configure(sizes map[string]int) {
 	p.mu.Lock()
 	same := p.stop != nil && maps.Equal(p.sizes, sizes)
 	p.mu.Unlock()
 	if same {
 		return
 	}
-	p.close()
+	p.Close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sizes = maps.Clone(sizes)
@@ -58,7 +59,7 @@ func (p *keyPool) configure(sizes map[string]int) {
 
 // fill keeps one pool full: the send blocks while the pool is full, so at
 // most cap+1 pairs exist at a time.
-func (p *keyPool) fill(spec *keyspec.Spec, ch chan *keyspec.Key, stop chan struct{}) {
+func (p *Pool) fill(spec *keyspec.Spec, ch chan *keyspec.Key, stop chan struct{}) {
 	defer p.wg.Done()
 	for {
 		select {
@@ -78,8 +79,8 @@ func (p *keyPool) fill(spec *keyspec.Spec, ch chan *keyspec.Key, stop chan struc
 	}
 }
 
-// get returns a pair from the pool if one is ready, else a fresh one.
-func (p *keyPool) get(spec *keyspec.Spec) (*keyspec.Key, error) {
+// Get returns a pair from the pool if one is ready, else a fresh one.
+func (p *Pool) Get(spec *keyspec.Spec) (*keyspec.Key, error) {
 	p.mu.Lock()
 	ch := p.pools[spec.Name]
 	p.mu.Unlock()
@@ -93,8 +94,8 @@ func (p *keyPool) get(spec *keyspec.Spec) (*keyspec.Key, error) {
 	return spec.Generate(p.random)
 }
 
-// ready counts the pairs waiting in each pool.
-func (p *keyPool) ready() map[string]int {
+// Ready counts the pairs waiting in each pool.
+func (p *Pool) Ready() map[string]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make(map[string]int, len(p.pools))
@@ -104,8 +105,8 @@ func (p *keyPool) ready() map[string]int {
 	return out
 }
 
-// close stops the refill goroutines and drops every pooled pair.
-func (p *keyPool) close() {
+// Close stops the refill goroutines and drops every pooled pair.
+func (p *Pool) Close() {
 	p.mu.Lock()
 	stop := p.stop
 	p.stop = nil
