@@ -33,7 +33,7 @@ const maxBatch = 1000
 // Items run in parallel on up to GOMAXPROCS workers (Transit works through a
 // batch one item at a time); results keep the input order. Every item goes
 // through fn, and so through its own authorization; items whose condition
-// keys are equal share one evaluation of the key policy (policy_memo.go).
+// keys are equal share one evaluation of the key policy (internal/access/memo.go).
 func batchable(fields map[string]*framework.FieldSchema, fn itemFunc) framework.OperationFunc {
 	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 		raw, ok := d.GetOk("batch_input")
