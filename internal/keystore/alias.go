@@ -177,7 +177,7 @@ func (st *Store) Invalidate(key string) bool {
 		st.rotations.invalidate()
 		return true
 	}
-	return false
+	return st.invalidateEncryptions(key)
 }
 
 // IndexAliases builds key-alias/ from alias/ once, for mounts whose aliases
