@@ -103,6 +103,9 @@ func (b *backend) sealInToken(ctx context.Context, s logical.Storage, e *keyEntr
 	if err != nil {
 		return nil, err
 	}
+	if err := b.countEncryption(ctx, s, e); err != nil {
+		return nil, err
+	}
 	v, _ := e.Latest()
 	label := e.HSMLabel(v)
 	ctx, cancel := context.WithTimeout(ctx, hsmTimeout)
