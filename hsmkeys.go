@@ -63,15 +63,20 @@ func unavailable(e *keyEntry) error {
 
 // keyStateOf is the key state DescribeKey reports: Unavailable for a key
 // whose store is not connected, unless it is pending deletion (AWS keeps
-// that state).
-func (b *backend) keyStateOf(ctx context.Context, s logical.Storage, e *keyEntry) string {
-	if !e.InHSM() || e.State == statePendingDeletion || !b.WriteSafeReplicationState() {
-		return e.State
+// that state). Whether it is connected is known only where the token
+// connections are open, the active node: a performance standby answers
+// ErrReadOnly, which Vault forwards there, as it does for a read.
+func (b *backend) keyStateOf(e *keyEntry) (string, error) {
+	if !e.InHSM() || e.State == statePendingDeletion {
+		return e.State, nil
 	}
-	if _, err := b.storeToken(ctx, s, e.CustomKeyStoreID); err != nil {
-		return keystore.StateUnavailable
+	if !b.WriteSafeReplicationState() {
+		return "", logical.ErrReadOnly
 	}
-	return e.State
+	if _, ok := b.hsmLive.Ready(e.CustomKeyStoreID); !ok {
+		return keystore.StateUnavailable, nil
+	}
+	return e.State, nil
 }
 
 // tokenError is the answer to a token call that failed: never a 500, and
