@@ -63,15 +63,20 @@ func unavailable(e *keystore.Key) error {
 
 // keyStateOf is the key state DescribeKey reports: Unavailable for a key
 // whose store is not connected, unless it is pending deletion (AWS keeps
-// that state).
-func (b *backend) keyStateOf(ctx context.Context, s logical.Storage, e *keystore.Key) string {
-	if !e.InHSM() || e.State == keystore.StatePendingDeletion || !b.WriteSafeReplicationState() {
-		return e.State
+// that state). Whether it is connected is known only where the token
+// connections are open, the active node: a performance standby answers
+// ErrReadOnly, which Vault forwards there, as it does for a read.
+func (b *backend) keyStateOf(e *keystore.Key) (string, error) {
+	if !e.InHSM() || e.State == keystore.StatePendingDeletion {
+		return e.State, nil
 	}
-	if _, err := b.storeToken(ctx, s, e.CustomKeyStoreID); err != nil {
-		return keystore.StateUnavailable
+	if !b.WriteSafeReplicationState() {
+		return "", logical.ErrReadOnly
 	}
-	return e.State
+	if _, ok := b.hsmLive.Ready(e.CustomKeyStoreID); !ok {
+		return keystore.StateUnavailable, nil
+	}
+	return e.State, nil
 }
 
 // tokenError is the answer to a token call that failed: never a 500, and
@@ -101,6 +106,9 @@ func hsmClass(err error) string {
 func (b *backend) sealInToken(ctx context.Context, s logical.Storage, e *keystore.Key, plaintext []byte, ec map[string]string) ([]byte, error) {
 	tok, err := b.keyToken(e)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.countEncryption(ctx, s, e); err != nil {
 		return nil, err
 	}
 	v, _ := e.Latest()

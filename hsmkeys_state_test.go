@@ -215,9 +215,9 @@ func TestHSMKeyTokenGone(t *testing.T) {
 }
 
 // On a performance standby, which holds no token connections, CreateKey
-// in a store and cryptography with its keys answer ErrReadOnly, so Vault
-// forwards them to the active node, rather than calling the key
-// Unavailable.
+// in a store, cryptography with its keys and DescribeKey answer
+// ErrReadOnly, so Vault forwards them to the active node, rather than
+// calling the key Unavailable or showing the stored state.
 func TestHSMKeyStandbyForwards(t *testing.T) {
 	h := newHSMKeyEnv(t, 1)
 	tb := h.tb
@@ -229,5 +229,35 @@ func TestHSMKeyStandbyForwards(t *testing.T) {
 	require.ErrorIs(t, err, logical.ErrReadOnly)
 	_, err = tb.do(logical.UpdateOperation, "encrypt/"+id, map[string]any{"plaintext": b64s("p")})
 	require.ErrorIs(t, err, logical.ErrReadOnly)
-	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"])
+	// DescribeKey too: only the active node knows whether the key is
+	// Unavailable (TestHSMKeyDescribeOnStandbyForwards).
+	_, err = tb.do(logical.ReadOperation, "keys/"+id, nil)
+	require.ErrorIs(t, err, logical.ErrReadOnly)
+}
+
+// On a performance standby, which holds no token connections, DescribeKey
+// of a key in a store answers ErrReadOnly, so Vault forwards it to the
+// active node, which knows whether the key is Unavailable; a key pending
+// deletion (its state does not depend on the store) and a software key
+// are described locally.
+func TestHSMKeyDescribeOnStandbyForwards(t *testing.T) {
+	h := newHSMKeyEnv(t, 1)
+	tb := h.tb
+	id := h.key(nil)
+	doomed := h.key(nil)
+	tb.ok(logical.UpdateOperation, "keys/"+doomed+"/schedule-deletion", map[string]any{"pending_window_days": 7})
+	soft := tb.createKey(nil)
+	h.disconnect()
+	require.Equal(t, "Unavailable", tb.ok(logical.ReadOperation, "keys/"+id, nil)["key_state"], "the active node knows")
+	h.connect()
+
+	standby(tb)
+	_, err := tb.do(logical.ReadOperation, "keys/"+id, nil)
+	require.ErrorIs(t, err, logical.ErrReadOnly)
+	req := &logical.Request{Operation: logical.UpdateOperation, Path: "aws", Storage: tb.storage,
+		Headers: map[string][]string{"X-Amz-Target": {"TrentService.DescribeKey"}}, Data: map[string]any{"KeyId": id}}
+	_, err = tb.HandleRequest(context.Background(), req)
+	require.ErrorIs(t, err, logical.ErrReadOnly, "the AWS endpoint forwards too")
+	require.Equal(t, "PendingDeletion", tb.ok(logical.ReadOperation, "keys/"+doomed, nil)["key_state"])
+	require.Equal(t, "Enabled", tb.ok(logical.ReadOperation, "keys/"+soft, nil)["key_state"])
 }

@@ -83,6 +83,10 @@ func (b *backend) modifyKeyResponse(ctx context.Context, req *logical.Request, d
 // keyResponse is AWS's KeyMetadata in Vault's snake_case, plus the key's
 // aliases, which AWS users otherwise need a second call for.
 func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keystore.Key) (*logical.Response, error) {
+	state, err := b.keyStateOf(e)
+	if err != nil {
+		return nil, err
+	}
 	aliases, err := b.keys.AliasesOf(ctx, s, e.KeyID)
 	if err != nil {
 		return nil, err
@@ -92,7 +96,6 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keystor
 		return nil, err
 	}
 	algs := e.Spec().Algorithms(e.KeyUsage)
-	state := b.keyStateOf(ctx, s, e)
 	data := map[string]any{
 		"key_id":        e.KeyID,
 		"arn":           arns.Key(e.KeyID),

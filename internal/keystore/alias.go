@@ -176,7 +176,7 @@ func (st *Store) Invalidate(key string) bool {
 		st.rotations.invalidate()
 		return true
 	}
-	return false
+	return st.invalidateEncryptions(key)
 }
 
 // AliasFree checks, under the alias lock and from storage, that an alias

@@ -29,6 +29,9 @@ const (
 	ExpiryPrefix   = "expiry/"   // expiry/<key id>: keys whose imported material expires
 	UsagePrefix    = "usage/"    // usage/<key id>: the key's last use
 	ImportPrefix   = "import/"   // import/<key id>: the wrapping key of an import (seal-wrapped)
+	// encryption-count/<key id>: the encryptions reserved for a key in a
+	// custom key store (EncryptionCount)
+	EncryptionCountPrefix = "encryption-count/"
 )
 
 // LayoutKey holds the version of the storage layout the mount was written

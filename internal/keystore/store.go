@@ -55,6 +55,13 @@ type Store struct {
 	Keys     *GenCache[*Key]     // key id
 	Aliases  *GenCache[*Alias]   // alias name; nil caches "no such alias"
 	KeyAlias *GenCache[[]string] // key id -> its alias names, sorted
+
+	// encryptions holds the reserved encryptions of keys in a custom key
+	// store (encryptions.go), at most EncryptionLimit per key, reserved
+	// EncryptionBlock at a time; tests lower both.
+	encryptions     *GenCache[*encryptionBlock]
+	EncryptionLimit uint64
+	EncryptionBlock uint64
 }
 
 // New returns a store with empty caches.
@@ -65,6 +72,10 @@ func New(d Deps) *Store {
 		Keys:     NewGenCache[*Key](),
 		Aliases:  NewGenCache[*Alias](),
 		KeyAlias: NewGenCache[[]string](),
+
+		encryptions:     NewGenCache[*encryptionBlock](),
+		EncryptionLimit: DefaultEncryptionLimit,
+		EncryptionBlock: DefaultEncryptionBlock,
 	}
 }
 
@@ -80,11 +91,13 @@ func (st *Store) logger() hclog.Logger {
 
 func (st *Store) now() time.Time { return st.deps.Now() }
 
-// Reset forgets every cached entry (Vault's Clean).
+// Reset forgets every cached entry (Vault's Clean); the unused rest of
+// each reserved block of encryptions counts as used.
 func (st *Store) Reset() {
 	st.Keys.Reset()
 	st.Aliases.Reset()
 	st.KeyAlias.Reset()
+	st.encryptions.Reset()
 }
 
 // KeyCacheBytesPerKey is the parsed-key memory the cache allows per entry
@@ -109,6 +122,7 @@ func (st *Store) SetKeyLimit(n int) {
 	st.Keys.SetWeight(weighKey, int64(n)*KeyCacheBytesPerKey)
 	st.KeyAlias.SetLimit(n)
 	st.Aliases.SetLimit(10 * n)
+	st.encryptions.SetLimit(n)
 }
 
 // Lock takes a key's lock and returns its unlock.

@@ -54,11 +54,12 @@ func (st *Store) Destroy(ctx context.Context, s logical.Storage, id, why string)
 			return err
 		}
 	}
-	for _, index := range []string{RotationPrefix, ImportPrefix, ExpiryPrefix, UsagePrefix} {
+	for _, index := range []string{RotationPrefix, ImportPrefix, ExpiryPrefix, UsagePrefix, EncryptionCountPrefix} {
 		if err := s.Delete(ctx, index+id); err != nil {
 			return err
 		}
 	}
+	st.encryptions.Invalidate(id)
 	st.KeyAlias.Invalidate(id)
 	if err := s.Delete(ctx, KeyPrefix+id); err != nil {
 		st.Keys.Invalidate(id)
