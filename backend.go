@@ -60,8 +60,11 @@ type backend struct {
 
 	// cfg is the mount's configuration, loaded lazily and dropped in
 	// Invalidate; pool is the data key pair pool it configures.
-	cfg  atomic.Pointer[configEntry]
-	pool *keypool.Pool
+	cfg atomic.Pointer[configEntry]
+	// cfgGen counts Invalidates of the configuration, so a load that
+	// raced with one is not cached (mount.go).
+	cfgGen atomic.Uint64
+	pool   *keypool.Pool
 	// mountLock serialises lazy loading of mount-wide state (configuration
 	// and the grant token key).
 	mountLock sync.Mutex
@@ -167,6 +170,7 @@ func (b *backend) invalidate(ctx context.Context, key string) {
 		keyID, _, _ := strings.Cut(strings.TrimPrefix(key, grantStoragePrefix), "/")
 		b.cache.grants.Invalidate(keyID)
 	case key == configStorageKey:
+		b.cfgGen.Add(1)
 		b.cfg.Store(nil)
 	case key == grantTokenKeyPath:
 		b.cache.tokenKey.Store(nil)

@@ -130,6 +130,11 @@ func TestHSMKeyEncryptionLimit(t *testing.T) {
 	msg := tb.awsFails(kmserr.InvalidState, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x")})
 	require.Contains(t, msg, "NIST SP 800-38D")
 	tb.awsFails(kmserr.InvalidState, "", "Encrypt", map[string]any{"KeyId": id, "Plaintext": b64s("x"), "DryRun": true})
+	// A dry run of every operation that encrypts checks the bound.
+	for _, op := range []string{"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"} {
+		tb.awsFails(kmserr.InvalidState, "", op, map[string]any{"KeyId": id, "KeyPairSpec": "ECC_NIST_P256", "DryRun": true})
+	}
+	tb.awsFails(kmserr.InvalidState, "", "GenerateDataKey", map[string]any{"KeyId": id, "KeySpec": "AES_256", "DryRun": true})
 	require.Equal(t, before, snapshot(t, tb.storage), "a refusal at the limit wrote nothing")
 
 	for _, b := range blobs {

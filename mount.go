@@ -79,6 +79,10 @@ func (b *backend) config(ctx context.Context, s logical.Storage) (*configEntry, 
 	if c := b.cfg.Load(); c != nil {
 		return c, nil
 	}
+	// An Invalidate that lands while storage is read may carry a newer
+	// configuration than the one read: then this request uses what it read,
+	// and the next one loads again.
+	gen := b.cfgGen.Load()
 	c := &configEntry{}
 	raw, err := s.Get(ctx, configStorageKey)
 	if err != nil {
@@ -88,6 +92,9 @@ func (b *backend) config(ctx context.Context, s logical.Storage) (*configEntry, 
 		if err := raw.DecodeJSON(c); err != nil {
 			return nil, err
 		}
+	}
+	if b.cfgGen.Load() != gen {
+		return c, nil
 	}
 	b.pool.Configure(c.DataKeyPairPool)
 	b.cache.setKeyLimit(c.keyCacheSize())

@@ -121,6 +121,13 @@ func (b *backend) dataKeyPairHandler(op string, withPlaintext bool) framework.Op
 		if _, err := b.config(ctx, req.Storage); err != nil {
 			return nil, err
 		}
+		if e.InHSM() {
+			// A key at its encryption bound refuses before a pair is taken
+			// or made, and a dry run checks the bound too.
+			if err := b.keys.EncryptionAllowed(ctx, req.Storage, e.KeyID); err != nil {
+				return nil, err
+			}
+		}
 		if err := awsapi.DryRunStop(ctx); err != nil {
 			return nil, err // a dry run takes no pair from the pool
 		}

@@ -27,11 +27,17 @@ import (
 const (
 	// DefaultEncryptionLimit is SP 800-38D's bound for random 96-bit IVs.
 	DefaultEncryptionLimit uint64 = 1 << 32
-	// DefaultEncryptionBlock is how many encryptions one storage write
-	// reserves: a write per 65,536 encryptions of a key, and at most as
-	// many lost (counted, never made) per restart, failover or eviction,
-	// 1/65,536 of the limit.
+	// DefaultEncryptionBlock is the most encryptions one storage write
+	// reserves: a write per 65,536 encryptions of a busy key.
 	DefaultEncryptionBlock uint64 = 1 << 16
+	// firstEncryptionBlock is the first block a node reserves for a key
+	// (after a start, a failover or an eviction); each next one doubles, up
+	// to EncryptionBlock. What a node loses when it drops a block (counted,
+	// never made) is then at most what the key used since the block before
+	// plus 1,024: a key whose block is evicted again and again (more keys
+	// in use than the cache holds) spends its bound 64 times slower than
+	// with full blocks each time.
+	firstEncryptionBlock uint64 = 1 << 10
 )
 
 // EncryptionCount is a key's encryption-count/ entry.
@@ -43,10 +49,13 @@ type EncryptionCount struct {
 
 // encryptionBlock is a reservation held in memory: used counts takes, and
 // may run past size (a take that finds the block spent fails and leaves
-// the increment; nothing reads used but take).
+// the increment; nothing reads used but take). A block of size 0 marks a
+// key that reached the limit, so its refusals read no storage (a live
+// key's count never goes down).
 type encryptionBlock struct {
-	used atomic.Uint64
-	size uint64
+	used      atomic.Uint64
+	size      uint64
+	exhausted bool
 }
 
 func (b *encryptionBlock) take() bool { return b.used.Add(1) <= b.size }
@@ -57,15 +66,16 @@ func (b *encryptionBlock) take() bool { return b.used.Add(1) <= b.size }
 // hold it. At the limit it refuses with KMSInvalidStateException; a failed
 // storage write refuses too, so no encryption goes uncounted.
 func (st *Store) CountEncryption(ctx context.Context, s logical.Storage, id string) error {
-	if b, ok := st.encryptions.Get(id); ok && b.take() {
-		return nil
+	if done, err := st.takeEncryption(id); done {
+		return err
 	}
 	unlock := st.Lock(id)
 	defer unlock()
 	// Another request may have reserved a block while this one waited.
-	if b, ok := st.encryptions.Get(id); ok && b.take() {
-		return nil
+	if done, err := st.takeEncryption(id); done {
+		return err
 	}
+	prev, _ := st.encryptions.Get(id)
 	t := st.encryptions.Ticket()
 	c, err := st.readEncryptionCount(ctx, s, id)
 	if err != nil {
@@ -73,9 +83,10 @@ func (st *Store) CountEncryption(ctx context.Context, s logical.Storage, id stri
 	}
 	limit := st.EncryptionLimit
 	if c.Reserved >= limit {
+		st.encryptions.Fill(id, t, &encryptionBlock{exhausted: true})
 		return encryptionLimitReached(id, limit)
 	}
-	size := min(max(st.EncryptionBlock, 1), limit-c.Reserved)
+	size := min(st.nextEncryptionBlock(prev), limit-c.Reserved)
 	next := EncryptionCount{Reserved: c.Reserved + size}
 	entry, err := logical.StorageEntryJSON(EncryptionCountPrefix+id, &next)
 	if err != nil {
@@ -93,11 +104,40 @@ func (st *Store) CountEncryption(ctx context.Context, s logical.Storage, id stri
 	return nil
 }
 
+// takeEncryption counts one encryption from the key's block in memory;
+// done is false when there is no block to count from (none, or spent).
+func (st *Store) takeEncryption(id string) (done bool, err error) {
+	b, ok := st.encryptions.Get(id)
+	switch {
+	case !ok:
+		return false, nil
+	case b.exhausted:
+		return true, encryptionLimitReached(id, st.EncryptionLimit)
+	}
+	return b.take(), nil
+}
+
+// nextEncryptionBlock is the size of the block to reserve after prev (nil
+// when the node holds none): the first one small, each next one twice the
+// last, up to EncryptionBlock.
+func (st *Store) nextEncryptionBlock(prev *encryptionBlock) uint64 {
+	most := max(st.EncryptionBlock, 1)
+	if prev == nil || prev.exhausted {
+		return min(firstEncryptionBlock, most)
+	}
+	return min(max(prev.size, 1)*2, most)
+}
+
 // EncryptionAllowed reports, without counting or writing, whether key id
 // may encrypt once more: what a dry run checks.
 func (st *Store) EncryptionAllowed(ctx context.Context, s logical.Storage, id string) error {
-	if b, ok := st.encryptions.Get(id); ok && b.used.Load() < b.size {
-		return nil
+	if b, ok := st.encryptions.Get(id); ok {
+		if b.exhausted {
+			return encryptionLimitReached(id, st.EncryptionLimit)
+		}
+		if b.used.Load() < b.size {
+			return nil
+		}
 	}
 	c, err := st.readEncryptionCount(ctx, s, id)
 	if err != nil {

@@ -243,3 +243,84 @@ func BenchmarkCountEncryption(b *testing.B) {
 		}
 	})
 }
+
+// Blocks start small and double while the node keeps the key's block, up
+// to EncryptionBlock; a node that drops a block starts small again.
+func TestEncryptionBlocksGrow(t *testing.T) {
+	st, s := newCountingStore(t, DefaultEncryptionLimit, DefaultEncryptionBlock)
+	ctx := context.Background()
+	count := func(n uint64) {
+		for range n {
+			require.NoError(t, st.CountEncryption(ctx, s, cksKey))
+		}
+	}
+	count(1)
+	require.Equal(t, firstEncryptionBlock, reserved(t, st, s))
+	count(firstEncryptionBlock) // the first block's rest, and one of the second
+	require.Equal(t, 3*firstEncryptionBlock, reserved(t, st, s))
+	total := firstEncryptionBlock
+	for size := 2 * firstEncryptionBlock; size <= DefaultEncryptionBlock; size *= 2 {
+		total += size
+	}
+	count(total - firstEncryptionBlock - 1) // up to the end of the 65,536 block
+	require.Equal(t, total, reserved(t, st, s))
+	count(1)
+	require.Equal(t, total+DefaultEncryptionBlock, reserved(t, st, s), "blocks stop growing at EncryptionBlock")
+
+	st.encryptions.Invalidate(cksKey) // the block is dropped: the next one is small again
+	count(1)
+	require.Equal(t, total+DefaultEncryptionBlock+firstEncryptionBlock, reserved(t, st, s))
+}
+
+// More keys encrypting than the block cache holds lose at most a first
+// block per eviction, not a full one; the cache holds ten keys per key
+// cache entry.
+func TestEncryptionBlocksEvicted(t *testing.T) {
+	st, s := newCountingStore(t, DefaultEncryptionLimit, DefaultEncryptionBlock)
+	st.SetKeyLimit(1)
+	ctx := context.Background()
+	keys := make([]string, 11)
+	for i := range keys {
+		keys[i] = cksKey[:len(cksKey)-2] + string(rune('a'+i)) + "0"
+	}
+	for range 5 {
+		for _, id := range keys {
+			require.NoError(t, st.CountEncryption(ctx, s, id))
+		}
+	}
+	for _, id := range keys {
+		n, err := st.EncryptionsReserved(ctx, s, id)
+		require.NoError(t, err)
+		require.LessOrEqual(t, n, 5*firstEncryptionBlock, "key %s", id)
+	}
+	// Ten keys fit: each keeps its first block.
+	st2, s2 := newCountingStore(t, DefaultEncryptionLimit, DefaultEncryptionBlock)
+	st2.SetKeyLimit(1)
+	for range 5 {
+		for _, id := range keys[:10] {
+			require.NoError(t, st2.CountEncryption(ctx, s2, id))
+		}
+	}
+	for _, id := range keys[:10] {
+		n, err := st2.EncryptionsReserved(ctx, s2, id)
+		require.NoError(t, err)
+		require.Equal(t, firstEncryptionBlock, n, "key %s", id)
+	}
+}
+
+// A key at the limit is refused from memory: no lock, no storage read.
+func TestEncryptionLimitRemembered(t *testing.T) {
+	st, s := newCountingStore(t, 3, 2)
+	ctx := context.Background()
+	for range 3 {
+		require.NoError(t, st.CountEncryption(ctx, s, cksKey))
+	}
+	requireLimit(t, st.CountEncryption(ctx, s, cksKey))
+	gets := s.gets.Load()
+	for range 100 {
+		requireLimit(t, st.CountEncryption(ctx, s, cksKey))
+		requireLimit(t, st.EncryptionAllowed(ctx, s, cksKey))
+	}
+	require.Equal(t, gets, s.gets.Load(), "refusals at the limit read storage")
+	require.Equal(t, uint64(3), reserved(t, st, s))
+}

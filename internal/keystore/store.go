@@ -122,7 +122,9 @@ func (st *Store) SetKeyLimit(n int) {
 	st.Keys.SetWeight(weighKey, int64(n)*KeyCacheBytesPerKey)
 	st.KeyAlias.SetLimit(n)
 	st.Aliases.SetLimit(10 * n)
-	st.encryptions.SetLimit(n)
+	// A block is a few words, and dropping one loses encryptions of a key
+	// that cannot be rotated: ten per key, as aliases.
+	st.encryptions.SetLimit(10 * n)
 }
 
 // Lock takes a key's lock and returns its unlock.
