@@ -16,6 +16,13 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mode="${1:-all}"; shift || true
+# Checked first, before scripts/vault.sh may spend minutes building Vault.
+. "$root/scripts/softhsm.sh"
+hsm_module=$(softhsm_module) || {
+  echo "make bench needs SoftHSM2 (libsofthsm2.so and softhsm2-util) for its 'encrypt 1 KiB (SoftHSM2 key)' row:" \
+    "run scripts/deps.sh (or apt-get install softhsm2), or set SOFTHSM2_MODULE to the library" >&2
+  exit 1
+}
 vault_bin=$("$root/scripts/vault.sh")
 plugin_dir="$root/bin/plugins"
 version="${PLUGIN_VERSION:?}"
@@ -29,12 +36,6 @@ done
 
 # The SoftHSM2 token, before Vault starts: Vault passes SOFTHSM2_CONF on to
 # the plugin process it starts. Random PINs, as the token lives for one run.
-. "$root/scripts/softhsm.sh"
-hsm_module=$(softhsm_module) || {
-  echo "make bench needs SoftHSM2 (libsofthsm2.so and softhsm2-util) for its 'encrypt 1 KiB (SoftHSM2 key)' row:" \
-    "run scripts/deps.sh (or apt-get install softhsm2), or set SOFTHSM2_MODULE to the library" >&2
-  exit 1
-}
 hsm_dir=$(mktemp -d "$state/softhsm.XXXXXX")
 vault_pid=""
 cleanup() {
