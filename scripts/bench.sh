@@ -9,10 +9,20 @@
 # (pprof of the plugin on the pprof address, of Vault on sys/pprof) until
 # interrupted. Extra arguments go to `kms-bench suite`;
 # BENCH_MEMORY_ARGS to `kms-bench memory`. Vault stops
-# when the script ends; its log is in bench/vault.log (ignored by git).
+# when the script ends; its log is in bin/bench/vault.log (ignored by git).
+# The suite's SoftHSM2 row needs softhsm2 (scripts/deps.sh installs it):
+# a token in a temporary directory under bin/bench, removed at the end, and
+# the HSM connection cluster-kmsbenchsofthsm to it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mode="${1:-all}"; shift || true
+# Checked first, before scripts/vault.sh may spend minutes building Vault.
+. "$root/scripts/softhsm.sh"
+hsm_module=$(softhsm_module) || {
+  echo "make bench needs SoftHSM2 (libsofthsm2.so and softhsm2-util) for its 'encrypt 1 KiB (SoftHSM2 key)' row:" \
+    "run scripts/deps.sh (or apt-get install softhsm2), or set SOFTHSM2_MODULE to the library" >&2
+  exit 1
+}
 vault_bin=$("$root/scripts/vault.sh")
 plugin_dir="$root/bin/plugins"
 version="${PLUGIN_VERSION:?}"
@@ -24,6 +34,19 @@ for bin in vault-plugin-kms floor-plugin; do
   [ -x "$plugin_dir/$bin" ] || { echo "missing $plugin_dir/$bin: run make bench" >&2; exit 1; }
 done
 
+# The SoftHSM2 token, before Vault starts: Vault passes SOFTHSM2_CONF on to
+# the plugin process it starts. Random PINs, as the token lives for one run.
+hsm_dir=$(mktemp -d "$state/softhsm.XXXXXX")
+vault_pid=""
+cleanup() {
+  if [ -n "$vault_pid" ]; then kill "$vault_pid" 2>/dev/null || true; wait "$vault_pid" 2>/dev/null || true; fi
+  rm -rf "$hsm_dir"
+}
+trap cleanup EXIT
+hsm_conn=cluster-kmsbenchsofthsm hsm_label=kms-bench
+hsm_pin=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+softhsm_token "$hsm_dir" "$hsm_label" "$hsm_pin" "$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')"
+
 cat > "$state/vault.hcl" <<HCL
 plugin_directory = "$plugin_dir"
 HCL
@@ -33,7 +56,6 @@ VAULT_KMS_PPROF_ADDR="$pprof_addr" VAULT_KMS_LOG_LEVEL=info \
   "$vault_bin" server -dev -dev-root-token-id=root -dev-listen-address="$addr" \
   -config="$state/vault.hcl" -log-level=warn >"$state/vault.log" 2>&1 &
 vault_pid=$!
-trap 'kill $vault_pid 2>/dev/null || true; wait $vault_pid 2>/dev/null || true' EXIT
 
 export VAULT_ADDR="http://$addr" VAULT_TOKEN=root
 for _ in $(seq 1 150); do
@@ -49,10 +71,14 @@ sha() { sha256sum "$plugin_dir/$1" | cut -d' ' -f1; }
   -passthrough-request-headers=X-Amz-Target vault-plugin-kms >/dev/null
 "$vault_bin" secrets enable -path=floor floor-plugin >/dev/null
 "$vault_bin" secrets enable -path=transit transit >/dev/null
+# The operator's part of a custom key store (sudo); kms-bench creates the
+# store, connects it and makes the key. The PIN goes through stdin.
+printf %s "$hsm_pin" | "$vault_bin" write "kms/config/hsm/$hsm_conn" module_path="$hsm_module" \
+  token_label="$hsm_label" pin=- >/dev/null
 
 bench="$root/bin/kms-bench"
 if [ "$mode" = suite ] || [ "$mode" = all ]; then
-  "$bench" suite -update "$root/BENCHMARKS.md" "$@"
+  KMS_BENCH_HSM_PIN="$hsm_pin" "$bench" suite -hsm "$hsm_conn" -update "$root/BENCHMARKS.md" "$@"
 fi
 if [ "$mode" = memory ] || [ "$mode" = all ]; then
   # The plugin process Vault started from our plugin directory.
@@ -63,5 +89,6 @@ if [ "$mode" = memory ] || [ "$mode" = all ]; then
 fi
 if [ "$mode" = serve ]; then
   echo "VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=root; plugin pprof: http://$pprof_addr/debug/pprof/ (Ctrl-C stops)"
+  echo "HSM connection $hsm_conn (SoftHSM2 token in $hsm_dir): KMS_BENCH_HSM_PIN=$hsm_pin $bench suite -hsm $hsm_conn"
   wait $vault_pid
 fi

@@ -22,18 +22,10 @@ fi
 # Vault (whose storage is in memory too), when softhsm2 is installed
 # (scripts/deps.sh installs it). The plugin finds the token through
 # SOFTHSM2_CONF, given to its registration below.
-hsm_module=""
-for m in ${SOFTHSM2_MODULE:-} /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so \
-  /usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so /usr/local/lib/softhsm/libsofthsm2.so; do
-  [ -f "$m" ] && { hsm_module=$m; break; }
-done
+. "$root/scripts/softhsm.sh"
 hsm_conn=cluster-softhsmdevtoken hsm_label=kms-dev hsm_pin=kms-dev-pin
-if [ -n "$hsm_module" ] && command -v softhsm2-util >/dev/null 2>&1; then
-  rm -rf "$state/softhsm"; mkdir -p "$state/softhsm/tokens"
-  export SOFTHSM2_CONF="$state/softhsm/softhsm2.conf"
-  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
-    "$state/softhsm/tokens" >"$SOFTHSM2_CONF"
-  softhsm2-util --init-token --free --label "$hsm_label" --pin "$hsm_pin" --so-pin kms-dev-so-pin >/dev/null
+if hsm_module=$(softhsm_module); then
+  softhsm_token "$state/softhsm" "$hsm_label" "$hsm_pin" kms-dev-so-pin
 else
   hsm_module=""
   echo "softhsm2 is not installed: no HSM connection for custom key stores (scripts/deps.sh installs it)" >&2

@@ -1,14 +1,15 @@
 // Command kms-bench is the closed-loop load generator of `make bench`.
 //
 //	kms-bench run    -path kms/encrypt/<key> -body '{"plaintext":"..."}' -c 16 -d 10s
-//	kms-bench suite  -c 1,16 -d 3s -update BENCHMARKS.md
+//	kms-bench suite  -hsm cluster-kmsbenchsofthsm -c 1,16 -d 3s -update BENCHMARKS.md
 //	kms-bench memory -pid <plugin pid> -pprof 127.0.0.1:6061 -update BENCHMARKS.md
 //
 // VAULT_ADDR and VAULT_TOKEN name the server. `run` prints ops/s, p50 and
-// p99 of one request; `suite` creates keys on the KMS plugin and Transit and
-// measures the table of BENCHMARKS.md against the floor plugin's echo and
-// Transit; `memory` drives large batches and reports the plugin's heap and
-// RSS.
+// p99 of one request; `suite` creates keys on the KMS plugin and Transit
+// (and a custom key store with a key on the HSM connection -hsm, whose
+// token's PIN is in KMS_BENCH_HSM_PIN) and measures the table of
+// BENCHMARKS.md against the floor plugin's echo and Transit; `memory`
+// drives large batches and reports the plugin's heap and RSS.
 package main
 
 import (
@@ -96,6 +97,7 @@ func suite(args []string) error {
 	kms := fs.String("kms", "kms", "mount of the KMS plugin")
 	transit := fs.String("transit", "transit", "mount of Transit")
 	floor := fs.String("floor", "floor", "mount of the floor plugin (empty: none)")
+	hsm := fs.String("hsm", "", "HSM connection (kms/config/hsm/<name>) for the SoftHSM2 row (required; the PIN in "+bench.HSMPINEnv+")")
 	only := fs.String("only", "", "run only rows whose name contains this")
 	update := fs.String("update", "", "write the table into this Markdown file")
 	block := fs.String("block", "table", "name of the block to write in that file")
@@ -116,7 +118,7 @@ func suite(args []string) error {
 	}
 	ctx := context.Background()
 	load := bench.LoadAvg()
-	m := bench.Mounts{KMS: *kms, Transit: *transit, Floor: *floor}
+	m := bench.Mounts{KMS: *kms, Transit: *transit, Floor: *floor, HSM: bench.HSMFromEnv(*hsm)}
 	rows, err := cl.Rows(ctx, m)
 	if err != nil {
 		return err

@@ -11,9 +11,11 @@ import (
 	"time"
 )
 
-// Mounts names where the three engines are mounted.
+// Mounts names where the three engines are mounted, and the token behind
+// the plugin's SoftHSM2 row.
 type Mounts struct {
 	KMS, Transit, Floor string
+	HSM                 HSM
 }
 
 // Row is one line of the benchmark table: the plugin's request, Transit's
@@ -54,10 +56,19 @@ func body(v any) []byte {
 
 // call sends one request that must succeed and decodes its data.
 func (c *Client) call(ctx context.Context, path string, v any) (map[string]any, error) {
-	status, raw, err := c.Do(ctx, Request{Path: path, Body: body(v)})
+	return c.send(ctx, Request{Path: path, Body: body(v)})
+}
+
+// send sends req, which must succeed, and decodes its data.
+func (c *Client) send(ctx context.Context, req Request) (map[string]any, error) {
+	status, raw, err := c.Do(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	return decodeData(req.Path, status, raw)
+}
+
+func decodeData(path string, status int, raw []byte) (map[string]any, error) {
 	if status >= 300 {
 		return nil, fmt.Errorf("%s: HTTP %d: %.300s", path, status, raw)
 	}
@@ -74,12 +85,13 @@ func (c *Client) call(ctx context.Context, path string, v any) (map[string]any, 
 
 func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 
-// rowSet builds the table's rows: the keys made on both engines, the
+// rowSet builds the table's rows: the keys made on both engines (and in
+// the token), the
 // message signed and MACed, and the rows so far, in table order.
 type rowSet struct {
 	c    *Client
 	m    Mounts
-	keys map[string]string // KMS key ids by role: sym, rsa, ecc, hmac
+	keys map[string]string // KMS key ids by role: sym, hsm, rsa, ecc, hmac
 	msg  string
 	rows []*Row
 }
@@ -89,13 +101,16 @@ func (s *rowSet) tr(p string) string  { return s.m.Transit + "/" + p }
 func (s *rowSet) add(r *Row)          { s.rows = append(s.rows, r) }
 
 // Rows creates the keys the benchmark needs on both engines and returns
-// the table's rows.
+// the table's rows. It refuses to run without m.HSM.
 func (c *Client) Rows(ctx context.Context, m Mounts) ([]*Row, error) {
+	if m.HSM.Connection == "" {
+		return nil, errNoHSM
+	}
 	s := &rowSet{c: c, m: m, keys: map[string]string{},
 		msg: b64([]byte("the quick brown fox jumps over the lazy dog"))}
 	// Each family adds its rows in table order.
 	for _, family := range []func(context.Context) error{
-		s.createKeys, s.cipherRows, s.signRows, s.macRows, s.dataKeyRows, s.batchRows,
+		s.createKeys, s.createHSMKey, s.cipherRows, s.signRows, s.macRows, s.dataKeyRows, s.batchRows,
 	} {
 		if err := family(ctx); err != nil {
 			return nil, err
@@ -127,7 +142,8 @@ func (s *rowSet) createKeys(ctx context.Context) error {
 	return nil
 }
 
-// cipherRows: encrypt and decrypt of 1 and 4 KiB.
+// cipherRows: encrypt and decrypt of 1 and 4 KiB, and encrypt of 1 KiB
+// with the key in the token (same body, other key).
 func (s *rowSet) cipherRows(ctx context.Context) error {
 	kms, tr, keys := s.kms, s.tr, s.keys
 	for _, size := range []int{1024, 4096} {
@@ -144,6 +160,11 @@ func (s *rowSet) cipherRows(ctx context.Context) error {
 		s.add(&Row{Name: "encrypt " + kib,
 			KMS:     Request{Path: kms("encrypt/" + keys["sym"]), Body: body(map[string]any{"plaintext": pt})},
 			Transit: &Request{Path: tr("encrypt/t-aes"), Body: body(map[string]any{"plaintext": pt})}})
+		if size == 1024 {
+			s.add(&Row{Name: HSMRowName,
+				KMS:     Request{Path: kms("encrypt/" + keys["hsm"]), Body: body(map[string]any{"plaintext": pt})},
+				Transit: &Request{Path: tr("encrypt/t-aes"), Body: body(map[string]any{"plaintext": pt})}})
+		}
 		s.add(&Row{Name: "decrypt " + kib,
 			KMS:     Request{Path: kms("decrypt/" + keys["sym"]), Body: body(map[string]any{"ciphertext_blob": str(kct, "ciphertext_blob")})},
 			Transit: &Request{Path: tr("decrypt/t-aes"), Body: body(map[string]any{"ciphertext": str(tct, "ciphertext")})}})
