@@ -183,9 +183,9 @@ func (b *backend) invalidate(ctx context.Context, key string) {
 
 // initialize checks the mount's storage layout version (recording it on a
 // mount that has none; refusing one written by a newer plugin), loads the
-// configuration so the key pool starts filling, and indexes aliases by key
-// once for mounts that predate the index. With the
-// test clock hook on, it loads the stored clock offset first, so a node
+// configuration so the key pool starts filling, and, on the active node,
+// reconnects the custom key stores an operator connected. With the test
+// clock hook on, it loads the stored clock offset first, so a node
 // that becomes active runs on the clock the cluster was set to.
 func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
 	if b.testClock {
