@@ -2,7 +2,6 @@ package integration
 
 import (
 	"net/http"
-	"regexp"
 	"testing"
 	"time"
 
@@ -139,7 +138,7 @@ func activeKill(t *testing.T, c *vaultCluster) {
 	})
 	t.Run("imported material expires once, on the new active", func(t *testing.T) {
 		// The periodic function runs about once a minute on the active node.
-		line := regexp.MustCompile(`imported key material expired and was deleted: key_id=` + expiring)
+		line := pluginLogLine("imported key material expired and was deleted", expiring)
 		deadline := time.Now().Add(150 * time.Second)
 		for countLogLines(t, elected, line) == 0 && time.Now().Before(deadline) {
 			time.Sleep(time.Second)

@@ -80,6 +80,9 @@ func startCluster(t *testing.T, size int) *vaultCluster {
 func startClusterWith(t *testing.T, size int, raftExtra string) *vaultCluster {
 	t.Helper()
 	c := &vaultCluster{t: t}
+	// Made before the cleanup below is registered, so that it is removed
+	// after the logs in it were printed (cleanups run last first).
+	base := t.TempDir()
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, n := range c.nodes {
@@ -91,7 +94,6 @@ func startClusterWith(t *testing.T, size int, raftExtra string) *vaultCluster {
 			n.stopAndReap()
 		}
 	})
-	base := t.TempDir()
 	for i := range size {
 		dir := filepath.Join(base, fmt.Sprintf("node%d", i+1))
 		pluginDir := filepath.Join(dir, "plugins")

@@ -246,6 +246,7 @@ func (v *vaultServer) restart() error {
 func (v *vaultServer) dumpLog(w io.Writer) {
 	b, err := os.ReadFile(filepath.Join(v.dir, "vault.log"))
 	if err != nil {
+		fmt.Fprintf(w, "---- no Vault log: %v\n", err)
 		return
 	}
 	if len(b) > 20000 {
