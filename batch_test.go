@@ -247,13 +247,16 @@ func TestForEachParallel(t *testing.T) {
 
 func TestMemoryReleaseAfterLargeBatches(t *testing.T) {
 	var released atomic.Int32
-	r := &memoryReleaser{delay: 50 * time.Millisecond, release: func() { released.Add(1) }}
+	// The delay is far above the gaps of the burst, so that a sleep that
+	// wakes late on a loaded machine does not end the burst early.
+	const delay = 500 * time.Millisecond
+	r := &memoryReleaser{delay: delay, release: func() { released.Add(1) }}
 	for range 5 {
 		r.arm() // a burst re-arms, it does not queue releases
 		time.Sleep(10 * time.Millisecond)
 	}
 	require.Eventually(t, func() bool { return released.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(delay + 100*time.Millisecond)
 	require.EqualValues(t, 1, released.Load(), "one release for one burst")
 	r.arm()
 	require.Eventually(t, func() bool { return released.Load() == 2 }, 5*time.Second, 10*time.Millisecond)

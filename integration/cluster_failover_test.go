@@ -73,7 +73,7 @@ func activeKill(t *testing.T, c *vaultCluster) {
 	// Material that expires a few seconds after the kill: the new active's
 	// periodic function must delete it.
 	importMaterial(t, ac, expiring, openssl(t, "rand", "32"), map[string]any{
-		"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": time.Now().Add(5 * time.Second).UTC().Format(time.RFC3339)})
+		"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": time.Now().Add(20 * time.Second).UTC().Format(time.RFC3339)})
 
 	killedAt := time.Now()
 	orphans := old.kill9()

@@ -50,7 +50,31 @@ func snapshotRestoreUnderLoad(t *testing.T, c *vaultCluster) {
 	t0 := time.Now()
 	require.NoError(t, active.client.Sys().RaftSnapshotRestore(bytes.NewReader(snap.Bytes()), false))
 	t.Logf("snapshot restore on the active node: the API call returned after %s", time.Since(t0).Round(time.Millisecond))
-	time.Sleep(12 * time.Second)
+	// The restore goes on after the call returns (Vault seals the mounts,
+	// restores, and sets them up again): wait until the key made after the
+	// snapshot is gone and both nodes serve an encrypt again, then let the
+	// loads run on a little.
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := ac.Logical().ReadRawWithContext(t.Context(), "kms/keys/"+after)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if statusOf(err) == http.StatusNotFound {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	for _, addr := range []string{active.addr, standby.addr} {
+		pc := newClient(t, addr, c.token, true)
+		for time.Now().Before(deadline) {
+			if _, err := pc.Logical().Write("kms/encrypt/"+before, map[string]any{"plaintext": b64([]byte("probe"))}); err == nil {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	time.Sleep(2 * time.Second)
 	for name, l := range loads {
 		l.halt()
 		recovered, failed, kinds := l.outage(t0)

@@ -42,6 +42,7 @@ func restartUnderWrites(t *testing.T, c *vaultCluster, sig syscall.Signal, known
 	nc := newClient(t, n.addr, c.token, false)
 	a := &acked{keys: map[string]string{}, rotated: map[string]bool{}, grants: map[string]string{}, imported: map[string]bool{}}
 	done := make(chan struct{})
+	imported := make(chan struct{}) // closed at the first acknowledged import
 	go func() {
 		defer close(done)
 		var last string
@@ -73,6 +74,9 @@ func restartUnderWrites(t *testing.T, c *vaultCluster, sig syscall.Signal, known
 			case 3:
 				var id string
 				if id, err = importOnce(nc, known); err == nil {
+					if len(a.imported) == 0 {
+						close(imported)
+					}
 					a.imported[id] = true
 				} else {
 					a.failed = "import: " + err.Error()
@@ -83,7 +87,15 @@ func restartUnderWrites(t *testing.T, c *vaultCluster, sig syscall.Signal, known
 			}
 		}
 	}()
+	// At least 3 s of writes, and one import acknowledged (an import is
+	// slow: an RSA key pair, then six raft writes).
+	began := time.Now()
 	time.Sleep(3 * time.Second)
+	select {
+	case <-imported:
+	case <-done: // a write failed: the loop ended
+	case <-time.After(60 * time.Second):
+	}
 	stoppedAt := time.Now()
 	if sig == syscall.SIGKILL {
 		reap(n.kill9())
@@ -93,8 +105,8 @@ func restartUnderWrites(t *testing.T, c *vaultCluster, sig syscall.Signal, known
 		n.log.Close()
 	}
 	<-done
-	t.Logf("%s after 3 s of writes: %d keys, %d rotations, %d grants, %d imports acknowledged; interrupted: %s",
-		sig, len(a.keys), len(a.rotated), len(a.grants), len(a.imported), a.failed)
+	t.Logf("%s after %.1f s of writes: %d keys, %d rotations, %d grants, %d imports acknowledged; interrupted: %s",
+		sig, stoppedAt.Sub(began).Seconds(), len(a.keys), len(a.rotated), len(a.grants), len(a.imported), a.failed)
 	require.NotEmpty(t, a.keys)
 	require.NotEmpty(t, a.imported)
 
