@@ -22,6 +22,7 @@ import (
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
 	"github.com/openkms/vault-plugin-kms/internal/keypool"
 	"github.com/openkms/vault-plugin-kms/internal/keystore"
+	"github.com/openkms/vault-plugin-kms/internal/tokenkeys"
 )
 
 const operationPrefix = "kms"
@@ -97,6 +98,8 @@ type backend struct {
 	// connections on this node.
 	cks     *customkeystore.Registry
 	hsmLive *customkeystore.Live
+	// tokens does the work of keys in those stores.
+	tokens *tokenkeys.Keys
 
 	// layoutRefused holds why the mount's storage cannot be read (a layout
 	// version this plugin does not know): every request gets it.
@@ -110,7 +113,10 @@ func newBackend() *backend {
 		cks:     customkeystore.NewRegistry(),
 		hsmLive: customkeystore.NewLive(),
 	}
+	b.tokens = &tokenkeys.Keys{Stores: b.cks, Live: b.hsmLive, WriteSafe: func() bool { return b.WriteSafeReplicationState() },
+		Logger: func() hclog.Logger { return b.Logger() }}
 	b.keys = keystore.New(b.keyStoreDeps())
+	b.tokens.Keys = b.keys
 	b.aliasLock = &b.keys.AliasLock
 	b.cache = newCache(b.keys)
 	b.pool = keypool.New(rand.Reader)
@@ -230,7 +236,7 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 		b.keys.SweepUnfinishedCreates(ctx, s),
 		b.expireImportedMaterial(ctx, s),
 		b.keys.RotateDueKeys(ctx, s),
-		b.checkStoreHealth(ctx, s),
+		b.tokens.CheckHealth(ctx, s),
 	)
 }
 
@@ -253,6 +259,6 @@ func (b *backend) keyStoreDeps() keystore.Deps {
 		DeleteGrants:  b.deleteAllGrants,
 		ParsePolicy:   access.ParsePolicy,
 		RefusedPolicy: access.RefusedPolicy,
-		ReleaseHSM:    b.releaseHSM,
+		ReleaseHSM:    b.tokens.Release,
 	}
 }

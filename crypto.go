@@ -40,7 +40,7 @@ func (b *backend) admit(ctx context.Context, req *logical.Request, e *keystore.K
 	if e.InHSM() && keystore.IsCryptographic(op) {
 		// A cryptographic operation on a key whose store is not connected:
 		// the key is Unavailable.
-		if _, err := b.keyToken(e); err != nil {
+		if _, err := b.tokens.Token(e); err != nil {
 			return err
 		}
 	}
@@ -98,7 +98,13 @@ func (b *backend) encryptWith(ctx context.Context, s logical.Storage, e *keystor
 		return nil, kmserr.Validationf("plaintext must be 1 to %d bytes, got %d", keyspec.MaxPlaintext, len(plaintext))
 	}
 	if e.InHSM() {
-		return b.sealInToken(ctx, s, e, plaintext, ec)
+		if awsapi.IsDryRun(ctx) {
+			if err := b.tokens.CheckSeal(ctx, s, e); err != nil {
+				return nil, err
+			}
+			return nil, awsapi.DryRunStop(ctx)
+		}
+		return b.tokens.Seal(ctx, s, e, plaintext, ec)
 	}
 	v, k := e.Latest()
 	if alg == keyspec.AlgSymmetricDefault {
@@ -205,7 +211,7 @@ func (b *backend) decryptSymmetric(ctx context.Context, req *logical.Request, re
 		}
 	}
 	if e.InHSM() {
-		pt, err := b.openInToken(ctx, req.Storage, e, blob, ec)
+		pt, err := b.tokens.Open(ctx, e, blob, ec)
 		return e, pt, err
 	}
 	k, ok := e.VersionAt(blob.KeyVersion, b.now())

@@ -12,25 +12,6 @@ import (
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
 )
 
-// cksError names the AWS exception of a registry refusal.
-func cksError(err error) error {
-	var ce *customkeystore.Error
-	if !errors.As(err, &ce) {
-		return err
-	}
-	exc := kmserr.Validation
-	for kind, name := range map[error]string{
-		customkeystore.ErrNotFound: kmserr.CustomKeyStoreNotFound, customkeystore.ErrNameInUse: kmserr.CustomKeyStoreNameInUse,
-		customkeystore.ErrInvalidState: kmserr.CustomKeyStoreInvalidState, customkeystore.ErrHasKeys: kmserr.CustomKeyStoreHasCMKs,
-		customkeystore.ErrConnectionInUse: kmserr.CloudHsmClusterInUse, customkeystore.ErrLimit: kmserr.LimitExceeded,
-	} {
-		if errors.Is(err, kind) {
-			exc = name
-		}
-	}
-	return kmserr.New(exc, "%s", ce.Msg)
-}
-
 // hsmRefusal names the AWS exception of a token's refusal to log in with
 // what the caller gave (what): the PIN, or the connection itself.
 func hsmRefusal(err error, what string) error {
@@ -57,7 +38,7 @@ func (b *backend) pathCKSConnect(ctx context.Context, req *logical.Request, d *f
 		return err
 	})
 	if err != nil {
-		return nil, cksError(err)
+		return nil, customkeystore.Exception(err)
 	}
 	if !done {
 		// As in AWS, the request succeeds once connecting has started; a
@@ -115,24 +96,24 @@ func (b *backend) openStoreToken(ctx context.Context, st *customkeystore.Store, 
 func (b *backend) pathCKSDisconnect(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	id := d.Get("custom_key_store_id").(string)
 	if _, err := b.cks.Change(ctx, req.Storage, id, func(st *customkeystore.Store) error { return st.StartDisconnect() }); err != nil {
-		return nil, cksError(err)
+		return nil, customkeystore.Exception(err)
 	}
 	b.hsmLive.Disconnect(id)
 	_, err := b.cks.Change(ctx, req.Storage, id, func(st *customkeystore.Store) error {
 		st.FinishDisconnect()
 		return nil
 	})
-	return nil, cksError(err)
+	return nil, customkeystore.Exception(err)
 }
 
 func (b *backend) pathCKSUpdate(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	id := d.Get("custom_key_store_id").(string)
 	st, err := b.cks.Get(ctx, req.Storage, id)
 	if err != nil {
-		return nil, cksError(err)
+		return nil, customkeystore.Exception(err)
 	}
 	if err := st.CheckUpdatable(); err != nil {
-		return nil, cksError(err)
+		return nil, customkeystore.Exception(err)
 	}
 	newName, hasName := d.GetOk("new_custom_key_store_name")
 	cluster, hasCluster := d.GetOk("cloud_hsm_cluster_id")
@@ -158,7 +139,7 @@ func (b *backend) pathCKSUpdate(ctx context.Context, req *logical.Request, d *fr
 		return nil
 	})
 	if err != nil {
-		return nil, cksError(err)
+		return nil, customkeystore.Exception(err)
 	}
 	return &logical.Response{Data: cksData(st)}, nil
 }

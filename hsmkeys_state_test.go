@@ -12,6 +12,7 @@ import (
 
 	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
+	"github.com/openkms/vault-plugin-kms/internal/tokenkeys"
 )
 
 // snapshot is every storage entry, to check a refused request wrote
@@ -123,7 +124,7 @@ func TestHSMKeyDeletion(t *testing.T) {
 	h.disconnect()
 	tb.advance(8 * 24 * time.Hour)
 	err := tb.periodic(context.Background(), &logical.Request{Storage: tb.storage})
-	require.ErrorIs(t, err, errStoreDown, "the sweep reports the key it could not delete")
+	require.ErrorIs(t, err, tokenkeys.ErrStoreDown, "the sweep reports the key it could not delete")
 	e, err := tb.keys.Load(context.Background(), tb.storage, id)
 	require.NoError(t, err)
 	require.NotNil(t, e, "the key stays while its store is disconnected")

@@ -83,7 +83,7 @@ func (b *backend) modifyKeyResponse(ctx context.Context, req *logical.Request, d
 // keyResponse is AWS's KeyMetadata in Vault's snake_case, plus the key's
 // aliases, which AWS users otherwise need a second call for.
 func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keystore.Key) (*logical.Response, error) {
-	state, err := b.keyStateOf(e)
+	state, err := b.tokens.State(e)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func (b *backend) keyResponse(ctx context.Context, s logical.Storage, e *keystor
 			data["valid_to"] = e.ValidTo.Format(time.RFC3339)
 		}
 	}
-	if err := b.storeFields(ctx, s, e, data); err != nil {
+	if err := b.tokens.Fields(ctx, s, e, data); err != nil {
 		return nil, err
 	}
 	if e.State == keystore.StatePendingDeletion {

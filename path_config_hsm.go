@@ -125,7 +125,7 @@ func (b *backend) pathHSMWrite(ctx context.Context, req *logical.Request, d *fra
 		return nil, hsmRefusal(err, "the HSM connection")
 	}
 	if err := customkeystore.PutConnection(ctx, req.Storage, name, c); err != nil {
-		return nil, cksError(err)
+		return nil, customkeystore.Exception(err)
 	}
 	resp.Data = hsmConnectionData(name, c)
 	return resp, nil
@@ -174,7 +174,7 @@ func (b *backend) pathHSMDelete(ctx context.Context, req *logical.Request, d *fr
 	if !customkeystore.ValidConnectionName(name) {
 		return nil, nil
 	}
-	return nil, cksError(b.cks.DeleteConnection(ctx, req.Storage, name))
+	return nil, customkeystore.Exception(b.cks.DeleteConnection(ctx, req.Storage, name))
 }
 
 const pathConfigHSMSyn = "HSM connections (PKCS#11) that custom key stores use; sudo."

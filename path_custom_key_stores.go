@@ -95,13 +95,13 @@ func (b *backend) pathCKSList(ctx context.Context, req *logical.Request, d *fram
 	case id != "":
 		st, err := b.cks.Get(ctx, req.Storage, id)
 		if err != nil {
-			return nil, cksError(err)
+			return nil, customkeystore.Exception(err)
 		}
 		stores = append(stores, st)
 	case name != "":
 		st, err := b.cks.ByName(ctx, req.Storage, name)
 		if err != nil {
-			return nil, cksError(err)
+			return nil, customkeystore.Exception(err)
 		}
 		stores = append(stores, st)
 	default:
@@ -130,7 +130,7 @@ func (b *backend) pathCKSList(ctx context.Context, req *logical.Request, d *fram
 func (b *backend) pathCKSRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	st, err := b.cks.Get(ctx, req.Storage, d.Get("custom_key_store_id").(string))
 	if err != nil {
-		return nil, cksError(err)
+		return nil, customkeystore.Exception(err)
 	}
 	return &logical.Response{Data: cksData(st)}, nil
 }
@@ -161,7 +161,7 @@ func (b *backend) pathCKSCreate(ctx context.Context, req *logical.Request, d *fr
 	name, cluster := d.Get("custom_key_store_name").(string), d.Get("cloud_hsm_cluster_id").(string)
 	password, anchor := d.Get("key_store_password").(string), d.Get("trust_anchor_certificate").(string)
 	if err := customkeystore.ValidName(name); err != nil {
-		return nil, cksError(err)
+		return nil, customkeystore.Exception(err)
 	}
 	if cluster == "" {
 		return nil, kmserr.Validationf("cloud_hsm_cluster_id is required")
@@ -173,7 +173,7 @@ func (b *backend) pathCKSCreate(ctx context.Context, req *logical.Request, d *fr
 		return nil, err
 	}
 	if err := b.cks.Available(ctx, req.Storage, name, cluster); err != nil {
-		return nil, cksError(err)
+		return nil, customkeystore.Exception(err)
 	}
 	conn, err := b.hsmConnection(ctx, req.Storage, cluster)
 	if err != nil {
@@ -186,13 +186,13 @@ func (b *backend) pathCKSCreate(ctx context.Context, req *logical.Request, d *fr
 	st, err := b.cks.Create(ctx, req.Storage, customkeystore.CreateInput{Name: name, Connection: cluster, TokenSerial: serial,
 		TrustAnchor: anchor}, b.now())
 	if err != nil {
-		return nil, cksError(err)
+		return nil, customkeystore.Exception(err)
 	}
 	return &logical.Response{Data: cksData(st)}, nil
 }
 
 func (b *backend) pathCKSDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	return nil, cksError(b.cks.Delete(ctx, req.Storage, d.Get("custom_key_store_id").(string)))
+	return nil, customkeystore.Exception(b.cks.Delete(ctx, req.Storage, d.Get("custom_key_store_id").(string)))
 }
 
 const pathCKSSyn = "Custom key stores: keys whose material is generated and used in a PKCS#11 token."

@@ -12,6 +12,7 @@ import (
 	"github.com/openkms/vault-plugin-kms/internal/customkeystore"
 	"github.com/openkms/vault-plugin-kms/internal/keystore"
 	"github.com/openkms/vault-plugin-kms/internal/kmserr"
+	"github.com/openkms/vault-plugin-kms/internal/tokenkeys"
 	"github.com/openkms/vault-plugin-kms/keyspec"
 )
 
@@ -51,8 +52,8 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 		if !b.WriteSafeReplicationState() {
 			return nil, logical.ErrReadOnly
 		}
-		if _, err := b.storeToken(ctx, req.Storage, r.store); err != nil {
-			return nil, b.storeRefusal(err)
+		if _, err := b.tokens.StoreToken(ctx, req.Storage, r.store); err != nil {
+			return nil, tokenkeys.Refusal(err)
 		}
 	}
 	e, err := b.newKey(r)
@@ -75,7 +76,7 @@ func (b *backend) pathKeyCreate(ctx context.Context, req *logical.Request, d *fr
 	}
 	switch {
 	case e.InHSM():
-		err = b.createInToken(ctx, req.Storage, e, alias)
+		err = b.tokens.Create(ctx, req.Storage, e, alias)
 	case alias == nil:
 		// Tags and policy live in the key entry: one write.
 		err = b.keys.Put(ctx, req.Storage, e)
@@ -148,7 +149,7 @@ func (b *backend) newKey(r *createRequest) (*keystore.Key, error) {
 		return e, nil
 	}
 	if r.store != "" {
-		// The material is made in the token (createInToken): the entry
+		// The material is made in the token (tokenkeys.Keys.Create): the entry
 		// holds only the object's label.
 		e.CustomKeyStoreID = r.store
 		e.AddHSMVersion(keystore.HSMObjectLabel(id, 1), now)
