@@ -85,7 +85,7 @@ func activeKill(t *testing.T, c *vaultCluster) {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		time.Sleep(2 * time.Second)
-		if _, err := newClient(t, surviving.addr, c.token, true).Logical().Write("kms/encrypt/"+loadKeys[0],
+		if _, err := strictWrite(newClient(t, surviving.addr, c.token, true), "kms/encrypt/"+loadKeys[0],
 			map[string]any{"plaintext": b64([]byte("probe"))}); err == nil {
 			break
 		}

@@ -68,7 +68,7 @@ func snapshotRestoreUnderLoad(t *testing.T, c *vaultCluster) {
 	for _, addr := range []string{active.addr, standby.addr} {
 		pc := newClient(t, addr, c.token, true)
 		for time.Now().Before(deadline) {
-			if _, err := pc.Logical().Write("kms/encrypt/"+before, map[string]any{"plaintext": b64([]byte("probe"))}); err == nil {
+			if _, err := strictWrite(pc, "kms/encrypt/"+before, map[string]any{"plaintext": b64([]byte("probe"))}); err == nil {
 				break
 			}
 			time.Sleep(time.Second)
