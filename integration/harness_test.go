@@ -199,7 +199,14 @@ func (v *vaultServer) launch(cfg string, args ...string) error {
 		return err
 	}
 	v.client = client
-	return v.waitUp()
+	if err := v.waitUp(); err != nil {
+		// A server that did not come up is stopped here: the caller fails
+		// before it registers a cleanup, and the process would outlive the
+		// test, writing into a directory being removed.
+		v.stopAndReap()
+		return err
+	}
+	return nil
 }
 
 func (v *vaultServer) waitUp() error {
