@@ -70,8 +70,9 @@ func activeKill(t *testing.T, c *vaultCluster) {
 	require.NoError(t, err)
 	cwrite(t, ac, "kms/keys/"+toRestrict+"/policy", map[string]any{"policy": policyAllowingAllBut("Encrypt")})
 	before := dump(t, ac, ids)
-	// Material that expires a few seconds after the kill: the new active's
-	// periodic function must delete it.
+	// Material that expires shortly after the kill (20 s after its import,
+	// room for a slow import; the new active's periodic function first runs
+	// about a minute after it takes over): that function must delete it.
 	importMaterial(t, ac, expiring, openssl(t, "rand", "32"), map[string]any{
 		"expiration_model": "KEY_MATERIAL_EXPIRES", "valid_to": time.Now().Add(20 * time.Second).UTC().Format(time.RFC3339)})
 
