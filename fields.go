@@ -254,9 +254,9 @@ func validateAliasName(name string) error {
 	case !strings.HasPrefix(name, "alias/"):
 		return errAliasPrefix()
 	case len(name) > keyspec.MaxAliasName:
-		return kmserr.New(kmserr.Validation, "alias name %q is longer than %d characters", name, keyspec.MaxAliasName)
+		return kmserr.New(kmserr.Validation, "an alias name is at most %d characters", keyspec.MaxAliasName)
 	case !keystore.AliasPattern.MatchString(name):
-		return kmserr.New(kmserr.InvalidAliasName, "alias name %q must be alias/ followed by letters, digits, /, _ or -", name)
+		return kmserr.New(kmserr.InvalidAliasName, "an alias name must be alias/ followed by letters, digits, /, _ or -")
 	case strings.HasPrefix(name, "alias/aws/"):
 		return kmserr.New(kmserr.InvalidAliasName, "alias names beginning with alias/aws/ are reserved for AWS managed keys")
 	}
@@ -273,15 +273,15 @@ func validateTags(tags map[string]string, others int) error {
 		n := utf8.RuneCountInString(k)
 		switch {
 		case n < 1 || n > keyspec.MaxTagKey:
-			return kmserr.New(kmserr.Tag, "tag key %q must be 1 to %d characters", k, keyspec.MaxTagKey)
+			return kmserr.New(kmserr.Tag, "a tag key must be 1 to %d characters", keyspec.MaxTagKey)
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
-			return kmserr.New(kmserr.Tag, "tag key %q uses the reserved prefix aws:", k)
+			return kmserr.New(kmserr.Tag, "a tag key uses the reserved prefix aws:")
 		case !tagChars.MatchString(k):
-			return kmserr.New(kmserr.Tag, "tag key %q has characters outside letters, digits, spaces and _.:/=+-@", k)
+			return kmserr.New(kmserr.Tag, "a tag key has characters outside letters, digits, spaces and _.:/=+-@")
 		case utf8.RuneCountInString(v) > keyspec.MaxTagValue:
-			return kmserr.New(kmserr.Tag, "the value of tag %q is longer than %d characters", k, keyspec.MaxTagValue)
+			return kmserr.New(kmserr.Tag, "a tag value is longer than %d characters", keyspec.MaxTagValue)
 		case !tagChars.MatchString(v):
-			return kmserr.New(kmserr.Tag, "the value of tag %q has characters outside letters, digits, spaces and _.:/=+-@", k)
+			return kmserr.New(kmserr.Tag, "a tag value has characters outside letters, digits, spaces and _.:/=+-@")
 		}
 	}
 	return nil

@@ -263,3 +263,26 @@ func TestErrorsNeverQuoteFieldValues(t *testing.T) {
 	}
 	require.Greater(t, tried, 60)
 }
+
+// The map fields (tags, data_key_pair_pool) are not references either: a
+// refused tag or pool entry is named by what is wrong with it, never by
+// its key or value.
+func TestMapFieldErrorsNeverQuoteValues(t *testing.T) {
+	tb := newTestBackend(t)
+	id := tb.createKey(nil)
+	const value = "ZZVALUEZZ"
+	for _, tags := range []map[string]any{
+		{"aws:" + value: "v"}, {value + "\x00": "v"}, {value + strings.Repeat("k", 128): "v"},
+		{"k": value + "\x00"}, {"k": value + strings.Repeat("v", 256)},
+	} {
+		for _, c := range []struct {
+			path string
+			data map[string]any
+		}{{"keys", map[string]any{"tags": tags}}, {"keys/" + id + "/tags", map[string]any{"tags": tags}}} {
+			ke := tb.fails(kmserr.Tag, logical.UpdateOperation, c.path, c.data)
+			require.NotContains(t, ke.Error(), value, c.path)
+		}
+	}
+	ke := tb.fails(kmserr.Validation, logical.UpdateOperation, "config", map[string]any{"data_key_pair_pool": map[string]any{value: "1"}})
+	require.NotContains(t, ke.Error(), value)
+}

@@ -68,7 +68,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 				return nil, kmserr.Validationf("data_key_pair_pool: the size for %s must be 0..%d", spec, maxPoolSize)
 			}
 			if s, ok := keyspec.Lookup(spec); !ok || !s.KeyPair {
-				return nil, kmserr.Validationf("data_key_pair_pool: %q is not a key pair spec; valid: %s", spec, keyspec.OneOf(keyspec.DataKeyPairSpecs()))
+				return nil, kmserr.Validationf("data_key_pair_pool names a spec that is not a key pair spec; valid: %s", keyspec.OneOf(keyspec.DataKeyPairSpecs()))
 			}
 			if n > 0 {
 				pool[spec] = n
