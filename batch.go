@@ -237,7 +237,7 @@ func cryptoPath(pattern, name, summary, help string, fields map[string]*framewor
 // copies of a 5 MB body and of the results). Go keeps that heap until its
 // next collection, which an idle plugin reaches only by the runtime's
 // 2-minute forced GC, and then hands pages back gradually; so after a burst
-// of large batches the plugin's RSS stays high for minutes. releaseAfter
+// of large batches the plugin's RSS stays high for minutes. idleRelease
 // returns the memory once no large batch has run for a while.
 const (
 	largeBatchItems = 100
